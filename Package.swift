@@ -1,0 +1,88 @@
+// swift-tools-version:6.0
+//
+// Ferry — a job-queue worker platform for server-side Swift.
+//
+// Targets follow the layers in DESIGN.md:
+//   1. C bindings     CHiredis, CLibPQ, CCurl (+ CCurlShim for curl's variadic calls)
+//   2. Clients        FerryRedis, FerryPostgres, FerryHTTP (HTTP + SMTP)
+//   6. Executable     ferry (FerryCLI)
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Ferry",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "FerryRedis", targets: ["FerryRedis"]),
+        .library(name: "FerryPostgres", targets: ["FerryPostgres"]),
+        .library(name: "FerryHTTP", targets: ["FerryHTTP"]),
+        .executable(name: "ferry", targets: ["FerryCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // MARK: Layer 1 — C bindings
+        // hiredis.pc carries -D_FILE_OFFSET_BITS=64, which SwiftPM rejects: link by name instead.
+        .systemLibrary(
+            name: "CHiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Typed wrappers for curl_easy_setopt / curl_easy_getinfo, which are variadic.
+        .target(name: "CCurlShim", dependencies: ["CCurl"]),
+
+        // MARK: Layer 2 — clients
+        .target(name: "FerryConnectionPool", swiftSettings: strictSwift),
+        .target(
+            name: "FerryRedis",
+            dependencies: ["CHiredis", "FerryConnectionPool"],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "FerryPostgres",
+            dependencies: ["CLibPQ", "FerryConnectionPool"],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "FerryHTTP",
+            dependencies: ["CCurl", "CCurlShim"],
+            swiftSettings: strictSwift
+        ),
+
+        // MARK: Layer 6 — the `ferry` command
+        .executableTarget(
+            name: "FerryCLI",
+            dependencies: [
+                "FerryRedis", "FerryPostgres", "FerryHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
+        // MARK: Tests (real Redis, real PostgreSQL, local HTTP and SMTP servers — see ops/test)
+        .target(
+            name: "FerryTestSupport",
+            path: "Tests/FerryTestSupport",
+            swiftSettings: strictSwift
+        ),
+        .testTarget(name: "FerryRedisTests", dependencies: ["FerryRedis", "FerryTestSupport"]),
+        .testTarget(name: "FerryPostgresTests", dependencies: ["FerryPostgres", "FerryTestSupport"]),
+        .testTarget(name: "FerryHTTPTests", dependencies: ["FerryHTTP", "FerryTestSupport"]),
+    ]
+)

@@ -1,0 +1,20 @@
+import ArgumentParser
+
+/// The `ferry` command: run workers, schedulers and the admin endpoint, enqueue and inspect jobs.
+@main
+struct Ferry: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ferry",
+        abstract: "Ferry — reliable background jobs for server-side Swift, on Redis.",
+        discussion: """
+            Configuration comes from the environment: FERRY_REDIS_URL, DATABASE_URL, FERRY_NAMESPACE,
+            SMTP_URL, ANTHROPIC_API_KEY, FERRY_LOG_LEVEL, FERRY_LOG_FORMAT. See README.md.
+            """,
+        version: FerryVersion.current,
+        subcommands: [Check.self]
+    )
+}
+
+enum FerryVersion {
+    static let current = "0.1.0"
+}

@@ -1,0 +1,94 @@
+/// A reply from Redis, mirroring the RESP2 types.
+public enum RedisReply: Sendable, Equatable, CustomStringConvertible {
+    case status(String)
+    case error(String)
+    case integer(Int)
+    case bulk([UInt8])
+    case array([RedisReply])
+    case null
+
+    /// The text of a bulk or status reply, decoded as UTF-8; `nil` otherwise.
+    public var string: String? {
+        switch self {
+        case .bulk(let bytes): return String(decoding: bytes, as: UTF8.self)
+        case .status(let text): return text
+        default: return nil
+        }
+    }
+
+    /// The bytes of a bulk reply.
+    public var bytes: [UInt8]? {
+        if case .bulk(let bytes) = self { return bytes }
+        return nil
+    }
+
+    /// An integer reply, or a bulk/status reply that spells an integer.
+    public var int: Int? {
+        switch self {
+        case .integer(let value): return value
+        case .bulk, .status: return string.flatMap { Int($0) }
+        default: return nil
+        }
+    }
+
+    /// The elements of an array reply.
+    public var array: [RedisReply]? {
+        if case .array(let elements) = self { return elements }
+        return nil
+    }
+
+    public var isNull: Bool { self == .null }
+
+    /// Throws ``RedisError/server(_:)`` for an error reply, returns `self` otherwise.
+    @discardableResult
+    public func check() throws(RedisError) -> RedisReply {
+        if case .error(let message) = self { throw .server(message) }
+        return self
+    }
+
+    public var description: String {
+        switch self {
+        case .status(let text): return "status(\(text))"
+        case .error(let text): return "error(\(text))"
+        case .integer(let value): return "integer(\(value))"
+        case .bulk(let bytes):
+            let text = String(decoding: bytes.prefix(64), as: UTF8.self)
+            return bytes.count > 64 ? "bulk(\(text)… \(bytes.count) bytes)" : "bulk(\(text))"
+        case .array(let elements): return "array(\(elements.count) elements)"
+        case .null: return "null"
+        }
+    }
+}
+
+/// One argument of a Redis command. Binary-safe: bytes are sent as they are.
+public enum RedisArgument: Sendable, Hashable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
+    case string(String)
+    case bytes([UInt8])
+
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .string(String(value)) }
+    public init(_ value: String) { self = .string(value) }
+    public init(_ value: Int) { self = .string(String(value)) }
+    public init(_ value: [UInt8]) { self = .bytes(value) }
+
+    var byteCount: Int {
+        switch self {
+        case .string(let text): return text.utf8.count
+        case .bytes(let bytes): return bytes.count
+        }
+    }
+
+    /// Copies the argument's bytes to `destination`, which has room for ``byteCount`` bytes.
+    func copyBytes(to destination: UnsafeMutableRawPointer) {
+        switch self {
+        case .string(var text):
+            text.withUTF8 { utf8 in
+                if let base = utf8.baseAddress { destination.copyMemory(from: base, byteCount: utf8.count) }
+            }
+        case .bytes(let bytes):
+            bytes.withUnsafeBytes { raw in
+                if let base = raw.baseAddress { destination.copyMemory(from: base, byteCount: raw.count) }
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+
+/// A redis-server child process of the test, on its own port, for tests that must stop,
+/// restart or configure a server without disturbing the shared one.
+public final class PrivateRedisServer: @unchecked Sendable {
+    // @unchecked Sendable: used from one test at a time; `pid` is only touched by its owner.
+    public let port: Int
+    public let extraArguments: [String]
+    private var pid: pid_t = 0
+    private let directory: String
+
+    public init(extraArguments: [String] = []) throws {
+        self.port = try FreePort.find()
+        self.extraArguments = extraArguments
+        self.directory = NSTemporaryDirectory() + "ferry-redis-\(port)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try start()
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    public var url: String { "redis://127.0.0.1:\(port)/0" }
+
+    /// Starts the server and waits until it accepts connections.
+    public func start() throws {
+        let arguments = [
+            TestEnvironment.redisServer, "--port", String(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", directory, "--daemonize", "no", "--loglevel", "warning",
+            "--logfile", directory + "/redis.log",
+        ] + extraArguments
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        // The test's threads block signals; the server must start with none blocked and default
+        // handlers, or it would never see our SIGTERM.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var child: pid_t = 0
+        let status = posix_spawn(&child, TestEnvironment.redisServer, nil, &attributes, &argv, environ)
+        guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .ENOENT) }
+        pid = child
+        for _ in 0..<200 {
+            if FreePort.isListening(port) { return }
+            usleep(25_000)
+        }
+        throw POSIXError(.ETIMEDOUT)
+    }
+
+    /// Stops the server (SIGTERM) and waits for it to exit.
+    public func stop() {
+        guard pid > 0 else { return }
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        pid = 0
+    }
+}
+
+/// Finds loopback ports for test servers.
+public enum FreePort {
+    /// A TCP port on 127.0.0.1 that nothing listens on right now.
+    public static func find() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        defer { close(fd) }
+        var address = loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+    public static func isListening(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = loopback(port: port)
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result == 0
+    }
+
+    private static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return address
+    }
+}
