@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "FerryRedis", targets: ["FerryRedis"]),
         .library(name: "FerryPostgres", targets: ["FerryPostgres"]),
         .library(name: "FerryHTTP", targets: ["FerryHTTP"]),
+        .library(name: "FerryQueue", targets: ["FerryQueue"]),
         .executable(name: "ferry", targets: ["FerryCLI"]),
     ],
     dependencies: [
@@ -64,6 +65,13 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // MARK: Layer 3 — queue core (knows no particular job)
+        .target(
+            name: "FerryQueue",
+            dependencies: ["FerryRedis"],
+            swiftSettings: strictSwift
+        ),
+
         // MARK: Layer 6 — the `ferry` command
         .executableTarget(
             name: "FerryCLI",
@@ -84,5 +92,6 @@ let package = Package(
         .testTarget(name: "FerryRedisTests", dependencies: ["FerryRedis", "FerryTestSupport"]),
         .testTarget(name: "FerryPostgresTests", dependencies: ["FerryPostgres", "FerryTestSupport"]),
         .testTarget(name: "FerryHTTPTests", dependencies: ["FerryHTTP", "FerryTestSupport"]),
+        .testTarget(name: "FerryQueueTests", dependencies: ["FerryQueue", "FerryRedis", "FerryTestSupport"]),
     ]
 )

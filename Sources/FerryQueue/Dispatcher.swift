@@ -1,0 +1,233 @@
+public import FerryRedis
+public import Foundation
+import Synchronization
+
+/// How to enqueue one job: where, when, how often to try, and whether it must be unique.
+public struct EnqueueOptions: Sendable, Equatable {
+    /// The queue; `nil` uses the job type's configured queue, else `default`.
+    public var queue: String?
+    /// When the job becomes due; `nil` means now.
+    public var runAt: Date?
+    public var maxAttempts: Int?
+    public var timeout: Duration?
+    /// While a job with this key is queued or running, enqueueing another returns the first one's id.
+    public var uniqueKey: String?
+    /// How long a unique key holds at most (it is released when the job finishes).
+    public var uniqueFor: Duration
+
+    public init(
+        queue: String? = nil, runAt: Date? = nil, maxAttempts: Int? = nil, timeout: Duration? = nil,
+        uniqueKey: String? = nil, uniqueFor: Duration = .seconds(3600)
+    ) {
+        self.queue = queue
+        self.runAt = runAt
+        self.maxAttempts = maxAttempts
+        self.timeout = timeout
+        self.uniqueKey = uniqueKey
+        self.uniqueFor = uniqueFor
+    }
+
+    /// Due `delay` from now.
+    public static func runIn(_ delay: Duration, queue: String? = nil) -> EnqueueOptions {
+        let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+        return EnqueueOptions(queue: queue, runAt: Date().addingTimeInterval(seconds))
+    }
+}
+
+/// What a job type's configuration says when an enqueue leaves a field open.
+public struct EnqueueDefaults: Sendable {
+    public var queue: String
+    public var maxAttempts: Int
+    public var timeout: Duration?
+
+    public init(queue: String = "default", maxAttempts: Int = 10, timeout: Duration? = nil) {
+        self.queue = queue
+        self.maxAttempts = maxAttempts
+        self.timeout = timeout
+    }
+}
+
+/// The dispatcher: puts jobs into Redis for the workers. Safe to share between threads.
+///
+/// An immediate job costs one Redis write (LPUSH on the queue's ready list); a delayed one a ZADD;
+/// a unique one a short script. ``enqueue(_:)-(JobRequest)`` and ``enqueue(batch:)`` block the
+/// calling thread for one round trip.
+public final class Dispatcher: Sendable {
+    public let keys: QueueKeyspace
+    public let redis: RedisConnectionPool
+    /// Largest accepted job, in bytes of JSON (default 512 KiB).
+    public let payloadLimit: Int
+    private let defaults: @Sendable (String) -> EnqueueDefaults
+    private let knownQueues = Mutex<Set<String>>([])
+
+    /// - Parameter defaults: the configured queue, attempts and timeout of a job type.
+    public init(
+        redis: RedisConnectionPool, keys: QueueKeyspace = QueueKeyspace(), payloadLimit: Int = 512 * 1024,
+        defaults: @escaping @Sendable (String) -> EnqueueDefaults = { _ in EnqueueDefaults() }
+    ) {
+        self.redis = redis
+        self.keys = keys
+        self.payloadLimit = payloadLimit
+        self.defaults = defaults
+    }
+
+    /// One job to enqueue.
+    public struct JobRequest: Sendable {
+        public var type: String
+        public var args: JSONValue
+        public var options: EnqueueOptions
+
+        public init(type: String, args: JSONValue = .object([:]), options: EnqueueOptions = EnqueueOptions()) {
+            self.type = type
+            self.args = args
+            self.options = options
+        }
+
+        /// A request whose arguments are any `Encodable` value that encodes to a JSON object.
+        public init(type: String, arguments: some Encodable, options: EnqueueOptions = EnqueueOptions()) throws(QueueError) {
+            do {
+                let data = try JSONEncoder().encode(arguments)
+                self.init(type: type, args: try JSONDecoder().decode(JSONValue.self, from: data), options: options)
+            } catch {
+                throw .invalidJob("the arguments of \(type) could not be encoded as JSON: \(error)")
+            }
+        }
+    }
+
+    /// Enqueues one job and returns its id (for a unique job already queued: that job's id).
+    @discardableResult
+    public func enqueue(_ request: JobRequest) throws(QueueError) -> String {
+        let (job, payload) = try prepare(request)
+        let command: [RedisArgument]
+        var script: (RedisScript, [RedisArgument], [RedisArgument])?
+        let due = job.runAt.map { $0 > Date().timeIntervalSince1970 } ?? false
+        if let unique = job.uniqueKey {
+            let target = due ? keys.scheduled(job.queue) : keys.ready(job.queue)
+            let ttl = request.options.uniqueFor.components
+            let ttlMilliseconds = max(1, Int(ttl.seconds) * 1000 + Int(ttl.attoseconds / 1_000_000_000_000_000))
+            script = (QueueScripts.enqueueUnique, [.string(target), .string(keys.unique(job.queue, key: unique))],
+                      [.bytes(payload), .string(job.id), RedisArgument(ttlMilliseconds), .string(due ? Self.score(job.runAt!) : "")])
+            command = []
+        } else if due {
+            command = ["ZADD", .string(keys.scheduled(job.queue)), .string(Self.score(job.runAt!)), .bytes(payload)]
+        } else {
+            command = ["LPUSH", .string(keys.ready(job.queue)), .bytes(payload)]
+        }
+        return try withRedis { connection in
+            try registerQueues([job.queue], on: connection)
+            if let (script, scriptKeys, arguments) = script {
+                return try connection.run(script, keys: scriptKeys, arguments: arguments).string ?? job.id
+            }
+            try connection.command(command)
+            return job.id
+        }
+    }
+
+    /// Enqueues many jobs in one pipelined round trip and returns their ids in order.
+    ///
+    /// Immediate jobs of one queue go in as multi-value LPUSHes. Every job is validated before
+    /// anything is written: one bad job fails the whole batch and nothing is enqueued.
+    @discardableResult
+    public func enqueue(batch requests: [JobRequest]) throws(QueueError) -> [String] {
+        var prepared: [(job: Job, payload: [UInt8])] = []
+        prepared.reserveCapacity(requests.count)
+        for request in requests { prepared.append(try prepare(request)) }
+        let now = Date().timeIntervalSince1970
+        var ids = prepared.map(\.job.id)
+        var commands: [[RedisArgument]] = []
+        var uniqueIndexes: [Int] = []
+        var pending: [String: [RedisArgument]] = [:]
+        for (index, (job, payload)) in prepared.enumerated() {
+            if job.uniqueKey != nil {
+                uniqueIndexes.append(index)
+            } else if let runAt = job.runAt, runAt > now {
+                commands.append(["ZADD", .string(keys.scheduled(job.queue)), .string(Self.score(runAt)), .bytes(payload)])
+            } else {
+                var list = pending[job.queue] ?? ["LPUSH", .string(keys.ready(job.queue))]
+                list.append(.bytes(payload))
+                if list.count == 1002 {
+                    commands.append(list)
+                    list = ["LPUSH", .string(keys.ready(job.queue))]
+                }
+                pending[job.queue] = list
+            }
+        }
+        for list in pending.values where list.count > 2 { commands.append(list) }
+        let queues = Set(prepared.map(\.job.queue))
+        let uniqueIDs: [String] = try withRedis { connection in
+            try registerQueues(queues, on: connection)
+            for reply in try connection.pipeline(commands) { try reply.check() }
+            return try uniqueIndexes.map { index throws(QueueError) in
+                try enqueue(requests[index])
+            }
+        }
+        for (index, id) in zip(uniqueIndexes, uniqueIDs) { ids[index] = id }
+        return ids
+    }
+
+    /// Enqueues a job whose payload someone else built (admin API, other tools), after validating it.
+    @discardableResult
+    public func enqueue(job: Job) throws(QueueError) -> String {
+        try enqueue(JobRequest(type: job.type, args: job.args, options: EnqueueOptions(
+            queue: job.queue, runAt: job.runAt.map { Date(timeIntervalSince1970: $0) }, maxAttempts: job.maxAttempts,
+            timeout: job.timeoutS.map { .milliseconds(Int64($0 * 1000)) }, uniqueKey: job.uniqueKey)))
+    }
+
+    // MARK: Validation
+
+    /// Builds the envelope and checks it: names, arguments, size.
+    func prepare(_ request: JobRequest) throws(QueueError) -> (Job, [UInt8]) {
+        try Self.validate(name: request.type, what: "job type")
+        let settings = defaults(request.type)
+        let queue = request.options.queue ?? settings.queue
+        try Self.validate(name: queue, what: "queue name")
+        guard case .object = request.args else {
+            throw .invalidJob("the arguments of \(request.type) must be a JSON object, like {\"user_id\": 42}")
+        }
+        let maxAttempts = request.options.maxAttempts ?? settings.maxAttempts
+        guard (1...1000).contains(maxAttempts) else { throw .invalidJob("max_attempts must be between 1 and 1000, got \(maxAttempts)") }
+        let timeout = request.options.timeout ?? settings.timeout
+        if let timeout, timeout <= .zero { throw .invalidJob("timeout must be positive") }
+        if let unique = request.options.uniqueKey {
+            guard !unique.isEmpty, unique.utf8.count <= 200 else { throw .invalidJob("unique_key must be 1 to 200 bytes") }
+        }
+        let job = Job(
+            type: request.type, queue: queue, args: request.args, maxAttempts: maxAttempts,
+            runAt: request.options.runAt?.timeIntervalSince1970, uniqueKey: request.options.uniqueKey,
+            timeoutS: timeout.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+        )
+        let payload = job.encoded()
+        guard payload.count <= payloadLimit else { throw .payloadTooLarge(bytes: payload.count, limit: payloadLimit) }
+        return (job, payload)
+    }
+
+    /// Type and queue names: 1–100 characters of letters, digits, `.`, `_`, `-`, `:`.
+    static func validate(name: String, what: String) throws(QueueError) {
+        let allowed = name.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x3A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == 0x2E || byte == 0x5F || byte == 0x2D
+        }
+        guard !name.isEmpty, name.utf8.count <= 100, allowed else {
+            throw .invalidJob("'\(name.prefix(100))' is not a valid \(what): use 1 to 100 letters, digits, '.', '_', '-' or ':'")
+        }
+    }
+
+    static func score(_ seconds: Double) -> String { String(Int64((seconds * 1000).rounded())) }
+
+    private func registerQueues(_ queues: Set<String>, on connection: RedisConnection) throws(RedisError) {
+        let new = knownQueues.withLock { known in queues.subtracting(known) }
+        guard !new.isEmpty else { return }
+        try connection.command(["SADD", .string(keys.queues)] + new.sorted().map { .string($0) })
+        knownQueues.withLock { $0.formUnion(new) }
+    }
+
+    private func withRedis<Result>(_ body: (RedisConnection) throws -> Result) throws(QueueError) -> Result {
+        do {
+            return try redis.withConnection(body)
+        } catch let error as QueueError {
+            throw error
+        } catch {
+            throw .redis("\(error)")
+        }
+    }
+}

@@ -1,0 +1,146 @@
+public import Foundation
+
+/// A job as it travels through Redis: the envelope around a type name and its arguments.
+///
+/// The JSON form (snake_case keys) is the wire format documented in the README, so any language
+/// can enqueue by writing it to a ready list. Times are Unix seconds with a fraction.
+public struct Job: Sendable, Equatable, Codable {
+    public var id: String
+    /// The handler's type name, such as `email.send` or `ferry.noop`.
+    public var type: String
+    public var queue: String
+    /// The handler's arguments: a JSON object.
+    public var args: JSONValue
+    /// Which attempt the next run is: 1 for the first run, 2 for the first retry, …
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var createdAt: Double
+    public var enqueuedAt: Double
+    /// When a delayed job or retry becomes due.
+    public var runAt: Double?
+    /// While a job with this key is queued or running, enqueueing another is a no-op.
+    public var uniqueKey: String?
+    /// The longest one attempt may run before it is cancelled.
+    public var timeoutS: Double?
+    /// Why the last attempt failed.
+    public var error: JobFailure?
+
+    enum CodingKeys: String, CodingKey {
+        case id, type, queue, args, attempt, error
+        case maxAttempts = "max_attempts"
+        case createdAt = "created_at"
+        case enqueuedAt = "enqueued_at"
+        case runAt = "run_at"
+        case uniqueKey = "unique_key"
+        case timeoutS = "timeout_s"
+    }
+
+    public init(
+        id: String = Job.newID(), type: String, queue: String, args: JSONValue = .object([:]),
+        attempt: Int = 1, maxAttempts: Int, createdAt: Double = Date().timeIntervalSince1970,
+        enqueuedAt: Double? = nil, runAt: Double? = nil, uniqueKey: String? = nil, timeoutS: Double? = nil,
+        error: JobFailure? = nil
+    ) {
+        self.id = id
+        self.type = type
+        self.queue = queue
+        self.args = args
+        self.attempt = attempt
+        self.maxAttempts = maxAttempts
+        self.createdAt = createdAt
+        self.enqueuedAt = enqueuedAt ?? createdAt
+        self.runAt = runAt
+        self.uniqueKey = uniqueKey
+        self.timeoutS = timeoutS
+        self.error = error
+    }
+
+    /// A new random job id: 32 lowercase hex digits.
+    public static func newID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        return pad(String(high, radix: 16)) + pad(String(low, radix: 16))
+    }
+
+    private static func pad(_ text: String) -> String {
+        String(repeating: "0", count: 16 - text.count) + text
+    }
+
+    /// The job's JSON bytes, as stored in Redis.
+    public func encoded() -> [UInt8] {
+        // Encoding a struct of plain values cannot fail.
+        Array(try! JobCoding.encoder.encode(self))
+    }
+
+    /// Parses a job from the bytes stored in Redis.
+    public static func decode(_ bytes: [UInt8]) throws(QueueError) -> Job {
+        do {
+            return try JobCoding.decoder.decode(Job.self, from: Data(bytes))
+        } catch {
+            throw .malformedJob(reason: JobCoding.describe(error))
+        }
+    }
+}
+
+/// Why an attempt failed, as recorded on the job (retries) and in the dead set.
+public struct JobFailure: Sendable, Equatable, Codable {
+    /// The error's type name (`PostgresError`, `Timeout`, `UnknownJobType`, …).
+    public var type: String
+    /// The error's message, as a person would read it.
+    public var message: String
+    /// When the failure happened (Unix seconds).
+    public var at: Double
+
+    public init(type: String, message: String, at: Double = Date().timeIntervalSince1970) {
+        self.type = type
+        self.message = message
+        self.at = at
+    }
+}
+
+/// An entry of the dead set: the job as it was, why it died, and when.
+///
+/// `job` is nil when the payload was not a job at all (then `raw` holds it as text).
+public struct DeadJob: Sendable, Equatable {
+    public var job: Job?
+    public var raw: String
+    public var queue: String
+    public var error: JobFailure
+    public var diedAt: Double
+    /// The entry's exact bytes in the dead set, used to retry or delete it.
+    let record: [UInt8]
+
+    /// The job's id, or a stable id derived from the raw payload when it could not be parsed.
+    public var id: String {
+        if let job { return job.id }
+        // FNV-1a of the payload: stable across processes, so `ferry dead retry raw-…` finds it.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in raw.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return "raw-" + String(hash, radix: 16)
+    }
+}
+
+enum JobCoding {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static let decoder = JSONDecoder()
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _):
+            return "missing field '\(key.stringValue)'"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return "field '\(path)' has the wrong type: \(context.debugDescription)"
+        case DecodingError.dataCorrupted(let context):
+            return "not valid JSON: \(context.underlyingError.map { "\($0)" } ?? context.debugDescription)"
+        default:
+            return "\(error)"
+        }
+    }
+}

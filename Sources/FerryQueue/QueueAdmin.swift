@@ -1,0 +1,140 @@
+public import FerryRedis
+public import Foundation
+
+/// Sizes of one queue.
+public struct QueueStats: Sendable, Equatable, Codable {
+    public var ready: Int
+    public var scheduled: Int
+    public var inFlight: Int
+    public var dead: Int
+    /// Age in seconds of the oldest ready job (0 when none waits).
+    public var latencyS: Double
+    public var processed: Int
+    public var failed: Int
+    public var paused: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case ready, scheduled, dead, processed, failed, paused
+        case inFlight = "in_flight"
+        case latencyS = "latency_s"
+    }
+}
+
+/// The whole picture: every queue, totals, live workers.
+public struct Stats: Sendable, Equatable, Codable {
+    public var queues: [String: QueueStats]
+    public var processed: Int
+    public var failed: Int
+    public var workers: Int
+}
+
+/// What admins see and repair (the CLI's `stats` and `dead`, the admin endpoint).
+public struct QueueAdmin: Sendable {
+    public let keys: QueueKeyspace
+
+    public init(keys: QueueKeyspace) {
+        self.keys = keys
+    }
+
+    /// Known queues, sorted.
+    public func queues(on redis: RedisConnection) throws(RedisError) -> [String] {
+        (try redis.command("SMEMBERS", .string(keys.queues)).array ?? []).compactMap(\.string).sorted()
+    }
+
+    public func stats(on redis: RedisConnection, now: Date = Date()) throws(RedisError) -> Stats {
+        let names = try queues(on: redis)
+        let workers = try WorkerRegistry(keys: keys).liveWorkers(on: redis)
+        var result = Stats(queues: [:], processed: 0, failed: 0, workers: workers.count)
+        for queue in names {
+            var commands: [[RedisArgument]] = [
+                ["LLEN", .string(keys.ready(queue))], ["ZCARD", .string(keys.scheduled(queue))],
+                ["ZCARD", .string(keys.dead(queue))], ["LINDEX", .string(keys.ready(queue)), -1],
+                ["GET", .string(keys.processed(queue))], ["GET", .string(keys.failed(queue))],
+                ["EXISTS", .string(keys.paused(queue))],
+            ]
+            commands += workers.map { ["LLEN", .string(keys.inflight(queue, worker: $0.id))] }
+            let replies = try redis.pipeline(commands)
+            var latency = 0.0
+            if let oldest = replies[3].bytes, let job = try? Job.decode(oldest) {
+                latency = max(0, now.timeIntervalSince1970 - (job.runAt ?? job.enqueuedAt))
+            }
+            let stats = QueueStats(
+                ready: replies[0].int ?? 0, scheduled: replies[1].int ?? 0,
+                inFlight: replies[7...].reduce(0) { $0 + ($1.int ?? 0) }, dead: replies[2].int ?? 0,
+                latencyS: (latency * 1000).rounded() / 1000, processed: replies[4].int ?? 0, failed: replies[5].int ?? 0,
+                paused: replies[6].int == 1
+            )
+            result.queues[queue] = stats
+            result.processed += stats.processed
+            result.failed += stats.failed
+        }
+        return result
+    }
+
+    // MARK: Pause
+
+    public func pause(_ queue: String, on redis: RedisConnection) throws(RedisError) {
+        try redis.command("SET", .string(keys.paused(queue)), "1")
+        try redis.command("SADD", .string(keys.queues), .string(queue))
+    }
+
+    public func resume(_ queue: String, on redis: RedisConnection) throws(RedisError) {
+        try redis.command("DEL", .string(keys.paused(queue)))
+    }
+
+    /// Which of `queues` are paused now.
+    public func pausedQueues(_ queues: [String], on redis: RedisConnection) throws(RedisError) -> Set<String> {
+        guard !queues.isEmpty else { return [] }
+        let replies = try redis.pipeline(queues.map { ["EXISTS", .string(keys.paused($0))] })
+        return Set(zip(queues, replies).filter { $0.1.int == 1 }.map(\.0))
+    }
+
+    // MARK: Dead set
+
+    /// Dead jobs, newest first, across `queue` or every queue.
+    public func deadJobs(queue: String? = nil, limit: Int = 100, on redis: RedisConnection) throws(RedisError) -> [DeadJob] {
+        let names: [String]
+        if let queue { names = [queue] } else { names = try queues(on: redis) }
+        var all: [DeadJob] = []
+        for name in names {
+            let members = try redis.command("ZREVRANGE", .string(keys.dead(name)), 0, RedisArgument(limit - 1)).array ?? []
+            all += members.compactMap { $0.bytes.flatMap(DeadRecord.decode) }
+        }
+        return Array(all.sorted { $0.diedAt > $1.diedAt }.prefix(limit))
+    }
+
+    /// Enqueues a dead job again (attempts start over); returns false if it is gone.
+    @discardableResult
+    public func retry(_ dead: DeadJob, on redis: RedisConnection) throws(RedisError) -> Bool {
+        let payload: [UInt8]
+        if var job = dead.job {
+            job.attempt = 1
+            job.runAt = nil
+            job.enqueuedAt = Date().timeIntervalSince1970
+            payload = job.encoded()
+        } else {
+            payload = Array(dead.raw.utf8)
+        }
+        return try redis.run(
+            QueueScripts.resurrect, keys: [.string(keys.dead(dead.queue)), .string(keys.ready(dead.queue))],
+            arguments: [.bytes(dead.record), .bytes(payload)]
+        ).int == 1
+    }
+
+    /// Removes a dead job for good; returns false if it is gone.
+    @discardableResult
+    public func delete(_ dead: DeadJob, on redis: RedisConnection) throws(RedisError) -> Bool {
+        try redis.command("ZREM", .string(keys.dead(dead.queue)), .bytes(dead.record)).int == 1
+    }
+
+    /// Finds a dead job by id in any queue.
+    public func deadJob(id: String, on redis: RedisConnection) throws(RedisError) -> DeadJob? {
+        for queue in try queues(on: redis) {
+            let members = try redis.command("ZRANGE", .string(keys.dead(queue)), 0, -1).array ?? []
+            for member in members {
+                if let bytes = member.bytes, let dead = DeadRecord.decode(bytes), dead.id == id { return dead }
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,38 @@
+/// The Redis keys of Ferry, under a namespace (`ferry` unless `FERRY_NAMESPACE` says otherwise).
+///
+/// Every key of one queue carries the hash tag `{queue}`, so a queue's keys live in one Redis
+/// Cluster slot and each multi-key transition can be one Lua script.
+///
+/// | key | type | holds |
+/// | --- | --- | --- |
+/// | `ns:{q}:ready` | list | job JSON waiting to run; LPUSH to enqueue, taken from the right |
+/// | `ns:{q}:inflight:<worker>` | list | jobs a worker process has taken and not yet finished |
+/// | `ns:{q}:scheduled` | zset | delayed jobs and retries, score = due time in ms |
+/// | `ns:{q}:dead` | zset | dead-job records, score = time of death in ms |
+/// | `ns:{q}:paused` | string | present while the queue is paused |
+/// | `ns:{q}:crashes` | hash | job id → times the job took its worker down with it |
+/// | `ns:{q}:unique:<key>` | string | id of the job holding a unique key, with a TTL |
+/// | `ns:{q}:processed`, `ns:{q}:failed` | string | counters |
+/// | `ns:queues` | set | names of known queues |
+/// | `ns:workers` | zset | worker process ids, score = last heartbeat in ms |
+/// | `ns:worker:<id>` | hash | a worker's host, pid, queues, start time; expires without heartbeats |
+public struct QueueKeyspace: Sendable, Equatable {
+    public let namespace: String
+
+    public init(namespace: String = "ferry") {
+        self.namespace = namespace
+    }
+
+    public func ready(_ queue: String) -> String { "\(namespace):{\(queue)}:ready" }
+    public func inflight(_ queue: String, worker: String) -> String { "\(namespace):{\(queue)}:inflight:\(worker)" }
+    public func scheduled(_ queue: String) -> String { "\(namespace):{\(queue)}:scheduled" }
+    public func dead(_ queue: String) -> String { "\(namespace):{\(queue)}:dead" }
+    public func paused(_ queue: String) -> String { "\(namespace):{\(queue)}:paused" }
+    public func crashes(_ queue: String) -> String { "\(namespace):{\(queue)}:crashes" }
+    public func unique(_ queue: String, key: String) -> String { "\(namespace):{\(queue)}:unique:\(key)" }
+    public func processed(_ queue: String) -> String { "\(namespace):{\(queue)}:processed" }
+    public func failed(_ queue: String) -> String { "\(namespace):{\(queue)}:failed" }
+    public var queues: String { "\(namespace):queues" }
+    public var workers: String { "\(namespace):workers" }
+    public func worker(_ id: String) -> String { "\(namespace):worker:\(id)" }
+}

@@ -1,0 +1,32 @@
+public import FerryRedis
+public import Foundation
+
+/// Moves delayed jobs and retries whose time has come to their ready lists, atomically and once.
+public struct ScheduledPromoter: Sendable {
+    public let keys: QueueKeyspace
+    /// Most jobs moved per queue per call, so one call never blocks Redis for long.
+    public let batchSize: Int
+
+    public init(keys: QueueKeyspace, batchSize: Int = 1000) {
+        self.keys = keys
+        self.batchSize = batchSize
+    }
+
+    /// Promotes every due job of `queues`; returns how many moved.
+    @discardableResult
+    public func promoteDue(in queues: [String], now: Date = Date(), on redis: RedisConnection) throws(RedisError) -> Int {
+        let nowMilliseconds = String(Int64(now.timeIntervalSince1970 * 1000))
+        var moved = 0
+        for queue in queues {
+            while true {
+                let count = try redis.run(
+                    QueueScripts.promote, keys: [.string(keys.scheduled(queue)), .string(keys.ready(queue))],
+                    arguments: [.string(nowMilliseconds), RedisArgument(batchSize)]
+                ).int ?? 0
+                moved += count
+                if count < batchSize { break }
+            }
+        }
+        return moved
+    }
+}
