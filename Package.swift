@@ -26,6 +26,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // MARK: Layer 1 — C bindings
@@ -72,11 +74,30 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // MARK: Layer 4 — runtime: handlers, worker processes, supervisor
+        .target(
+            name: "FerryWorker",
+            dependencies: [
+                "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
+        // MARK: Layer 5 — jobs, one folder per family
+        .target(
+            name: "FerryJobs",
+            dependencies: ["FerryWorker", "FerryRedis"],
+            swiftSettings: strictSwift
+        ),
+
         // MARK: Layer 6 — the `ferry` command
         .executableTarget(
             name: "FerryCLI",
             dependencies: [
-                "FerryRedis", "FerryPostgres", "FerryHTTP",
+                "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryQueue", "FerryWorker", "FerryJobs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -93,5 +114,6 @@ let package = Package(
         .testTarget(name: "FerryPostgresTests", dependencies: ["FerryPostgres", "FerryTestSupport"]),
         .testTarget(name: "FerryHTTPTests", dependencies: ["FerryHTTP", "FerryTestSupport"]),
         .testTarget(name: "FerryQueueTests", dependencies: ["FerryQueue", "FerryRedis", "FerryTestSupport"]),
+        .testTarget(name: "FerryWorkerTests", dependencies: ["FerryWorker", "FerryQueue", "FerryRedis", "FerryTestSupport"]),
     ]
 )

@@ -15,6 +15,11 @@ public enum TestEnvironment {
     /// Path of the `redis-server` binary, for tests that need a private server to restart.
     public static var redisServer: String { value("FERRY_TEST_REDIS_SERVER", default: "/usr/bin/redis-server") }
 
+    /// The built `ferry` executable (ops/test builds it and sets FERRY_TEST_FERRY_BIN).
+    public static var ferryBinary: String {
+        value("FERRY_TEST_FERRY_BIN", default: FileManager.default.currentDirectoryPath + "/.build/debug/ferry")
+    }
+
     private static func value(_ name: String, default fallback: String) -> String {
         ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
     }

@@ -1,0 +1,95 @@
+import ArgumentParser
+import FerryQueue
+import FerryWorker
+import Foundation
+
+/// `ferry enqueue`: put jobs on a queue from the terminal or a script.
+struct Enqueue: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Enqueue a job and print its id.",
+        discussion: """
+            Examples:
+              ferry enqueue email.send --args '{"user_id": 42}'
+              ferry enqueue stories.expire --in 30s
+              ferry enqueue ferry.noop --count 10000        (bulk: one id per line)
+            """
+    )
+
+    @Argument(help: "The job type, such as email.send.")
+    var type: String
+
+    @Option(help: "The job's arguments as a JSON object.")
+    var args: String = "{}"
+
+    @Option(help: "The queue (default: the type's configured queue).")
+    var queue: String?
+
+    @Option(name: .customLong("in"), help: "Run after a delay: 30s, 5m, 2h.")
+    var delay: String?
+
+    @Option(help: "Run at a time (ISO 8601, e.g. 2026-12-01T09:00:00Z).")
+    var at: String?
+
+    @Option(help: "Unique key: while a job with this key is queued or running, no second one is enqueued.")
+    var unique: String?
+
+    @Option(help: "Most attempts before the job goes dead.")
+    var maxAttempts: Int?
+
+    @Option(help: "Timeout of one attempt: 30s, 5m.")
+    var timeout: String?
+
+    @Option(help: "Enqueue this many copies in one round trip.")
+    var count: Int = 1
+
+    @Option(help: "Directory of jobs/<type>.yml settings.")
+    var jobsDir: String = "jobs"
+
+    func validate() throws {
+        guard count >= 1, count <= 1_000_000 else { throw ValidationError("--count must be between 1 and 1000000") }
+        if delay != nil, at != nil { throw ValidationError("use either --in or --at, not both") }
+        if count > 1, unique != nil { throw ValidationError("--unique enqueues at most one job; drop --count") }
+    }
+
+    func run() throws {
+        let environment = FerryEnvironment()
+        let registry = try environment.registry(jobsDirectory: jobsDir)
+        guard let data = args.data(using: .utf8), let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+            throw ValidationError("--args is not valid JSON: \(args.prefix(80))")
+        }
+        var options = EnqueueOptions(queue: queue, maxAttempts: maxAttempts, uniqueKey: unique)
+        if let delay {
+            guard let duration = JobSettingsFile.parseDuration(delay), duration >= .zero else {
+                throw ValidationError("--in must be a duration like 30s, 5m or 2h, got '\(delay)'")
+            }
+            options.runAt = Date().addingTimeInterval(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+        }
+        if let at {
+            guard let date = try? Date(at, strategy: .iso8601) else {
+                throw ValidationError("--at must be an ISO 8601 time like 2026-12-01T09:00:00Z, got '\(at)'")
+            }
+            options.runAt = date
+        }
+        if let timeout {
+            guard let duration = JobSettingsFile.parseDuration(timeout), duration > .zero else {
+                throw ValidationError("--timeout must be a duration like 30s or 5m, got '\(timeout)'")
+            }
+            options.timeout = duration
+        }
+        if registry[type] == nil {
+            FileHandle.standardError.write(Data("warning: no handler for '\(type)' in this build; a worker without one will move the job to the dead set\n".utf8))
+        }
+        let dispatcher = Dispatcher(redis: try environment.redisPool(), keys: environment.keys, defaults: { registry.enqueueDefaults(for: $0) })
+        let request = Dispatcher.JobRequest(type: type, args: value, options: options)
+        if count == 1 {
+            print(try dispatcher.enqueue(request))
+        } else {
+            var output = ""
+            for chunkStart in stride(from: 0, to: count, by: 10_000) {
+                let ids = try dispatcher.enqueue(batch: Array(repeating: request, count: min(10_000, count - chunkStart)))
+                output = ids.joined(separator: "\n")
+                print(output)
+            }
+        }
+    }
+}

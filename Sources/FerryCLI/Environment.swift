@@ -1,0 +1,49 @@
+import FerryJobs
+import FerryQueue
+import FerryRedis
+import FerryWorker
+import Foundation
+import Logging
+
+/// Configuration from the environment (12-factor), as documented in the README.
+struct FerryEnvironment {
+    let values = ProcessInfo.processInfo.environment
+
+    var redisURL: String { value("FERRY_REDIS_URL") ?? "redis://127.0.0.1:6379" }
+    var databaseURL: String? { value("DATABASE_URL") }
+    var smtpURL: String? { value("SMTP_URL") }
+    var namespace: String { value("FERRY_NAMESPACE") ?? "ferry" }
+    var keys: QueueKeyspace { QueueKeyspace(namespace: namespace) }
+
+    func redisConfiguration() throws -> RedisConfiguration {
+        try RedisConfiguration(url: redisURL)
+    }
+
+    /// A small Redis pool for commands that talk to Redis from the main thread.
+    func redisPool(capacity: Int = 2) throws -> RedisConnectionPool {
+        RedisConnectionPool(configuration: try redisConfiguration(), capacity: capacity)
+    }
+
+    var logLevel: Logger.Level {
+        value("FERRY_LOG_LEVEL").flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+    }
+
+    var logFormat: FerryLogging.Format {
+        value("FERRY_LOG_FORMAT").flatMap { FerryLogging.Format(rawValue: $0.lowercased()) } ?? .text
+    }
+
+    func bootstrapLogging() {
+        FerryLogging.bootstrap(level: logLevel, format: logFormat)
+    }
+
+    /// Every job type this build of Ferry knows, with `jobs/<type>.yml` applied.
+    func registry(jobsDirectory: String) throws -> JobRegistry {
+        var registry = JobRegistry(settingsDirectory: jobsDirectory)
+        try BuiltinJobs.register(in: &registry)
+        return registry
+    }
+
+    private func value(_ name: String) -> String? {
+        values[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import FerryQueue
+import FerryRedis
+import Foundation
+
+/// `ferry stats`: queue sizes, latency, totals, live workers.
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show queue sizes, latency and totals.")
+
+    @Flag(help: "Print JSON: {\"queues\": {name: {ready, scheduled, in_flight, dead, latency_s, …}}, \"processed\", \"failed\", \"workers\"}.")
+    var json = false
+
+    func run() throws {
+        let environment = FerryEnvironment()
+        let redis = try RedisConnection(configuration: try environment.redisConfiguration())
+        let stats = try QueueAdmin(keys: environment.keys).stats(on: redis)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try encoder.encode(stats), as: UTF8.self))
+            return
+        }
+        let header = ["queue", "ready", "scheduled", "in flight", "dead", "latency", "processed", "failed"]
+        var rows = [header]
+        for (name, queue) in stats.queues.sorted(by: { $0.key < $1.key }) {
+            rows.append([
+                name + (queue.paused ? " (paused)" : ""), "\(queue.ready)", "\(queue.scheduled)", "\(queue.inFlight)", "\(queue.dead)",
+                String(format: "%.3fs", queue.latencyS), "\(queue.processed)", "\(queue.failed)",
+            ])
+        }
+        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for row in rows {
+            print(zip(row, widths).enumerated().map { index, cell in
+                index == 0 ? cell.0.padding(toLength: cell.1, withPad: " ", startingAt: 0)
+                    : String(repeating: " ", count: cell.1 - cell.0.count) + cell.0
+            }.joined(separator: "  "))
+        }
+        print("processed \(stats.processed), failed \(stats.failed), live worker processes \(stats.workers)")
+    }
+}

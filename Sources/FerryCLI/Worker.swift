@@ -1,0 +1,126 @@
+import ArgumentParser
+import FerryHTTP
+import FerryPostgres
+import FerryQueue
+import FerryRedis
+import FerryWorker
+import Foundation
+import Logging
+
+/// `ferry worker`: a supervisor and its worker processes.
+struct Worker: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run worker processes that execute jobs.",
+        discussion: """
+            Starts a supervisor that runs --processes worker processes and replaces any that dies.
+            Each process runs --concurrency jobs at once, each on its own thread. SIGTERM or SIGINT
+            drains: no new jobs are fetched, running jobs get --shutdown-timeout to finish, anything
+            unfinished goes back to its queue, and the exit status is 0. SIGTSTP toggles quiet mode
+            (keep running, fetch nothing).
+            """
+    )
+
+    @Option(help: "Worker processes to run.")
+    var processes: Int = 1
+
+    @Option(help: "Jobs run at once by each process.")
+    var concurrency: Int = 10
+
+    @Option(help: "Queues to take jobs from, as name:weight,… (weights pick how often each is tried first).")
+    var queues: String = "default"
+
+    @Flag(help: "Try queues strictly in the order given instead of by weight.")
+    var strict = false
+
+    @Option(help: "Seconds running jobs get to finish after SIGTERM.")
+    var shutdownTimeout: Double = 25
+
+    @Option(help: "Most jobs one thread takes per fetch (batches grow only while jobs are quick).")
+    var prefetch: Int = 64
+
+    @Option(help: "Seconds between heartbeats.")
+    var heartbeat: Double = 5
+
+    @Option(help: "Seconds without a heartbeat after which a worker counts as dead and its jobs are recovered.")
+    var heartbeatTTL: Double = 30
+
+    @Option(help: "Crashes with a job in flight after which that job goes to the dead set.")
+    var crashLimit: Int = 3
+
+    @Option(help: "Seconds a job may ignore cancellation after its timeout before its process is recycled.")
+    var timeoutGrace: Double = 10
+
+    @Option(help: "Directory of jobs/<type>.yml settings.")
+    var jobsDir: String = "jobs"
+
+    @Flag(help: .hidden)
+    var child = false
+
+    func validate() throws {
+        guard processes >= 1, processes <= 256 else { throw ValidationError("--processes must be between 1 and 256") }
+        guard concurrency >= 1, concurrency <= 1000 else { throw ValidationError("--concurrency must be between 1 and 1000") }
+        guard prefetch >= 1, prefetch <= 1000 else { throw ValidationError("--prefetch must be between 1 and 1000") }
+        guard heartbeat > 0, heartbeatTTL > heartbeat * 2 else {
+            throw ValidationError("--heartbeat-ttl must be more than twice --heartbeat")
+        }
+        guard shutdownTimeout >= 0, timeoutGrace >= 0, crashLimit >= 1 else {
+            throw ValidationError("--shutdown-timeout and --timeout-grace must not be negative; --crash-limit at least 1")
+        }
+        _ = try QueueSelection(parsing: queues, strict: strict)
+    }
+
+    func run() throws {
+        let environment = FerryEnvironment()
+        environment.bootstrapLogging()
+        if child { try runProcess(environment) } else { try supervise(environment) }
+    }
+
+    private func supervise(_ environment: FerryEnvironment) throws {
+        let logger = Logger(label: "ferry.supervisor")
+        // Check the configuration before starting children that would fail the same way.
+        _ = try environment.registry(jobsDirectory: jobsDir)
+        _ = try RedisConnection(configuration: try environment.redisConfiguration())
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let supervisor = Supervisor(
+            processes: processes,
+            childCommand: [executable] + CommandLine.arguments.dropFirst() + ["--child"],
+            stopTimeout: .milliseconds(Int64((shutdownTimeout + 10) * 1000)),
+            logger: logger
+        )
+        SignalWatcher.start { signal in
+            switch signal {
+            case .terminate, .interrupt: supervisor.forward(SIGTERM)
+            case .toggleQuiet: supervisor.forward(SIGTSTP)
+            }
+        }
+        let code = supervisor.run()
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    private func runProcess(_ environment: FerryEnvironment) throws {
+        let logger = Logger(label: "ferry.worker")
+        let registry = try environment.registry(jobsDirectory: jobsDir)
+        let redisConfiguration = try environment.redisConfiguration()
+        var services = JobServices(redis: RedisConnectionPool(configuration: redisConfiguration, capacity: max(2, concurrency / 2)))
+        if let databaseURL = environment.databaseURL {
+            services.postgres = PostgresConnectionPool(configuration: try PostgresConfiguration(url: databaseURL), capacity: concurrency)
+        }
+        if let smtpURL = environment.smtpURL { services.smtp = try SMTPClient(url: smtpURL) }
+        let options = WorkerOptions(
+            queues: try QueueSelection(parsing: queues, strict: strict), concurrency: concurrency, prefetch: prefetch,
+            shutdownTimeout: Self.duration(shutdownTimeout), heartbeatInterval: Self.duration(heartbeat),
+            heartbeatTTL: Self.duration(heartbeatTTL), crashLimit: crashLimit, timeoutGrace: Self.duration(timeoutGrace)
+        )
+        let process = WorkerProcess(options: options, keys: environment.keys, redis: redisConfiguration, registry: registry, services: services, logger: logger)
+        SignalWatcher.start { signal in
+            switch signal {
+            case .terminate, .interrupt: process.stop()
+            case .toggleQuiet: process.setQuiet(!process.isQuiet)
+            }
+        }
+        let exit = process.run()
+        if exit != .stopped { throw ExitCode(exit.rawValue) }
+    }
+
+    static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64(seconds * 1000)) }
+}

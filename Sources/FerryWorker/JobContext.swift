@@ -1,0 +1,80 @@
+public import FerryQueue
+public import Logging
+import Foundation
+import Synchronization
+
+/// What a running job knows and can use: who it is, a logger, cancellation, progress, services.
+public final class JobContext: Sendable {
+    public let job: Job
+    /// Carries the job's type, id, queue and attempt as metadata.
+    public let logger: Logger
+    /// Shared clients: Redis, PostgreSQL, HTTP, SMTP.
+    public let services: JobServices
+    /// The job type's effective settings (including its `parameters`).
+    public let settings: JobSettings
+
+    private let cancellation = Mutex<String?>(nil)
+    private let wake = NSCondition()
+    private let progressState = Mutex<JobProgress?>(nil)
+
+    init(job: Job, logger: Logger, services: JobServices, settings: JobSettings) {
+        self.job = job
+        self.logger = logger
+        self.services = services
+        self.settings = settings
+    }
+
+    public var id: String { job.id }
+    public var attempt: Int { job.attempt }
+
+    // MARK: Cancellation
+
+    /// True once the job has been asked to stop (its timeout passed, or the worker is shutting down).
+    public var isCancelled: Bool { cancellation.withLock { $0 != nil } }
+
+    /// Throws ``JobCancelled`` if the job has been asked to stop. Call it between steps of long work.
+    public func checkCancellation() throws(JobCancelled) {
+        if let reason = cancellation.withLock({ $0 }) { throw JobCancelled(reason: reason) }
+    }
+
+    /// Sleeps for `duration`, waking early (and throwing) when the job is cancelled.
+    public func sleep(for duration: Duration) throws(JobCancelled) {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let deadline = Date().addingTimeInterval(seconds)
+        wake.lock()
+        defer { wake.unlock() }
+        while Date() < deadline {
+            if let reason = cancellation.withLock({ $0 }) { throw JobCancelled(reason: reason) }
+            _ = wake.wait(until: deadline)
+        }
+        try checkCancellation()
+    }
+
+    func cancel(reason: String) {
+        cancellation.withLock { if $0 == nil { $0 = reason } }
+        wake.lock()
+        wake.broadcast()
+        wake.unlock()
+    }
+
+    // MARK: Progress
+
+    /// Reports how far long work has come; shown by `ferry stats`, the admin endpoint and the log.
+    public func reportProgress(done: Int, total: Int? = nil, message: String? = nil) {
+        let progress = JobProgress(done: done, total: total, message: message)
+        progressState.withLock { $0 = progress }
+        var metadata: Logger.Metadata = ["done": "\(done)"]
+        if let total { metadata["total"] = "\(total)" }
+        logger.debug("progress \(message ?? "")", metadata: metadata)
+    }
+
+    /// The last progress reported.
+    public var progress: JobProgress? { progressState.withLock { $0 } }
+}
+
+/// A job's last reported progress.
+public struct JobProgress: Sendable, Equatable, Codable {
+    public var done: Int
+    public var total: Int?
+    public var message: String?
+}

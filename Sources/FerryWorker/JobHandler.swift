@@ -1,0 +1,47 @@
+
+/// A job family: its type name, its arguments, and what running it does.
+///
+/// Handlers run on the worker's own threads, so they may block (PostgreSQL, HTTP, SMTP calls);
+/// one slow handler never holds up the others. A handler should check
+/// ``JobContext/checkCancellation()`` between steps of long work: after the job's timeout the
+/// context is cancelled, and a handler that ignores it gets its worker process recycled.
+///
+/// Throw to fail the attempt (it is retried with backoff until its attempts run out); throw
+/// ``PermanentJobError`` when retrying cannot help (bad input) to send the job straight to the
+/// dead set.
+public protocol JobHandler: Sendable {
+    /// The job's arguments, decoded from the job's `args` JSON object.
+    associatedtype Arguments: Decodable & Sendable = NoArguments
+
+    /// The type name jobs are enqueued with, such as `email.send`.
+    static var type: String { get }
+
+    /// Settings before `jobs/<type>.yml` overrides them.
+    static var defaultSettings: JobSettings { get }
+
+    /// Runs one attempt of the job.
+    func perform(_ arguments: Arguments, context: JobContext) throws
+}
+
+extension JobHandler {
+    public static var defaultSettings: JobSettings { JobSettings() }
+}
+
+/// Arguments of a job that takes none (any object is accepted).
+public struct NoArguments: Decodable, Sendable {
+    public init() {}
+    public init(from decoder: any Decoder) throws {}
+}
+
+/// A failure that retrying cannot fix: the job goes to the dead set at once with this reason.
+public struct PermanentJobError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Thrown by ``JobContext/checkCancellation()`` once the job is cancelled (timeout or shutdown).
+public struct JobCancelled: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { "cancelled: \(reason)" }
+}

@@ -1,0 +1,55 @@
+public import FerryQueue
+
+/// How a job type is run: its queue, attempts, backoff between attempts, timeout, and any
+/// parameters of its own. A handler's ``JobHandler/defaultSettings`` are overridden by
+/// `jobs/<type>.yml`.
+public struct JobSettings: Sendable, Equatable {
+    public var queue: String
+    public var maxAttempts: Int
+    public var backoff: Backoff
+    /// The longest one attempt may run; then it is cancelled and counts as failed.
+    public var timeout: Duration
+    /// Job-specific parameters (rates, limits), from the `parameters:` map of the YAML file.
+    public var parameters: [String: JSONValue]
+    /// Where each setting came from: `default`, `handler`, or the YAML file's path.
+    public var sources: [String: String]
+
+    public init(
+        queue: String = "default", maxAttempts: Int = 10, backoff: Backoff = Backoff(),
+        timeout: Duration = .seconds(1800), parameters: [String: JSONValue] = [:]
+    ) {
+        self.queue = queue
+        self.maxAttempts = maxAttempts
+        self.backoff = backoff
+        self.timeout = timeout
+        self.parameters = parameters
+        self.sources = [:]
+    }
+
+    /// What the dispatcher uses for fields an enqueue leaves open.
+    public var enqueueDefaults: EnqueueDefaults {
+        EnqueueDefaults(queue: queue, maxAttempts: maxAttempts, timeout: timeout)
+    }
+}
+
+/// Exponential backoff with jitter: attempt n waits `base × 2^(n-1)`, at most `max`, stretched
+/// by a random factor up to `1 + jitter`, so that jobs failing together do not retry together.
+public struct Backoff: Sendable, Equatable {
+    public var base: Duration
+    public var max: Duration
+    public var jitter: Double
+
+    public init(base: Duration = .seconds(5), max: Duration = .seconds(3600), jitter: Double = 0.25) {
+        self.base = base
+        self.max = max
+        self.jitter = jitter
+    }
+
+    /// The wait before the attempt after failed attempt `attempt` (1-based).
+    public func delay(afterAttempt attempt: Int, random: Double = Double.random(in: 0..<1)) -> Duration {
+        let exponent = Swift.min(Swift.max(attempt - 1, 0), 30)
+        let raw = base * (1 << exponent)
+        let capped = raw > max ? max : raw
+        return capped * (1 + jitter * random)
+    }
+}

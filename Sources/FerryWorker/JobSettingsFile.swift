@@ -1,0 +1,104 @@
+public import FerryQueue
+import Foundation
+import Yams
+
+/// Reads `jobs/<type>.yml` files: per-type overrides of ``JobSettings``.
+///
+/// ```yaml
+/// queue: critical
+/// max_attempts: 5
+/// timeout: 2m            # 90, 90s, 500ms, 2m, 1h
+/// backoff: {base: 10s, max: 1h, jitter: 0.25}
+/// parameters: {base_rate: "0.0125"}
+/// ```
+public enum JobSettingsFile {
+    /// Why a settings file was refused: the file, the setting, what is wrong.
+    public struct Invalid: Error, Sendable, CustomStringConvertible {
+        public var file: String
+        public var message: String
+        public var description: String { "\(file): \(message)" }
+    }
+
+    /// Applies `directory/<type>.yml`, if it exists, to `settings`.
+    public static func apply(directory: String, type: String, to settings: inout JobSettings) throws(Invalid) {
+        let path = "\(directory)/\(type).yml"
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw Invalid(file: path, message: "cannot be read: \(error.localizedDescription)")
+        }
+        try apply(yaml: text, file: path, to: &settings)
+    }
+
+    /// Applies YAML text to `settings`; `file` names it in errors and in ``JobSettings/sources``.
+    public static func apply(yaml text: String, file: String, to settings: inout JobSettings) throws(Invalid) {
+        let root: Any?
+        do { root = try Yams.load(yaml: text) } catch { throw Invalid(file: file, message: "is not valid YAML: \(error)") }
+        guard let root else { return }
+        guard let map = root as? [String: Any] else { throw Invalid(file: file, message: "must be a map of settings") }
+        for (key, value) in map {
+            switch key {
+            case "queue":
+                guard let queue = value as? String, !queue.isEmpty else { throw Invalid(file: file, message: "queue must be a name") }
+                settings.queue = queue
+            case "max_attempts":
+                guard let attempts = value as? Int, (1...1000).contains(attempts) else {
+                    throw Invalid(file: file, message: "max_attempts must be a whole number from 1 to 1000")
+                }
+                settings.maxAttempts = attempts
+            case "timeout":
+                settings.timeout = try duration(value, "timeout", file)
+            case "backoff":
+                guard let backoff = value as? [String: Any] else { throw Invalid(file: file, message: "backoff must be a map with base, max, jitter") }
+                for (name, part) in backoff {
+                    switch name {
+                    case "base": settings.backoff.base = try duration(part, "backoff.base", file)
+                    case "max": settings.backoff.max = try duration(part, "backoff.max", file)
+                    case "jitter":
+                        guard let jitter = (part as? Double) ?? (part as? Int).map(Double.init), (0...1).contains(jitter) else {
+                            throw Invalid(file: file, message: "backoff.jitter must be a number from 0 to 1")
+                        }
+                        settings.backoff.jitter = jitter
+                    default: throw Invalid(file: file, message: "unknown backoff setting '\(name)' (base, max, jitter)")
+                    }
+                }
+            case "parameters":
+                guard let parameters = value as? [String: Any] else { throw Invalid(file: file, message: "parameters must be a map") }
+                for (name, parameter) in parameters { settings.parameters[name] = json(parameter) }
+            default:
+                throw Invalid(file: file, message: "unknown setting '\(key)' (queue, max_attempts, timeout, backoff, parameters)")
+            }
+            settings.sources[key] = file
+        }
+    }
+
+    /// `90`, `90s`, `500ms`, `2m`, `1h`.
+    static func duration(_ value: Any, _ name: String, _ file: String) throws(Invalid) -> Duration {
+        if let seconds = value as? Int, seconds > 0 { return .seconds(seconds) }
+        if let seconds = value as? Double, seconds > 0 { return .milliseconds(Int64(seconds * 1000)) }
+        if let text = value as? String, let parsed = parseDuration(text), parsed > .zero { return parsed }
+        throw Invalid(file: file, message: "\(name) must be a duration like 30s, 500ms, 5m or 1h, got '\(value)'")
+    }
+
+    /// Parses `500ms`, `30s`, `5m`, `1h`, `2d` or a number of seconds.
+    public static func parseDuration(_ text: String) -> Duration? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            guard let number = Double(text.dropLast(suffix.count)), number >= 0 else { return nil }
+            return .milliseconds(Int64(number * scale * 1000))
+        }
+        return Double(text).map { .milliseconds(Int64($0 * 1000)) }
+    }
+
+    static func json(_ value: Any) -> JSONValue {
+        switch value {
+        case let bool as Bool: return .bool(bool)
+        case let int as Int: return .int(Int64(int))
+        case let double as Double: return .double(double)
+        case let string as String: return .string(string)
+        case let array as [Any]: return .array(array.map(json))
+        case let map as [String: Any]: return .object(map.mapValues(json))
+        default: return .null
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import FerryQueue
+import FerryRedis
+import Foundation
+import Logging
+import Metrics
+
+/// Runs one fetched job: finds its handler, decodes its arguments, runs it, and records the
+/// outcome — done (to be acknowledged by the caller in a batch), retried later, or dead.
+struct Processor: Sendable {
+    let registry: JobRegistry
+    let services: JobServices
+    let failures: FailureRecorder
+    let running: RunningJobs
+    let logger: Logger
+
+    enum Outcome: Equatable {
+        case succeeded
+        case retried
+        case dead
+        /// The watchdog already recorded this attempt as timed out (the process is being recycled).
+        case abandoned
+        /// Cancelled by shutdown before it finished: to be put back, not counted as a failure.
+        case interrupted
+    }
+
+    /// The cancellation reason used when the shutdown timeout runs out.
+    static let shutdownReason = "worker shutting down"
+
+    /// Runs `fetched` on the calling thread (executor `slot`).
+    func run(_ fetched: FetchedJob, slot: Int, redis: RedisConnection) throws(RedisError) -> Outcome {
+        let started = ContinuousClock.now
+        let job: Job
+        switch fetched.job {
+        case .failure(let error):
+            try bury(fetched, type: "MalformedJob", message: error.description, redis: redis)
+            log(fetched: fetched, job: nil, outcome: "dead", error: error.description, since: started)
+            return .dead
+        case .success(let parsed):
+            job = parsed
+        }
+        guard let entry = registry[job.type] else {
+            let message = "no handler for job type '\(job.type)'; this worker knows: \(registry.types.joined(separator: ", "))"
+            try bury(fetched, type: "UnknownJobType", message: message, redis: redis)
+            log(fetched: fetched, job: job, outcome: "dead", error: message, since: started)
+            return .dead
+        }
+
+        let timeout = job.timeoutS.map { Duration.milliseconds(Int64($0 * 1000)) } ?? entry.settings.timeout
+        let jobLogger = {
+            var logger = self.logger
+            logger[metadataKey: "job_id"] = "\(job.id)"
+            logger[metadataKey: "job_type"] = "\(job.type)"
+            logger[metadataKey: "queue"] = "\(job.queue)"
+            logger[metadataKey: "attempt"] = "\(job.attempt)"
+            return logger
+        }()
+        let context = JobContext(job: job, logger: jobLogger, services: services, settings: entry.settings)
+        let latency = Date().timeIntervalSince1970 - (job.runAt ?? job.enqueuedAt)
+        Timer(label: "ferry_queue_latency_seconds", dimensions: [("queue", job.queue)]).recordNanoseconds(Int64(max(0, latency) * 1e9))
+        running.start(slot: slot, fetched: fetched, job: job, context: context, timeout: timeout)
+
+        var failure: (any Error)?
+        do {
+            try entry.run(job.args, context)
+        } catch {
+            failure = error
+        }
+        let abandoned = running.finish(slot: slot)
+        let duration = ContinuousClock.now - started
+        Timer(label: "ferry_job_duration_seconds", dimensions: [("type", job.type)]).recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        if abandoned { return .abandoned }
+
+        if let cancelled = failure as? JobCancelled, cancelled.reason == Self.shutdownReason {
+            log(fetched: fetched, job: job, outcome: "interrupted", error: "put back: the worker is shutting down", since: started)
+            return .interrupted
+        }
+        guard let error = failure else {
+            count(job, "succeeded")
+            log(fetched: fetched, job: job, outcome: "succeeded", error: nil, since: started)
+            return .succeeded
+        }
+
+        let (type, message, permanent) = classify(error, timeout: timeout, context: context)
+        let recorded = JobFailure(type: type, message: message)
+        if permanent || job.attempt >= job.maxAttempts {
+            let reason = permanent ? message : "\(message) (attempt \(job.attempt) of \(job.maxAttempts), no attempts left)"
+            try failures.bury(fetched, failure: JobFailure(type: type, message: reason), on: redis)
+            count(job, "dead")
+            log(fetched: fetched, job: job, outcome: "dead", error: reason, since: started)
+            return .dead
+        }
+        let delay = entry.settings.backoff.delay(afterAttempt: job.attempt)
+        let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+        try failures.retry(fetched, job: job, failure: recorded, runAt: Date().addingTimeInterval(seconds), on: redis)
+        count(job, "retried")
+        log(fetched: fetched, job: job, outcome: "retried", error: "\(message); next attempt in \(Int(seconds.rounded()))s", since: started)
+        return .retried
+    }
+
+    private func classify(_ error: any Error, timeout: Duration, context: JobContext) -> (type: String, message: String, permanent: Bool) {
+        switch error {
+        case let error as JobCancelled:
+            return ("Timeout", "exceeded its \(timeout) timeout (\(error.reason))", false)
+        case let error as PermanentJobError:
+            return ("PermanentJobError", error.message, true)
+        case let error as InvalidArguments:
+            return ("InvalidArguments", error.description, true)
+        case let error as MissingService:
+            return ("MissingService", error.description, false)
+        default:
+            if context.isCancelled {
+                return ("Timeout", "exceeded its \(timeout) timeout and then failed: \(error)", false)
+            }
+            return (String(describing: Swift.type(of: error)), String(describing: error), false)
+        }
+    }
+
+    private func bury(_ fetched: FetchedJob, type: String, message: String, redis: RedisConnection) throws(RedisError) {
+        try failures.bury(fetched, failure: JobFailure(type: type, message: message), on: redis)
+        Counter(label: "ferry_jobs_total", dimensions: [("type", (try? fetched.job.get().type) ?? "unknown"), ("queue", fetched.queue), ("outcome", "dead")]).increment()
+    }
+
+    private func count(_ job: Job, _ outcome: String) {
+        Counter(label: "ferry_jobs_total", dimensions: [("type", job.type), ("queue", job.queue), ("outcome", outcome)]).increment()
+    }
+
+    private func log(fetched: FetchedJob, job: Job?, outcome: String, error: String?, since started: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - started
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        var metadata: Logger.Metadata = [
+            "job_id": "\(job?.id ?? "?")", "job_type": "\(job?.type ?? "?")", "queue": "\(fetched.queue)",
+            "attempt": "\(job?.attempt ?? 0)", "duration_ms": "\((milliseconds * 1000).rounded() / 1000)", "outcome": "\(outcome)",
+        ]
+        if let error { metadata["error"] = "\(error)" }
+        if outcome == "succeeded" {
+            logger.info("job finished", metadata: metadata)
+        } else {
+            logger.warning("job failed", metadata: metadata)
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import FerryQueue
+import FerryRedis
+import FerryTestSupport
+import Foundation
+import Testing
+
+/// The real `ferry worker` in child processes against the test Redis: crashes, restarts,
+/// malformed payloads, shutdown, pauses, timeouts. Each test has its own namespace.
+@Suite(.serialized) struct WorkerProcessTests {
+    let namespace = "wtest-\(UUID().uuidString.prefix(8))"
+    var keys: QueueKeyspace { QueueKeyspace(namespace: namespace) }
+    let redisURL: String
+    let redis: RedisConnection
+
+    init() throws {
+        redisURL = TestEnvironment.redisURL
+        redis = try RedisConnection(url: redisURL)
+    }
+
+    func worker(_ arguments: [String] = [], redisURL: String? = nil) throws -> ChildProcess {
+        try ChildProcess(
+            [TestEnvironment.ferryBinary, "worker", "--heartbeat", "0.3", "--heartbeat-ttl", "1.5"] + arguments,
+            environment: ["FERRY_REDIS_URL": redisURL ?? self.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_LOG_LEVEL": "info"]
+        )
+    }
+
+    func dispatcher(_ url: String? = nil) throws -> Dispatcher {
+        Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: url ?? redisURL), capacity: 1), keys: keys)
+    }
+
+    func recordJobs(_ count: Int, key: String, ms: Int = 0) -> [Dispatcher.JobRequest] {
+        (0..<count).map { _ in .init(type: "ferry.record", args: .object(["key": .string(key), "ms": .int(Int64(ms))])) }
+    }
+
+    func count(_ key: String, on connection: RedisConnection? = nil) throws -> Int {
+        try (connection ?? redis).command("SCARD", .string(key)).int ?? 0
+    }
+
+    func stats(_ connection: RedisConnection? = nil) throws -> FerryQueue.Stats {
+        try QueueAdmin(keys: keys).stats(on: connection ?? redis)
+    }
+
+    @Test func killingAWorkerMidJobLosesNothing() throws {
+        let key = "\(namespace):ran"
+        let ids = try dispatcher().enqueue(batch: recordJobs(400, key: key, ms: 10))
+        let process = try worker(["--processes", "2", "--concurrency", "4"])
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+
+        // Kill -9 a worker process twice while jobs run; the supervisor replaces it and the
+        // surviving processes recover its in-flight jobs once its heartbeat expires.
+        for _ in 0..<2 {
+            #expect(try eventually(timeout: 10) { try count(key) > 40 })
+            let workers = try WorkerRegistry(keys: keys).liveWorkers(on: redis)
+            let victim = try #require(workers.first { !$0.busy.isEmpty } ?? workers.first)
+            kill(pid_t(victim.pid), SIGKILL)
+            usleep(300_000)
+        }
+        let finished = try eventually(timeout: 60) { try count(key) == ids.count }
+        #expect(finished, "\((try? count(key)) ?? -1) of \(ids.count) jobs ran\n\(process.output.suffix(2000))")
+        let runs = try redis.command("GET", .string(key + ":runs")).int ?? 0
+        #expect(runs >= ids.count)
+        #expect(try eventually(timeout: 10) { let s = try stats(); return s.queues["default"]?.inFlight == 0 && s.queues["default"]?.ready == 0 })
+        #expect(try stats().queues["default"]?.dead == 0)
+    }
+
+    @Test func workersReconnectWhenRedisRestarts() throws {
+        let server = try PrivateRedisServer(extraArguments: ["--appendonly", "yes", "--appendfsync", "always"])
+        let connection = try RedisConnection(url: server.url)
+        let key = "\(namespace):ran"
+        let ids = try dispatcher(server.url).enqueue(batch: recordJobs(150, key: key, ms: 20))
+        let process = try worker(["--concurrency", "4"], redisURL: server.url)
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+
+        #expect(try eventually(timeout: 10) { try count(key, on: connection) > 20 })
+        server.stop()
+        usleep(700_000)
+        try server.start()
+        let fresh = try RedisConnection(url: server.url)
+        #expect(try eventually(timeout: 60) { try count(key, on: fresh) == ids.count }, "\(process.output.suffix(2000))")
+        #expect(process.waitForExit(timeout: 0) == nil, "the worker died: \(process.output.suffix(2000))")
+        #expect(try eventually(timeout: 10) { try stats(fresh).queues["default"]?.inFlight == 0 })
+    }
+
+    @Test func aMalformedPayloadGoesDeadAndTheWorkerCarriesOn() throws {
+        try redis.command("SADD", .string(keys.queues), "default")
+        try redis.command("LPUSH", .string(keys.ready("default")), "this is not json")
+        try redis.command("LPUSH", .string(keys.ready("default")), #"{"id":"j1","type":"ferry.noop","queue":"default"}"#)
+        let key = "\(namespace):ran"
+        try dispatcher().enqueue(.init(type: "ferry.record", args: .object(["key": .string(key)])))
+        try dispatcher().enqueue(.init(type: "no.such.type"))
+        try dispatcher().enqueue(.init(type: "ferry.record", args: .object(["wrong": .int(1)])))
+        let process = try worker()
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+
+        #expect(try eventually(timeout: 10) { try count(key) == 1 })
+        #expect(try eventually(timeout: 10) { try stats().queues["default"]?.dead == 4 })
+        let dead = try QueueAdmin(keys: keys).deadJobs(on: redis)
+        let reasons = dead.map { "\($0.error.type): \($0.error.message)" }.joined(separator: "\n")
+        #expect(reasons.contains("MalformedJob: malformed job payload: not valid JSON"), "\(reasons)")
+        #expect(reasons.contains("MalformedJob: malformed job payload: missing field"), "\(reasons)")
+        #expect(reasons.contains("UnknownJobType: no handler for job type 'no.such.type'"), "\(reasons)")
+        #expect(reasons.contains("InvalidArguments: the arguments do not fit ferry.record: missing argument 'key'"), "\(reasons)")
+        #expect(process.waitForExit(timeout: 0) == nil)
+    }
+
+    @Test func failingJobsAreRetriedThenDie() throws {
+        try "max_attempts: 3\nbackoff: {base: 100ms, max: 200ms, jitter: 0}\n"
+            .write(toFile: NSTemporaryDirectory() + "\(namespace)-ferry.fail.yml", atomically: true, encoding: .utf8)
+        let directory = NSTemporaryDirectory() + namespace
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.moveItem(atPath: NSTemporaryDirectory() + "\(namespace)-ferry.fail.yml", toPath: directory + "/ferry.fail.yml")
+        let id = try dispatcher().enqueue(.init(type: "ferry.fail", args: .object(["message": .string("card declined")]), options: .init(maxAttempts: 3)))
+        let process = try worker(["--jobs-dir", directory])
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+
+        #expect(try eventually(timeout: 15) { try stats().queues["default"]?.dead == 1 })
+        let dead = try #require(try QueueAdmin(keys: keys).deadJobs(on: redis).first)
+        #expect(dead.id == id)
+        #expect(dead.job?.attempt == 3)
+        #expect(dead.error.message.contains("card declined (attempt 3 of 3, no attempts left)"))
+        #expect(try stats().failed == 3)
+    }
+
+    @Test func sigtermDrainsRunningJobsAndPutsBackWhatCannotFinish() throws {
+        let key = "\(namespace):ran"
+        try dispatcher().enqueue(batch: recordJobs(3, key: key, ms: 800))
+        let process = try worker(["--concurrency", "3", "--shutdown-timeout", "5"])
+        #expect(try eventually(timeout: 10) { try stats().queues["default"]?.inFlight == 3 })
+        process.signal(SIGTERM)
+        #expect(process.waitForExit(timeout: 15) == 0, "\(process.output.suffix(2000))")
+        #expect(try count(key) == 3)
+        #expect(try stats().queues["default"]?.inFlight == 0)
+        #expect(try stats().workers == 0)
+
+        // A job longer than the shutdown timeout is put back, not lost.
+        let slow = "\(namespace):slow"
+        try dispatcher().enqueue(batch: recordJobs(1, key: slow, ms: 10_000))
+        let second = try worker(["--shutdown-timeout", "0.5"])
+        #expect(try eventually(timeout: 10) { try stats().queues["default"]?.inFlight == 1 })
+        second.signal(SIGTERM)
+        #expect(second.waitForExit(timeout: 15) == 0, "\(second.output.suffix(2000))")
+        #expect(try count(slow) == 0)
+        let after = try stats().queues["default"]
+        #expect(after?.ready == 1)
+        #expect(after?.inFlight == 0)
+    }
+
+    @Test func aPausedQueueWaitsUntilResumed() throws {
+        let key = "\(namespace):ran"
+        let admin = QueueAdmin(keys: keys)
+        try admin.pause("default", on: redis)
+        try dispatcher().enqueue(batch: recordJobs(5, key: key))
+        let process = try worker()
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+        usleep(1_500_000)
+        #expect(try count(key) == 0)
+        #expect(try stats().queues["default"]?.ready == 5)
+        try admin.resume("default", on: redis)
+        #expect(try eventually(timeout: 10) { try count(key) == 5 })
+    }
+
+    @Test func timeoutsCancelAndHungJobsRecycleTheProcess() throws {
+        let cooperative = try dispatcher().enqueue(.init(
+            type: "ferry.sleep", args: .object(["ms": .int(20_000)]), options: .init(maxAttempts: 1, timeout: .milliseconds(500))))
+        let hung = try dispatcher().enqueue(.init(
+            type: "ferry.sleep", args: .object(["ms": .int(20_000), "ignore_cancel": .bool(true)]),
+            options: .init(maxAttempts: 1, timeout: .milliseconds(500))))
+        let process = try worker(["--concurrency", "2", "--timeout-grace", "1"])
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+
+        #expect(try eventually(timeout: 20) { try stats().queues["default"]?.dead == 2 }, "\(process.output.suffix(3000))")
+        let dead = try QueueAdmin(keys: keys).deadJobs(on: redis)
+        let byID = Dictionary(uniqueKeysWithValues: dead.map { ($0.id, $0) })
+        #expect(byID[cooperative]?.error.type == "Timeout")
+        #expect(byID[hung]?.error.message.contains("recycled") == true)
+        // The supervisor replaced the recycled process, which keeps working.
+        let key = "\(namespace):ran"
+        try dispatcher().enqueue(batch: recordJobs(3, key: key))
+        #expect(try eventually(timeout: 15) { try count(key) == 3 }, "\(process.output.suffix(3000))")
+        #expect(process.output.contains("status=exit 75"))
+    }
+
+    @Test func aJobThatKillsItsWorkerThreeTimesGoesDead() throws {
+        let id = try dispatcher().enqueue(.init(type: "ferry.exit"))
+        let key = "\(namespace):ran"
+        let process = try worker(["--processes", "2", "--concurrency", "1"])
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+        #expect(try eventually(timeout: 40) { try stats().queues["default"]?.dead == 1 }, "\(process.output.suffix(3000))")
+        let dead = try #require(try QueueAdmin(keys: keys).deadJobs(on: redis).first)
+        #expect(dead.id == id)
+        #expect(dead.error.type == "WorkerCrashed")
+        try dispatcher().enqueue(batch: recordJobs(2, key: key))
+        #expect(try eventually(timeout: 15) { try count(key) == 2 })
+    }
+}
