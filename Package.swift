@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "FerryHTTP", targets: ["FerryHTTP"]),
         .library(name: "FerryQueue", targets: ["FerryQueue"]),
         .executable(name: "ferry", targets: ["FerryCLI"]),
+        .executable(name: "ferry-bench", targets: ["FerryBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -101,6 +102,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSwift
+        ),
+
+        // Benchmarks, run by ops/bench.
+        .executableTarget(
+            name: "FerryBench",
+            dependencies: ["FerryQueue", "FerryRedis", "FerryTestSupport"],
             swiftSettings: strictSwift
         ),
 

@@ -33,6 +33,10 @@ public struct JobRegistry: Sendable {
             try JobSettingsFile.apply(directory: settingsDirectory, type: Handler.type, to: &settings)
         }
         entries[Handler.type] = Entry(type: Handler.type, settings: settings) { args, context in
+            if let none = NoArguments() as? Handler.Arguments {
+                try handler.perform(none, context: context)
+                return
+            }
             let arguments: Handler.Arguments
             do {
                 arguments = try JSONDecoder().decode(Handler.Arguments.self, from: JSONEncoder().encode(args))

@@ -10,7 +10,7 @@ struct Processor: Sendable {
     let registry: JobRegistry
     let services: JobServices
     let failures: FailureRecorder
-    let running: RunningJobs
+    let slots: ExecutorSlots
     let logger: Logger
 
     enum Outcome: Equatable {
@@ -26,13 +26,13 @@ struct Processor: Sendable {
     /// The cancellation reason used when the shutdown timeout runs out.
     static let shutdownReason = "worker shutting down"
 
-    /// Runs `fetched` on the calling thread (executor `slot`).
-    func run(_ fetched: FetchedJob, slot: Int, redis: RedisConnection) throws(RedisError) -> Outcome {
+    /// Runs `fetched` on the calling thread (executor `slot`), counting it in that thread's `metrics`.
+    func run(_ fetched: FetchedJob, slot: Int, redis: RedisConnection, metrics: JobMetrics) throws(RedisError) -> Outcome {
         let started = ContinuousClock.now
         let job: Job
         switch fetched.job {
         case .failure(let error):
-            try bury(fetched, type: "MalformedJob", message: error.description, redis: redis)
+            try bury(fetched, type: "MalformedJob", message: error.description, redis: redis, metrics: metrics)
             log(fetched: fetched, job: nil, outcome: "dead", error: error.description, since: started)
             return .dead
         case .success(let parsed):
@@ -40,7 +40,7 @@ struct Processor: Sendable {
         }
         guard let entry = registry[job.type] else {
             let message = "no handler for job type '\(job.type)'; this worker knows: \(registry.types.joined(separator: ", "))"
-            try bury(fetched, type: "UnknownJobType", message: message, redis: redis)
+            try bury(fetched, type: "UnknownJobType", message: message, redis: redis, metrics: metrics)
             log(fetched: fetched, job: job, outcome: "dead", error: message, since: started)
             return .dead
         }
@@ -56,8 +56,8 @@ struct Processor: Sendable {
         }()
         let context = JobContext(job: job, logger: jobLogger, services: services, settings: entry.settings)
         let latency = Date().timeIntervalSince1970 - (job.runAt ?? job.enqueuedAt)
-        Timer(label: "ferry_queue_latency_seconds", dimensions: [("queue", job.queue)]).recordNanoseconds(Int64(max(0, latency) * 1e9))
-        running.start(slot: slot, fetched: fetched, job: job, context: context, timeout: timeout)
+        metrics.latency(queue: job.queue).recordNanoseconds(Int64(max(0, latency) * 1e9))
+        slots.start(slot: slot, fetched: fetched, job: job, context: context, timeout: timeout)
 
         var failure: (any Error)?
         do {
@@ -65,9 +65,9 @@ struct Processor: Sendable {
         } catch {
             failure = error
         }
-        let abandoned = running.finish(slot: slot)
+        let abandoned = slots.finish(slot: slot)
         let duration = ContinuousClock.now - started
-        Timer(label: "ferry_job_duration_seconds", dimensions: [("type", job.type)]).recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        metrics.duration(type: job.type).recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
         if abandoned { return .abandoned }
 
         if let cancelled = failure as? JobCancelled, cancelled.reason == Self.shutdownReason {
@@ -75,7 +75,7 @@ struct Processor: Sendable {
             return .interrupted
         }
         guard let error = failure else {
-            count(job, "succeeded")
+            metrics.outcome(type: job.type, queue: job.queue, "succeeded").increment()
             log(fetched: fetched, job: job, outcome: "succeeded", error: nil, since: started)
             return .succeeded
         }
@@ -85,14 +85,14 @@ struct Processor: Sendable {
         if permanent || job.attempt >= job.maxAttempts {
             let reason = permanent ? message : "\(message) (attempt \(job.attempt) of \(job.maxAttempts), no attempts left)"
             try failures.bury(fetched, failure: JobFailure(type: type, message: reason), on: redis)
-            count(job, "dead")
+            metrics.outcome(type: job.type, queue: job.queue, "dead").increment()
             log(fetched: fetched, job: job, outcome: "dead", error: reason, since: started)
             return .dead
         }
         let delay = entry.settings.backoff.delay(afterAttempt: job.attempt)
         let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
         try failures.retry(fetched, job: job, failure: recorded, runAt: Date().addingTimeInterval(seconds), on: redis)
-        count(job, "retried")
+        metrics.outcome(type: job.type, queue: job.queue, "retried").increment()
         log(fetched: fetched, job: job, outcome: "retried", error: "\(message); next attempt in \(Int(seconds.rounded()))s", since: started)
         return .retried
     }
@@ -115,16 +115,13 @@ struct Processor: Sendable {
         }
     }
 
-    private func bury(_ fetched: FetchedJob, type: String, message: String, redis: RedisConnection) throws(RedisError) {
+    private func bury(_ fetched: FetchedJob, type: String, message: String, redis: RedisConnection, metrics: JobMetrics) throws(RedisError) {
         try failures.bury(fetched, failure: JobFailure(type: type, message: message), on: redis)
-        Counter(label: "ferry_jobs_total", dimensions: [("type", (try? fetched.job.get().type) ?? "unknown"), ("queue", fetched.queue), ("outcome", "dead")]).increment()
-    }
-
-    private func count(_ job: Job, _ outcome: String) {
-        Counter(label: "ferry_jobs_total", dimensions: [("type", job.type), ("queue", job.queue), ("outcome", outcome)]).increment()
+        metrics.outcome(type: (try? fetched.job.get().type) ?? "unknown", queue: fetched.queue, "dead").increment()
     }
 
     private func log(fetched: FetchedJob, job: Job?, outcome: String, error: String?, since started: ContinuousClock.Instant) {
+        guard logger.logLevel <= (outcome == "succeeded" ? .info : .warning) else { return }
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         var metadata: Logger.Metadata = [

@@ -2,10 +2,11 @@ import FerryQueue
 import Foundation
 import Synchronization
 
-/// The jobs running right now in this process, one per executor slot: what the heartbeat
-/// reports as busy and what the watchdog checks against each job's timeout.
-final class RunningJobs: Sendable {
-    struct Entry: Sendable {
+/// Per-executor state, one lock per slot so executors never contend with each other: the job
+/// running now (what the heartbeat reports as busy and the watchdog checks against its timeout)
+/// and the jobs fetched but not yet settled (what shutdown puts back).
+final class ExecutorSlots: Sendable {
+    struct Running: Sendable {
         let fetched: FetchedJob
         let job: Job
         let context: JobContext
@@ -16,54 +17,85 @@ final class RunningJobs: Sendable {
         var abandoned = false
     }
 
-    private let slots: Mutex<[Int: Entry]> = Mutex([:])
+    final class Slot: Sendable {
+        let running = Mutex<Running?>(nil)
+        let held = Mutex<[FetchedJob]>([])
+    }
+
+    private let slots: [Slot]
+
+    init(count: Int) {
+        slots = (0..<count).map { _ in Slot() }
+    }
+
+    // MARK: Running job
 
     func start(slot: Int, fetched: FetchedJob, job: Job, context: JobContext, timeout: Duration) {
-        let entry = Entry(fetched: fetched, job: job, context: context, startedAt: Date(), deadline: .now + timeout)
-        slots.withLock { $0[slot] = entry }
+        let entry = Running(fetched: fetched, job: job, context: context, startedAt: Date(), deadline: .now + timeout)
+        slots[slot].running.withLock { $0 = entry }
     }
 
     /// Clears the slot; returns true if the watchdog had abandoned the job meanwhile.
     func finish(slot: Int) -> Bool {
-        slots.withLock { $0.removeValue(forKey: slot)?.abandoned ?? false }
+        slots[slot].running.withLock { running in
+            defer { running = nil }
+            return running?.abandoned ?? false
+        }
     }
 
     var busy: [WorkerInfo.BusyJob] {
-        slots.withLock { slots in
-            slots.values.map { WorkerInfo.BusyJob(id: $0.job.id, type: $0.job.type, queue: $0.job.queue, startedAt: $0.startedAt.timeIntervalSince1970) }
+        slots.compactMap { slot in
+            slot.running.withLock { $0.map { WorkerInfo.BusyJob(id: $0.job.id, type: $0.job.type, queue: $0.job.queue, startedAt: $0.startedAt.timeIntervalSince1970) } }
         }
     }
 
-    var count: Int { slots.withLock { $0.count } }
+    var runningCount: Int { slots.reduce(0) { $0 + ($1.running.withLock { $0 == nil } ? 0 : 1) } }
 
     /// Running jobs that the watchdog has not given up on.
-    var activeCount: Int { slots.withLock { $0.values.filter { !$0.abandoned }.count } }
+    var activeCount: Int { slots.reduce(0) { $0 + ($1.running.withLock { $0.map { $0.abandoned ? 0 : 1 } ?? 0 }) } }
 
     /// Cancels jobs past their deadline; returns those past deadline + `grace` that ignored it,
     /// marking them abandoned so their threads do not record them again.
-    func enforceTimeouts(grace: Duration) -> [Entry] {
+    func enforceTimeouts(grace: Duration) -> [Running] {
         let now = ContinuousClock.now
-        var toCancel: [JobContext] = []
-        var hung: [Entry] = []
-        slots.withLock { slots in
-            for (slot, entry) in slots {
+        var hung: [Running] = []
+        for slot in slots {
+            var toCancel: JobContext?
+            slot.running.withLock { running in
+                guard let entry = running else { return }
                 if now >= entry.deadline, !entry.cancelled {
-                    slots[slot]?.cancelled = true
-                    toCancel.append(entry.context)
+                    running?.cancelled = true
+                    toCancel = entry.context
                 }
                 if now >= entry.deadline + grace, !entry.abandoned {
-                    slots[slot]?.abandoned = true
+                    running?.abandoned = true
                     hung.append(entry)
                 }
             }
+            toCancel?.cancel(reason: "timeout")
         }
-        for context in toCancel { context.cancel(reason: "timeout") }
         return hung
     }
 
     /// Cancels every running job (shutdown deadline passed).
     func cancelAll(reason: String) {
-        let contexts = slots.withLock { $0.values.map(\.context) }
-        for context in contexts { context.cancel(reason: reason) }
+        for slot in slots {
+            slot.running.withLock { $0?.context }?.cancel(reason: reason)
+        }
     }
+
+    // MARK: Held jobs
+
+    func held(_ slot: Int) -> [FetchedJob] { slots[slot].held.withLock { $0 } }
+
+    func setHeld(_ slot: Int, _ jobs: [FetchedJob]) { slots[slot].held.withLock { $0 = jobs } }
+
+    func appendHeld(_ slot: Int, _ job: FetchedJob) { slots[slot].held.withLock { $0.append(job) } }
+
+    /// Forgets `payload` wherever it is held (the watchdog settled it).
+    func release(payload: [UInt8]) {
+        for slot in slots { slot.held.withLock { $0.removeAll { $0.payload == payload } } }
+    }
+
+    var allHeld: [FetchedJob] { slots.flatMap { slot in slot.held.withLock { $0 } } }
 }

@@ -64,15 +64,13 @@ public final class WorkerProcess: Sendable {
     private let registry: JobRegistry
     private let services: JobServices
     private let logger: Logger
-    private let running = RunningJobs()
+    private let slots: ExecutorSlots
 
     private let stopping = Atomic<Bool>(false)
     private let quiet = Atomic<Bool>(false)
     private let recycling = Atomic<Bool>(false)
     private let stopSignal = DispatchSemaphore(value: 0)
     private let paused = Mutex<Set<String>>([])
-    /// Jobs each executor has fetched and not yet finished, by slot: what shutdown puts back.
-    private let held = Mutex<[Int: [FetchedJob]]>([:])
     private let startedAt = Date()
 
     public init(
@@ -81,6 +79,7 @@ public final class WorkerProcess: Sendable {
     ) {
         self.id = id
         self.options = options
+        self.slots = ExecutorSlots(count: options.concurrency)
         self.keys = keys
         self.redisConfiguration = redis
         self.registry = registry
@@ -128,18 +127,18 @@ public final class WorkerProcess: Sendable {
         }
 
         stopSignal.wait()
-        logger.info("stopping: finishing running jobs", metadata: ["running": "\(running.count)", "timeout": "\(options.shutdownTimeout)"])
+        logger.info("stopping: finishing running jobs", metadata: ["running": "\(slots.runningCount)", "timeout": "\(options.shutdownTimeout)"])
         // Wait for the executors — but not for a job the watchdog gave up on: it will never return.
         let deadline = Date().addingTimeInterval(Self.seconds(options.shutdownTimeout))
         var drained = false
         while !drained, Date() < deadline {
-            drained = executors.wait(timeout: .now() + 0.05) == .success || (recycling.load(ordering: .relaxed) && running.activeCount == 0)
+            drained = executors.wait(timeout: .now() + 0.05) == .success || (recycling.load(ordering: .relaxed) && slots.activeCount == 0)
         }
         if !drained {
-            running.cancelAll(reason: Processor.shutdownReason)
+            slots.cancelAll(reason: Processor.shutdownReason)
             _ = executors.wait(timeout: .now() + 1)
         }
-        let leftovers = held.withLock { $0.values.flatMap { $0 } }
+        let leftovers = slots.allHeld
         _ = housekeeping.wait(timeout: .now() + Self.seconds(options.heartbeatInterval) + 2)
         finish(requeueing: leftovers)
         let exit: Exit = recycling.load(ordering: .relaxed) ? .recycle : .stopped
@@ -154,9 +153,10 @@ public final class WorkerProcess: Sendable {
         let processor = Processor(
             registry: registry, services: services,
             failures: FailureRecorder(keys: keys, workerID: id, deadCapacity: options.deadCapacity),
-            running: running, logger: logger
+            slots: slots, logger: logger
         )
         var generator = SystemRandomNumberGenerator()
+        let metrics = JobMetrics()
         var redis: RedisConnection?
         var batchSize = 1
         var unacknowledged: [FetchedJob] = []
@@ -175,22 +175,23 @@ public final class WorkerProcess: Sendable {
                     try fetcher.acknowledge(unacknowledged, on: connection)
                     unacknowledged = []
                 }
-                if let unsettled = held.withLock({ $0[slot] }), !unsettled.isEmpty {
+                let unsettled = slots.held(slot)
+                if !unsettled.isEmpty {
                     try fetcher.requeue(unsettled, on: connection)
-                    held.withLock { $0[slot] = nil }
+                    slots.setHeld(slot, [])
                 }
 
                 guard let batch = try fetchBatch(fetcher, size: batchSize, generator: &generator, on: connection) else { continue }
-                held.withLock { $0[slot] = batch }
+                slots.setHeld(slot, batch)
                 let started = ContinuousClock.now
                 var done: [FetchedJob] = []
                 for (index, fetched) in batch.enumerated() {
                     if stopping.load(ordering: .relaxed) { break }
-                    let outcome = try processor.run(fetched, slot: slot, redis: connection)
-                    held.withLock { $0[slot] = Array(batch[(index + 1)...]) }
+                    let outcome = try processor.run(fetched, slot: slot, redis: connection, metrics: metrics)
+                    slots.setHeld(slot, Array(batch[(index + 1)...]))
                     switch outcome {
                     case .succeeded: done.append(fetched)
-                    case .interrupted: held.withLock { $0[slot, default: []].append(fetched) }
+                    case .interrupted: slots.appendHeld(slot, fetched)
                     case .retried, .dead, .abandoned: break
                     }
                 }
@@ -199,10 +200,9 @@ public final class WorkerProcess: Sendable {
                     try fetcher.acknowledge(done, on: connection)
                     unacknowledged = []
                 }
-                if let rest = held.withLock({ $0[slot] }), !rest.isEmpty {
-                    try fetcher.requeue(rest, on: connection)
-                }
-                held.withLock { $0[slot] = nil }
+                let rest = slots.held(slot)
+                if !rest.isEmpty { try fetcher.requeue(rest, on: connection) }
+                slots.setHeld(slot, [])
 
                 // Grow the batch while jobs are quick (under 2 ms each on average), shrink it when not.
                 let elapsed = ContinuousClock.now - started
@@ -267,7 +267,7 @@ public final class WorkerProcess: Sendable {
     private func heartbeat() -> WorkerInfo {
         WorkerInfo(
             id: id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), queues: options.queues.names,
-            concurrency: options.concurrency, startedAt: startedAt.timeIntervalSince1970, busy: running.busy,
+            concurrency: options.concurrency, startedAt: startedAt.timeIntervalSince1970, busy: slots.busy,
             quiet: quiet.load(ordering: .relaxed)
         )
     }
@@ -287,18 +287,18 @@ public final class WorkerProcess: Sendable {
             do {
                 let connection = try redis ?? RedisConnection(configuration: redisConfiguration)
                 redis = connection
-                for hung in running.enforceTimeouts(grace: options.timeoutGrace) {
+                for hung in slots.enforceTimeouts(grace: options.timeoutGrace) {
                     try abandon(hung, failures: failures, on: connection)
                 }
                 if stoppingNow { return }
                 if clock.now >= nextPromotion {
                     try promoter.promoteDue(in: options.queues.names, on: connection)
+                    let nowPaused = try admin.pausedQueues(options.queues.names, on: connection)
+                    paused.withLock { $0 = nowPaused }
                     nextPromotion = clock.now + .milliseconds(200)
                 }
                 if clock.now >= nextBeat {
                     try registryOfWorkers.beat(heartbeat(), ttl: options.heartbeatTTL, on: connection)
-                    let nowPaused = try admin.pausedQueues(options.queues.names, on: connection)
-                    paused.withLock { $0 = nowPaused }
                     let recovery = try registryOfWorkers.recoverOrphans(crashLimit: options.crashLimit, deadCapacity: options.deadCapacity, on: connection)
                     if !recovery.workers.isEmpty {
                         logger.warning("recovered the jobs of dead workers", metadata: [
@@ -317,7 +317,7 @@ public final class WorkerProcess: Sendable {
 
     /// A job ran past its timeout and ignored cancellation: record the attempt as failed and
     /// recycle the process, the only way to stop a thread that will not stop.
-    private func abandon(_ hung: RunningJobs.Entry, failures: FailureRecorder, on redis: RedisConnection) throws(RedisError) {
+    private func abandon(_ hung: ExecutorSlots.Running, failures: FailureRecorder, on redis: RedisConnection) throws(RedisError) {
         let message = "ran past its timeout and ignored cancellation for \(options.timeoutGrace); the worker process was recycled"
         let failure = JobFailure(type: "Timeout", message: message)
         if hung.job.attempt >= hung.job.maxAttempts {
@@ -326,9 +326,7 @@ public final class WorkerProcess: Sendable {
             let delay = registry[hung.job.type]?.settings.backoff.delay(afterAttempt: hung.job.attempt) ?? .seconds(5)
             try failures.retry(hung.fetched, job: hung.job, failure: failure, runAt: Date().addingTimeInterval(Self.seconds(delay)), on: redis)
         }
-        held.withLock { slots in
-            for slot in slots.keys { slots[slot]?.removeAll { $0.payload == hung.fetched.payload } }
-        }
+        slots.release(payload: hung.fetched.payload)
         logger.error("job ignored its timeout; recycling the worker process", metadata: [
             "job_id": "\(hung.job.id)", "job_type": "\(hung.job.type)",
         ])

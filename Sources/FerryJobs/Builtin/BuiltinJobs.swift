@@ -4,13 +4,14 @@ import Foundation
 
 /// Job types for smoke tests of a deployment, benchmarks and crash tests.
 public enum BuiltinJobs {
-    /// Registers `ferry.noop`, `ferry.sleep`, `ferry.fail`, `ferry.exit` and `ferry.record`.
+    /// Registers `ferry.noop`, `ferry.sleep`, `ferry.fail`, `ferry.exit`, `ferry.record` and `ferry.probe`.
     public static func register(in registry: inout JobRegistry) throws(JobSettingsFile.Invalid) {
         try registry.register(Noop())
         try registry.register(Sleep())
         try registry.register(Fail())
         try registry.register(Exit())
         try registry.register(Record())
+        try registry.register(Probe())
     }
 }
 
@@ -83,6 +84,21 @@ struct Record: JobHandler {
                 ["SADD", .string(arguments.key), .string(context.id)],
                 ["INCR", .string(arguments.key + ":runs")],
             ]) { try reply.check() }
+        }
+    }
+}
+
+/// `ferry.probe {"key": K}`: appends "<enqueued_at> <started_at>" (Unix seconds) to the Redis list
+/// K — the enqueue-to-start latency that `ops/bench` reports.
+struct Probe: JobHandler {
+    static let type = "ferry.probe"
+    struct Arguments: Decodable, Sendable { var key: String }
+
+    func perform(_ arguments: Arguments, context: JobContext) throws {
+        let started = Date().timeIntervalSince1970
+        let enqueued = context.job.runAt ?? context.job.enqueuedAt
+        try context.services.redis.withConnection { redis in
+            try redis.command("RPUSH", .string(arguments.key), .string("\(enqueued) \(started)"))
         }
     }
 }

@@ -1,0 +1,148 @@
+// ferry-bench: the figures in the README's performance section. Run it through `ops/bench`,
+// which starts a throwaway Redis and builds this and `ferry` in release mode.
+//
+//   ferry-bench --redis-url URL --ferry PATH [--jobs N] [--processes P] [--concurrency C]
+import FerryQueue
+import FerryRedis
+import FerryTestSupport
+import Foundation
+
+struct BenchOptions {
+    var redisURL = "redis://127.0.0.1:16500/0"
+    var ferry = ""
+    var jobs = 200_000
+    var processes = 2
+    var concurrency = 10
+    var latencyRate = 1000
+    var latencySeconds = 5
+
+    init(arguments: [String]) {
+        var iterator = arguments.dropFirst().makeIterator()
+        while let flag = iterator.next() {
+            let value = iterator.next() ?? ""
+            switch flag {
+            case "--redis-url": redisURL = value
+            case "--ferry": ferry = value
+            case "--jobs": jobs = Int(value) ?? jobs
+            case "--processes": processes = Int(value) ?? processes
+            case "--concurrency": concurrency = Int(value) ?? concurrency
+            case "--latency-rate": latencyRate = Int(value) ?? latencyRate
+            case "--latency-seconds": latencySeconds = Int(value) ?? latencySeconds
+            default: fatalError("unknown option \(flag)")
+            }
+        }
+    }
+}
+
+let options = BenchOptions(arguments: CommandLine.arguments)
+let configuration = try RedisConfiguration(url: options.redisURL)
+let redis = try RedisConnection(configuration: configuration)
+let pool = RedisConnectionPool(configuration: configuration, capacity: 2)
+
+func fresh(_ name: String) throws -> (QueueKeyspace, Dispatcher) {
+    let keys = QueueKeyspace(namespace: "bench-\(name)-\(UUID().uuidString.prefix(6))")
+    return (keys, Dispatcher(redis: pool, keys: keys))
+}
+
+func seconds(since start: ContinuousClock.Instant) -> Double {
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+}
+
+func report(_ name: String, _ value: String) {
+    print(name.padding(toLength: 46, withPad: " ", startingAt: 0) + value)
+}
+
+func format(_ rate: Double) -> String {
+    let formatter = NumberFormatter()
+    formatter.numberStyle = .decimal
+    formatter.maximumFractionDigits = 0
+    return formatter.string(from: NSNumber(value: rate)) ?? "\(Int(rate))"
+}
+
+/// Starts `ferry worker` and waits until its processes have registered.
+func startWorkers(_ keys: QueueKeyspace) throws -> ChildProcess {
+    let process = try ChildProcess(
+        [options.ferry, "worker", "--processes", "\(options.processes)", "--concurrency", "\(options.concurrency)"],
+        environment: ["FERRY_REDIS_URL": options.redisURL, "FERRY_NAMESPACE": keys.namespace, "FERRY_LOG_LEVEL": "warning"]
+    )
+    let ready = try eventually(timeout: 30) { try WorkerRegistry(keys: keys).liveWorkers(on: redis).count == options.processes }
+    precondition(ready, "workers did not start:\n\(process.output)")
+    return process
+}
+
+print("Ferry benchmark — \(ProcessInfo.processInfo.activeProcessorCount) cores, Redis at \(configuration)")
+print("workers: \(options.processes) processes × \(options.concurrency) threads\n")
+
+// 1. Enqueue, one job per round trip.
+do {
+    let (_, dispatcher) = try fresh("single")
+    let count = 20_000
+    let start = ContinuousClock.now
+    for _ in 0..<count { try dispatcher.enqueue(.init(type: "ferry.noop")) }
+    report("enqueue, one at a time (1 client)", "\(format(Double(count) / seconds(since: start))) jobs/s")
+}
+
+// 2. Bulk enqueue, pipelined.
+do {
+    let (_, dispatcher) = try fresh("bulk")
+    let batch = [Dispatcher.JobRequest](repeating: .init(type: "ferry.noop"), count: 10_000)
+    let start = ContinuousClock.now
+    for _ in 0..<(options.jobs / batch.count) { try dispatcher.enqueue(batch: batch) }
+    report("enqueue, bulk (batches of 10,000)", "\(format(Double(options.jobs) / seconds(since: start))) jobs/s")
+}
+
+// 3. Drain: no-op jobs queued while the queue is paused, then released to the running workers.
+do {
+    let (keys, dispatcher) = try fresh("drain")
+    let admin = QueueAdmin(keys: keys)
+    try admin.pause("default", on: redis)
+    let batch = [Dispatcher.JobRequest](repeating: .init(type: "ferry.noop"), count: 10_000)
+    for _ in 0..<(options.jobs / batch.count) { try dispatcher.enqueue(batch: batch) }
+    let workers = try startWorkers(keys)
+    let start = ContinuousClock.now
+    try admin.resume("default", on: redis)
+    let total = options.jobs / batch.count * batch.count
+    let drained = try eventually(timeout: 300) { try admin.stats(on: redis).processed >= total }
+    let elapsed = seconds(since: start)
+    precondition(drained, "the queue did not drain:\n\(workers.output.suffix(3000))")
+    report("drain no-op jobs end to end (\(format(Double(total))) jobs)", "\(format(Double(total) / elapsed)) jobs/s")
+
+    var rss: [Int] = []
+    for worker in try WorkerRegistry(keys: keys).liveWorkers(on: redis) {
+        let status = (try? String(contentsOfFile: "/proc/\(worker.pid)/status", encoding: .utf8)) ?? ""
+        if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+           let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") {
+            rss.append(kilobytes)
+        }
+    }
+    report("worker process RSS after the drain", rss.map { String(format: "%.1f MB", Double($0) / 1024) }.joined(separator: ", "))
+    workers.signal(SIGTERM)
+    _ = workers.waitForExit(timeout: 60)
+}
+
+// 4. Latency from enqueue to start at a steady rate.
+do {
+    let (keys, dispatcher) = try fresh("latency")
+    let workers = try startWorkers(keys)
+    let probeKey = "\(keys.namespace):probe"
+    let total = options.latencyRate * options.latencySeconds
+    let interval = 1.0 / Double(options.latencyRate)
+    let start = Date()
+    for index in 0..<total {
+        let due = start.addingTimeInterval(Double(index) * interval)
+        let wait = due.timeIntervalSinceNow
+        if wait > 0 { usleep(useconds_t(wait * 1_000_000)) }
+        try dispatcher.enqueue(.init(type: "ferry.probe", args: .object(["key": .string(probeKey)])))
+    }
+    _ = try eventually(timeout: 60) { try redis.command("LLEN", .string(probeKey)).int == total }
+    let samples = (try redis.command("LRANGE", .string(probeKey), 0, -1).array ?? []).compactMap { reply -> Double? in
+        let parts = (reply.string ?? "").split(separator: " ").compactMap { Double($0) }
+        return parts.count == 2 ? (parts[1] - parts[0]) * 1000 : nil
+    }.sorted()
+    func percentile(_ p: Double) -> Double { samples.isEmpty ? .nan : samples[min(samples.count - 1, Int(Double(samples.count) * p))] }
+    report("enqueue-to-start latency at \(format(Double(options.latencyRate)))/s", String(
+        format: "p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d jobs)", percentile(0.50), percentile(0.99), samples.last ?? .nan, samples.count))
+    workers.signal(SIGTERM)
+    _ = workers.waitForExit(timeout: 60)
+}
