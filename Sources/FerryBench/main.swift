@@ -108,15 +108,19 @@ do {
     precondition(drained, "the queue did not drain:\n\(workers.output.suffix(3000))")
     report("drain no-op jobs end to end (\(format(Double(total))) jobs)", "\(format(Double(total) / elapsed)) jobs/s")
 
-    var rss: [Int] = []
+    // RSS counts the shared libraries (Foundation, ICU data) mapped by every Swift process;
+    // PSS splits those among the processes sharing them; private is this process's own memory.
+    var memory: [String] = []
     for worker in try WorkerRegistry(keys: keys).liveWorkers(on: redis) {
-        let status = (try? String(contentsOfFile: "/proc/\(worker.pid)/status", encoding: .utf8)) ?? ""
-        if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-           let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") {
-            rss.append(kilobytes)
+        let rollup = (try? String(contentsOfFile: "/proc/\(worker.pid)/smaps_rollup", encoding: .utf8)) ?? ""
+        func field(_ name: String) -> Double {
+            guard let line = rollup.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
+                  let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+            return kilobytes / 1024
         }
+        memory.append(String(format: "RSS %.1f MB (PSS %.1f, private %.1f)", field("Rss"), field("Pss"), field("Private_Clean") + field("Private_Dirty")))
     }
-    report("worker process RSS after the drain", rss.map { String(format: "%.1f MB", Double($0) / 1024) }.joined(separator: ", "))
+    report("worker process memory after the drain", memory.joined(separator: "; "))
     workers.signal(SIGTERM)
     _ = workers.waitForExit(timeout: 60)
 }

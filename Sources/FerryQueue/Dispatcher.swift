@@ -143,13 +143,11 @@ public final class Dispatcher: Sendable {
             } else if let runAt = job.runAt, runAt > now {
                 commands.append(["ZADD", .string(keys.scheduled(job.queue)), .string(Self.score(runAt)), .bytes(payload)])
             } else {
-                var list = pending[job.queue] ?? ["LPUSH", .string(keys.ready(job.queue))]
-                list.append(.bytes(payload))
-                if list.count == 1002 {
-                    commands.append(list)
-                    list = ["LPUSH", .string(keys.ready(job.queue))]
+                // Mutated in place: copying the growing list out of the dictionary would make this quadratic.
+                pending[job.queue, default: ["LPUSH", .string(keys.ready(job.queue))]].append(.bytes(payload))
+                if pending[job.queue]!.count == 1002 {
+                    commands.append(pending.removeValue(forKey: job.queue)!)
                 }
-                pending[job.queue] = list
             }
         }
         for list in pending.values where list.count > 2 { commands.append(list) }

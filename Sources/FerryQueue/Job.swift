@@ -69,8 +69,7 @@ public struct Job: Sendable, Equatable, Codable {
 
     /// The job's JSON bytes, as stored in Redis.
     public func encoded() -> [UInt8] {
-        // Encoding a struct of plain values cannot fail.
-        Array(try! JobCoding.encoder.encode(self))
+        JobWriter.encode(self)
     }
 
     /// Parses a job from the bytes stored in Redis.

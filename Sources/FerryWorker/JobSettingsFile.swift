@@ -1,4 +1,4 @@
-public import FerryQueue
+import FerryQueue
 import Foundation
 import Yams
 

@@ -230,3 +230,25 @@ import Testing
         #expect(next == [1, 0, 2, 3])
     }
 }
+
+@Suite struct JobEncodingTests {
+    @Test func theFastWriterRoundTripsEveryField() throws {
+        let job = Job(
+            type: "csv.import", queue: "imports",
+            args: .object([
+                "path": .string("/tmp/a \"b\"\\c\n\t\u{01}é"), "n": .int(-9_007_199_254_740_993), "ratio": .double(0.125),
+                "list": .array([.null, .bool(true), .bool(false), .object([:]), .array([])]), "big": .double(1e300),
+            ]),
+            attempt: 3, maxAttempts: 7, createdAt: 1_795_519_281.207339, enqueuedAt: 1_795_519_282, runAt: 1_795_519_300.5,
+            uniqueKey: "import:42", timeoutS: 90, error: JobFailure(type: "CSVError", message: "row 7: bad \"price\"", at: 1_795_519_290.25)
+        )
+        let decoded = try Job.decode(job.encoded())
+        #expect(decoded == job)
+        let minimal = Job(type: "ferry.noop", queue: "default", maxAttempts: 10)
+        #expect(try Job.decode(minimal.encoded()) == minimal)
+        // The same shape JSONEncoder would give: sorted keys, no spaces.
+        let text = String(decoding: minimal.encoded(), as: UTF8.self)
+        #expect(text.hasPrefix(#"{"args":{},"attempt":1,"created_at":"#))
+        #expect(text.hasSuffix(#","max_attempts":10,"queue":"default","type":"ferry.noop"}"#))
+    }
+}
