@@ -1,0 +1,69 @@
+import FerryQueue
+import FerryWorker
+import Testing
+
+@Suite struct SettingsTests {
+    @Test func yamlOverridesDefaultsAndRecordsWhereFrom() throws {
+        var settings = JobSettings()
+        try JobSettingsFile.apply(yaml: """
+            queue: critical
+            max_attempts: 4
+            timeout: 90s
+            backoff: {base: 500ms, max: 2m, jitter: 0}
+            parameters: {base_rate: "0.0125", batch_size: 1000}
+            """, file: "jobs/mining.rewards.yml", to: &settings)
+        #expect(settings.queue == "critical")
+        #expect(settings.maxAttempts == 4)
+        #expect(settings.timeout == .seconds(90))
+        #expect(settings.backoff == Backoff(base: .milliseconds(500), max: .seconds(120), jitter: 0))
+        #expect(settings.parameters["base_rate"] == .string("0.0125"))
+        #expect(settings.parameters["batch_size"] == .int(1000))
+        #expect(settings.sources["timeout"] == "jobs/mining.rewards.yml")
+    }
+
+    @Test(arguments: [
+        ("max_attempts: 0", "max_attempts must be a whole number from 1 to 1000"),
+        ("timeout: soon", "timeout must be a duration"),
+        ("retries: 3", "unknown setting 'retries'"),
+        ("backoff: {base: 1s, factor: 2}", "unknown backoff setting 'factor'"),
+        ("- a\n- b", "must be a map of settings"),
+        ("queue: [a", "is not valid YAML"),
+    ])
+    func badSettingsNameTheFileAndTheProblem(yaml: String, expected: String) {
+        var settings = JobSettings()
+        do {
+            try JobSettingsFile.apply(yaml: yaml, file: "jobs/x.yml", to: &settings)
+            Issue.record("accepted: \(yaml)")
+        } catch {
+            #expect(error.description.hasPrefix("jobs/x.yml: "))
+            #expect(error.description.contains(expected), "\(error)")
+        }
+    }
+
+    @Test func backoffGrowsExponentiallyWithBoundedJitter() {
+        let backoff = Backoff(base: .seconds(5), max: .seconds(60), jitter: 0.25)
+        #expect(backoff.delay(afterAttempt: 1, random: 0) == .seconds(5))
+        #expect(backoff.delay(afterAttempt: 2, random: 0) == .seconds(10))
+        #expect(backoff.delay(afterAttempt: 4, random: 0) == .seconds(40))
+        #expect(backoff.delay(afterAttempt: 10, random: 0) == .seconds(60))
+        #expect(backoff.delay(afterAttempt: 1, random: 0.999) < .milliseconds(6250))
+        #expect(backoff.delay(afterAttempt: 100, random: 0.5) == .milliseconds(67_500))
+    }
+
+    @Test func queueSelectionParsesAndWeighsFairly() throws {
+        let selection = try QueueSelection(parsing: "critical:5,default:3,low:1")
+        #expect(selection.names == ["critical", "default", "low"])
+        var generator = SystemRandomNumberGenerator()
+        var first: [String: Int] = [:]
+        for _ in 0..<9000 { first[selection.order(using: &generator)[0], default: 0] += 1 }
+        // Expected 5000 / 3000 / 1000; every queue gets its turn.
+        #expect((4500...5500).contains(first["critical"] ?? 0))
+        #expect((2600...3400).contains(first["default"] ?? 0))
+        #expect((700...1300).contains(first["low"] ?? 0))
+        let strict = try QueueSelection(parsing: "a,b", strict: true)
+        #expect(strict.order(using: &generator) == ["a", "b"])
+        #expect(throws: QueueSelectionError.self) { try QueueSelection(parsing: "a:0") }
+        #expect(throws: QueueSelectionError.self) { try QueueSelection(parsing: "a,a") }
+        #expect(throws: QueueSelectionError.self) { try QueueSelection(parsing: "") }
+    }
+}
