@@ -171,6 +171,36 @@ public final class Dispatcher: Sendable {
             timeout: job.timeoutS.map { .milliseconds(Int64($0 * 1000)) }, uniqueKey: job.uniqueKey)))
     }
 
+    /// Enqueues a scheduler entry's job for `tick`, exactly once across any number of schedulers:
+    /// returns false when this tick (or a later one) was already enqueued for `entry`.
+    /// The job's id is `<entry>@<tick ms>` and it carries `tick`.
+    public func enqueue(_ request: JobRequest, entry: String, tick: Date) throws(QueueError) -> Bool {
+        var (job, _) = try prepare(request)
+        let tickMilliseconds = Int64((tick.timeIntervalSince1970 * 1000).rounded())
+        job.id = "\(entry)@\(tickMilliseconds)"
+        job.tick = tick.timeIntervalSince1970
+        let payload = job.encoded()
+        return try withRedis { connection in
+            try registerQueues([job.queue], on: connection)
+            return try connection.run(
+                QueueScripts.enqueueTick, keys: [.string(keys.schedule(job.queue, entry: entry)), .string(keys.ready(job.queue))],
+                arguments: [.string(String(tickMilliseconds)), .bytes(payload)]
+            ).int == 1
+        }
+    }
+
+    /// The queue a job type goes to when an enqueue names none.
+    public func defaultQueue(for type: String) -> String { defaults(type).queue }
+
+    /// The last tick enqueued for a scheduler entry, if any.
+    public func lastTick(entry: String, queue: String) throws(QueueError) -> Date? {
+        try withRedis { connection in
+            try connection.command("GET", .string(keys.schedule(queue, entry: entry))).int.map {
+                Date(timeIntervalSince1970: Double($0) / 1000)
+            }
+        }
+    }
+
     // MARK: Validation
 
     /// Builds the envelope and checks it: names, arguments, size.

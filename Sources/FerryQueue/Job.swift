@@ -24,9 +24,12 @@ public struct Job: Sendable, Equatable, Codable {
     public var timeoutS: Double?
     /// Why the last attempt failed.
     public var error: JobFailure?
+    /// For a job enqueued by the scheduler: the tick it was enqueued for (Unix seconds), so a
+    /// handler can be idempotent per tick.
+    public var tick: Double?
 
     enum CodingKeys: String, CodingKey {
-        case id, type, queue, args, attempt, error
+        case id, type, queue, args, attempt, error, tick
         case maxAttempts = "max_attempts"
         case createdAt = "created_at"
         case enqueuedAt = "enqueued_at"
@@ -39,7 +42,7 @@ public struct Job: Sendable, Equatable, Codable {
         id: String = Job.newID(), type: String, queue: String, args: JSONValue = .object([:]),
         attempt: Int = 1, maxAttempts: Int, createdAt: Double = Date().timeIntervalSince1970,
         enqueuedAt: Double? = nil, runAt: Double? = nil, uniqueKey: String? = nil, timeoutS: Double? = nil,
-        error: JobFailure? = nil
+        error: JobFailure? = nil, tick: Double? = nil
     ) {
         self.id = id
         self.type = type
@@ -53,6 +56,7 @@ public struct Job: Sendable, Equatable, Codable {
         self.uniqueKey = uniqueKey
         self.timeoutS = timeoutS
         self.error = error
+        self.tick = tick
     }
 
     /// A new random job id: 32 lowercase hex digits.

@@ -34,6 +34,10 @@ enum JobWriter {
             key("run_at", &out)
             write(number: runAt, &out)
         }
+        if let tick = job.tick {
+            key("tick", &out)
+            write(number: tick, &out)
+        }
         if let timeout = job.timeoutS {
             key("timeout_s", &out)
             write(number: timeout, &out)

@@ -13,6 +13,7 @@
 /// | `ns:{q}:crashes` | hash | job id → times the job took its worker down with it |
 /// | `ns:{q}:unique:<key>` | string | id of the job holding a unique key, with a TTL |
 /// | `ns:{q}:processed`, `ns:{q}:failed` | string | counters |
+/// | `ns:{q}:schedule:<entry>` | string | last tick (ms) enqueued for a scheduler entry |
 /// | `ns:queues` | set | names of known queues |
 /// | `ns:workers` | zset | worker process ids, score = last heartbeat in ms |
 /// | `ns:worker:<id>` | hash | a worker's host, pid, queues, start time; expires without heartbeats |
@@ -32,6 +33,7 @@ public struct QueueKeyspace: Sendable, Equatable {
     public func unique(_ queue: String, key: String) -> String { "\(namespace):{\(queue)}:unique:\(key)" }
     public func processed(_ queue: String) -> String { "\(namespace):{\(queue)}:processed" }
     public func failed(_ queue: String) -> String { "\(namespace):{\(queue)}:failed" }
+    public func schedule(_ queue: String, entry: String) -> String { "\(namespace):{\(queue)}:schedule:\(entry)" }
     public var queues: String { "\(namespace):queues" }
     public var workers: String { "\(namespace):workers" }
     public func worker(_ id: String) -> String { "\(namespace):worker:\(id)" }

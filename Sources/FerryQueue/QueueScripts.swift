@@ -131,6 +131,17 @@ public enum QueueScripts {
         return {restored, buried}
         """)
 
+    /// Enqueues a scheduler entry's job for one tick, once: the tick must be later than the last
+    /// one enqueued for the entry. KEYS: the entry's last-tick key, ready. ARGV: tick in ms, job JSON.
+    /// Returns 1 if this call enqueued it, 0 if another scheduler already had.
+    public static let enqueueTick = RedisScript(name: "enqueue_tick", source: """
+        local last = tonumber(redis.call('GET', KEYS[1]) or '-1')
+        if tonumber(ARGV[1]) <= last then return 0 end
+        redis.call('SET', KEYS[1], ARGV[1])
+        redis.call('LPUSH', KEYS[2], ARGV[2])
+        return 1
+        """)
+
     /// Takes one record out of the dead set and enqueues a job. KEYS: dead, ready.
     /// ARGV: the dead record, the job payload to enqueue. Returns 0 if the record was gone.
     public static let resurrect = RedisScript(name: "resurrect", source: """
