@@ -109,7 +109,8 @@ struct Worker: ParsableCommand {
         let options = WorkerOptions(
             queues: try QueueSelection(parsing: queues, strict: strict), concurrency: concurrency, prefetch: prefetch,
             shutdownTimeout: Self.duration(shutdownTimeout), heartbeatInterval: Self.duration(heartbeat),
-            heartbeatTTL: Self.duration(heartbeatTTL), crashLimit: crashLimit, timeoutGrace: Self.duration(timeoutGrace)
+            heartbeatTTL: Self.duration(heartbeatTTL), crashLimit: crashLimit, timeoutGrace: Self.duration(timeoutGrace),
+            stopWhenOrphaned: child
         )
         let process = WorkerProcess(options: options, keys: environment.keys, redis: redisConfiguration, registry: registry, services: services, logger: logger)
         SignalWatcher.start { signal in

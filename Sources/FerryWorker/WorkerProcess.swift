@@ -24,11 +24,15 @@ public struct WorkerOptions: Sendable {
     /// How long a job may ignore cancellation after its timeout before the process is recycled.
     public var timeoutGrace: Duration
     public var deadCapacity: Int
+    /// Stop (draining as on SIGTERM) when the parent process goes away: set for the processes a
+    /// ``Supervisor`` starts, so that a supervisor killed outright leaves no worker behind.
+    public var stopWhenOrphaned: Bool
 
     public init(
         queues: QueueSelection, concurrency: Int = 10, prefetch: Int = 64, shutdownTimeout: Duration = .seconds(25),
         heartbeatInterval: Duration = .seconds(5), heartbeatTTL: Duration = .seconds(30), crashLimit: Int = 3,
-        pollInterval: Duration = .seconds(1), timeoutGrace: Duration = .seconds(10), deadCapacity: Int = 10_000
+        pollInterval: Duration = .seconds(1), timeoutGrace: Duration = .seconds(10), deadCapacity: Int = 10_000,
+        stopWhenOrphaned: Bool = false
     ) {
         self.queues = queues
         self.concurrency = concurrency
@@ -40,6 +44,7 @@ public struct WorkerOptions: Sendable {
         self.pollInterval = pollInterval
         self.timeoutGrace = timeoutGrace
         self.deadCapacity = deadCapacity
+        self.stopWhenOrphaned = stopWhenOrphaned
     }
 }
 
@@ -281,8 +286,13 @@ public final class WorkerProcess: Sendable {
         let clock = ContinuousClock()
         var nextBeat = clock.now
         var nextPromotion = clock.now
+        let parent = getppid()
 
         while true {
+            if options.stopWhenOrphaned, getppid() != parent, !stopping.load(ordering: .relaxed) {
+                logger.warning("the supervisor is gone; stopping")
+                stop()
+            }
             let stoppingNow = stopping.load(ordering: .relaxed)
             do {
                 let connection = try redis ?? RedisConnection(configuration: redisConfiguration)
