@@ -102,7 +102,7 @@ let package = Package(
         // MARK: Layer 5 — jobs, one folder per family
         .target(
             name: "FerryJobs",
-            dependencies: ["FerryWorker", "FerryRedis"],
+            dependencies: ["FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres"],
             swiftSettings: strictSwift
         ),
 
@@ -134,6 +134,7 @@ let package = Package(
         .testTarget(name: "FerryPostgresTests", dependencies: ["FerryPostgres", "FerryTestSupport"]),
         .testTarget(name: "FerryHTTPTests", dependencies: ["FerryHTTP", "FerryTestSupport"]),
         .testTarget(name: "FerryQueueTests", dependencies: ["FerryQueue", "FerryRedis", "FerryTestSupport"]),
+        .testTarget(name: "FerryJobsTests", dependencies: ["FerryJobs", "FerryPostgres", "FerryTestSupport"]),
         .testTarget(name: "FerrySchedulerTests", dependencies: ["FerryScheduler", "FerryQueue", "FerryRedis", "FerryTestSupport"]),
         .testTarget(name: "FerryWorkerTests", dependencies: ["FerryWorker", "FerryQueue", "FerryRedis", "FerryTestSupport"]),
     ]

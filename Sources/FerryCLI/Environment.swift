@@ -40,6 +40,9 @@ struct FerryEnvironment {
     func registry(jobsDirectory: String) throws -> JobRegistry {
         var registry = JobRegistry(settingsDirectory: jobsDirectory)
         try BuiltinJobs.register(in: &registry)
+        try registry.register(StoryExpiry())
+        try registry.register(MiningRewards())
+        try registry.register(AnalyticsRollup())
         return registry
     }
 

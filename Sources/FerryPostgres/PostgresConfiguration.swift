@@ -19,6 +19,8 @@ public struct PostgresConfiguration: Sendable, Equatable, CustomStringConvertibl
     public var statementTimeout: Duration?
     /// How long a broken connection keeps trying to reconnect, with backoff, before giving up.
     public var reconnectWindow: Duration
+    /// Schemas searched for unqualified table names (`search_path`); `nil` for the server's default.
+    public var searchPath: String?
 
     public init(
         host: String = "127.0.0.1",
@@ -66,6 +68,11 @@ public struct PostgresConfiguration: Sendable, Equatable, CustomStringConvertibl
             case "host": host = value
             case "sslmode": sslMode = value
             case "application_name": applicationName = value
+            case "search_path":
+                guard value.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "," }) else {
+                    throw .invalidURL(shown, reason: "search_path must be schema names separated by commas")
+                }
+                searchPath = value
             case "connect_timeout":
                 guard let duration = Self.duration(value) else {
                     throw .invalidURL(shown, reason: "connect_timeout must be seconds like 5 or 5s, got '\(value)'")
@@ -97,6 +104,7 @@ public struct PostgresConfiguration: Sendable, Equatable, CustomStringConvertibl
         ]
         if let password { parameters.append(("password", password)) }
         var options = "-c TimeZone=UTC -c DateStyle=ISO -c client_min_messages=warning"
+        if let searchPath { options += " -c search_path=\(searchPath)" }
         if let statementTimeout {
             let (seconds, attoseconds) = statementTimeout.components
             options += " -c statement_timeout=\(seconds * 1000 + attoseconds / 1_000_000_000_000_000)"

@@ -46,6 +46,23 @@ public final class PostgresConnection: @unchecked Sendable {
         return try consume(result, connection)
     }
 
+    /// Runs a script of several statements with no parameters — for migrations shipped with the
+    /// code. Never build the text from input: values belong in ``query(_:_:)`` parameters.
+    public func executeScript(_ sql: StaticString) throws(PostgresError) {
+        try executeScript(trusted: sql.description)
+    }
+
+    func executeScript(trusted sql: String) throws(PostgresError) {
+        let connection = try connected()
+        var result = PQexec(connection, sql)
+        var firstError: PostgresError?
+        while let current = result {
+            do { _ = try consume(current, connection) } catch { firstError = firstError ?? error }
+            result = PQgetResult(connection)
+        }
+        if let firstError { throw firstError }
+    }
+
     /// Runs `body` inside `BEGIN … COMMIT`; rolls back and rethrows if `body` throws.
     @discardableResult
     public func transaction<Result>(

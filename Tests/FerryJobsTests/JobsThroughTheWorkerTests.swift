@@ -1,0 +1,36 @@
+import FerryPostgres
+import FerryQueue
+import FerryRedis
+import FerryTestSupport
+import Foundation
+import Testing
+
+/// The PostgreSQL jobs end to end: `ferry migrate`, enqueue, a real worker.
+@Suite struct JobsThroughTheWorkerTests {
+    @Test func migrateEnqueueAndRunThePostgresJobs() throws {
+        let fixture = try DatabaseFixture()
+        let namespace = "jtest-\(UUID().uuidString.prefix(8))"
+        let databaseURL = TestEnvironment.postgresURL + "?search_path=\(fixture.schema)"
+        let environment = ["FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "DATABASE_URL": databaseURL]
+
+        let migrate = try ChildProcess([TestEnvironment.ferryBinary, "migrate"], environment: environment)
+        #expect(migrate.waitForExit(timeout: 30) == 0)
+        #expect(migrate.output.contains("schema up to date (6 migrations)"), "\(migrate.output)")
+
+        try fixture.db.query("INSERT INTO users (handle) SELECT 'u' || g FROM generate_series(1, 100) g")
+        try fixture.db.query("INSERT INTO stories (user_id, body, expires_at) SELECT g, 'old', now() - interval '1 hour' FROM generate_series(1, 50) g")
+        try fixture.db.query("INSERT INTO mining_progress (user_id, last_heartbeat_at) SELECT g, now() FROM generate_series(1, 100) g")
+
+        let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), keys: QueueKeyspace(namespace: namespace))
+        try dispatcher.enqueue(.init(type: "stories.expire", options: .init(queue: "maintenance")))
+        try dispatcher.enqueue(.init(type: "mining.rewards", options: .init(queue: "maintenance")))
+        try dispatcher.enqueue(.init(type: "analytics.rollup", options: .init(queue: "low")))
+        let worker = try ChildProcess([TestEnvironment.ferryBinary, "worker", "--queues", "maintenance,low"], environment: environment)
+        defer { worker.signal(SIGTERM); worker.waitForExit(timeout: 30) }
+        let redis = try RedisConnection(url: TestEnvironment.redisURL)
+        #expect(try eventually(timeout: 20) { try QueueAdmin(keys: QueueKeyspace(namespace: namespace)).stats(on: redis).processed == 3 }, "\(worker.output.suffix(2000))")
+        #expect(try fixture.int("SELECT count(*)::int FROM stories") == 0)
+        #expect(try fixture.int("SELECT count(*)::int FROM token_ledger") == 100)
+        #expect(try fixture.int("SELECT count(*)::int FROM rollup_watermarks") == 1)
+    }
+}
