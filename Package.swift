@@ -120,7 +120,7 @@ let package = Package(
         // Benchmarks, run by ops/bench.
         .executableTarget(
             name: "FerryBench",
-            dependencies: ["FerryQueue", "FerryRedis", "FerryTestSupport"],
+            dependencies: ["FerryQueue", "FerryRedis", "FerryPostgres", "FerryJobs", "FerryTestSupport"],
             swiftSettings: strictSwift
         ),
 

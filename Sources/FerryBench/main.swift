@@ -2,6 +2,8 @@
 // which starts a throwaway Redis and builds this and `ferry` in release mode.
 //
 //   ferry-bench --redis-url URL --ferry PATH [--jobs N] [--processes P] [--concurrency C]
+import FerryJobs
+import FerryPostgres
 import FerryQueue
 import FerryRedis
 import FerryTestSupport
@@ -15,6 +17,7 @@ struct BenchOptions {
     var concurrency = 10
     var latencyRate = 1000
     var latencySeconds = 5
+    var databaseURL: String?
 
     init(arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -28,6 +31,7 @@ struct BenchOptions {
             case "--concurrency": concurrency = Int(value) ?? concurrency
             case "--latency-rate": latencyRate = Int(value) ?? latencyRate
             case "--latency-seconds": latencySeconds = Int(value) ?? latencySeconds
+            case "--database-url": databaseURL = value
             default: fatalError("unknown option \(flag)")
             }
         }
@@ -149,4 +153,41 @@ do {
         format: "p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d jobs)", percentile(0.50), percentile(0.99), samples.last ?? .nan, samples.count))
     workers.signal(SIGTERM)
     _ = workers.waitForExit(timeout: 60)
+}
+
+// 5. The PostgreSQL jobs on generated data, in a schema of their own.
+if let databaseURL = options.databaseURL {
+    let schema = "bench_\(UUID().uuidString.prefix(8).lowercased())"
+    let admin = try PostgresConnection(url: databaseURL)
+    try admin.query("CREATE SCHEMA \(schema)")
+    defer { _ = try? admin.query("DROP SCHEMA \(schema) CASCADE") }
+    var configuration = try PostgresConfiguration(url: databaseURL)
+    configuration.searchPath = schema
+    let db = try PostgresConnection(configuration: configuration)
+    try FerrySchema.migrator.migrate(db)
+    try db.query("INSERT INTO users (handle) SELECT 'u' || g FROM generate_series(1, 10000) g")
+
+    try db.query("""
+        INSERT INTO stories (user_id, body, expires_at)
+        SELECT 1 + g % 10000, 'story', now() - interval '1 hour' FROM generate_series(1, 100000) g
+        """)
+    try db.query("INSERT INTO story_views (story_id, viewer_id) SELECT id, 1 + id % 10000 FROM stories")
+    var start = ContinuousClock.now
+    let removed = try StoryExpiry.expire(before: Date(), batchSize: 1000, on: db)
+    report("stories.expire (100,000 stories + views)", "\(format(Double(removed.stories) / seconds(since: start))) stories/s")
+
+    try db.query("INSERT INTO mining_progress (user_id, last_heartbeat_at) SELECT g, now() FROM generate_series(1, 10000) g")
+    start = ContinuousClock.now
+    let credited = try MiningRewards.credit(periodEnd: Date(), parameters: MiningRewards.Parameters(), on: db)
+    report("mining.rewards (10,000 active miners)", "\(format(Double(credited.miners) / seconds(since: start))) miners/s")
+
+    try db.query("""
+        INSERT INTO trades (user_id, symbol, side, quantity, entry_price, exit_price, pnl, opened_at, closed_at)
+        SELECT 1 + g % 2000, 'AAPL', 'buy', 1 + g % 10, 100, 101, (g % 21) - 10, now() - (g % 30) * interval '1 day',
+               now() - (g % 30) * interval '1 day' + interval '1 hour'
+        FROM generate_series(1, 200000) g
+        """)
+    start = ContinuousClock.now
+    let rows = try AnalyticsRollup.rollUp(until: Date(), on: db)
+    report("analytics.rollup (200,000 trades)", "\(format(200_000 / seconds(since: start))) trades/s (\(format(Double(rows))) user-days)")
 }
