@@ -54,6 +54,7 @@ let package = Package(
 
         // MARK: Layer 2 — clients
         .target(name: "FerryConnectionPool", swiftSettings: strictSwift),
+        .target(name: "FerryProcess", swiftSettings: strictSwift),
         .target(
             name: "FerryRedis",
             dependencies: ["CHiredis", "FerryConnectionPool"],
@@ -81,7 +82,7 @@ let package = Package(
         .target(
             name: "FerryWorker",
             dependencies: [
-                "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP",
+                "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryProcess",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Yams", package: "Yams"),
@@ -127,6 +128,7 @@ let package = Package(
         // MARK: Tests (real Redis, real PostgreSQL, local HTTP and SMTP servers — see ops/test)
         .target(
             name: "FerryTestSupport",
+            dependencies: ["FerryProcess"],
             path: "Tests/FerryTestSupport",
             swiftSettings: strictSwift
         ),

@@ -63,4 +63,18 @@ public enum JSONValue: Sendable, Hashable, Codable {
     }
 
     public subscript(key: String) -> JSONValue? { object?[key] }
+
+    /// Converts what a YAML or `JSONSerialization` parser returns (dictionaries, arrays, strings,
+    /// numbers, booleans); anything else becomes `null`.
+    public init(parsed value: Any) {
+        switch value {
+        case let bool as Bool: self = .bool(bool)
+        case let int as Int: self = .int(Int64(int))
+        case let double as Double: self = .double(double)
+        case let string as String: self = .string(string)
+        case let array as [Any]: self = .array(array.map(JSONValue.init(parsed:)))
+        case let map as [String: Any]: self = .object(map.mapValues(JSONValue.init(parsed:)))
+        default: self = .null
+        }
+    }
 }

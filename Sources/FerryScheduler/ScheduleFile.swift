@@ -85,7 +85,7 @@ public enum ScheduleFile {
             var args = JSONValue.object([:])
             if let raw = fields["args"] {
                 guard let object = raw as? [String: Any] else { fail("args must be a map"); continue }
-                args = json(object)
+                args = JSONValue(parsed: object)
             }
             let queue = fields["queue"] as? String
             if fields["queue"] != nil, queue == nil { fail("queue must be a name"); continue }
@@ -97,17 +97,5 @@ public enum ScheduleFile {
             ))
         }
         return (entries, errors)
-    }
-
-    static func json(_ value: Any) -> JSONValue {
-        switch value {
-        case let bool as Bool: return .bool(bool)
-        case let int as Int: return .int(Int64(int))
-        case let double as Double: return .double(double)
-        case let string as String: return .string(string)
-        case let array as [Any]: return .array(array.map(json))
-        case let map as [String: Any]: return .object(map.mapValues(json))
-        default: return .null
-        }
     }
 }

@@ -64,7 +64,7 @@ public enum JobSettingsFile {
                 }
             case "parameters":
                 guard let parameters = value as? [String: Any] else { throw Invalid(file: file, message: "parameters must be a map") }
-                for (name, parameter) in parameters { settings.parameters[name] = json(parameter) }
+                for (name, parameter) in parameters { settings.parameters[name] = JSONValue(parsed: parameter) }
             default:
                 throw Invalid(file: file, message: "unknown setting '\(key)' (queue, max_attempts, timeout, backoff, parameters)")
             }
@@ -88,17 +88,5 @@ public enum JobSettingsFile {
             return .milliseconds(Int64(number * scale * 1000))
         }
         return Double(text).map { .milliseconds(Int64($0 * 1000)) }
-    }
-
-    static func json(_ value: Any) -> JSONValue {
-        switch value {
-        case let bool as Bool: return .bool(bool)
-        case let int as Int: return .int(Int64(int))
-        case let double as Double: return .double(double)
-        case let string as String: return .string(string)
-        case let array as [Any]: return .array(array.map(json))
-        case let map as [String: Any]: return .object(map.mapValues(json))
-        default: return .null
-        }
     }
 }

@@ -1,4 +1,5 @@
 public import Logging
+import FerryProcess
 import Foundation
 import Synchronization
 
@@ -41,7 +42,7 @@ public final class Supervisor: Sendable {
                 if stopping.load(ordering: .relaxed) {
                     logger.info("worker process exited", metadata: ["pid": "\(pid)", "status": "\(description)"])
                 } else {
-                    let recycled = Self.exitCode(status) == 75
+                    let recycled = Spawn.exitCode(ofStatus: status) == WorkerProcess.Exit.recycle.rawValue
                     if !recycled { restarts[index] += 1 }
                     let delay = recycled ? 0 : min(0.1 * pow(2, Double(min(restarts[index], 6))), 5)
                     logger.warning("worker process exited; starting a new one", metadata: [
@@ -67,37 +68,19 @@ public final class Supervisor: Sendable {
     }
 
     private func spawn(index: Int) {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // The supervisor blocks the signals it watches; a child must start with none blocked and
-        // default handlers, or it would never see SIGTERM.
-        var none = sigset_t()
-        sigemptyset(&none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var argv: [UnsafeMutablePointer<CChar>?] = childCommand.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, childCommand[0], nil, &attributes, &argv, environ)
-        guard result == 0 else {
-            logger.error("cannot start a worker process", metadata: ["error": "\(String(cString: strerror(result)))"])
+        let pid: pid_t
+        do {
+            pid = try Spawn.run(childCommand)
+        } catch {
+            logger.error("cannot start a worker process", metadata: ["error": "\(error)"])
             return
         }
         children.withLock { $0[pid] = index }
         logger.info("worker process started", metadata: ["pid": "\(pid)", "index": "\(index)"])
     }
 
-    /// WIFEXITED/WEXITSTATUS are macros Swift does not import: decode the status by hand.
-    static func exitCode(_ status: Int32) -> Int32? {
-        (status & 0x7F) == 0 ? (status >> 8) & 0xFF : nil
-    }
-
     static func describe(_ status: Int32) -> String {
-        if let code = exitCode(status) { return "exit \(code)" }
-        return "killed by signal \(status & 0x7F)"
+        let code = Spawn.exitCode(ofStatus: status)
+        return code < 128 ? "exit \(code)" : "killed by signal \(code - 128)"
     }
 }

@@ -1,3 +1,4 @@
+import FerryProcess
 public import Foundation
 
 /// A program run by a test (the `ferry` binary, mostly), with its output in a log file and
@@ -13,30 +14,7 @@ public final class ChildProcess: @unchecked Sendable {
         logPath = NSTemporaryDirectory() + "ferry-child-\(UUID().uuidString.prefix(8)).log"
         var merged = ProcessInfo.processInfo.environment
         for (key, value) in environment { merged[key] = value }
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        var envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var child: pid_t = 0
-        let result = posix_spawn(&child, arguments[0], &actions, &attributes, &argv, &envp)
-        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .ENOENT) }
+        let child = try Spawn.run(arguments, environment: merged, output: .file(logPath))
         pid = child
     }
 
@@ -57,7 +35,7 @@ public final class ChildProcess: @unchecked Sendable {
         repeat {
             var raw: Int32 = 0
             if waitpid(pid, &raw, WNOHANG) == pid {
-                let code = (raw & 0x7F) == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F)
+                let code = Spawn.exitCode(ofStatus: raw)
                 status = code
                 return code
             }

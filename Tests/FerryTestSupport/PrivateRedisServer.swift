@@ -1,3 +1,4 @@
+import FerryProcess
 import Foundation
 
 /// A redis-server child process of the test, on its own port, for tests that must stop,
@@ -31,23 +32,7 @@ public final class PrivateRedisServer: @unchecked Sendable {
             "--appendonly", "no", "--dir", directory, "--daemonize", "no", "--loglevel", "warning",
             "--logfile", directory + "/redis.log",
         ] + extraArguments
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        // The test's threads block signals; the server must start with none blocked and default
-        // handlers, or it would never see our SIGTERM.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var child: pid_t = 0
-        let status = posix_spawn(&child, TestEnvironment.redisServer, nil, &attributes, &argv, environ)
-        guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .ENOENT) }
+        let child = try Spawn.run(arguments)
         pid = child
         for _ in 0..<200 {
             if FreePort.isListening(port) { return }
