@@ -19,6 +19,7 @@ struct Jobs: ParsableCommand {
             print("  queue         \(settings.queue)  (\(source("queue")))")
             print("  max_attempts  \(settings.maxAttempts)  (\(source("max_attempts")))")
             print("  timeout       \(settings.timeout)  (\(source("timeout")))")
+            print("  concurrency   \(settings.concurrency.map(String.init) ?? "no limit")  (\(source("concurrency")))")
             print("  backoff       base \(settings.backoff.base), max \(settings.backoff.max), jitter \(settings.backoff.jitter)  (\(source("backoff")))")
             if !settings.parameters.isEmpty {
                 print("  parameters    \(settings.parameters.keys.sorted().joined(separator: ", "))  (\(source("parameters")))")

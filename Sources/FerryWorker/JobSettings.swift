@@ -9,6 +9,9 @@ public struct JobSettings: Sendable, Equatable {
     public var backoff: Backoff
     /// The longest one attempt may run; then it is cancelled and counts as failed.
     public var timeout: Duration
+    /// Most jobs of this type one worker process runs at once (`nil`: no limit beyond the
+    /// process's concurrency). For heavy or rate-limited work: API calls, imports.
+    public var concurrency: Int?
     /// Job-specific parameters (rates, limits), from the `parameters:` map of the YAML file.
     public var parameters: [String: JSONValue]
     /// Where each setting came from: `default`, `handler`, or the YAML file's path.
@@ -16,12 +19,13 @@ public struct JobSettings: Sendable, Equatable {
 
     public init(
         queue: String = "default", maxAttempts: Int = 10, backoff: Backoff = Backoff(),
-        timeout: Duration = .seconds(1800), parameters: [String: JSONValue] = [:]
+        timeout: Duration = .seconds(1800), concurrency: Int? = nil, parameters: [String: JSONValue] = [:]
     ) {
         self.queue = queue
         self.maxAttempts = maxAttempts
         self.backoff = backoff
         self.timeout = timeout
+        self.concurrency = concurrency
         self.parameters = parameters
         self.sources = [:]
     }

@@ -8,6 +8,7 @@ import Yams
 /// queue: critical
 /// max_attempts: 5
 /// timeout: 2m            # 90, 90s, 500ms, 2m, 1h
+/// concurrency: 2         # at most 2 at once per worker process
 /// backoff: {base: 10s, max: 1h, jitter: 0.25}
 /// parameters: {base_rate: "0.0125"}
 /// ```
@@ -48,6 +49,11 @@ public enum JobSettingsFile {
                 settings.maxAttempts = attempts
             case "timeout":
                 settings.timeout = try duration(value, "timeout", file)
+            case "concurrency":
+                guard let limit = value as? Int, (1...1000).contains(limit) else {
+                    throw Invalid(file: file, message: "concurrency must be a whole number from 1 to 1000")
+                }
+                settings.concurrency = limit
             case "backoff":
                 guard let backoff = value as? [String: Any] else { throw Invalid(file: file, message: "backoff must be a map with base, max, jitter") }
                 for (name, part) in backoff {
@@ -66,7 +72,7 @@ public enum JobSettingsFile {
                 guard let parameters = value as? [String: Any] else { throw Invalid(file: file, message: "parameters must be a map") }
                 for (name, parameter) in parameters { settings.parameters[name] = JSONValue(parsed: parameter) }
             default:
-                throw Invalid(file: file, message: "unknown setting '\(key)' (queue, max_attempts, timeout, backoff, parameters)")
+                throw Invalid(file: file, message: "unknown setting '\(key)' (queue, max_attempts, timeout, concurrency, backoff, parameters)")
             }
             settings.sources[key] = file
         }

@@ -11,6 +11,9 @@ struct Processor: Sendable {
     let services: JobServices
     let failures: FailureRecorder
     let slots: ExecutorSlots
+    let limits: TypeLimits
+    /// True once the process is stopping (a job waiting for a type slot then goes back).
+    let isStopping: @Sendable () -> Bool
     let logger: Logger
 
     enum Outcome: Equatable {
@@ -44,6 +47,9 @@ struct Processor: Sendable {
             log(fetched: fetched, job: job, outcome: "dead", error: message, since: started)
             return .dead
         }
+
+        guard limits.acquire(job.type, giveUp: isStopping) else { return .interrupted }
+        defer { limits.release(job.type) }
 
         let timeout = job.timeoutS.map { Duration.milliseconds(Int64($0 * 1000)) } ?? entry.settings.timeout
         let jobLogger = {

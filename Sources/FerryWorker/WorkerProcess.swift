@@ -70,6 +70,7 @@ public final class WorkerProcess: Sendable {
     private let services: JobServices
     private let logger: Logger
     private let slots: ExecutorSlots
+    private let limits: TypeLimits
 
     private let stopping = Atomic<Bool>(false)
     private let quiet = Atomic<Bool>(false)
@@ -85,6 +86,7 @@ public final class WorkerProcess: Sendable {
         self.id = id
         self.options = options
         self.slots = ExecutorSlots(count: options.concurrency)
+        self.limits = TypeLimits(registry: registry)
         self.keys = keys
         self.redisConfiguration = redis
         self.registry = registry
@@ -158,7 +160,7 @@ public final class WorkerProcess: Sendable {
         let processor = Processor(
             registry: registry, services: services,
             failures: FailureRecorder(keys: keys, workerID: id, deadCapacity: options.deadCapacity),
-            slots: slots, logger: logger
+            slots: slots, limits: limits, isStopping: { [self] in stopping.load(ordering: .relaxed) }, logger: logger
         )
         var generator = SystemRandomNumberGenerator()
         let metrics = JobMetrics()

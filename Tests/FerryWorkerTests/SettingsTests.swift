@@ -9,12 +9,14 @@ import Testing
             queue: critical
             max_attempts: 4
             timeout: 90s
+            concurrency: 3
             backoff: {base: 500ms, max: 2m, jitter: 0}
             parameters: {base_rate: "0.0125", batch_size: 1000}
             """, file: "jobs/mining.rewards.yml", to: &settings)
         #expect(settings.queue == "critical")
         #expect(settings.maxAttempts == 4)
         #expect(settings.timeout == .seconds(90))
+        #expect(settings.concurrency == 3)
         #expect(settings.backoff == Backoff(base: .milliseconds(500), max: .seconds(120), jitter: 0))
         #expect(settings.parameters["base_rate"] == .string("0.0125"))
         #expect(settings.parameters["batch_size"] == .int(1000))
@@ -24,6 +26,7 @@ import Testing
     @Test(arguments: [
         ("max_attempts: 0", "max_attempts must be a whole number from 1 to 1000"),
         ("timeout: soon", "timeout must be a duration"),
+        ("concurrency: 0", "concurrency must be a whole number from 1 to 1000"),
         ("retries: 3", "unknown setting 'retries'"),
         ("backoff: {base: 1s, factor: 2}", "unknown backoff setting 'factor'"),
         ("- a\n- b", "must be a map of settings"),

@@ -145,6 +145,25 @@ import Testing
         #expect(after?.inFlight == 0)
     }
 
+    @Test func aTypeConcurrencyLimitHoldsAcrossThreads() throws {
+        let directory = NSTemporaryDirectory() + "\(namespace)-jobs"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try "concurrency: 1\n".write(toFile: directory + "/ferry.record.yml", atomically: true, encoding: .utf8)
+        let key = "\(namespace):ran"
+        try dispatcher().enqueue(batch: recordJobs(4, key: key, ms: 400))
+        let process = try worker(["--concurrency", "4", "--jobs-dir", directory])
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+        var mostAtOnce = 0
+        let registry = WorkerRegistry(keys: keys)
+        let finished = try eventually(timeout: 20) {
+            let busy = try registry.liveWorkers(on: redis).flatMap(\.busy).filter { $0.type == "ferry.record" }.count
+            mostAtOnce = max(mostAtOnce, busy)
+            return try count(key) == 4
+        }
+        #expect(finished, "\(process.output.suffix(2000))")
+        #expect(mostAtOnce == 1, "up to \(mostAtOnce) ferry.record jobs ran at once with concurrency: 1")
+    }
+
     @Test func aPausedQueueWaitsUntilResumed() throws {
         let key = "\(namespace):ran"
         let admin = QueueAdmin(keys: keys)
