@@ -35,6 +35,13 @@ public final class PrivateRedisServer: @unchecked Sendable {
         let child = try Spawn.run(arguments)
         pid = child
         for _ in 0..<200 {
+            var status: Int32 = 0
+            if waitpid(child, &status, WNOHANG) == child {
+                // It exited: most likely the port was taken meanwhile. Say so instead of talking
+                // to whatever now listens there.
+                pid = 0
+                throw POSIXError(.EADDRINUSE)
+            }
             if FreePort.isListening(port) { return }
             usleep(25_000)
         }
@@ -53,21 +60,22 @@ public final class PrivateRedisServer: @unchecked Sendable {
 
 /// Finds loopback ports for test servers.
 public enum FreePort {
-    /// A TCP port on 127.0.0.1 that nothing listens on right now.
+    /// A TCP port on 127.0.0.1 that nothing uses right now, taken below the kernel's ephemeral
+    /// range (32768+), so that the many outgoing connections of a test run cannot grab it while a
+    /// test server is being restarted on it.
     public static func find() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EMFILE) }
-        defer { close(fd) }
-        var address = loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        for _ in 0..<200 {
+            let port = Int.random(in: 20_000..<32_000)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw POSIXError(.EMFILE) }
+            defer { close(fd) }
+            var address = loopback(port: port)
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            if bound == 0 { return port }
         }
-        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
+        throw POSIXError(.EADDRINUSE)
     }
 
     /// Whether something accepts TCP connections on 127.0.0.1:`port`.

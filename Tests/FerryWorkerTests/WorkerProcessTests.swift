@@ -76,7 +76,9 @@ import Testing
         usleep(700_000)
         try server.start()
         let fresh = try RedisConnection(url: server.url)
-        #expect(try eventually(timeout: 60) { try count(key, on: fresh) == ids.count }, "\(process.output.suffix(2000))")
+        let finished = try eventually(timeout: 60) { try count(key, on: fresh) == ids.count }
+        let summary = try "ran \(count(key, on: fresh)) of \(ids.count); \(stats(fresh).queues["default"].map { "\($0)" } ?? "")"
+        #expect(finished, "\(summary)\n\(process.output.split(separator: "\n").filter { !$0.contains("job finished") }.suffix(30).joined(separator: "\n"))")
         #expect(process.waitForExit(timeout: 0) == nil, "the worker died: \(process.output.suffix(2000))")
         #expect(try eventually(timeout: 10) { try stats(fresh).queues["default"]?.inFlight == 0 })
     }
