@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: Layer 1 — C bindings
@@ -100,6 +102,18 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // The admin endpoint, in a target of its own so worker edits never relink Hummingbird.
+        .target(
+            name: "FerryAdmin",
+            dependencies: [
+                "FerryQueue", "FerryRedis", "FerryScheduler",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
         // MARK: Layer 5 — jobs, one folder per family
         .target(
             name: "FerryJobs",
@@ -111,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "FerryCLI",
             dependencies: [
-                "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryQueue", "FerryWorker", "FerryJobs", "FerryScheduler",
+                "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryQueue", "FerryWorker", "FerryJobs", "FerryScheduler", "FerryAdmin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -136,6 +150,7 @@ let package = Package(
         .testTarget(name: "FerryPostgresTests", dependencies: ["FerryPostgres", "FerryTestSupport"]),
         .testTarget(name: "FerryHTTPTests", dependencies: ["FerryHTTP", "FerryTestSupport"]),
         .testTarget(name: "FerryQueueTests", dependencies: ["FerryQueue", "FerryRedis", "FerryTestSupport"]),
+        .testTarget(name: "FerryAdminTests", dependencies: ["FerryHTTP", "FerryQueue", "FerryRedis", "FerryTestSupport"]),
         .testTarget(name: "FerryJobsTests", dependencies: ["FerryJobs", "FerryPostgres", "FerryTestSupport"]),
         .testTarget(name: "FerrySchedulerTests", dependencies: ["FerryScheduler", "FerryQueue", "FerryRedis", "FerryTestSupport"]),
         .testTarget(name: "FerryWorkerTests", dependencies: ["FerryWorker", "FerryQueue", "FerryRedis", "FerryTestSupport"]),

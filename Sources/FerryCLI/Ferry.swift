@@ -11,7 +11,7 @@ struct Ferry: ParsableCommand {
             SMTP_URL, ANTHROPIC_API_KEY, FERRY_LOG_LEVEL, FERRY_LOG_FORMAT. See README.md.
             """,
         version: FerryVersion.current,
-        subcommands: [Worker.self, SchedulerCommand.self, Enqueue.self, Stats.self, Dead.self, Jobs.self, Schedules.self, Queue.self, Migrate.self, Check.self]
+        subcommands: [Worker.self, SchedulerCommand.self, Admin.self, Enqueue.self, Stats.self, Dead.self, Jobs.self, Schedules.self, Queue.self, Migrate.self, Check.self]
     )
 }
 

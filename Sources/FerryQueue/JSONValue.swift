@@ -40,6 +40,12 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return nil
     }
 
+    /// The elements of an array.
+    public var elements: [JSONValue]? {
+        if case .array(let items) = self { return items }
+        return nil
+    }
+
     public var string: String? {
         if case .string(let value) = self { return value }
         return nil

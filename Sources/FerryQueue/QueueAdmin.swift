@@ -89,6 +89,46 @@ public struct QueueAdmin: Sendable {
         return Set(zip(queues, replies).filter { $0.1.int == 1 }.map(\.0))
     }
 
+    // MARK: Scheduled set (delayed jobs and retries)
+
+    /// Jobs waiting in scheduled sets, soonest first: delayed jobs, and retries (`job.error != nil`).
+    public func scheduledJobs(queue: String? = nil, limit: Int = 10_000, on redis: RedisConnection) throws(RedisError) -> [ScheduledJob] {
+        let names: [String]
+        if let queue { names = [queue] } else { names = try queues(on: redis) }
+        var all: [ScheduledJob] = []
+        for name in names {
+            let members = try redis.command("ZRANGE", .string(keys.scheduled(name)), 0, RedisArgument(limit - 1), "WITHSCORES").array ?? []
+            for index in stride(from: 0, to: members.count - 1, by: 2) {
+                guard let bytes = members[index].bytes, let job = try? Job.decode(bytes), let score = members[index + 1].string.flatMap(Double.init) else { continue }
+                all.append(ScheduledJob(job: job, runAt: score / 1000, member: bytes))
+            }
+        }
+        return all.sorted { $0.runAt < $1.runAt }
+    }
+
+    /// Moves a scheduled job to its ready list now; false if it is no longer scheduled.
+    @discardableResult
+    public func runNow(_ scheduled: ScheduledJob, on redis: RedisConnection) throws(RedisError) -> Bool {
+        try redis.run(QueueScripts.runNow, keys: [.string(keys.scheduled(scheduled.job.queue)), .string(keys.ready(scheduled.job.queue))],
+                      arguments: [.bytes(scheduled.member)]).int == 1
+    }
+
+    /// Removes a scheduled job; false if it is no longer scheduled.
+    @discardableResult
+    public func delete(_ scheduled: ScheduledJob, on redis: RedisConnection) throws(RedisError) -> Bool {
+        try redis.command("ZREM", .string(keys.scheduled(scheduled.job.queue)), .bytes(scheduled.member)).int == 1
+    }
+
+    /// Deletes a queue's waiting jobs (ready and scheduled); jobs in flight finish normally.
+    /// Returns how many were deleted.
+    public func clear(_ queue: String, on redis: RedisConnection) throws(RedisError) -> Int {
+        let replies = try redis.pipeline([
+            ["LLEN", .string(keys.ready(queue))], ["ZCARD", .string(keys.scheduled(queue))],
+            ["DEL", .string(keys.ready(queue)), .string(keys.scheduled(queue))],
+        ])
+        return (replies[0].int ?? 0) + (replies[1].int ?? 0)
+    }
+
     // MARK: Dead set
 
     /// Dead jobs, newest first, across `queue` or every queue.
@@ -137,4 +177,15 @@ public struct QueueAdmin: Sendable {
         }
         return nil
     }
+}
+
+/// A job waiting in a scheduled set: a delayed job, or a retry when `job.error` is set.
+public struct ScheduledJob: Sendable, Equatable {
+    public let job: Job
+    /// When it becomes due (Unix seconds).
+    public let runAt: Double
+    /// The exact member in the sorted set.
+    let member: [UInt8]
+
+    public var isRetry: Bool { job.error != nil }
 }

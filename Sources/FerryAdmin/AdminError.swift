@@ -1,0 +1,52 @@
+import Foundation
+import Hummingbird
+
+/// An API error: the status, a stable code and a message a person can act on, sent as
+/// `{"error": {"code": …, "message": …}}`. Never carries a stack trace or a secret.
+struct AdminError: HTTPResponseError {
+    let status: HTTPResponse.Status
+    let code: String
+    let message: String
+
+    static func badRequest(_ message: String) -> AdminError { AdminError(status: .badRequest, code: "bad_request", message: message) }
+    static func notFound(_ message: String) -> AdminError { AdminError(status: .notFound, code: "not_found", message: message) }
+    static let unauthorized = AdminError(status: .unauthorized, code: "unauthorized", message: "send Authorization: Bearer <FERRY_ADMIN_TOKEN>")
+    static func tooLarge(_ limit: Int) -> AdminError {
+        AdminError(status: .contentTooLarge, code: "payload_too_large", message: "the request body is over the \(limit)-byte limit")
+    }
+    static func unavailable(_ message: String) -> AdminError { AdminError(status: .serviceUnavailable, code: "unavailable", message: message) }
+
+    private struct Body: Encodable {
+        struct Detail: Encodable {
+            let code: String
+            let message: String
+        }
+        let error: Detail
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let data = try JSONEncoder().encode(Body(error: Body.Detail(code: code, message: message)))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Turns any other error into a JSON 500 (or 503 when Redis is unreachable) without internals.
+struct ErrorJSONMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as AdminError {
+            throw error
+        } catch let error as HTTPError {
+            throw AdminError(status: error.status, code: error.status == .notFound ? "not_found" : "http_error", message: error.body ?? error.status.reasonPhrase)
+        } catch let error as BlockingError {
+            context.logger.error("admin request failed", metadata: ["error": "\(error.message)"])
+            throw AdminError.unavailable(error.message)
+        } catch {
+            context.logger.error("admin request failed", metadata: ["error": "\(error)"])
+            throw AdminError(status: .internalServerError, code: "internal", message: "the request failed; see the admin server's log")
+        }
+    }
+}

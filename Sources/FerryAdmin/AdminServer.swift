@@ -1,0 +1,110 @@
+public import FerryQueue
+import FerryRedis
+public import FerryScheduler
+import Foundation
+import Hummingbird
+public import Logging
+import Prometheus
+
+/// The admin endpoint: a JSON API under `/api/v1`, `/healthz`, `/readyz` and `/metrics`.
+public struct AdminServer: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        /// Required on every route but `/healthz` when set; required to bind off loopback.
+        public var token: String?
+        /// Largest request body accepted, in bytes.
+        public var bodyLimit: Int
+
+        public init(host: String = "127.0.0.1", port: Int = 7480, token: String? = nil, bodyLimit: Int = 1024 * 1024) {
+            self.host = host
+            self.port = port
+            self.token = token
+            self.bodyLimit = bodyLimit
+        }
+
+        /// Parses `FERRY_ADMIN_ADDR` (`host:port`, `:port` or `[::1]:port`).
+        public init(address: String, token: String?) throws(AdminConfigurationError) {
+            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port) else {
+                throw AdminConfigurationError(message: "FERRY_ADMIN_ADDR must be host:port, like 127.0.0.1:7480; got '\(address)'")
+            }
+            var host = String(address[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            self.init(host: host.isEmpty ? "0.0.0.0" : host, port: port, token: token.flatMap { $0.isEmpty ? nil : $0 })
+        }
+
+        var isLoopback: Bool { ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.") }
+
+        /// Refuses to expose the API off loopback without a token.
+        public func validate() throws(AdminConfigurationError) {
+            if !isLoopback, token == nil {
+                throw AdminConfigurationError(message: "refusing to serve the admin API on \(host):\(port) without FERRY_ADMIN_TOKEN; set a token or bind to 127.0.0.1")
+            }
+        }
+    }
+
+    public let configuration: Configuration
+    let dispatcher: Dispatcher
+    let admin: QueueAdmin
+    let blocking: Blocking
+    let schedules: [ScheduleEntry]
+    let postgresReady: (@Sendable () -> String?)?
+    let prometheus: PrometheusCollectorRegistry
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - schedules: the scheduler's entries, for `GET /api/v1/schedules`.
+    ///   - postgresReady: checks PostgreSQL for `/readyz`; returns nil when reachable, else why not.
+    public init(
+        configuration: Configuration, dispatcher: Dispatcher, schedules: [ScheduleEntry] = [],
+        postgresReady: (@Sendable () -> String?)? = nil, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.dispatcher = dispatcher
+        self.admin = QueueAdmin(keys: dispatcher.keys)
+        self.blocking = Blocking(redis: dispatcher.redis)
+        self.schedules = schedules
+        self.postgresReady = postgresReady
+        self.prometheus = PrometheusCollectorRegistry()
+        self.logger = logger
+    }
+
+    /// Serves until the task is cancelled or the process receives SIGTERM/SIGINT.
+    public func run() async throws {
+        try configuration.validate()
+        let app = Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ferry-admin"),
+            logger: logger
+        )
+        try await app.runService()
+    }
+
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: ErrorJSONMiddleware())
+        if let token = configuration.token { router.add(middleware: BearerTokenMiddleware(token: Array(token.utf8))) }
+        HealthRoutes(server: self).register(on: router)
+        let api = router.group("api/v1")
+        QueueRoutes(server: self).register(on: api)
+        JobRoutes(server: self).register(on: api)
+        WorkerRoutes(server: self).register(on: api)
+        return router
+    }
+
+    /// Reads a request body, refusing more than the configured limit.
+    func body(of request: Request) async throws -> [UInt8] {
+        do {
+            let buffer = try await request.body.collect(upTo: configuration.bodyLimit)
+            return Array(buffer.readableBytesView)
+        } catch {
+            throw AdminError.tooLarge(configuration.bodyLimit)
+        }
+    }
+}
+
+/// The admin server cannot start with this configuration.
+public struct AdminConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

@@ -1,0 +1,57 @@
+import FerryQueue
+import FerryRedis
+import Hummingbird
+import Prometheus
+
+/// `/healthz` (the process is up), `/readyz` (Redis and PostgreSQL answer), `/metrics` (Prometheus).
+struct HealthRoutes {
+    let server: AdminServer
+
+    struct Status: Encodable {
+        let status: String
+        var checks: [String: String] = [:]
+    }
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("healthz") { _, _ in try JSONResponse.make(Status(status: "ok")) }
+
+        router.get("readyz") { _, _ -> Response in
+            var checks: [String: String] = [:]
+            do {
+                try await server.blocking.withRedis { try $0.ping() }
+                checks["redis"] = "ok"
+            } catch {
+                checks["redis"] = "\(error)"
+            }
+            if let postgresReady = server.postgresReady {
+                checks["postgres"] = await Task.detached { postgresReady() ?? "ok" }.value
+            }
+            let ready = checks.values.allSatisfy { $0 == "ok" }
+            return try JSONResponse.make(Status(status: ready ? "ready" : "not ready", checks: checks), status: ready ? .ok : .serviceUnavailable)
+        }
+
+        router.get("metrics") { _, _ -> Response in
+            let stats = try await server.blocking.withRedis { [admin = server.admin] in try admin.stats(on: $0) }
+            let registry = server.prometheus
+            func gauge(_ name: String, _ unit: String, _ help: String, _ labels: [(String, String)], _ value: Double) {
+                registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: unit, helpText: help), labels: labels).set(value)
+            }
+            for (queue, numbers) in stats.queues {
+                let labels = [("queue", queue)]
+                gauge("ferry_queue_ready", "jobs", "Jobs waiting in the ready list", labels, Double(numbers.ready))
+                gauge("ferry_queue_scheduled", "jobs", "Delayed jobs and retries not yet due", labels, Double(numbers.scheduled))
+                gauge("ferry_queue_in_flight", "jobs", "Jobs taken by live workers", labels, Double(numbers.inFlight))
+                gauge("ferry_queue_dead", "jobs", "Jobs in the dead set", labels, Double(numbers.dead))
+                gauge("ferry_queue_latency", "seconds", "Age of the oldest ready job", labels, numbers.latencyS)
+                gauge("ferry_queue_processed", "jobs", "Jobs finished successfully (counter kept in Redis)", labels, Double(numbers.processed))
+                gauge("ferry_queue_failed", "attempts", "Failed attempts (counter kept in Redis)", labels, Double(numbers.failed))
+                gauge("ferry_queue_paused", "flag", "1 while the queue is paused", labels, numbers.paused ? 1 : 0)
+            }
+            gauge("ferry_workers", "processes", "Live worker processes", [], Double(stats.workers))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
+            )
+        }
+    }
+}

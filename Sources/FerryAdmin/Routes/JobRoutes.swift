@@ -1,0 +1,262 @@
+import FerryQueue
+import FerryRedis
+import Foundation
+import Hummingbird
+
+/// A job as the API shows it.
+struct JobView: Encodable {
+    var id: String
+    var type: String?
+    var queue: String
+    var args: JSONValue?
+    var attempt: Int?
+    var maxAttempts: Int?
+    var createdAt: Double?
+    var enqueuedAt: Double?
+    var runAt: Double?
+    var error: JobFailure?
+    var diedAt: Double?
+    /// The payload as text, for dead entries that were not valid jobs.
+    var raw: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, type, queue, args, attempt, error, raw
+        case maxAttempts = "max_attempts", createdAt = "created_at", enqueuedAt = "enqueued_at", runAt = "run_at", diedAt = "died_at"
+    }
+
+    init(_ job: Job, runAt: Double? = nil) {
+        id = job.id
+        type = job.type
+        queue = job.queue
+        args = job.args
+        attempt = job.attempt
+        maxAttempts = job.maxAttempts
+        createdAt = job.createdAt
+        enqueuedAt = job.enqueuedAt
+        self.runAt = runAt ?? job.runAt
+        error = job.error
+    }
+
+    init(id: String, queue: String) {
+        self.id = id
+        self.queue = queue
+    }
+
+    init(_ dead: DeadJob) {
+        if let job = dead.job {
+            self.init(job)
+        } else {
+            self.init(id: dead.id, queue: dead.queue)
+            raw = dead.raw
+        }
+        error = dead.error
+        diedAt = dead.diedAt
+    }
+}
+
+/// Filters and paging shared by the dead, retries and scheduled lists:
+/// `?queue=&type=&error=<text>&page=1&per_page=50`.
+struct ListQuery {
+    let queue: String?
+    let type: String?
+    let errorText: String?
+    let page: Int
+    let perPage: Int
+
+    init(_ request: Request) throws {
+        let parameters = request.uri.queryParameters
+        queue = parameters["queue"].map(String.init)
+        type = parameters["type"].map(String.init)
+        errorText = parameters["error"].map { String($0).lowercased() }
+        page = try Self.number(parameters["page"].map(String.init), name: "page", default: 1, range: 1...1_000_000)
+        perPage = try Self.number(parameters["per_page"].map(String.init), name: "per_page", default: 50, range: 1...500)
+    }
+
+    static func number(_ text: String?, name: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text else { return fallback }
+        guard let value = Int(text), range.contains(value) else {
+            throw AdminError.badRequest("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    func matches(type: String?, queue: String, error: JobFailure?) -> Bool {
+        if let self_type = self.type, self_type != type { return false }
+        if let self_queue = self.queue, self_queue != queue { return false }
+        if let errorText {
+            guard let error, "\(error.type): \(error.message)".lowercased().contains(errorText) else { return false }
+        }
+        return true
+    }
+
+    func page<T>(_ items: [T]) -> [T] {
+        Array(items.dropFirst((page - 1) * perPage).prefix(perPage))
+    }
+}
+
+struct Page: Encodable {
+    let jobs: [JobView]
+    let total: Int
+    let page: Int
+    let perPage: Int
+
+    enum CodingKeys: String, CodingKey {
+        case jobs, total, page
+        case perPage = "per_page"
+    }
+}
+
+/// `POST jobs`; the dead, retry and scheduled sets: list, retry/run, delete, and in bulk.
+struct JobRoutes {
+    let server: AdminServer
+
+    /// The body of `POST jobs`: the job JSON's field names, plus `delay_s`.
+    struct NewJob: Decodable {
+        let type: String
+        let args: JSONValue?
+        let queue: String?
+        let runAt: Double?
+        let delayS: Double?
+        let maxAttempts: Int?
+        let timeoutS: Double?
+        let uniqueKey: String?
+
+        enum CodingKeys: String, CodingKey {
+            case type, args, queue
+            case runAt = "run_at", delayS = "delay_s", maxAttempts = "max_attempts", timeoutS = "timeout_s", uniqueKey = "unique_key"
+        }
+    }
+
+    func register(on api: RouterGroup<BasicRequestContext>) {
+        let admin = server.admin
+        let dispatcher = server.dispatcher
+
+        api.post("jobs") { request, _ in
+            let body = try await server.body(of: request)
+            let job: NewJob
+            do {
+                job = try JSONDecoder().decode(NewJob.self, from: Data(body))
+            } catch {
+                throw AdminError.badRequest("the body must be a JSON object with at least \"type\": \(Self.describe(error))")
+            }
+            if job.runAt != nil, job.delayS != nil { throw AdminError.badRequest("give run_at or delay_s, not both") }
+            if let delay = job.delayS, !(0...31_536_000).contains(delay) { throw AdminError.badRequest("delay_s must be between 0 and 31536000") }
+            let runAt = job.runAt.map { Date(timeIntervalSince1970: $0) } ?? job.delayS.map { Date().addingTimeInterval($0) }
+            let options = EnqueueOptions(
+                queue: job.queue, runAt: runAt, maxAttempts: job.maxAttempts,
+                timeout: job.timeoutS.map { .milliseconds(Int64($0 * 1000)) }, uniqueKey: job.uniqueKey
+            )
+            let requestToEnqueue = Dispatcher.JobRequest(type: job.type, args: job.args ?? .object([:]), options: options)
+            let id: String
+            do {
+                id = try await server.blocking.run { try dispatcher.enqueue(requestToEnqueue) }
+            } catch let error as QueueError {
+                switch error {
+                case .payloadTooLarge: throw AdminError(status: .contentTooLarge, code: "payload_too_large", message: error.description)
+                case .invalidJob, .malformedJob: throw AdminError.badRequest(error.description)
+                default: throw BlockingError(message: error.description)
+                }
+            }
+            return try JSONResponse.make(["id": id], status: .created)
+        }
+
+        // MARK: Dead set
+
+        api.get("dead") { request, _ in
+            let query = try ListQuery(request)
+            let dead = try await server.blocking.withRedis { try admin.deadJobs(queue: query.queue, limit: 10_000, on: $0) }
+            let matching = dead.filter { query.matches(type: $0.job?.type, queue: $0.queue, error: $0.error) }
+            return try JSONResponse.make(Page(jobs: query.page(matching).map(JobView.init), total: matching.count, page: query.page, perPage: query.perPage))
+        }
+
+        api.post("dead/{id}/retry") { _, context in
+            let id = try Self.id(context)
+            let done = try await server.blocking.withRedis { redis -> Bool in
+                guard let dead = try admin.deadJob(id: id, on: redis) else { return false }
+                return try admin.retry(dead, on: redis)
+            }
+            guard done else { throw AdminError.notFound("no dead job \(id)") }
+            return try JSONResponse.make(["id": id, "status": "enqueued"])
+        }
+
+        api.delete("dead/{id}") { _, context in
+            let id = try Self.id(context)
+            let done = try await server.blocking.withRedis { redis -> Bool in
+                guard let dead = try admin.deadJob(id: id, on: redis) else { return false }
+                return try admin.delete(dead, on: redis)
+            }
+            guard done else { throw AdminError.notFound("no dead job \(id)") }
+            return try JSONResponse.make(["id": id, "status": "deleted"])
+        }
+
+        api.post("dead/retry") { request, _ in
+            let query = try ListQuery(request)
+            let count = try await server.blocking.withRedis { redis -> Int in
+                let matching = try admin.deadJobs(queue: query.queue, limit: 100_000, on: redis)
+                    .filter { query.matches(type: $0.job?.type, queue: $0.queue, error: $0.error) }
+                return try matching.reduce(0) { $0 + (try admin.retry($1, on: redis) ? 1 : 0) }
+            }
+            return try JSONResponse.make(["retried": count])
+        }
+
+        api.delete("dead") { request, _ in
+            let query = try ListQuery(request)
+            guard request.uri.queryParameters["confirm"] == "true" else {
+                throw AdminError.badRequest("this deletes every matching dead job for good; repeat with ?confirm=true")
+            }
+            let count = try await server.blocking.withRedis { redis -> Int in
+                let matching = try admin.deadJobs(queue: query.queue, limit: 100_000, on: redis)
+                    .filter { query.matches(type: $0.job?.type, queue: $0.queue, error: $0.error) }
+                return try matching.reduce(0) { $0 + (try admin.delete($1, on: redis) ? 1 : 0) }
+            }
+            return try JSONResponse.make(["deleted": count])
+        }
+
+        // MARK: Retries and scheduled jobs
+
+        for (path, retries) in [("retries", true), ("scheduled", false)] {
+            api.get(RouterPath(path)) { request, _ in
+                let query = try ListQuery(request)
+                let waiting = try await server.blocking.withRedis { try admin.scheduledJobs(queue: query.queue, on: $0) }
+                let matching = waiting.filter { $0.isRetry == retries && query.matches(type: $0.job.type, queue: $0.job.queue, error: $0.job.error) }
+                return try JSONResponse.make(Page(
+                    jobs: query.page(matching).map { JobView($0.job, runAt: $0.runAt) }, total: matching.count, page: query.page, perPage: query.perPage))
+            }
+
+            api.post(RouterPath("\(path)/{id}/run")) { _, context in
+                let id = try Self.id(context)
+                let done = try await server.blocking.withRedis { redis -> Bool in
+                    guard let job = try admin.scheduledJobs(on: redis).first(where: { $0.job.id == id && $0.isRetry == retries }) else { return false }
+                    return try admin.runNow(job, on: redis)
+                }
+                guard done else { throw AdminError.notFound("no \(retries ? "retry" : "scheduled job") \(id)") }
+                return try JSONResponse.make(["id": id, "status": "enqueued"])
+            }
+
+            api.delete(RouterPath("\(path)/{id}")) { _, context in
+                let id = try Self.id(context)
+                let done = try await server.blocking.withRedis { redis -> Bool in
+                    guard let job = try admin.scheduledJobs(on: redis).first(where: { $0.job.id == id && $0.isRetry == retries }) else { return false }
+                    return try admin.delete(job, on: redis)
+                }
+                guard done else { throw AdminError.notFound("no \(retries ? "retry" : "scheduled job") \(id)") }
+                return try JSONResponse.make(["id": id, "status": "deleted"])
+            }
+        }
+    }
+
+    static func id(_ context: BasicRequestContext) throws -> String {
+        guard let id = context.parameters.get("id"), !id.isEmpty, id.count <= 200 else { throw AdminError.badRequest("missing job id") }
+        return id
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): return "missing field '\(key.stringValue)'"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            return "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type"
+        case DecodingError.dataCorrupted: return "not valid JSON"
+        default: return "not valid JSON"
+        }
+    }
+}

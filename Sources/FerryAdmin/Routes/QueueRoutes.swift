@@ -1,0 +1,52 @@
+import FerryQueue
+import FerryRedis
+import Hummingbird
+
+/// `GET stats`, `GET queues`, `POST queues/{q}/pause|resume`, `DELETE queues/{q}?confirm=true`.
+struct QueueRoutes {
+    let server: AdminServer
+
+    func register(on api: RouterGroup<BasicRequestContext>) {
+        let admin = server.admin
+        api.get("stats") { _, _ in
+            try JSONResponse.make(try await server.blocking.withRedis { try admin.stats(on: $0) })
+        }
+
+        api.get("queues") { _, _ in
+            struct Queue: Encodable {
+                let name: String
+                let stats: QueueStats
+            }
+            let stats = try await server.blocking.withRedis { try admin.stats(on: $0) }
+            return try JSONResponse.make(["queues": stats.queues.keys.sorted().map { Queue(name: $0, stats: stats.queues[$0]!) }])
+        }
+
+        api.post("queues/{queue}/pause") { _, context in
+            let queue = try Self.queueName(context)
+            try await server.blocking.withRedis { try admin.pause(queue, on: $0) }
+            return try JSONResponse.make(["queue": queue, "status": "paused"])
+        }
+
+        api.post("queues/{queue}/resume") { _, context in
+            let queue = try Self.queueName(context)
+            try await server.blocking.withRedis { try admin.resume(queue, on: $0) }
+            return try JSONResponse.make(["queue": queue, "status": "resumed"])
+        }
+
+        api.delete("queues/{queue}") { request, context in
+            let queue = try Self.queueName(context)
+            guard request.uri.queryParameters["confirm"] == "true" else {
+                throw AdminError.badRequest("clearing \(queue) deletes its waiting jobs; repeat with ?confirm=true")
+            }
+            let deleted = try await server.blocking.withRedis { try admin.clear(queue, on: $0) }
+            return try JSONResponse.make(["queue": queue, "deleted": "\(deleted)"])
+        }
+    }
+
+    static func queueName(_ context: BasicRequestContext) throws -> String {
+        guard let name = context.parameters.get("queue"), !name.isEmpty, name.count <= 100,
+              name.allSatisfy({ $0.isLetter || $0.isNumber || "._:-".contains($0) })
+        else { throw AdminError.badRequest("not a queue name: use 1 to 100 letters, digits, '.', '_', '-' or ':'") }
+        return name
+    }
+}

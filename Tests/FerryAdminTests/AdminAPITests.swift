@@ -1,0 +1,180 @@
+import FerryHTTP
+import FerryQueue
+import FerryRedis
+import FerryTestSupport
+import Foundation
+import Testing
+
+/// The admin endpoint run for real (`ferry admin`) and called over HTTP.
+@Suite struct AdminAPITests {
+    let namespace = "atest-\(UUID().uuidString.prefix(8))"
+    var keys: QueueKeyspace { QueueKeyspace(namespace: namespace) }
+    let http = HTTPClient()
+    let redis: RedisConnection
+
+    init() throws {
+        redis = try RedisConnection(url: TestEnvironment.redisURL)
+    }
+
+    /// Starts `ferry admin` on a free port and waits until it answers.
+    func startAdmin(token: String? = nil, address: String? = nil) throws -> (ChildProcess, String) {
+        let port = try FreePort.find()
+        var environment = [
+            "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace,
+            "FERRY_ADMIN_ADDR": address ?? "127.0.0.1:\(port)",
+        ]
+        if let token { environment["FERRY_ADMIN_TOKEN"] = token }
+        let process = try ChildProcess([TestEnvironment.ferryBinary, "admin"], environment: environment)
+        let base = "http://127.0.0.1:\(port)"
+        _ = eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: base + "/healthz")))?.status == 200 || process.waitForExit(timeout: 0) != nil }
+        return (process, base)
+    }
+
+    func call(_ method: String, _ url: String, body: String? = nil, token: String? = nil) throws -> (status: Int, json: JSONValue?) {
+        var headers: HTTPHeaders = ["Content-Type": "application/json"]
+        if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
+        let response = try http.execute(HTTPRequest(method: method, url: url, headers: headers, body: body.map { Array($0.utf8) }))
+        return (response.status, try? JSONDecoder().decode(JSONValue.self, from: Data(response.body)))
+    }
+
+    func bury(_ types: [String]) throws {
+        let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), keys: keys)
+        try dispatcher.enqueue(batch: types.map { .init(type: $0) })
+        let fetcher = Fetcher(keys: keys, workerID: "w")
+        for job in try fetcher.fetch(from: "default", limit: types.count, on: redis) {
+            let type = (try? job.job.get().type) ?? "?"
+            try FailureRecorder(keys: keys, workerID: "w").bury(job, failure: JobFailure(type: "Boom", message: "\(type) exploded"), on: redis)
+        }
+    }
+
+    @Test func statsQueuesAndHealth() throws {
+        let (process, base) = try startAdmin()
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        #expect(try call("GET", base + "/healthz").json?["status"] == .string("ok"))
+        let ready = try call("GET", base + "/readyz")
+        #expect(ready.status == 200)
+        #expect(ready.json?["checks"]?["redis"] == .string("ok"))
+
+        let created = try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.noop", "args": {"n": 1}, "queue": "mail"}"#)
+        #expect(created.status == 201)
+        #expect(created.json?["id"]?.string?.count == 32)
+        let stats = try call("GET", base + "/api/v1/stats")
+        #expect(stats.json?["queues"]?["mail"]?["ready"] == .int(1))
+        #expect(try call("POST", base + "/api/v1/queues/mail/pause").status == 200)
+        #expect(try call("GET", base + "/api/v1/queues").json?["queues"]?.elements?.first?["stats"]?["paused"] == .bool(true))
+        #expect(try call("POST", base + "/api/v1/queues/mail/resume").status == 200)
+        #expect(try call("DELETE", base + "/api/v1/queues/mail").status == 400)
+        let cleared = try call("DELETE", base + "/api/v1/queues/mail?confirm=true")
+        #expect(cleared.json?["deleted"] == .string("1"))
+
+        let metrics = try http.execute(HTTPRequest(url: base + "/metrics"))
+        #expect(metrics.status == 200)
+        #expect(metrics.text.contains(#"ferry_queue_ready_jobs{queue="mail"} 0.0"#), "\(metrics.text)")
+        #expect(metrics.text.contains("# TYPE ferry_workers_processes gauge"))
+
+        process.signal(SIGTERM)
+        #expect(process.waitForExit(timeout: 10) == 0, "the admin server did not stop cleanly on SIGTERM: \(process.output.suffix(500))")
+    }
+
+    @Test func badInputGetsAClearJSONError() throws {
+        let (process, base) = try startAdmin()
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        let missingType = try call("POST", base + "/api/v1/jobs", body: #"{"args": {}}"#)
+        #expect(missingType.status == 400)
+        #expect(missingType.json?["error"]?["code"] == .string("bad_request"))
+        #expect(missingType.json?["error"]?["message"]?.string?.contains("missing field 'type'") == true)
+        let notJSON = try call("POST", base + "/api/v1/jobs", body: "{nope")
+        #expect(notJSON.status == 400)
+        let badArgs = try call("POST", base + "/api/v1/jobs", body: #"{"type": "x", "args": [1]}"#)
+        #expect(badArgs.status == 400)
+        #expect(badArgs.json?["error"]?["message"]?.string?.contains("must be a JSON object") == true)
+        let both = try call("POST", base + "/api/v1/jobs", body: #"{"type": "x", "run_at": 1, "delay_s": 5}"#)
+        #expect(both.status == 400)
+        let big = String(repeating: "a", count: 600 * 1024)
+        let tooLarge = try call("POST", base + "/api/v1/jobs", body: #"{"type": "x", "args": {"blob": "\#(big)"}}"#)
+        #expect(tooLarge.status == 413)
+        let huge = String(repeating: "a", count: 2 * 1024 * 1024)
+        #expect(try call("POST", base + "/api/v1/jobs", body: #"{"type": "x", "args": {"blob": "\#(huge)"}}"#).status == 413)
+        #expect(try call("GET", base + "/api/v1/dead?page=0").status == 400)
+        #expect(try call("GET", base + "/api/v1/dead?per_page=100000").status == 400)
+        let unknown = try call("GET", base + "/api/v1/nothing-here")
+        #expect(unknown.status == 404)
+        #expect(unknown.json?["error"]?["code"] == .string("not_found"))
+        #expect(try call("POST", base + "/api/v1/dead/no-such-id/retry").status == 404)
+    }
+
+    @Test func deadJobsArePagedFilteredRetriedAndDeleted() throws {
+        try bury(["a"] + Array(repeating: "b", count: 4))
+        let (process, base) = try startAdmin()
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        let firstPage = try call("GET", base + "/api/v1/dead?per_page=2&page=1")
+        #expect(firstPage.json?["total"] == .int(5))
+        #expect(firstPage.json?["jobs"]?.elements?.count == 2)
+        #expect(try call("GET", base + "/api/v1/dead?per_page=2&page=3").json?["jobs"]?.elements?.count == 1)
+        let onlyB = try call("GET", base + "/api/v1/dead?type=b")
+        #expect(onlyB.json?["total"] == .int(4))
+        let byError = try call("GET", base + "/api/v1/dead?error=A%20EXPLODED")
+        #expect(byError.json?["total"] == .int(1))
+        let idOfA = try #require(byError.json?["jobs"]?.elements?.first?["id"]?.string)
+
+        #expect(try call("POST", base + "/api/v1/dead/\(idOfA)/retry").status == 200)
+        #expect(try call("GET", base + "/api/v1/dead").json?["total"] == .int(4))
+        let b = try #require(try call("GET", base + "/api/v1/dead").json?["jobs"]?.elements?.first?["id"]?.string)
+        #expect(try call("DELETE", base + "/api/v1/dead/\(b)").status == 200)
+        #expect(try call("DELETE", base + "/api/v1/dead?type=b").status == 400)
+        #expect(try call("POST", base + "/api/v1/dead/retry?type=b").json?["retried"] == .int(3))
+        #expect(try call("GET", base + "/api/v1/dead").json?["total"] == .int(0))
+        #expect(try QueueAdmin(keys: keys).stats(on: redis).queues["default"]?.ready == 4)
+    }
+
+    @Test func scheduledJobsAndRetriesCanRunNowOrBeDeleted() throws {
+        let (process, base) = try startAdmin()
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        let later = try #require(try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.noop", "delay_s": 3600}"#).json?["id"]?.string)
+        let other = try #require(try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.noop", "delay_s": 3600}"#).json?["id"]?.string)
+        let listed = try call("GET", base + "/api/v1/scheduled")
+        #expect(listed.json?["total"] == .int(2))
+        #expect(try call("GET", base + "/api/v1/retries").json?["total"] == .int(0))
+        #expect(try call("POST", base + "/api/v1/scheduled/\(later)/run").status == 200)
+        #expect(try call("DELETE", base + "/api/v1/scheduled/\(other)").status == 200)
+        #expect(try call("POST", base + "/api/v1/retries/\(other)/run").status == 404)
+        let stats = try QueueAdmin(keys: keys).stats(on: redis).queues["default"]
+        #expect(stats?.ready == 1)
+        #expect(stats?.scheduled == 0)
+    }
+
+    @Test func aTokenGuardsEveryRouteButHealthz() throws {
+        let (process, base) = try startAdmin(token: "s3cret-token")
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        #expect(try call("GET", base + "/healthz").status == 200)
+        let anonymous = try call("GET", base + "/api/v1/stats")
+        #expect(anonymous.status == 401)
+        #expect(anonymous.json?["error"]?["code"] == .string("unauthorized"))
+        #expect(try call("GET", base + "/api/v1/stats", token: "wrong").status == 401)
+        #expect(try call("GET", base + "/metrics").status == 401)
+        #expect(try call("GET", base + "/api/v1/stats", token: "s3cret-token").status == 200)
+        #expect(!process.output.contains("s3cret-token"))
+    }
+
+    @Test func refusesToServeOffLoopbackWithoutAToken() throws {
+        let process = try ChildProcess([TestEnvironment.ferryBinary, "admin"], environment: [
+            "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_ADMIN_ADDR": "0.0.0.0:\(try FreePort.find())", "FERRY_ADMIN_TOKEN": "",
+        ])
+        #expect(process.waitForExit(timeout: 20) != 0)
+        #expect(process.output.contains("refusing to serve the admin API on 0.0.0.0"), "\(process.output)")
+    }
+
+    @Test func workersAreListedWithWhatTheyRun() throws {
+        let worker = WorkerInfo(id: "host:1:abc", host: "host", pid: 1, queues: ["default"], concurrency: 2, startedAt: 1,
+                                busy: [.init(id: "j1", type: "ferry.sleep", queue: "default", startedAt: Date().timeIntervalSince1970 - 3)])
+        try WorkerRegistry(keys: keys).beat(worker, ttl: .seconds(30), on: redis)
+        let (process, base) = try startAdmin()
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        let listed = try #require(try call("GET", base + "/api/v1/workers").json?["workers"]?.elements?.first)
+        #expect(listed["host"] == .string("host"))
+        #expect(listed["busy"]?.elements?.first?["type"] == .string("ferry.sleep"))
+        #expect((listed["busy"]?.elements?.first?["running_s"]?.double ?? 0) >= 3)
+        let schedules = try call("GET", base + "/api/v1/schedules")
+        #expect(schedules.json?["schedules"]?.elements?.contains { $0["name"] == .string("smoke-heartbeat") } == true)
+    }
+}
