@@ -150,7 +150,10 @@ let package = Package(
         .testTarget(name: "FerryPostgresTests", dependencies: ["FerryPostgres", "FerryTestSupport"]),
         .testTarget(name: "FerryHTTPTests", dependencies: ["FerryHTTP", "FerryTestSupport"]),
         .testTarget(name: "FerryQueueTests", dependencies: ["FerryQueue", "FerryRedis", "FerryTestSupport"]),
-        .testTarget(name: "FerryAdminTests", dependencies: ["FerryHTTP", "FerryQueue", "FerryRedis", "FerryTestSupport"]),
+        .testTarget(
+            name: "FerryAdminTests",
+            dependencies: ["FerryHTTP", "FerryQueue", "FerryRedis", "FerryTestSupport", .product(name: "Yams", package: "Yams")]
+        ),
         .testTarget(name: "FerryJobsTests", dependencies: ["FerryJobs", "FerryPostgres", "FerryTestSupport"]),
         .testTarget(name: "FerrySchedulerTests", dependencies: ["FerryScheduler", "FerryQueue", "FerryRedis", "FerryTestSupport"]),
         .testTarget(name: "FerryWorkerTests", dependencies: ["FerryWorker", "FerryQueue", "FerryRedis", "FerryTestSupport"]),

@@ -4,6 +4,7 @@ import FerryRedis
 import FerryTestSupport
 import Foundation
 import Testing
+import Yams
 
 /// The admin endpoint run for real (`ferry admin`) and called over HTTP.
 @Suite struct AdminAPITests {
@@ -176,5 +177,37 @@ import Testing
         #expect((listed["busy"]?.elements?.first?["running_s"]?.double ?? 0) >= 3)
         let schedules = try call("GET", base + "/api/v1/schedules")
         #expect(schedules.json?["schedules"]?.elements?.contains { $0["name"] == .string("smoke-heartbeat") } == true)
+    }
+}
+
+/// `ops/openapi.yaml` stays in line with the server: every documented operation is routed.
+@Suite struct OpenAPIDocumentTests {
+    @Test func everyDocumentedOperationIsServed() throws {
+        let text = try String(contentsOfFile: FileManager.default.currentDirectoryPath + "/ops/openapi.yaml", encoding: .utf8)
+        let document = try #require(try Yams.load(yaml: text) as? [String: Any])
+        let paths = try #require(document["paths"] as? [String: Any])
+        #expect(paths.count >= 20)
+        let namespace = "otest-\(UUID().uuidString.prefix(8))"
+        let port = try FreePort.find()
+        let process = try ChildProcess([TestEnvironment.ferryBinary, "admin"], environment: [
+            "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_ADMIN_ADDR": "127.0.0.1:\(port)",
+        ])
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        let http = HTTPClient()
+        let base = "http://127.0.0.1:\(port)"
+        _ = eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: base + "/healthz")))?.status == 200 }
+        var checked = 0
+        for (path, value) in paths {
+            let operations = try #require(value as? [String: Any])
+            for method in operations.keys where ["get", "post", "delete"].contains(method) {
+                let url = base + path.replacingOccurrences(of: "{queue}", with: "docs").replacingOccurrences(of: "{id}", with: "no-such-id")
+                let body: [UInt8]? = method == "post" && path == "/api/v1/jobs" ? Array(#"{"type": "ferry.noop"}"#.utf8) : nil
+                let response = try http.execute(HTTPRequest(method: method.uppercased(), url: url, body: body))
+                let routed = response.status != 404 || response.text.contains("no ")
+                #expect(routed, "\(method.uppercased()) \(path) is documented but not served (\(response.status) \(response.text))")
+                checked += 1
+            }
+        }
+        #expect(checked == 22)
     }
 }
