@@ -152,14 +152,15 @@ public final class Dispatcher: Sendable {
         }
         for list in pending.values where list.count > 2 { commands.append(list) }
         let queues = Set(prepared.map(\.job.queue))
-        let uniqueIDs: [String] = try withRedis { connection in
+        try withRedis { connection in
             try registerQueues(queues, on: connection)
             for reply in try connection.pipeline(commands) { try reply.check() }
-            return try uniqueIndexes.map { index throws(QueueError) in
-                try enqueue(requests[index])
-            }
         }
-        for (index, id) in zip(uniqueIndexes, uniqueIDs) { ids[index] = id }
+        // Unique jobs each need their check-and-set script; done after the pipeline, each with a
+        // connection of its own from the pool (never nested inside the one above).
+        for index in uniqueIndexes {
+            ids[index] = try enqueue(requests[index])
+        }
         return ids
     }
 

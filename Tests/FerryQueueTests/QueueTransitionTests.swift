@@ -85,6 +85,15 @@ import Testing
         #expect(third != first)
     }
 
+    @Test func bulkEnqueueWithUniqueJobsNeedsOnlyOneConnection() throws {
+        let single = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL), capacity: 1), keys: keys)
+        let ids = try single.enqueue(batch: [
+            .init(type: "a"), .init(type: "b", options: .init(uniqueKey: "u1")), .init(type: "b", options: .init(uniqueKey: "u1")),
+        ])
+        #expect(ids[1] == ids[2])
+        #expect(try ready().count == 2)
+    }
+
     @Test func bulkEnqueueWritesEveryJobInOrder() throws {
         var requests = (0..<5000).map { Dispatcher.JobRequest(type: "ferry.noop", args: .object(["n": .int(Int64($0))])) }
         requests.append(.init(type: "ferry.noop", options: .init(queue: "low")))
