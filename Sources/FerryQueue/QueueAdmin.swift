@@ -129,6 +129,38 @@ public struct QueueAdmin: Sendable {
         return (replies[0].int ?? 0) + (replies[1].int ?? 0)
     }
 
+    // MARK: Finding a job
+
+    /// Where a job is now, as far as Ferry tracks it.
+    public enum Location: Sendable, Equatable {
+        case running(worker: String)
+        case ready
+        case scheduled(ScheduledJob)
+        case dead(DeadJob)
+    }
+
+    /// Looks for job `id`: running on a live worker, waiting in a ready list (the newest
+    /// `readyScanLimit` of each queue), scheduled or retrying, or dead. Nil when not found (done,
+    /// deleted, or deeper in a long ready list).
+    public func find(id: String, readyScanLimit: Int = 10_000, on redis: RedisConnection) throws(RedisError) -> (Job?, Location)? {
+        for worker in try WorkerRegistry(keys: keys).liveWorkers(on: redis) where worker.busy.contains(where: { $0.id == id }) {
+            for queue in worker.queues {
+                for member in try redis.command("LRANGE", .string(keys.inflight(queue, worker: worker.id)), 0, -1).array ?? [] {
+                    if let bytes = member.bytes, let job = try? Job.decode(bytes), job.id == id { return (job, .running(worker: worker.id)) }
+                }
+            }
+            return (nil, .running(worker: worker.id))
+        }
+        for scheduled in try scheduledJobs(on: redis) where scheduled.job.id == id { return (scheduled.job, .scheduled(scheduled)) }
+        if let dead = try deadJob(id: id, on: redis) { return (dead.job, .dead(dead)) }
+        for queue in try queues(on: redis) {
+            for member in try redis.command("LRANGE", .string(keys.ready(queue)), 0, RedisArgument(readyScanLimit - 1)).array ?? [] {
+                if let bytes = member.bytes, let job = try? Job.decode(bytes), job.id == id { return (job, .ready) }
+            }
+        }
+        return nil
+    }
+
     // MARK: Dead set
 
     /// Dead jobs, newest first, across `queue` or every queue.

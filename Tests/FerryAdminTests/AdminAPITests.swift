@@ -142,6 +142,18 @@ import Yams
         let stats = try QueueAdmin(keys: keys).stats(on: redis).queues["default"]
         #expect(stats?.ready == 1)
         #expect(stats?.scheduled == 0)
+
+        let found = try call("GET", base + "/api/v1/jobs/\(later)")
+        #expect(found.json?["state"] == .string("ready"))
+        #expect(found.json?["job"]?["type"] == .string("ferry.noop"))
+        let delayed = try #require(try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.noop", "delay_s": 60}"#).json?["id"]?.string)
+        #expect(try call("GET", base + "/api/v1/jobs/\(delayed)").json?["state"] == .string("scheduled"))
+        #expect(try call("GET", base + "/api/v1/jobs/\(other)").status == 404)
+
+        let ran = try call("POST", base + "/api/v1/schedules/smoke-heartbeat/run")
+        #expect(ran.status == 201)
+        #expect(try QueueAdmin(keys: keys).stats(on: redis).queues["low"]?.ready == 1)
+        #expect(try call("POST", base + "/api/v1/schedules/nope/run").status == 404)
     }
 
     @Test func aTokenGuardsEveryRouteButHealthz() throws {
@@ -200,7 +212,7 @@ import Yams
         for (path, value) in paths {
             let operations = try #require(value as? [String: Any])
             for method in operations.keys where ["get", "post", "delete"].contains(method) {
-                let url = base + path.replacingOccurrences(of: "{queue}", with: "docs").replacingOccurrences(of: "{id}", with: "no-such-id")
+                let url = base + path.replacingOccurrences(of: "{queue}", with: "docs").replacingOccurrences(of: "{id}", with: "no-such-id").replacingOccurrences(of: "{name}", with: "no-such-entry")
                 let body: [UInt8]? = method == "post" && path == "/api/v1/jobs" ? Array(#"{"type": "ferry.noop"}"#.utf8) : nil
                 let response = try http.execute(HTTPRequest(method: method.uppercased(), url: url, body: body))
                 let routed = response.status != 404 || response.text.contains("no ")
@@ -208,6 +220,6 @@ import Yams
                 checked += 1
             }
         }
-        #expect(checked == 22)
+        #expect(checked == 24)
     }
 }

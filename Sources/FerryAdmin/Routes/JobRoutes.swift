@@ -160,6 +160,27 @@ struct JobRoutes {
             return try JSONResponse.make(["id": id], status: .created)
         }
 
+        api.get("jobs/{id}") { _, context in
+            struct Found: Encodable {
+                let state: String
+                let worker: String?
+                let job: JobView?
+            }
+            let id = try Self.id(context)
+            let found = try await server.blocking.withRedis { redis -> Found? in
+                guard let (job, location) = try admin.find(id: id, on: redis) else { return nil }
+                switch location {
+                case .running(let worker): return Found(state: "running", worker: worker, job: job.map { JobView($0) })
+                case .ready: return Found(state: "ready", worker: nil, job: job.map { JobView($0) })
+                case .scheduled(let scheduled):
+                    return Found(state: scheduled.isRetry ? "retry" : "scheduled", worker: nil, job: JobView(scheduled.job, runAt: scheduled.runAt))
+                case .dead(let dead): return Found(state: "dead", worker: nil, job: JobView(dead))
+                }
+            }
+            guard let found else { throw AdminError.notFound("no job \(id) is queued, running, scheduled or dead (finished jobs are not kept)") }
+            return try JSONResponse.make(found)
+        }
+
         // MARK: Dead set
 
         api.get("dead") { request, _ in

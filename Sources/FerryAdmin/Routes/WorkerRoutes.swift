@@ -53,5 +53,15 @@ struct WorkerRoutes {
             }
             return try JSONResponse.make(["schedules": views])
         }
+
+        api.post("schedules/{name}/run") { _, context in
+            guard let name = context.parameters.get("name"), let entry = server.schedules.first(where: { $0.name == name }) else {
+                throw AdminError.notFound("no schedule entry named \(context.parameters.get("name") ?? "")")
+            }
+            let dispatcher = server.dispatcher
+            let request = Dispatcher.JobRequest(type: entry.jobType, args: entry.args, options: EnqueueOptions(queue: entry.queue))
+            let id = try await server.blocking.run { try dispatcher.enqueue(request) }
+            return try JSONResponse.make(["id": id, "schedule": name], status: .created)
+        }
     }
 }
