@@ -50,6 +50,7 @@ public struct AdminServer: Sendable {
     let schedules: [ScheduleEntry]
     let postgresReady: (@Sendable () -> String?)?
     let prometheus: PrometheusCollectorRegistry
+    let history = ThroughputHistory()
     let logger: Logger
 
     /// - Parameters:
@@ -72,6 +73,16 @@ public struct AdminServer: Sendable {
     /// Serves until the task is cancelled or the process receives SIGTERM/SIGINT.
     public func run() async throws {
         try configuration.validate()
+        // Samples for the dashboard's throughput graph, every 30 s while the server runs.
+        let sampler = Task { [admin, blocking, history] in
+            while !Task.isCancelled {
+                if let stats = try? await blocking.withRedis({ try admin.stats(on: $0) }) {
+                    history.record(processed: stats.processed, failed: stats.failed)
+                }
+                try? await Task.sleep(for: .seconds(30))
+            }
+        }
+        defer { sampler.cancel() }
         let app = Application(
             router: makeRouter(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ferry-admin"),
@@ -85,6 +96,7 @@ public struct AdminServer: Sendable {
         router.add(middleware: ErrorJSONMiddleware())
         if let token = configuration.token { router.add(middleware: BearerTokenMiddleware(token: Array(token.utf8))) }
         HealthRoutes(server: self).register(on: router)
+        Dashboard(server: self).register(on: router)
         let api = router.group("api/v1")
         QueueRoutes(server: self).register(on: api)
         JobRoutes(server: self).register(on: api)

@@ -223,3 +223,43 @@ import Yams
         #expect(checked == 24)
     }
 }
+
+/// The dashboard as plain HTML (no script needed); the browser test is still to come.
+@Suite struct DashboardTests {
+    @Test func aDeadJobShowsUpEscapedAndItsRetryButtonPutsItBack() throws {
+        let namespace = "dtest-\(UUID().uuidString.prefix(8))"
+        let keys = QueueKeyspace(namespace: namespace)
+        let redis = try RedisConnection(url: TestEnvironment.redisURL)
+        let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), keys: keys)
+        let id = try dispatcher.enqueue(.init(type: "report.build"))
+        let fetched = try #require(try Fetcher(keys: keys, workerID: "w").fetch(from: "default", limit: 1, on: redis).first)
+        try FailureRecorder(keys: keys, workerID: "w").bury(fetched, failure: JobFailure(type: "Boom", message: "<script>alert(1)</script> broke"), on: redis)
+
+        let port = try FreePort.find()
+        let process = try ChildProcess([TestEnvironment.ferryBinary, "admin"], environment: [
+            "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_ADMIN_ADDR": "127.0.0.1:\(port)",
+        ])
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        let http = HTTPClient()
+        let base = "http://127.0.0.1:\(port)"
+        _ = eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: base + "/healthz")))?.status == 200 }
+
+        let page = try http.execute(HTTPRequest(url: base + "/"))
+        #expect(page.status == 200)
+        #expect(page.headers["content-type"]?.hasPrefix("text/html") == true)
+        #expect(page.text.contains(id))
+        #expect(page.text.contains("&lt;script&gt;alert(1)&lt;/script&gt; broke"))
+        #expect(!page.text.contains("<script>"))
+        #expect(page.text.contains("action=\"/ui/dead/\(id)/retry\""))
+
+        let forged = try http.execute(HTTPRequest(method: "POST", url: base + "/ui/dead/\(id)/retry", headers: ["Origin": "https://evil.example"]))
+        #expect(forged.status == 403)
+        let retried = try http.execute(HTTPRequest(method: "POST", url: base + "/ui/dead/\(id)/retry", headers: ["Origin": base]))
+        #expect(retried.status == 303)
+        #expect(retried.headers["location"] == "/")
+        let stats = try QueueAdmin(keys: keys).stats(on: redis).queues["default"]
+        #expect(stats?.dead == 0)
+        #expect(stats?.ready == 1)
+        #expect(!(try http.execute(HTTPRequest(url: base + "/")).text.contains("class=\"dead-job\"")))
+    }
+}
