@@ -156,6 +156,45 @@ import Yams
         #expect(try call("POST", base + "/api/v1/schedules/nope/run").status == 404)
     }
 
+    @Test func retryAllWhileWorkersRunLosesNothing() throws {
+        let ranKey = "\(namespace):ran"
+        let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), keys: keys)
+        let ids = try dispatcher.enqueue(batch: (0..<300).map { _ in .init(type: "ferry.record", args: .object(["key": .string(ranKey), "ms": .int(2)])) })
+        for job in try Fetcher(keys: keys, workerID: "w").fetch(from: "default", limit: 300, on: redis) {
+            try FailureRecorder(keys: keys, workerID: "w").bury(job, failure: JobFailure(type: "Boom", message: "down"), on: redis)
+        }
+        let (process, base) = try startAdmin()
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        let worker = try ChildProcess([TestEnvironment.ferryBinary, "worker", "--concurrency", "4"], environment: [
+            "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace,
+        ])
+        defer { worker.signal(SIGTERM); worker.waitForExit(timeout: 30) }
+        // Retry in slices while the worker is already running the first ones.
+        var retried = 0
+        for _ in 0..<10 {
+            retried += try call("POST", base + "/api/v1/dead/retry?type=ferry.record").json?["retried"]?.int ?? 0
+        }
+        #expect(retried == 300)
+        #expect(try eventually(timeout: 30) { try redis.command("SCARD", .string(ranKey)).int == ids.count }, "\(worker.output.suffix(1000))")
+        let stats = try QueueAdmin(keys: keys).stats(on: redis).queues["default"]
+        #expect(stats?.dead == 0)
+        #expect(stats?.ready == 0)
+    }
+
+    @Test func bulkActionsOnRetriesAndScheduledJobs() throws {
+        let (process, base) = try startAdmin()
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        for _ in 0..<3 { _ = try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.noop", "delay_s": 3600}"#) }
+        #expect(try call("POST", base + "/api/v1/scheduled/run?type=ferry.noop").json?["enqueued"] == .int(3))
+        for _ in 0..<2 { _ = try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.noop", "delay_s": 3600}"#) }
+        #expect(try call("DELETE", base + "/api/v1/scheduled").status == 400)
+        #expect(try call("DELETE", base + "/api/v1/scheduled?confirm=true").json?["deleted"] == .int(2))
+        #expect(try call("POST", base + "/api/v1/retries/run").json?["enqueued"] == .int(0))
+        let stats = try QueueAdmin(keys: keys).stats(on: redis).queues["default"]
+        #expect(stats?.ready == 3)
+        #expect(stats?.scheduled == 0)
+    }
+
     @Test func aTokenGuardsEveryRouteButHealthz() throws {
         let (process, base) = try startAdmin(token: "s3cret-token")
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
@@ -220,7 +259,7 @@ import Yams
                 checked += 1
             }
         }
-        #expect(checked == 24)
+        #expect(checked == 28)
     }
 }
 
@@ -261,5 +300,48 @@ import Yams
         #expect(stats?.dead == 0)
         #expect(stats?.ready == 1)
         #expect(!(try http.execute(HTTPRequest(url: base + "/")).text.contains("class=\"dead-job\"")))
+    }
+}
+
+/// Headless Chromium (Debian's `chromium`, driven over the DevTools protocol by
+/// `Tests/browser/dashboard_retry.py`) against a running admin server and worker.
+@Suite struct DashboardBrowserTests {
+    @Test func aPersonSeesTheDeadJobPressesRetryAndTheJobRuns() throws {
+        let namespace = "btest-\(UUID().uuidString.prefix(8))"
+        let keys = QueueKeyspace(namespace: namespace)
+        let redis = try RedisConnection(url: TestEnvironment.redisURL)
+        let ranKey = "\(namespace):ran"
+        let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), keys: keys)
+        // A job that failed for good: it is in the dead set with its reason.
+        let id = try dispatcher.enqueue(.init(type: "ferry.record", args: .object(["key": .string(ranKey)])))
+        let fetched = try #require(try Fetcher(keys: keys, workerID: "w").fetch(from: "default", limit: 1, on: redis).first)
+        try FailureRecorder(keys: keys, workerID: "w").bury(fetched, failure: JobFailure(type: "SMTPError", message: "relay was down"), on: redis)
+
+        let port = try FreePort.find()
+        let environment = ["FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_ADMIN_ADDR": "127.0.0.1:\(port)"]
+        let admin = try ChildProcess([TestEnvironment.ferryBinary, "admin"], environment: environment)
+        defer { admin.signal(SIGTERM); admin.waitForExit(timeout: 10) }
+        let worker = try ChildProcess([TestEnvironment.ferryBinary, "worker", "--concurrency", "2"], environment: environment)
+        defer { worker.signal(SIGTERM); worker.waitForExit(timeout: 30) }
+        let http = HTTPClient()
+        _ = eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/healthz")))?.status == 200 }
+
+        let screenshot = NSTemporaryDirectory() + "ferry-dashboard-\(namespace).png"
+        let browser = try ChildProcess([
+            "/usr/bin/env", "python3", FileManager.default.currentDirectoryPath + "/Tests/browser/dashboard_retry.py",
+            "--url", "http://127.0.0.1:\(port)/", "--job", id, "--screenshot", screenshot,
+        ])
+        #expect(browser.waitForExit(timeout: 90) == 0, "\(browser.output)")
+        let line = try #require(browser.output.split(separator: "\n").last { $0.hasPrefix("{") }, "\(browser.output)")
+        let seen = try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))
+        #expect(seen["title"] == .string("Ferry"))
+        #expect(seen["job_listed_before"] == .bool(true), "\(line)")
+        #expect(seen["dead_rows_before"] == .int(1))
+        #expect(seen["button_found"] == .bool(true))
+        #expect(seen["job_listed_after"] == .bool(false), "\(line)")
+        #expect(seen["dead_rows_after"] == .int(0))
+        #expect(FileManager.default.fileExists(atPath: screenshot))
+        // Back in its queue, the job ran.
+        #expect(try eventually(timeout: 15) { try redis.command("SISMEMBER", .string(ranKey), .string(id)).int == 1 }, "\(worker.output.suffix(1000))")
     }
 }

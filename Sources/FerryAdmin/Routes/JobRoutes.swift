@@ -244,6 +244,29 @@ struct JobRoutes {
                     jobs: query.page(matching).map { JobView($0.job, runAt: $0.runAt) }, total: matching.count, page: query.page, perPage: query.perPage))
             }
 
+            api.post(RouterPath("\(path)/run")) { request, _ in
+                let query = try ListQuery(request)
+                let count = try await server.blocking.withRedis { redis -> Int in
+                    let matching = try admin.scheduledJobs(queue: query.queue, limit: 100_000, on: redis)
+                        .filter { $0.isRetry == retries && query.matches(type: $0.job.type, queue: $0.job.queue, error: $0.job.error) }
+                    return try matching.reduce(0) { $0 + (try admin.runNow($1, on: redis) ? 1 : 0) }
+                }
+                return try JSONResponse.make(["enqueued": count])
+            }
+
+            api.delete(RouterPath(path)) { request, _ in
+                let query = try ListQuery(request)
+                guard request.uri.queryParameters["confirm"] == "true" else {
+                    throw AdminError.badRequest("this deletes every matching job for good; repeat with ?confirm=true")
+                }
+                let count = try await server.blocking.withRedis { redis -> Int in
+                    let matching = try admin.scheduledJobs(queue: query.queue, limit: 100_000, on: redis)
+                        .filter { $0.isRetry == retries && query.matches(type: $0.job.type, queue: $0.job.queue, error: $0.job.error) }
+                    return try matching.reduce(0) { $0 + (try admin.delete($1, on: redis) ? 1 : 0) }
+                }
+                return try JSONResponse.make(["deleted": count])
+            }
+
             api.post(RouterPath("\(path)/{id}/run")) { _, context in
                 let id = try Self.id(context)
                 let done = try await server.blocking.withRedis { redis -> Bool in
