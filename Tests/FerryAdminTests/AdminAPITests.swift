@@ -259,7 +259,7 @@ import Yams
                 checked += 1
             }
         }
-        #expect(checked == 28)
+        #expect(checked == 35)
     }
 }
 
