@@ -10,7 +10,7 @@ import Synchronization
 /// `ferry admin`: the admin HTTP endpoint.
 struct Admin: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the admin JSON API (/api/v1), /healthz, /readyz and /metrics.",
+        abstract: "Serve the admin dashboard (/), JSON API (/api/v1), /healthz, /readyz and /metrics.",
         discussion: """
             Listens on FERRY_ADMIN_ADDR (default 127.0.0.1:7480). With FERRY_ADMIN_TOKEN set, every route
             but /healthz needs Authorization: Bearer <token>; off loopback a token is required.

@@ -7,8 +7,9 @@ struct Ferry: ParsableCommand {
         commandName: "ferry",
         abstract: "Ferry — reliable background jobs for server-side Swift, on Redis.",
         discussion: """
-            Configuration comes from the environment: FERRY_REDIS_URL, DATABASE_URL, FERRY_NAMESPACE,
-            SMTP_URL, ANTHROPIC_API_KEY, FERRY_LOG_LEVEL, FERRY_LOG_FORMAT. See README.md.
+            Configuration comes from the environment: FERRY_REDIS_URL, DATABASE_URL, FERRY_NAMESPACE, \
+            FERRY_ADMIN_ADDR, FERRY_ADMIN_TOKEN, SMTP_URL, ANTHROPIC_API_KEY, FERRY_LOG_LEVEL, FERRY_LOG_FORMAT. \
+            See README.md.
             """,
         version: FerryVersion.current,
         subcommands: [Worker.self, SchedulerCommand.self, Admin.self, Enqueue.self, Stats.self, Dead.self, Jobs.self, Schedules.self, Queue.self, Migrate.self, Check.self]
