@@ -61,6 +61,8 @@ import Testing
         #expect(runs >= ids.count)
         #expect(try eventually(timeout: 10) { let s = try stats(); return s.queues["default"]?.inFlight == 0 && s.queues["default"]?.ready == 0 })
         #expect(try stats().queues["default"]?.dead == 0)
+        // The killed processes were found dead by the survivors, whose recovery put their jobs back.
+        #expect(process.output.contains("recovered the jobs of dead workers"), "\(process.output.suffix(2000))")
     }
 
     @Test func workersReconnectWhenRedisRestarts() throws {
