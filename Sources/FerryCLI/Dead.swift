@@ -73,11 +73,10 @@ struct Dead: ParsableCommand {
                 print("retried \(count) jobs")
                 return
             }
-            guard let id, let job = try admin.deadJob(id: id, on: redis) else {
+            guard let id, try admin.retryDead(id: id, on: redis) else {
                 throw ValidationError("no dead job with id \(id ?? "")")
             }
-            guard try admin.retry(job, on: redis) else { throw ValidationError("job \(id) left the dead set meanwhile") }
-            print("retried \(id) on queue \(job.queue)")
+            print("retried \(id)")
         }
     }
 
@@ -91,7 +90,7 @@ struct Dead: ParsableCommand {
             let environment = FerryEnvironment()
             let redis = try RedisConnection(configuration: try environment.redisConfiguration())
             let admin = QueueAdmin(keys: environment.keys)
-            guard let job = try admin.deadJob(id: id, on: redis), try admin.delete(job, on: redis) else {
+            guard try admin.deleteDead(id: id, on: redis) else {
                 throw ValidationError("no dead job with id \(id)")
             }
             print("deleted \(id)")

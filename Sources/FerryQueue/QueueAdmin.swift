@@ -199,6 +199,39 @@ public struct QueueAdmin: Sendable {
         try redis.command("ZREM", .string(keys.dead(dead.queue)), .bytes(dead.record)).int == 1
     }
 
+    /// Retries the dead job `id`; false if there is none.
+    @discardableResult
+    public func retryDead(id: String, on redis: RedisConnection) throws(RedisError) -> Bool {
+        guard let dead = try deadJob(id: id, on: redis) else { return false }
+        return try retry(dead, on: redis)
+    }
+
+    /// Deletes the dead job `id`; false if there is none.
+    @discardableResult
+    public func deleteDead(id: String, on redis: RedisConnection) throws(RedisError) -> Bool {
+        guard let dead = try deadJob(id: id, on: redis) else { return false }
+        return try delete(dead, on: redis)
+    }
+
+    /// Runs the scheduled job `id` now — only a retry when `retry` is true, only a delayed job when
+    /// false, either when nil; false if there is none.
+    @discardableResult
+    public func runScheduled(id: String, retry: Bool? = nil, on redis: RedisConnection) throws(RedisError) -> Bool {
+        guard let job = try scheduledJob(id: id, retry: retry, on: redis) else { return false }
+        return try runNow(job, on: redis)
+    }
+
+    /// Deletes the scheduled job `id` (see ``runScheduled(id:retry:on:)``); false if there is none.
+    @discardableResult
+    public func deleteScheduled(id: String, retry: Bool? = nil, on redis: RedisConnection) throws(RedisError) -> Bool {
+        guard let job = try scheduledJob(id: id, retry: retry, on: redis) else { return false }
+        return try delete(job, on: redis)
+    }
+
+    private func scheduledJob(id: String, retry: Bool?, on redis: RedisConnection) throws(RedisError) -> ScheduledJob? {
+        try scheduledJobs(on: redis).first { $0.job.id == id && (retry == nil || $0.isRetry == retry) }
+    }
+
     /// Finds a dead job by id in any queue.
     public func deadJob(id: String, on redis: RedisConnection) throws(RedisError) -> DeadJob? {
         for queue in try queues(on: redis) {

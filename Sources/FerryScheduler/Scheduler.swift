@@ -57,7 +57,14 @@ public final class Scheduler: Sendable {
 
     /// Applies the entry's missed-tick policy to ticks that passed while no scheduler ran.
     private func catchUp(_ entry: ScheduleEntry, now: Date) {
-        guard let last = try? dispatcher.lastTick(entry: entry.name, queue: queue(of: entry)),
+        let lastFired: Date?
+        do {
+            lastFired = try dispatcher.lastTick(entry: entry.name, queue: queue(of: entry))
+        } catch {
+            logger.error("cannot read the last tick; missed ticks are not caught up", metadata: ["entry": "\(entry.name)", "error": "\(error)"])
+            return
+        }
+        guard let last = lastFired,
               let missed = entry.schedule.previous(atOrBefore: now, notBefore: last.addingTimeInterval(1)), missed > last
         else { return }
         switch entry.missed {

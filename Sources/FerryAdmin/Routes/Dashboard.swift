@@ -23,45 +23,32 @@ struct Dashboard {
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: page)))
         }
 
-        router.post("ui/dead/{id}/retry") { request, context in
-            try Self.refuseCrossSite(request)
-            let id = try JobRoutes.id(context)
-            _ = try await server.blocking.withRedis { redis in try admin.deadJob(id: id, on: redis).map { try admin.retry($0, on: redis) } }
-            return Self.back()
-        }
-        router.post("ui/dead/{id}/delete") { request, context in
-            try Self.refuseCrossSite(request)
-            let id = try JobRoutes.id(context)
-            _ = try await server.blocking.withRedis { redis in try admin.deadJob(id: id, on: redis).map { try admin.delete($0, on: redis) } }
-            return Self.back()
-        }
-        router.post("ui/scheduled/{id}/run") { request, context in
-            try Self.refuseCrossSite(request)
-            let id = try JobRoutes.id(context)
-            _ = try await server.blocking.withRedis { redis in
-                try admin.scheduledJobs(on: redis).first { $0.job.id == id }.map { try admin.runNow($0, on: redis) }
+        // Each button: a form post that acts, then sends the browser back to the page.
+        let jobActions: [(String, @Sendable (String, RedisConnection) throws -> Void)] = [
+            ("ui/dead/{id}/retry", { try admin.retryDead(id: $0, on: $1) }),
+            ("ui/dead/{id}/delete", { try admin.deleteDead(id: $0, on: $1) }),
+            ("ui/scheduled/{id}/run", { try admin.runScheduled(id: $0, on: $1) }),
+            ("ui/scheduled/{id}/delete", { try admin.deleteScheduled(id: $0, on: $1) }),
+        ]
+        for (path, action) in jobActions {
+            router.post(RouterPath(path)) { request, context in
+                try Self.refuseCrossSite(request)
+                let id = try JobRoutes.id(context)
+                try await server.blocking.withRedis { try action(id, $0) }
+                return Self.back()
             }
-            return Self.back()
         }
-        router.post("ui/scheduled/{id}/delete") { request, context in
-            try Self.refuseCrossSite(request)
-            let id = try JobRoutes.id(context)
-            _ = try await server.blocking.withRedis { redis in
-                try admin.scheduledJobs(on: redis).first { $0.job.id == id }.map { try admin.delete($0, on: redis) }
+        let queueActions: [(String, @Sendable (String, RedisConnection) throws -> Void)] = [
+            ("ui/queues/{queue}/pause", { try admin.pause($0, on: $1) }),
+            ("ui/queues/{queue}/resume", { try admin.resume($0, on: $1) }),
+        ]
+        for (path, action) in queueActions {
+            router.post(RouterPath(path)) { request, context in
+                try Self.refuseCrossSite(request)
+                let queue = try QueueRoutes.queueName(context)
+                try await server.blocking.withRedis { try action(queue, $0) }
+                return Self.back()
             }
-            return Self.back()
-        }
-        router.post("ui/queues/{queue}/pause") { request, context in
-            try Self.refuseCrossSite(request)
-            let queue = try QueueRoutes.queueName(context)
-            try await server.blocking.withRedis { try admin.pause(queue, on: $0) }
-            return Self.back()
-        }
-        router.post("ui/queues/{queue}/resume") { request, context in
-            try Self.refuseCrossSite(request)
-            let queue = try QueueRoutes.queueName(context)
-            try await server.blocking.withRedis { try admin.resume(queue, on: $0) }
-            return Self.back()
         }
     }
 

@@ -89,6 +89,17 @@ struct ListQuery {
         return true
     }
 
+    /// The dead jobs this query matches, newest first.
+    func dead(in admin: QueueAdmin, on redis: RedisConnection) throws -> [DeadJob] {
+        try admin.deadJobs(queue: queue, limit: 100_000, on: redis).filter { matches(type: $0.job?.type, queue: $0.queue, error: $0.error) }
+    }
+
+    /// The retries (or delayed jobs) this query matches, soonest first.
+    func waiting(retries: Bool, in admin: QueueAdmin, on redis: RedisConnection) throws -> [ScheduledJob] {
+        try admin.scheduledJobs(queue: queue, limit: 100_000, on: redis)
+            .filter { $0.isRetry == retries && matches(type: $0.job.type, queue: $0.job.queue, error: $0.job.error) }
+    }
+
     func page<T>(_ items: [T]) -> [T] {
         Array(items.dropFirst((page - 1) * perPage).prefix(perPage))
     }
@@ -185,37 +196,26 @@ struct JobRoutes {
 
         api.get("dead") { request, _ in
             let query = try ListQuery(request)
-            let dead = try await server.blocking.withRedis { try admin.deadJobs(queue: query.queue, limit: 10_000, on: $0) }
-            let matching = dead.filter { query.matches(type: $0.job?.type, queue: $0.queue, error: $0.error) }
+            let matching = try await server.blocking.withRedis { try query.dead(in: admin, on: $0) }
             return try JSONResponse.make(Page(jobs: query.page(matching).map(JobView.init), total: matching.count, page: query.page, perPage: query.perPage))
         }
 
         api.post("dead/{id}/retry") { _, context in
             let id = try Self.id(context)
-            let done = try await server.blocking.withRedis { redis -> Bool in
-                guard let dead = try admin.deadJob(id: id, on: redis) else { return false }
-                return try admin.retry(dead, on: redis)
-            }
-            guard done else { throw AdminError.notFound("no dead job \(id)") }
+            guard try await server.blocking.withRedis({ try admin.retryDead(id: id, on: $0) }) else { throw AdminError.notFound("no dead job \(id)") }
             return try JSONResponse.make(["id": id, "status": "enqueued"])
         }
 
         api.delete("dead/{id}") { _, context in
             let id = try Self.id(context)
-            let done = try await server.blocking.withRedis { redis -> Bool in
-                guard let dead = try admin.deadJob(id: id, on: redis) else { return false }
-                return try admin.delete(dead, on: redis)
-            }
-            guard done else { throw AdminError.notFound("no dead job \(id)") }
+            guard try await server.blocking.withRedis({ try admin.deleteDead(id: id, on: $0) }) else { throw AdminError.notFound("no dead job \(id)") }
             return try JSONResponse.make(["id": id, "status": "deleted"])
         }
 
         api.post("dead/retry") { request, _ in
             let query = try ListQuery(request)
-            let count = try await server.blocking.withRedis { redis -> Int in
-                let matching = try admin.deadJobs(queue: query.queue, limit: 100_000, on: redis)
-                    .filter { query.matches(type: $0.job?.type, queue: $0.queue, error: $0.error) }
-                return try matching.reduce(0) { $0 + (try admin.retry($1, on: redis) ? 1 : 0) }
+            let count = try await server.blocking.withRedis { redis in
+                try query.dead(in: admin, on: redis).reduce(0) { $0 + (try admin.retry($1, on: redis) ? 1 : 0) }
             }
             return try JSONResponse.make(["retried": count])
         }
@@ -225,10 +225,8 @@ struct JobRoutes {
             guard request.uri.queryParameters["confirm"] == "true" else {
                 throw AdminError.badRequest("this deletes every matching dead job for good; repeat with ?confirm=true")
             }
-            let count = try await server.blocking.withRedis { redis -> Int in
-                let matching = try admin.deadJobs(queue: query.queue, limit: 100_000, on: redis)
-                    .filter { query.matches(type: $0.job?.type, queue: $0.queue, error: $0.error) }
-                return try matching.reduce(0) { $0 + (try admin.delete($1, on: redis) ? 1 : 0) }
+            let count = try await server.blocking.withRedis { redis in
+                try query.dead(in: admin, on: redis).reduce(0) { $0 + (try admin.delete($1, on: redis) ? 1 : 0) }
             }
             return try JSONResponse.make(["deleted": count])
         }
@@ -238,18 +236,15 @@ struct JobRoutes {
         for (path, retries) in [("retries", true), ("scheduled", false)] {
             api.get(RouterPath(path)) { request, _ in
                 let query = try ListQuery(request)
-                let waiting = try await server.blocking.withRedis { try admin.scheduledJobs(queue: query.queue, on: $0) }
-                let matching = waiting.filter { $0.isRetry == retries && query.matches(type: $0.job.type, queue: $0.job.queue, error: $0.job.error) }
+                let matching = try await server.blocking.withRedis { try query.waiting(retries: retries, in: admin, on: $0) }
                 return try JSONResponse.make(Page(
                     jobs: query.page(matching).map { JobView($0.job, runAt: $0.runAt) }, total: matching.count, page: query.page, perPage: query.perPage))
             }
 
             api.post(RouterPath("\(path)/run")) { request, _ in
                 let query = try ListQuery(request)
-                let count = try await server.blocking.withRedis { redis -> Int in
-                    let matching = try admin.scheduledJobs(queue: query.queue, limit: 100_000, on: redis)
-                        .filter { $0.isRetry == retries && query.matches(type: $0.job.type, queue: $0.job.queue, error: $0.job.error) }
-                    return try matching.reduce(0) { $0 + (try admin.runNow($1, on: redis) ? 1 : 0) }
+                let count = try await server.blocking.withRedis { redis in
+                    try query.waiting(retries: retries, in: admin, on: redis).reduce(0) { $0 + (try admin.runNow($1, on: redis) ? 1 : 0) }
                 }
                 return try JSONResponse.make(["enqueued": count])
             }
@@ -259,31 +254,25 @@ struct JobRoutes {
                 guard request.uri.queryParameters["confirm"] == "true" else {
                     throw AdminError.badRequest("this deletes every matching job for good; repeat with ?confirm=true")
                 }
-                let count = try await server.blocking.withRedis { redis -> Int in
-                    let matching = try admin.scheduledJobs(queue: query.queue, limit: 100_000, on: redis)
-                        .filter { $0.isRetry == retries && query.matches(type: $0.job.type, queue: $0.job.queue, error: $0.job.error) }
-                    return try matching.reduce(0) { $0 + (try admin.delete($1, on: redis) ? 1 : 0) }
+                let count = try await server.blocking.withRedis { redis in
+                    try query.waiting(retries: retries, in: admin, on: redis).reduce(0) { $0 + (try admin.delete($1, on: redis) ? 1 : 0) }
                 }
                 return try JSONResponse.make(["deleted": count])
             }
 
             api.post(RouterPath("\(path)/{id}/run")) { _, context in
                 let id = try Self.id(context)
-                let done = try await server.blocking.withRedis { redis -> Bool in
-                    guard let job = try admin.scheduledJobs(on: redis).first(where: { $0.job.id == id && $0.isRetry == retries }) else { return false }
-                    return try admin.runNow(job, on: redis)
+                guard try await server.blocking.withRedis({ try admin.runScheduled(id: id, retry: retries, on: $0) }) else {
+                    throw AdminError.notFound("no \(retries ? "retry" : "scheduled job") \(id)")
                 }
-                guard done else { throw AdminError.notFound("no \(retries ? "retry" : "scheduled job") \(id)") }
                 return try JSONResponse.make(["id": id, "status": "enqueued"])
             }
 
             api.delete(RouterPath("\(path)/{id}")) { _, context in
                 let id = try Self.id(context)
-                let done = try await server.blocking.withRedis { redis -> Bool in
-                    guard let job = try admin.scheduledJobs(on: redis).first(where: { $0.job.id == id && $0.isRetry == retries }) else { return false }
-                    return try admin.delete(job, on: redis)
+                guard try await server.blocking.withRedis({ try admin.deleteScheduled(id: id, retry: retries, on: $0) }) else {
+                    throw AdminError.notFound("no \(retries ? "retry" : "scheduled job") \(id)")
                 }
-                guard done else { throw AdminError.notFound("no \(retries ? "retry" : "scheduled job") \(id)") }
                 return try JSONResponse.make(["id": id, "status": "deleted"])
             }
         }
