@@ -55,11 +55,13 @@ let package = Package(
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
 
         // MARK: Layer 2 — clients
+        // Checked time conversions shared by every layer (no dependencies).
+        .target(name: "FerrySupport", swiftSettings: strictSwift),
         .target(name: "FerryConnectionPool", swiftSettings: strictSwift),
         .target(name: "FerryProcess", swiftSettings: strictSwift),
         .target(
             name: "FerryRedis",
-            dependencies: ["CHiredis", "FerryConnectionPool"],
+            dependencies: ["CHiredis", "FerryConnectionPool", "FerrySupport"],
             swiftSettings: strictSwift
         ),
         .target(
@@ -69,14 +71,14 @@ let package = Package(
         ),
         .target(
             name: "FerryHTTP",
-            dependencies: ["CCurl", "CCurlShim"],
+            dependencies: ["CCurl", "CCurlShim", "FerrySupport"],
             swiftSettings: strictSwift
         ),
 
         // MARK: Layer 3 — queue core (knows no particular job)
         .target(
             name: "FerryQueue",
-            dependencies: ["FerryRedis"],
+            dependencies: ["FerryRedis", "FerrySupport"],
             swiftSettings: strictSwift
         ),
 
@@ -84,7 +86,7 @@ let package = Package(
         .target(
             name: "FerryWorker",
             dependencies: [
-                "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryProcess",
+                "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryProcess", "FerrySupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Yams", package: "Yams"),
@@ -106,7 +108,7 @@ let package = Package(
         .target(
             name: "FerryAdmin",
             dependencies: [
-                "FerryQueue", "FerryRedis", "FerryScheduler",
+                "FerryQueue", "FerryRedis", "FerryScheduler", "FerrySupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -126,6 +128,7 @@ let package = Package(
             name: "FerryCLI",
             dependencies: [
                 "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryQueue", "FerryWorker", "FerryJobs", "FerryScheduler", "FerryAdmin",
+                "FerrySupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -149,7 +152,7 @@ let package = Package(
         .testTarget(name: "FerryRedisTests", dependencies: ["FerryRedis", "FerryTestSupport"]),
         .testTarget(name: "FerryPostgresTests", dependencies: ["FerryPostgres", "FerryTestSupport"]),
         .testTarget(name: "FerryHTTPTests", dependencies: ["FerryHTTP", "FerryTestSupport"]),
-        .testTarget(name: "FerryQueueTests", dependencies: ["FerryQueue", "FerryRedis", "FerryTestSupport"]),
+        .testTarget(name: "FerryQueueTests", dependencies: ["FerryQueue", "FerryRedis", "FerrySupport", "FerryTestSupport"]),
         .testTarget(
             name: "FerryAdminTests",
             dependencies: ["FerryHTTP", "FerryQueue", "FerryRedis", "FerryTestSupport", .product(name: "Yams", package: "Yams")]

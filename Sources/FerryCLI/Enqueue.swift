@@ -60,9 +60,9 @@ struct Enqueue: ParsableCommand {
         var options = EnqueueOptions(queue: queue, maxAttempts: maxAttempts, uniqueKey: unique)
         if let delay {
             guard let duration = JobSettingsFile.parseDuration(delay), duration >= .zero else {
-                throw ValidationError("--in must be a duration like 30s, 5m or 2h, got '\(delay)'")
+                throw ValidationError("--in must be a duration like 30s, 5m or 2h, at most 10 years, got '\(delay)'")
             }
-            options.runAt = Date().addingTimeInterval(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+            options.runAt = Date().addingTimeInterval(duration.secondsValue)
         }
         if let at {
             guard let date = try? Date(at, strategy: .iso8601) else {
@@ -72,7 +72,7 @@ struct Enqueue: ParsableCommand {
         }
         if let timeout {
             guard let duration = JobSettingsFile.parseDuration(timeout), duration > .zero else {
-                throw ValidationError("--timeout must be a duration like 30s or 5m, got '\(timeout)'")
+                throw ValidationError("--timeout must be a duration like 30s or 5m, at most 10 years, got '\(timeout)'")
             }
             options.timeout = duration
         }

@@ -3,6 +3,7 @@ import FerryHTTP
 import FerryPostgres
 import FerryQueue
 import FerryRedis
+import FerrySupport
 import FerryWorker
 import Foundation
 import Logging
@@ -60,6 +61,10 @@ struct Worker: ParsableCommand {
         guard processes >= 1, processes <= 256 else { throw ValidationError("--processes must be between 1 and 256") }
         guard concurrency >= 1, concurrency <= 1000 else { throw ValidationError("--concurrency must be between 1 and 1000") }
         guard prefetch >= 1, prefetch <= 1000 else { throw ValidationError("--prefetch must be between 1 and 1000") }
+        let seconds = [shutdownTimeout, heartbeat, heartbeatTTL, timeoutGrace]
+        guard seconds.allSatisfy({ Duration(checkedSeconds: $0, maximum: 86_400) != nil }) else {
+            throw ValidationError("--shutdown-timeout, --heartbeat, --heartbeat-ttl and --timeout-grace must be between 0 and 86400 seconds")
+        }
         guard heartbeat > 0, heartbeatTTL > heartbeat * 2 else {
             throw ValidationError("--heartbeat-ttl must be more than twice --heartbeat")
         }
@@ -84,7 +89,7 @@ struct Worker: ParsableCommand {
         let supervisor = Supervisor(
             processes: processes,
             childCommand: [executable] + CommandLine.arguments.dropFirst() + ["--child"],
-            stopTimeout: .milliseconds(Int64((shutdownTimeout + 10) * 1000)),
+            stopTimeout: Self.duration(shutdownTimeout + 10),
             logger: logger
         )
         SignalWatcher.start { signal in
@@ -123,5 +128,6 @@ struct Worker: ParsableCommand {
         if exit != .stopped { throw ExitCode(exit.rawValue) }
     }
 
-    static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64(seconds * 1000)) }
+    /// `validate()` has range-checked every seconds option.
+    static func duration(_ seconds: Double) -> Duration { Duration(checkedSeconds: seconds) ?? .seconds(1) }
 }

@@ -1,3 +1,4 @@
+import FerrySupport
 import Foundation
 
 /// Where and how to reach a mail relay.
@@ -66,10 +67,10 @@ public struct SMTPConfiguration: Sendable, Equatable, CustomStringConvertible {
                 guard let flag = Bool(value) else { throw .invalidConfiguration("verify must be true or false, got '\(value)'") }
                 verifyTLS = flag
             case "timeout":
-                guard let seconds = Double(value), seconds > 0 else {
-                    throw .invalidConfiguration("timeout must be a number of seconds, got '\(value)'")
+                guard let seconds = Double(value), seconds > 0, let checked = Duration(checkedSeconds: seconds, maximum: 86_400) else {
+                    throw .invalidConfiguration("timeout must be a number of seconds up to 86400, got '\(value)'")
                 }
-                timeout = .milliseconds(Int64(seconds * 1000))
+                timeout = checked
             default:
                 throw .invalidConfiguration("unknown parameter '\(item.name)' in '\(shown)'")
             }

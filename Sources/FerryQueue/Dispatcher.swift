@@ -1,4 +1,5 @@
 public import FerryRedis
+import FerrySupport
 public import Foundation
 import Synchronization
 
@@ -29,8 +30,7 @@ public struct EnqueueOptions: Sendable, Equatable {
 
     /// Due `delay` from now.
     public static func runIn(_ delay: Duration, queue: String? = nil) -> EnqueueOptions {
-        let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
-        return EnqueueOptions(queue: queue, runAt: Date().addingTimeInterval(seconds))
+        EnqueueOptions(queue: queue, runAt: Date().addingTimeInterval(delay.secondsValue))
     }
 }
 
@@ -103,10 +103,9 @@ public final class Dispatcher: Sendable {
         let due = job.runAt.map { $0 > Date().timeIntervalSince1970 } ?? false
         if let unique = job.uniqueKey {
             let target = due ? keys.scheduled(job.queue) : keys.ready(job.queue)
-            let ttl = request.options.uniqueFor.components
-            let ttlMilliseconds = max(1, Int(ttl.seconds) * 1000 + Int(ttl.attoseconds / 1_000_000_000_000_000))
+            let ttlMilliseconds = max(1, request.options.uniqueFor.wholeMilliseconds)
             script = (QueueScripts.enqueueUnique, [.string(target), .string(keys.unique(job.queue, key: unique))],
-                      [.bytes(payload), .string(job.id), RedisArgument(ttlMilliseconds), .string(due ? Self.score(job.runAt!) : "")])
+                      [.bytes(payload), .string(job.id), .string(String(ttlMilliseconds)), .string(due ? Self.score(job.runAt!) : "")])
             command = []
         } else if due {
             command = ["ZADD", .string(keys.scheduled(job.queue)), .string(Self.score(job.runAt!)), .bytes(payload)]
@@ -167,9 +166,14 @@ public final class Dispatcher: Sendable {
     /// Enqueues a job whose payload someone else built (admin API, other tools), after validating it.
     @discardableResult
     public func enqueue(job: Job) throws(QueueError) -> String {
-        try enqueue(JobRequest(type: job.type, args: job.args, options: EnqueueOptions(
+        var timeout: Duration?
+        if let seconds = job.timeoutS {
+            guard let checked = Duration(checkedSeconds: seconds), checked > .zero else { throw Self.badTimeout(seconds) }
+            timeout = checked
+        }
+        return try enqueue(JobRequest(type: job.type, args: job.args, options: EnqueueOptions(
             queue: job.queue, runAt: job.runAt.map { Date(timeIntervalSince1970: $0) }, maxAttempts: job.maxAttempts,
-            timeout: job.timeoutS.map { .milliseconds(Int64($0 * 1000)) }, uniqueKey: job.uniqueKey)))
+            timeout: timeout, uniqueKey: job.uniqueKey)))
     }
 
     /// Enqueues a scheduler entry's job for `tick`, exactly once across any number of schedulers:
@@ -177,7 +181,9 @@ public final class Dispatcher: Sendable {
     /// The job's id is `<entry>@<tick ms>` and it carries `tick`.
     public func enqueue(_ request: JobRequest, entry: String, tick: Date) throws(QueueError) -> Bool {
         var (job, _) = try prepare(request)
-        let tickMilliseconds = Int64((tick.timeIntervalSince1970 * 1000).rounded())
+        guard let tickMilliseconds = UnixMilliseconds.checked(tick.timeIntervalSince1970) else {
+            throw .invalidJob("the tick \(tick.timeIntervalSince1970) is not a time between 1970 and 9999")
+        }
         job.id = "\(entry)@\(tickMilliseconds)"
         job.tick = tick.timeIntervalSince1970
         let payload = job.encoded()
@@ -206,42 +212,39 @@ public final class Dispatcher: Sendable {
 
     /// Builds the envelope and checks it: names, arguments, size.
     func prepare(_ request: JobRequest) throws(QueueError) -> (Job, [UInt8]) {
-        try Self.validate(name: request.type, what: "job type")
+        try Names.validateJobType(request.type)
         let settings = defaults(request.type)
         let queue = request.options.queue ?? settings.queue
-        try Self.validate(name: queue, what: "queue name")
+        try Names.validateQueue(queue)
         guard case .object = request.args else {
             throw .invalidJob("the arguments of \(request.type) must be a JSON object, like {\"user_id\": 42}")
         }
         let maxAttempts = request.options.maxAttempts ?? settings.maxAttempts
         guard (1...1000).contains(maxAttempts) else { throw .invalidJob("max_attempts must be between 1 and 1000, got \(maxAttempts)") }
         let timeout = request.options.timeout ?? settings.timeout
-        if let timeout, timeout <= .zero { throw .invalidJob("timeout must be positive") }
+        if let timeout, timeout <= .zero || timeout.secondsValue > TimeLimits.longestDuration { throw Self.badTimeout(timeout.secondsValue) }
+        if let runAt = request.options.runAt, UnixMilliseconds.checked(runAt.timeIntervalSince1970) == nil {
+            throw .invalidJob("run_at must be a time between 1970 and 9999 (Unix seconds 0 to \(Int64(TimeLimits.latestInstant))), got \(runAt.timeIntervalSince1970)")
+        }
         if let unique = request.options.uniqueKey {
             guard !unique.isEmpty, unique.utf8.count <= 200 else { throw .invalidJob("unique_key must be 1 to 200 bytes") }
         }
         let job = Job(
             type: request.type, queue: queue, args: request.args, maxAttempts: maxAttempts,
             runAt: request.options.runAt?.timeIntervalSince1970, uniqueKey: request.options.uniqueKey,
-            timeoutS: timeout.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+            timeoutS: timeout?.secondsValue
         )
         let payload = job.encoded()
         guard payload.count <= payloadLimit else { throw .payloadTooLarge(bytes: payload.count, limit: payloadLimit) }
         return (job, payload)
     }
 
-    /// Type and queue names: 1–100 characters of letters, digits, `.`, `_`, `-`, `:`.
-    static func validate(name: String, what: String) throws(QueueError) {
-        let allowed = name.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x3A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || byte == 0x2E || byte == 0x5F || byte == 0x2D
-        }
-        guard !name.isEmpty, name.utf8.count <= 100, allowed else {
-            throw .invalidJob("'\(name.prefix(100))' is not a valid \(what): use 1 to 100 letters, digits, '.', '_', '-' or ':'")
-        }
+    static func badTimeout(_ seconds: Double) -> QueueError {
+        .invalidJob("timeout_s must be more than 0 and at most \(Int64(TimeLimits.longestDuration)) seconds (10 years), got \(seconds)")
     }
 
-    static func score(_ seconds: Double) -> String { String(Int64((seconds * 1000).rounded())) }
+    /// A due time as a sorted-set score; `prepare` has checked the range.
+    static func score(_ seconds: Double) -> String { String(UnixMilliseconds.clamped(seconds)) }
 
     private func registerQueues(_ queues: Set<String>, on connection: RedisConnection) throws(RedisError) {
         let new = knownQueues.withLock { known in queues.subtracting(known) }

@@ -1,3 +1,4 @@
+import FerrySupport
 public import Foundation
 
 /// A job as it travels through Redis: the envelope around a type name and its arguments.
@@ -77,12 +78,40 @@ public struct Job: Sendable, Equatable, Codable {
     }
 
     /// Parses a job from the bytes stored in Redis.
+    /// Numbers out of range (a `timeout_s` of 1e300, a `run_at` in the year 30000, a zero
+    /// `max_attempts`) make the payload malformed, with the field and the allowed range named.
     public static func decode(_ bytes: [UInt8]) throws(QueueError) -> Job {
+        let job: Job
         do {
-            return try JobCoding.decoder.decode(Job.self, from: Data(bytes))
+            job = try JobCoding.decoder.decode(Job.self, from: Data(bytes))
         } catch {
             throw .malformedJob(reason: JobCoding.describe(error))
         }
+        try job.checkRanges()
+        return job
+    }
+
+    /// Checks every number against the range Ferry can act on.
+    public func checkRanges() throws(QueueError) {
+        func instant(_ name: String, _ value: Double?) throws(QueueError) {
+            guard let value else { return }
+            guard UnixMilliseconds.checked(value) != nil else {
+                throw .malformedJob(reason: "field '\(name)' must be Unix seconds between 0 and \(Int64(TimeLimits.latestInstant)), got \(value)")
+            }
+        }
+        guard (1...1_000_000).contains(attempt) else {
+            throw .malformedJob(reason: "field 'attempt' must be between 1 and 1000000, got \(attempt)")
+        }
+        guard (1...1_000_000).contains(maxAttempts) else {
+            throw .malformedJob(reason: "field 'max_attempts' must be between 1 and 1000000, got \(maxAttempts)")
+        }
+        if let timeoutS, !(timeoutS > 0 && timeoutS <= TimeLimits.longestDuration) {
+            throw .malformedJob(reason: "field 'timeout_s' must be more than 0 and at most \(Int64(TimeLimits.longestDuration)) seconds, got \(timeoutS)")
+        }
+        try instant("created_at", createdAt)
+        try instant("enqueued_at", enqueuedAt)
+        try instant("run_at", runAt)
+        try instant("tick", tick)
     }
 }
 

@@ -1,3 +1,4 @@
+import FerrySupport
 import Foundation
 
 /// Where and how to reach a Redis server.
@@ -87,10 +88,12 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
                 }
                 database = db
             case "timeout":
-                guard let value = item.value, let seconds = Double(value), seconds > 0 else {
-                    throw .invalidURL(Self.redact(string), reason: "timeout must be a number of seconds")
+                guard let value = item.value, let seconds = Double(value), seconds > 0,
+                      let timeout = Duration(checkedSeconds: seconds, maximum: 86_400)
+                else {
+                    throw .invalidURL(Self.redact(string), reason: "timeout must be a number of seconds up to 86400")
                 }
-                commandTimeout = .milliseconds(Int64(seconds * 1000))
+                commandTimeout = timeout
             default:
                 throw .invalidURL(Self.redact(string), reason: "unknown parameter '\(item.name)'")
             }

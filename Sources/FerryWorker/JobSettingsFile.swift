@@ -1,3 +1,4 @@
+import FerrySupport
 import FerryQueue
 import Foundation
 import Yams
@@ -80,19 +81,15 @@ public enum JobSettingsFile {
 
     /// `90`, `90s`, `500ms`, `2m`, `1h`.
     static func duration(_ value: Any, _ name: String, _ file: String) throws(Invalid) -> Duration {
-        if let seconds = value as? Int, seconds > 0 { return .seconds(seconds) }
-        if let seconds = value as? Double, seconds > 0 { return .milliseconds(Int64(seconds * 1000)) }
+        if let seconds = value as? Int, seconds > 0, let duration = Duration(checkedSeconds: Double(seconds)) { return duration }
+        if let seconds = value as? Double, seconds > 0, let duration = Duration(checkedSeconds: seconds) { return duration }
         if let text = value as? String, let parsed = parseDuration(text), parsed > .zero { return parsed }
         throw Invalid(file: file, message: "\(name) must be a duration like 30s, 500ms, 5m or 1h, got '\(value)'")
     }
 
     /// Parses `500ms`, `30s`, `5m`, `1h`, `2d` or a number of seconds.
+    /// Out-of-range values (negative, not finite, over 10 years) give nil.
     public static func parseDuration(_ text: String) -> Duration? {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let number = Double(text.dropLast(suffix.count)), number >= 0 else { return nil }
-            return .milliseconds(Int64(number * scale * 1000))
-        }
-        return Double(text).map { .milliseconds(Int64($0 * 1000)) }
+        Duration(parsing: text)
     }
 }

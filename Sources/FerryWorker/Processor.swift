@@ -1,3 +1,4 @@
+import FerrySupport
 import FerryQueue
 import FerryRedis
 import Foundation
@@ -51,7 +52,8 @@ struct Processor: Sendable {
         guard limits.acquire(job.type, giveUp: isStopping) else { return .interrupted }
         defer { limits.release(job.type) }
 
-        let timeout = job.timeoutS.map { Duration.milliseconds(Int64($0 * 1000)) } ?? entry.settings.timeout
+        // Job.decode has checked timeout_s, run_at and enqueued_at against their ranges.
+        let timeout = job.timeoutS.flatMap { Duration(checkedSeconds: $0) } ?? entry.settings.timeout
         let jobLogger = {
             var logger = self.logger
             logger[metadataKey: "job_id"] = "\(job.id)"
@@ -62,7 +64,7 @@ struct Processor: Sendable {
         }()
         let context = JobContext(job: job, logger: jobLogger, services: services, settings: entry.settings)
         let latency = Date().timeIntervalSince1970 - (job.runAt ?? job.enqueuedAt)
-        metrics.latency(queue: job.queue).recordNanoseconds(Int64(max(0, latency) * 1e9))
+        metrics.latency(queue: job.queue).recordNanoseconds(Int64(min(max(0, latency), 1e9) * 1e9))
         slots.start(slot: slot, fetched: fetched, job: job, context: context, timeout: timeout)
 
         var failure: (any Error)?

@@ -1,3 +1,5 @@
+import FerryQueue
+
 /// Which queues a worker takes jobs from, and how it chooses between them.
 ///
 /// `critical:5,default:3,low:1` — weighted: each fetch tries the queues in a random order where a
@@ -29,6 +31,9 @@ public struct QueueSelection: Sendable, Equatable {
                     throw QueueSelectionError(text: text, reason: "the weight of \(name) must be a whole number from 1 to 1000")
                 }
                 weight = value
+            }
+            guard Names.isValid(name) else {
+                throw QueueSelectionError(text: text, reason: "'\(name)' is not a queue name: use 1 to \(Names.maximumLength) ASCII letters, digits, '.', '_' or '-'")
             }
             guard !queues.contains(where: { $0.0 == name }) else { throw QueueSelectionError(text: text, reason: "\(name) is listed twice") }
             queues.append((name, weight))

@@ -102,6 +102,20 @@ import Yams
         #expect(unknown.status == 404)
         #expect(unknown.json?["error"]?["code"] == .string("not_found"))
         #expect(try call("POST", base + "/api/v1/dead/no-such-id/retry").status == 404)
+
+        // Absurd numbers get a 400 naming the field; the server stays up.
+        for (body, field) in [
+            (#"{"type":"ferry.noop","timeout_s":1e300}"#, "timeout_s"), (#"{"type":"ferry.noop","timeout_s":-1.7e308}"#, "timeout_s"),
+            (#"{"type":"ferry.noop","timeout_s":0}"#, "timeout_s"), (#"{"type":"ferry.noop","run_at":1e300}"#, "run_at"),
+            (#"{"type":"ferry.noop","run_at":-5}"#, "run_at"), (#"{"type":"ferry.noop","max_attempts":0}"#, "max_attempts"),
+            (#"{"type":"ferry.noop","queue":"a:b"}"#, "queue name"),
+        ] {
+            let reply = try call("POST", base + "/api/v1/jobs", body: body)
+            #expect(reply.status == 400, "\(body)")
+            #expect(reply.json?["error"]?["message"]?.string?.contains(field) == true, "\(body): \(String(describing: reply.json))")
+        }
+        #expect(try call("GET", base + "/healthz").status == 200)
+        #expect(process.waitForExit(timeout: 0) == nil, "the admin server died")
     }
 
     @Test func deadJobsArePagedFilteredRetriedAndDeleted() throws {

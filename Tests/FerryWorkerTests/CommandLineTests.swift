@@ -9,6 +9,10 @@ import Testing
     let namespace = "cli-\(UUID().uuidString.prefix(8))"
 
     func ferry(_ arguments: String...) throws -> (status: Int32?, output: String) {
+        try ferry(arguments)
+    }
+
+    func ferry(_ arguments: [String]) throws -> (status: Int32?, output: String) {
         let process = try ChildProcess([TestEnvironment.ferryBinary] + arguments, environment: [
             "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace,
         ])
@@ -57,6 +61,15 @@ import Testing
         let badQueues = try ferry("worker", "--queues", "a:zero")
         #expect(badQueues.status != 0)
         #expect(badQueues.output.contains("the weight of a must be a whole number"))
+        let colonQueue = try ferry("enqueue", "ferry.noop", "--queue", "orders:high")
+        #expect(colonQueue.status != 0)
+        #expect(colonQueue.output.contains("not a valid queue name"), "\(colonQueue.output)")
+        // Absurd numbers: a clear message and a failure status, never a crash (status 1, not a signal).
+        for arguments in [["--in", "1e300s"], ["--in=-5s"], ["--timeout", "1e300s"], ["--at", "+275760-09-13T00:00:00Z"]] {
+            let absurd = try ferry(["enqueue", "ferry.noop"] + arguments)
+            #expect(absurd.status != nil && absurd.status! > 0 && absurd.status! < 128, "\(arguments): \(absurd.output)")
+            #expect(absurd.output.contains("--in must be") || absurd.output.contains("--timeout must be") || absurd.output.contains("run_at must be") || absurd.output.contains("--at must be"), "\(arguments): \(absurd.output)")
+        }
         let noRedis = try ChildProcess([TestEnvironment.ferryBinary, "stats"], environment: ["FERRY_REDIS_URL": "redis://:pw-secret@127.0.0.1:1"])
         #expect(noRedis.waitForExit(timeout: 30) != 0)
         #expect(noRedis.output.contains("cannot connect to Redis at 127.0.0.1:1"))

@@ -89,6 +89,11 @@ import Testing
         try redis.command("SADD", .string(keys.queues), "default")
         try redis.command("LPUSH", .string(keys.ready("default")), "this is not json")
         try redis.command("LPUSH", .string(keys.ready("default")), #"{"id":"j1","type":"ferry.noop","queue":"default"}"#)
+        // Numbers a trapping conversion would die on: each job goes dead with the field named.
+        let envelope = #""id":"n%d","type":"ferry.noop","queue":"default","args":{},"attempt":1,"max_attempts":3,"created_at":1.7e9,"enqueued_at":1.7e9"#
+        for (index, extra) in [#""timeout_s":9.3e15"#, #""run_at":-1e300"#, #""run_at":1e300"#].enumerated() {
+            try redis.command("LPUSH", .string(keys.ready("default")), .string("{" + String(format: envelope, index) + "," + extra + "}"))
+        }
         let key = "\(namespace):ran"
         try dispatcher().enqueue(.init(type: "ferry.record", args: .object(["key": .string(key)])))
         try dispatcher().enqueue(.init(type: "no.such.type"))
@@ -97,13 +102,15 @@ import Testing
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
 
         #expect(try eventually(timeout: 10) { try count(key) == 1 })
-        #expect(try eventually(timeout: 10) { try stats().queues["default"]?.dead == 4 })
+        #expect(try eventually(timeout: 10) { try stats().queues["default"]?.dead == 7 })
         let dead = try QueueAdmin(keys: keys).deadJobs(on: redis)
         let reasons = dead.map { "\($0.error.type): \($0.error.message)" }.joined(separator: "\n")
         #expect(reasons.contains("MalformedJob: malformed job payload: not valid JSON"), "\(reasons)")
         #expect(reasons.contains("MalformedJob: malformed job payload: missing field"), "\(reasons)")
         #expect(reasons.contains("UnknownJobType: no handler for job type 'no.such.type'"), "\(reasons)")
         #expect(reasons.contains("InvalidArguments: the arguments do not fit ferry.record: missing argument 'key'"), "\(reasons)")
+        #expect(reasons.contains("MalformedJob: malformed job payload: field 'timeout_s' must be"), "\(reasons)")
+        #expect(reasons.contains("MalformedJob: malformed job payload: field 'run_at' must be"), "\(reasons)")
         #expect(process.waitForExit(timeout: 0) == nil)
     }
 

@@ -1,3 +1,4 @@
+import FerrySupport
 import FerryQueue
 import FerryRedis
 import Foundation
@@ -152,10 +153,22 @@ struct JobRoutes {
             }
             if job.runAt != nil, job.delayS != nil { throw AdminError.badRequest("give run_at or delay_s, not both") }
             if let delay = job.delayS, !(0...31_536_000).contains(delay) { throw AdminError.badRequest("delay_s must be between 0 and 31536000") }
+            if let runAt = job.runAt, UnixMilliseconds.checked(runAt) == nil {
+                throw AdminError.badRequest("run_at must be Unix seconds between 0 and \(Int64(TimeLimits.latestInstant)), got \(runAt)")
+            }
+            var timeout: Duration?
+            if let seconds = job.timeoutS {
+                guard let checked = Duration(checkedSeconds: seconds), checked > .zero else {
+                    throw AdminError.badRequest("timeout_s must be more than 0 and at most \(Int64(TimeLimits.longestDuration)) seconds, got \(seconds)")
+                }
+                timeout = checked
+            }
+            if let attempts = job.maxAttempts, !(1...1000).contains(attempts) {
+                throw AdminError.badRequest("max_attempts must be between 1 and 1000, got \(attempts)")
+            }
             let runAt = job.runAt.map { Date(timeIntervalSince1970: $0) } ?? job.delayS.map { Date().addingTimeInterval($0) }
             let options = EnqueueOptions(
-                queue: job.queue, runAt: runAt, maxAttempts: job.maxAttempts,
-                timeout: job.timeoutS.map { .milliseconds(Int64($0 * 1000)) }, uniqueKey: job.uniqueKey
+                queue: job.queue, runAt: runAt, maxAttempts: job.maxAttempts, timeout: timeout, uniqueKey: job.uniqueKey
             )
             let requestToEnqueue = Dispatcher.JobRequest(type: job.type, args: job.args ?? .object([:]), options: options)
             let id: String

@@ -44,9 +44,12 @@ struct QueueRoutes {
     }
 
     static func queueName(_ context: BasicRequestContext) throws -> String {
-        guard let name = context.parameters.get("queue"), !name.isEmpty, name.count <= 100,
-              name.allSatisfy({ $0.isLetter || $0.isNumber || "._:-".contains($0) })
-        else { throw AdminError.badRequest("not a queue name: use 1 to 100 letters, digits, '.', '_', '-' or ':'") }
+        let name = context.parameters.get("queue")?.removingPercentEncoding ?? ""
+        do {
+            try Names.validateQueue(name)
+        } catch {
+            throw AdminError.badRequest("\(error)")
+        }
         return name
     }
 }
