@@ -57,6 +57,10 @@ struct Worker: ParsableCommand {
     @Flag(help: .hidden)
     var child = false
 
+    /// The worker id a supervisor gives its child, so that it can recover the child's jobs.
+    @Option(help: .hidden)
+    var workerID: String?
+
     func validate() throws {
         guard processes >= 1, processes <= 256 else { throw ValidationError("--processes must be between 1 and 256") }
         guard concurrency >= 1, concurrency <= 1000 else { throw ValidationError("--concurrency must be between 1 and 1000") }
@@ -86,11 +90,20 @@ struct Worker: ParsableCommand {
         _ = try environment.registry(jobsDirectory: jobsDir)
         _ = try RedisConnection(configuration: try environment.redisConfiguration())
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let redisConfiguration = try environment.redisConfiguration()
+        let keys = environment.keys
+        let crashLimit = crashLimit
         let supervisor = Supervisor(
             processes: processes,
-            childCommand: [executable] + CommandLine.arguments.dropFirst() + ["--child"],
+            childCommand: { worker in [executable] + arguments + ["--child", "--worker-id", worker] },
             stopTimeout: Self.duration(shutdownTimeout + 10),
-            logger: logger
+            logger: logger,
+            recoverWorker: { worker in
+                let redis = try RedisConnection(configuration: redisConfiguration)
+                let recovery = try WorkerRegistry(keys: keys).recover(worker: worker, crashLimit: crashLimit, deadSet: DeadSetPolicy(), on: redis)
+                return "restored \(recovery.restored), dead \(recovery.buried)"
+            }
         )
         SignalWatcher.start { signal in
             switch signal {
@@ -117,7 +130,10 @@ struct Worker: ParsableCommand {
             heartbeatTTL: Self.duration(heartbeatTTL), crashLimit: crashLimit, timeoutGrace: Self.duration(timeoutGrace),
             stopWhenOrphaned: child
         )
-        let process = WorkerProcess(options: options, keys: environment.keys, redis: redisConfiguration, registry: registry, services: services, logger: logger)
+        let process = WorkerProcess(
+            options: options, keys: environment.keys, redis: redisConfiguration, registry: registry, services: services, logger: logger,
+            id: workerID ?? WorkerInfo.newID()
+        )
         SignalWatcher.start { signal in
             switch signal {
             case .terminate, .interrupt: process.stop()

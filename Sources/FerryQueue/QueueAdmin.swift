@@ -1,4 +1,5 @@
 public import FerryRedis
+import FerrySupport
 public import Foundation
 
 /// Sizes of one queue.
@@ -6,7 +7,11 @@ public struct QueueStats: Sendable, Equatable, Codable {
     public var ready: Int
     public var scheduled: Int
     public var inFlight: Int
+    /// Jobs in flight on workers whose heartbeat has stopped, waiting for recovery.
+    public var orphaned: Int
     public var dead: Int
+    /// Dead jobs dropped by the dead set's age and size limits, ever.
+    public var trimmed: Int
     /// Age in seconds of the oldest ready job (0 when none waits).
     public var latencyS: Double
     public var processed: Int
@@ -14,7 +19,7 @@ public struct QueueStats: Sendable, Equatable, Codable {
     public var paused: Bool
 
     enum CodingKeys: String, CodingKey {
-        case ready, scheduled, dead, processed, failed, paused
+        case ready, scheduled, dead, processed, failed, paused, orphaned, trimmed
         case inFlight = "in_flight"
         case latencyS = "latency_s"
     }
@@ -41,26 +46,34 @@ public struct QueueAdmin: Sendable {
         (try redis.command("SMEMBERS", .string(keys.queues)).array ?? []).compactMap(\.string).sorted()
     }
 
-    public func stats(on redis: RedisConnection, now: Date = Date()) throws(RedisError) -> Stats {
-        let names = try queues(on: redis)
-        let workers = try WorkerRegistry(keys: keys).liveWorkers(on: redis)
+    /// Sizes of every queue. Jobs in flight count per queue whether their worker is live or not;
+    /// those of workers silent for longer than `heartbeatTTL` are also counted as orphaned.
+    /// A queue that only in-flight lists mention (never registered in `ns:queues`) shows too.
+    public func stats(on redis: RedisConnection, now: Date = Date(), heartbeatTTL: Duration = .seconds(30)) throws(RedisError) -> Stats {
+        let registry = WorkerRegistry(keys: keys)
+        let lists = try registry.inFlightLists(ttl: heartbeatTTL, on: redis)
+        let names = Set(try queues(on: redis)).union(lists.map(\.queue)).sorted()
+        let workers = try registry.liveWorkers(on: redis)
         var result = Stats(queues: [:], processed: 0, failed: 0, workers: workers.count)
         for queue in names {
+            let queueLists = lists.filter { $0.queue == queue }
             var commands: [[RedisArgument]] = [
                 ["LLEN", .string(keys.ready(queue))], ["ZCARD", .string(keys.scheduled(queue))],
                 ["ZCARD", .string(keys.dead(queue))], ["LINDEX", .string(keys.ready(queue)), -1],
                 ["GET", .string(keys.processed(queue))], ["GET", .string(keys.failed(queue))],
-                ["EXISTS", .string(keys.paused(queue))],
+                ["EXISTS", .string(keys.paused(queue))], ["GET", .string(keys.trimmed(queue))],
             ]
-            commands += workers.map { ["LLEN", .string(keys.inflight(queue, worker: $0.id))] }
+            commands += queueLists.map { ["LLEN", .string($0.key)] }
             let replies = try redis.pipeline(commands)
             var latency = 0.0
             if let oldest = replies[3].bytes, let job = try? Job.decode(oldest) {
-                latency = max(0, now.timeIntervalSince1970 - (job.runAt ?? job.enqueuedAt))
+                latency = min(max(0, now.timeIntervalSince1970 - (job.runAt ?? job.enqueuedAt)), 1e12)
             }
+            let lengths = replies[8...].map { $0.int ?? 0 }
             let stats = QueueStats(
                 ready: replies[0].int ?? 0, scheduled: replies[1].int ?? 0,
-                inFlight: replies[7...].reduce(0) { $0 + ($1.int ?? 0) }, dead: replies[2].int ?? 0,
+                inFlight: lengths.reduce(0, +), orphaned: zip(queueLists, lengths).filter(\.0.orphaned).reduce(0) { $0 + $1.1 },
+                dead: replies[2].int ?? 0, trimmed: replies[7].int ?? 0,
                 latencyS: (latency * 1000).rounded() / 1000, processed: replies[4].int ?? 0, failed: replies[5].int ?? 0,
                 paused: replies[6].int == 1
             )
@@ -100,7 +113,9 @@ public struct QueueAdmin: Sendable {
             let members = try redis.command("ZRANGE", .string(keys.scheduled(name)), 0, RedisArgument(limit - 1), "WITHSCORES").array ?? []
             for index in stride(from: 0, to: members.count - 1, by: 2) {
                 guard let bytes = members[index].bytes, let job = try? Job.decode(bytes), let score = members[index + 1].string.flatMap(Double.init) else { continue }
-                all.append(ScheduledJob(job: job, runAt: score / 1000, member: bytes))
+                // A score written by someone else may be ±inf: show it as the edge of time.
+                let runAt = score.isFinite ? score / 1000 : (score > 0 ? TimeLimits.latestInstant : 0)
+                all.append(ScheduledJob(job: job, runAt: runAt, member: bytes))
             }
         }
         return all.sorted { $0.runAt < $1.runAt }
@@ -116,17 +131,39 @@ public struct QueueAdmin: Sendable {
     /// Removes a scheduled job; false if it is no longer scheduled.
     @discardableResult
     public func delete(_ scheduled: ScheduledJob, on redis: RedisConnection) throws(RedisError) -> Bool {
-        try redis.command("ZREM", .string(keys.scheduled(scheduled.job.queue)), .bytes(scheduled.member)).int == 1
+        let queue = scheduled.job.queue
+        return try redis.run(
+            QueueScripts.deleteScheduled, keys: [.string(keys.scheduled(queue)), .string(keys.crashes(queue))],
+            arguments: [.bytes(scheduled.member), .string(keys.uniquePrefix(queue))]
+        ).int == 1
     }
 
-    /// Deletes a queue's waiting jobs (ready and scheduled); jobs in flight finish normally.
+    /// Deletes a queue's waiting jobs (ready and scheduled) with their unique keys and crash
+    /// records; jobs in flight finish normally. `UNLINK` frees large lists off Redis's main thread.
     /// Returns how many were deleted.
     public func clear(_ queue: String, on redis: RedisConnection) throws(RedisError) -> Int {
+        var uniqueKeys: [RedisArgument] = []
+        var cursor = "0"
+        repeat {
+            let reply = try redis.command("SCAN", .string(cursor), "MATCH", .string(Self.globEscaped(keys.uniquePrefix(queue)) + "*"), "COUNT", 1000)
+            let parts = reply.array ?? []
+            cursor = parts.first?.string ?? "0"
+            uniqueKeys += (parts.count > 1 ? parts[1].array ?? [] : []).compactMap(\.bytes).map { .bytes($0) }
+        } while cursor != "0"
         let replies = try redis.pipeline([
             ["LLEN", .string(keys.ready(queue))], ["ZCARD", .string(keys.scheduled(queue))],
-            ["DEL", .string(keys.ready(queue)), .string(keys.scheduled(queue))],
+            ["UNLINK", .string(keys.ready(queue)), .string(keys.scheduled(queue)), .string(keys.crashes(queue))] + uniqueKeys,
         ])
         return (replies[0].int ?? 0) + (replies[1].int ?? 0)
+    }
+
+    static func globEscaped(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            if "*?[]\\".contains(character) { out.append("\\") }
+            out.append(character)
+        }
+        return out
     }
 
     // MARK: Finding a job
@@ -143,9 +180,10 @@ public struct QueueAdmin: Sendable {
     /// `readyScanLimit` of each queue), scheduled or retrying, or dead. Nil when not found (done,
     /// deleted, or deeper in a long ready list).
     public func find(id: String, readyScanLimit: Int = 10_000, on redis: RedisConnection) throws(RedisError) -> (Job?, Location)? {
-        for worker in try WorkerRegistry(keys: keys).liveWorkers(on: redis) where worker.busy.contains(where: { $0.id == id }) {
-            for queue in worker.queues {
-                for member in try redis.command("LRANGE", .string(keys.inflight(queue, worker: worker.id)), 0, -1).array ?? [] {
+        let registry = WorkerRegistry(keys: keys)
+        for worker in try registry.liveWorkers(on: redis) where worker.busy.contains(where: { $0.id == id }) {
+            for list in try registry.inFlightLists(ttl: .seconds(86_400 * 365), on: redis) where list.key.contains(worker.id) {
+                for member in try redis.command("LRANGE", .string(list.key), 0, -1).array ?? [] {
                     if let bytes = member.bytes, let job = try? Job.decode(bytes), job.id == id { return (job, .running(worker: worker.id)) }
                 }
             }

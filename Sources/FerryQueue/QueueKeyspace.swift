@@ -6,16 +6,19 @@
 /// | key | type | holds |
 /// | --- | --- | --- |
 /// | `ns:{q}:ready` | list | job JSON waiting to run; LPUSH to enqueue, taken from the right |
-/// | `ns:{q}:inflight:<worker>` | list | jobs a worker process has taken and not yet finished |
+/// | `ns:{q}:inflight:<worker>/<slot>` | list | jobs one executor of a worker process has taken and not yet finished; the rightmost is the one running |
+/// | `ns:{q}:inflight:<worker>/isolated` | list | the crash suspect a worker process is running alone |
 /// | `ns:{q}:scheduled` | zset | delayed jobs and retries, score = due time in ms |
 /// | `ns:{q}:dead` | zset | dead-job records, score = time of death in ms |
 /// | `ns:{q}:paused` | string | present while the queue is paused |
-/// | `ns:{q}:crashes` | hash | job id → times the job took its worker down with it |
+/// | `ns:{q}:crashes` | hash | crash suspects: job id → times the job took down a worker while running alone |
 /// | `ns:{q}:unique:<key>` | string | id of the job holding a unique key, with a TTL |
 /// | `ns:{q}:processed`, `ns:{q}:failed` | string | counters |
+/// | `ns:{q}:trimmed` | string | dead jobs dropped by the dead set's age and size limits |
 /// | `ns:{q}:schedule:<entry>` | string | last tick (ms) enqueued for a scheduler entry |
 /// | `ns:queues` | set | names of known queues |
-/// | `ns:workers` | zset | worker process ids, score = last heartbeat in ms |
+/// | `ns:workers` | zset | worker process ids, score = last heartbeat in ms (Redis server clock) |
+/// | `ns:consumers:<worker>` | set | the in-flight lists a worker process may hold, as `<slot>\|<queue>` |
 /// | `ns:worker:<id>` | hash | a worker's host, pid, queues, start time; expires without heartbeats |
 public struct QueueKeyspace: Sendable, Equatable {
     public let namespace: String
@@ -33,8 +36,14 @@ public struct QueueKeyspace: Sendable, Equatable {
     public func unique(_ queue: String, key: String) -> String { "\(namespace):{\(queue)}:unique:\(key)" }
     public func processed(_ queue: String) -> String { "\(namespace):{\(queue)}:processed" }
     public func failed(_ queue: String) -> String { "\(namespace):{\(queue)}:failed" }
+    public func trimmed(_ queue: String) -> String { "\(namespace):{\(queue)}:trimmed" }
+    /// The prefix of every unique key of `queue` (scripts append the key).
+    public func uniquePrefix(_ queue: String) -> String { "\(namespace):{\(queue)}:unique:" }
     public func schedule(_ queue: String, entry: String) -> String { "\(namespace):{\(queue)}:schedule:\(entry)" }
     public var queues: String { "\(namespace):queues" }
     public var workers: String { "\(namespace):workers" }
     public func worker(_ id: String) -> String { "\(namespace):worker:\(id)" }
+    public func consumers(_ worker: String) -> String { "\(namespace):consumers:\(worker)" }
+    /// The in-flight list of `consumer` for `queue`.
+    public func inflight(_ queue: String, consumer: Consumer) -> String { inflight(queue, worker: consumer.name) }
 }

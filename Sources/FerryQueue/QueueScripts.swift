@@ -3,8 +3,56 @@ public import FerryRedis
 /// The atomic state transitions of a job, as Lua scripts run with EVALSHA.
 ///
 /// Each script touches the keys of one queue only (one `{queue}` hash tag), so each transition
-/// is atomic and stays valid on Redis Cluster.
+/// is atomic and stays valid on Redis Cluster. Times in scripts come from the server's clock
+/// (`TIME`), never from the caller's, so hosts with skewed clocks agree on what is due and what
+/// is stale. A script that takes something out of a list computes everything first and writes
+/// last, so that an error halfway can leave a duplicate behind but never lose a job.
+///
+/// The Swift side of each script — which keys and arguments it takes — lives in one typed
+/// wrapper: ``Fetcher``, ``Settler``, ``WorkerRegistry``, ``ScheduledPromoter``, ``Dispatcher``.
 public enum QueueScripts {
+    /// Helpers shared by the scripts that end a job's life or recover it.
+    static let helpers = """
+        local function now_ms()
+          local t = redis.call('TIME')
+          return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        end
+        local function decode_job(payload)
+          local ok, job = pcall(cjson.decode, payload)
+          if ok and type(job) == 'table' then return job end
+          return nil
+        end
+        local function id_of(job)
+          if job and type(job.id) == 'string' and job.id ~= '' then return job.id end
+          return nil
+        end
+        local function release_unique(prefix, job)
+          local id = id_of(job)
+          if id and type(job.unique_key) == 'string' then
+            local key = prefix .. job.unique_key
+            if redis.call('GET', key) == id then redis.call('DEL', key) end
+          end
+        end
+        -- The dead-set record: {"died_at": ms, "error": {...}, "job": <payload>, "queue": "q"}, or
+        -- "job": null and "raw": "<payload>" when the payload is not a job.
+        local function dead_record(payload, parsed, queue, error_json, now)
+          local body
+          if parsed then body = ',"job":' .. payload else body = ',"job":null,"raw":' .. cjson.encode(payload) end
+          return '{"died_at":' .. now .. ',"error":' .. error_json .. body .. ',"queue":' .. cjson.encode(queue) .. '}'
+        end
+        -- Adds a record and trims the dead set by age and by size; counts what was trimmed.
+        -- Returns {trimmed, size}.
+        local function add_dead(dead, trimmed_counter, record, now, capacity, max_age)
+          redis.call('ZADD', dead, now, record)
+          local removed = 0
+          if max_age > 0 then removed = redis.call('ZREMRANGEBYSCORE', dead, '-inf', '(' .. (now - max_age)) end
+          removed = removed + redis.call('ZREMRANGEBYRANK', dead, 0, -(capacity + 1))
+          if removed > 0 then redis.call('INCRBY', trimmed_counter, removed) end
+          return {removed, redis.call('ZCARD', dead)}
+        end
+
+        """
+
     /// Enqueue under a unique key. KEYS: target (ready list or scheduled zset), unique key.
     /// ARGV: job JSON, job id, unique TTL in ms, score ("" for the ready list).
     /// Returns the id of the job that holds the key: the new job's, or the one already queued.
@@ -20,68 +68,74 @@ public enum QueueScripts {
         return ARGV[2]
         """)
 
-    /// Reliable fetch of up to ARGV[1] jobs. KEYS: ready, in-flight, paused.
-    /// Moves the oldest jobs from ready to the worker's in-flight list; nothing while paused.
-    public static let fetch = RedisScript(name: "fetch", source: """
-        if redis.call('EXISTS', KEYS[3]) == 1 then return {} end
+    /// Reliable fetch of up to ARGV[1] jobs. KEYS: ready, the consumer's in-flight list, paused,
+    /// crashes. Moves the oldest jobs from ready to the in-flight list (nothing while paused) and
+    /// returns {jobs, suspects}: `suspects[i]` is 1 when job i is suspected of crashing a worker
+    /// (only looked up while the queue has suspects at all).
+    static let fetch = RedisScript(name: "fetch", source: helpers + """
+        if redis.call('EXISTS', KEYS[3]) == 1 then return {{}, {}} end
         local jobs = {}
         for i = 1, tonumber(ARGV[1]) do
           local job = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
           if not job then break end
           jobs[i] = job
         end
-        return jobs
-        """)
-
-    /// Acknowledges finished jobs. KEYS: in-flight, processed counter, crashes, then unique keys.
-    /// ARGV: count N, N job payloads, then one holder id per unique key.
-    /// Returns how many of the jobs were still in flight (and so are now done).
-    public static let ack = RedisScript(name: "ack", source: """
-        local n = tonumber(ARGV[1])
-        local done = 0
-        for i = 2, n + 1 do
-          done = done + redis.call('LREM', KEYS[1], -1, ARGV[i])
-        end
-        if done > 0 then redis.call('INCRBY', KEYS[2], done) end
-        if redis.call('HLEN', KEYS[3]) > 0 then
-          for i = 2, n + 1 do
-            local ok, job = pcall(cjson.decode, ARGV[i])
-            if ok and type(job) == 'table' and job.id then redis.call('HDEL', KEYS[3], job.id) end
+        local suspects = {}
+        if #jobs > 0 and redis.call('HLEN', KEYS[4]) > 0 then
+          for i, job in ipairs(jobs) do
+            local id = id_of(decode_job(job))
+            suspects[i] = (id and redis.call('HEXISTS', KEYS[4], id) == 1) and 1 or 0
           end
         end
-        for k = 4, #KEYS do
-          if redis.call('GET', KEYS[k]) == ARGV[n + 1 + (k - 3)] then redis.call('DEL', KEYS[k]) end
-        end
-        return done
+        return {jobs, suspects}
         """)
 
-    /// Schedules a failed job's next attempt. KEYS: in-flight, scheduled, failed counter.
-    /// ARGV: payload as fetched, updated job JSON, due time in ms.
-    /// Returns 0 when the job was no longer in flight (already recovered elsewhere).
-    public static let retry = RedisScript(name: "retry", source: """
+    /// Acknowledges one finished job. KEYS: in-flight list, processed counter, crashes, [unique key].
+    /// ARGV: payload, job id, "1" if it was a crash suspect, unique-key holder id.
+    /// Returns 1, or 0 when the job was no longer in flight (then nothing else changes).
+    static let ack = RedisScript(name: "ack", source: """
         if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
-        redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-        redis.call('INCR', KEYS[3])
+        redis.call('INCR', KEYS[2])
+        if ARGV[3] == '1' then redis.call('HDEL', KEYS[3], ARGV[2]) end
+        if KEYS[4] and redis.call('GET', KEYS[4]) == ARGV[4] then redis.call('DEL', KEYS[4]) end
         return 1
         """)
 
-    /// Moves a job to the dead set. KEYS: in-flight, dead, failed counter, crashes, [unique key].
-    /// ARGV: payload as fetched, dead record JSON, time in ms, dead-set capacity, job id, unique holder id.
-    public static let bury = RedisScript(name: "bury", source: """
+    /// Schedules a failed job's next attempt. KEYS: in-flight list, scheduled, failed counter, crashes.
+    /// ARGV: payload as fetched, updated job JSON, delay in ms (from the server's now), job id,
+    /// "1" if it was a crash suspect (it ended without a crash, so it is one no longer).
+    /// Returns 1, or 0 when the job was no longer in flight.
+    static let retry = RedisScript(name: "retry", source: helpers + """
         if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
-        redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-        redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
+        redis.call('ZADD', KEYS[2], now_ms() + tonumber(ARGV[3]), ARGV[2])
         redis.call('INCR', KEYS[3])
-        if ARGV[5] ~= '' then redis.call('HDEL', KEYS[4], ARGV[5]) end
-        if KEYS[5] and redis.call('GET', KEYS[5]) == ARGV[6] then redis.call('DEL', KEYS[5]) end
+        if ARGV[5] == '1' then redis.call('HDEL', KEYS[4], ARGV[4]) end
         return 1
         """)
 
-    /// Puts unstarted or unfinished jobs back at the front of the line. KEYS: in-flight, ready.
-    /// ARGV: payloads. Returns how many were put back.
-    public static let requeue = RedisScript(name: "requeue", source: """
+    /// Moves a job to the dead set. KEYS: in-flight list, dead, failed counter, crashes, trimmed counter.
+    /// ARGV: payload as fetched, error JSON, "1" if the payload is a job, queue, dead-set capacity,
+    /// dead-set max age in ms, unique-key prefix.
+    /// Returns {1, trimmed, dead size}, or {0, 0, 0} when the job was no longer in flight.
+    static let bury = RedisScript(name: "bury", source: helpers + """
+        if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return {0, 0, 0} end
+        local now = now_ms()
+        local parsed = ARGV[3] == '1'
+        local job = parsed and decode_job(ARGV[1]) or nil
+        local result = add_dead(KEYS[2], KEYS[5], dead_record(ARGV[1], parsed, ARGV[4], ARGV[2], now), now,
+          tonumber(ARGV[5]), tonumber(ARGV[6]))
+        redis.call('INCR', KEYS[3])
+        local id = id_of(job)
+        if id then redis.call('HDEL', KEYS[4], id) end
+        release_unique(ARGV[7], job)
+        return {1, result[1], result[2]}
+        """)
+
+    /// Puts unstarted or interrupted jobs back at the front of the line, in the order given (the
+    /// first is taken next). KEYS: in-flight list, ready. ARGV: payloads. Returns how many.
+    static let requeue = RedisScript(name: "requeue", source: """
         local n = 0
-        for i = 1, #ARGV do
+        for i = #ARGV, 1, -1 do
           if redis.call('LREM', KEYS[1], -1, ARGV[i]) > 0 then
             redis.call('RPUSH', KEYS[2], ARGV[i])
             n = n + 1
@@ -90,10 +144,26 @@ public enum QueueScripts {
         return n
         """)
 
-    /// Moves due delayed jobs and retries to the ready list. KEYS: scheduled, ready.
-    /// ARGV: now in ms, most jobs to move. Returns how many moved.
-    public static let promote = RedisScript(name: "promote", source: """
-        local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, ARGV[2])
+    /// Puts everything left in a consumer's in-flight list back at the front of the line, oldest
+    /// taken next. KEYS: in-flight list, ready. Returns how many.
+    static let requeueAll = RedisScript(name: "requeue_all", source: """
+        local n = 0
+        while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do n = n + 1 end
+        return n
+        """)
+
+    /// Moves a crash suspect from a consumer's in-flight list to the process's isolation list before
+    /// it runs alone. KEYS: in-flight list, isolation list. ARGV: payload. Returns 1 or 0.
+    static let isolate = RedisScript(name: "isolate", source: """
+        if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
+        redis.call('LPUSH', KEYS[2], ARGV[1])
+        return 1
+        """)
+
+    /// Moves due delayed jobs and retries to the ready list, by the server's clock. KEYS: scheduled,
+    /// ready. ARGV: most jobs to move. Returns how many moved.
+    static let promote = RedisScript(name: "promote", source: helpers + """
+        local due = redis.call('ZRANGE', KEYS[1], '-inf', now_ms(), 'BYSCORE', 'LIMIT', 0, ARGV[1])
         for _, job in ipairs(due) do
           redis.call('ZREM', KEYS[1], job)
           redis.call('LPUSH', KEYS[2], job)
@@ -101,33 +171,50 @@ public enum QueueScripts {
         return #due
         """)
 
-    /// Recovers the in-flight jobs of a worker that died. KEYS: its in-flight list, ready, dead, crashes.
-    /// ARGV: crash limit, now in ms, queue name, worker id, dead-set capacity.
-    /// Each job goes back to the front of the ready list, or — once it has taken down its worker
-    /// the limit number of times — to the dead set. Returns {restored, buried}.
-    public static let recover = RedisScript(name: "recover", source: """
-        local restored, buried = 0, 0
-        local limit = tonumber(ARGV[1])
-        while true do
-          local job = redis.call('RPOP', KEYS[1])
-          if not job then break end
-          local ok, decoded = pcall(cjson.decode, job)
-          local id = ok and type(decoded) == 'table' and decoded.id or nil
-          local crashes = 1
-          if id then crashes = redis.call('HINCRBY', KEYS[4], id, 1) end
-          if id and crashes >= limit then
-            redis.call('HDEL', KEYS[4], id)
-            local err = cjson.encode({type = 'WorkerCrashed', at = tonumber(ARGV[2]) / 1000,
-              message = 'the job was running when its worker process died, ' .. crashes .. ' times (last: worker ' .. ARGV[4] .. ')'})
-            local record = '{"died_at":' .. ARGV[2] .. ',"error":' .. err .. ',"job":' .. job .. ',"queue":' .. cjson.encode(ARGV[3]) .. '}'
-            redis.call('ZADD', KEYS[3], ARGV[2], record)
-            redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[5]) + 1))
-            buried = buried + 1
-          else
-            redis.call('RPUSH', KEYS[2], job)
-            restored = restored + 1
-          end
+    /// Recovers one in-flight list of a worker that died. KEYS: the list, ready, dead, crashes,
+    /// trimmed counter. ARGV: mode, crash limit, queue, worker id, dead-set capacity, dead-set max
+    /// age in ms, unique-key prefix.
+    ///
+    /// A consumer works through its list from the right, one job at a time, so the rightmost job
+    /// is the one that was running; the others never started and go back with no blame. The
+    /// running one, by mode: `isolated` — it ran alone in its process, so it caused the crash: its
+    /// count goes up and at the limit it goes dead; `suspect` — it ran beside others, so it becomes
+    /// a suspect (count 0) to be run alone next time; `clean` — it was waiting, not running.
+    /// Returns {restored, buried}.
+    static let recover = RedisScript(name: "recover", source: helpers + """
+        local items = redis.call('LRANGE', KEYS[1], 0, -1)
+        local n = #items
+        if n == 0 then return {0, 0} end
+        local mode, limit = ARGV[1], tonumber(ARGV[2])
+        local running = items[n]
+        local job = decode_job(running)
+        local id = id_of(job)
+        local bury, crashes = false, 0
+        if id and mode == 'isolated' then
+          local reply = redis.pcall('HINCRBY', KEYS[4], id, 1)
+          if type(reply) == 'number' then crashes = reply else crashes = limit end
+          bury = crashes >= limit
         end
+        local restored, buried = 0, 0
+        for i = 1, n - 1 do
+          redis.call('RPUSH', KEYS[2], items[i])
+          restored = restored + 1
+        end
+        if bury then
+          local now = now_ms()
+          local error_json = cjson.encode({type = 'WorkerCrashed', at = now / 1000,
+            message = 'the job was running alone in its worker process when the process died, ' .. crashes ..
+              ' times (last: worker ' .. ARGV[4] .. ')'})
+          add_dead(KEYS[3], KEYS[5], dead_record(running, true, ARGV[3], error_json, now), now, tonumber(ARGV[5]), tonumber(ARGV[6]))
+          redis.call('HDEL', KEYS[4], id)
+          release_unique(ARGV[7], job)
+          buried = 1
+        else
+          if id and mode == 'suspect' then redis.call('HSETNX', KEYS[4], id, 0) end
+          redis.call('RPUSH', KEYS[2], running)
+          restored = restored + 1
+        end
+        redis.call('DEL', KEYS[1])
         return {restored, buried}
         """)
 
@@ -155,5 +242,38 @@ public enum QueueScripts {
         if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
         redis.call('LPUSH', KEYS[2], ARGV[1])
         return 1
+        """)
+
+    /// Deletes one scheduled job and everything that refers to it. KEYS: scheduled, crashes.
+    /// ARGV: the member, unique-key prefix. Returns 1 or 0.
+    static let deleteScheduled = RedisScript(name: "delete_scheduled", source: helpers + """
+        if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+        local job = decode_job(ARGV[1])
+        local id = id_of(job)
+        if id then redis.call('HDEL', KEYS[2], id) end
+        release_unique(ARGV[2], job)
+        return 1
+        """)
+
+    /// Records a worker's heartbeat by the server's clock. KEYS: workers zset. ARGV: worker id.
+    static let beat = RedisScript(name: "beat", source: helpers + """
+        redis.call('ZADD', KEYS[1], now_ms(), ARGV[1])
+        return 1
+        """)
+
+    /// Workers whose last heartbeat is older than ARGV[1] ms by the server's clock, at most
+    /// ARGV[2] of them. KEYS: workers zset.
+    static let stale = RedisScript(name: "stale", source: helpers + """
+        return redis.call('ZRANGE', KEYS[1], '-inf', '(' .. (now_ms() - tonumber(ARGV[1])), 'BYSCORE', 'LIMIT', 0, ARGV[2])
+        """)
+
+    /// Forgets a recovered worker unless it beat again meanwhile. KEYS: workers zset.
+    /// ARGV: worker id, staleness in ms (-1: forget unconditionally). Returns 1 if forgotten.
+    static let forget = RedisScript(name: "forget", source: helpers + """
+        local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+        if not score then return 0 end
+        local ttl = tonumber(ARGV[2])
+        if ttl >= 0 and tonumber(score) >= now_ms() - ttl then return 0 end
+        return redis.call('ZREM', KEYS[1], ARGV[1])
         """)
 }

@@ -1,5 +1,4 @@
 public import FerryRedis
-public import Foundation
 
 /// Moves delayed jobs and retries whose time has come to their ready lists, atomically and once.
 public struct ScheduledPromoter: Sendable {
@@ -12,16 +11,15 @@ public struct ScheduledPromoter: Sendable {
         self.batchSize = batchSize
     }
 
-    /// Promotes every due job of `queues`; returns how many moved.
+    /// Promotes every job of `queues` that is due by the Redis server's clock; returns how many moved.
     @discardableResult
-    public func promoteDue(in queues: [String], now: Date = Date(), on redis: RedisConnection) throws(RedisError) -> Int {
-        let nowMilliseconds = String(Int64(now.timeIntervalSince1970 * 1000))
+    public func promoteDue(in queues: [String], on redis: RedisConnection) throws(RedisError) -> Int {
         var moved = 0
         for queue in queues {
             while true {
                 let count = try redis.run(
                     QueueScripts.promote, keys: [.string(keys.scheduled(queue)), .string(keys.ready(queue))],
-                    arguments: [.string(nowMilliseconds), RedisArgument(batchSize)]
+                    arguments: [RedisArgument(batchSize)]
                 ).int ?? 0
                 moved += count
                 if count < batchSize { break }

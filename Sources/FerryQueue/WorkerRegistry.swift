@@ -1,4 +1,5 @@
 public import FerryRedis
+import FerrySupport
 public import Foundation
 
 /// A live worker process, as it announces itself in its heartbeat.
@@ -45,6 +46,11 @@ public struct WorkerInfo: Sendable, Equatable {
 }
 
 /// Heartbeats of worker processes, and the recovery of jobs left in flight by dead ones.
+///
+/// Liveness costs O(1) per process and pass: heartbeats are scores (the Redis server's clock) in
+/// `ns:workers`, and finding the dead is one range query on it. What a worker may hold in flight
+/// is listed in `ns:consumers:<worker>` before its first fetch, so recovery finds every list of
+/// every queue, whether or not the queue is in `ns:queues`.
 public struct WorkerRegistry: Sendable {
     public let keys: QueueKeyspace
 
@@ -52,23 +58,31 @@ public struct WorkerRegistry: Sendable {
         self.keys = keys
     }
 
-    /// Announces `worker` as alive for `ttl`; call it well within the TTL.
+    /// Lists the in-flight lists `consumers` may hold in `queues`. Call before the first fetch.
+    public func register(worker: String, consumers: [Consumer], queues: [String], on redis: RedisConnection) throws(RedisError) {
+        let members = consumers.flatMap { consumer in queues.map { RedisArgument.string(consumer.member(queue: $0)) } }
+        guard !members.isEmpty else { return }
+        try redis.command(["SADD", .string(keys.consumers(worker))] + members)
+    }
+
+    /// Announces `worker` as alive for `ttl` (its details expire; its score stays until recovery).
     public func beat(_ worker: WorkerInfo, ttl: Duration, on redis: RedisConnection) throws(RedisError) {
         let key = keys.worker(worker.id)
         let busy = (try? String(decoding: JSONEncoder().encode(worker.busy), as: UTF8.self)) ?? "[]"
-        let ttlMilliseconds = Int(ttl.components.seconds) * 1000 + Int(ttl.components.attoseconds / 1_000_000_000_000_000)
         for reply in try redis.pipeline([
             ["HSET", .string(key), "host", .string(worker.host), "pid", RedisArgument(worker.pid),
              "queues", .string(worker.queues.joined(separator: ",")), "concurrency", RedisArgument(worker.concurrency),
              "started_at", .string(String(worker.startedAt)), "busy", .string(busy), "quiet", worker.quiet ? "1" : "0"],
-            ["PEXPIRE", .string(key), RedisArgument(ttlMilliseconds)],
-            ["ZADD", .string(keys.workers), .string(String(Int64(Date().timeIntervalSince1970 * 1000))), .string(worker.id)],
+            ["PEXPIRE", .string(key), .string(String(max(1, ttl.wholeMilliseconds)))],
         ]) { try reply.check() }
+        try redis.run(QueueScripts.beat, keys: [.string(keys.workers)], arguments: [.string(worker.id)])
     }
 
     /// Removes a worker that stopped cleanly (its in-flight lists must be empty).
     public func remove(_ workerID: String, on redis: RedisConnection) throws(RedisError) {
-        for reply in try redis.pipeline([["DEL", .string(keys.worker(workerID))], ["ZREM", .string(keys.workers), .string(workerID)]]) {
+        for reply in try redis.pipeline([
+            ["DEL", .string(keys.worker(workerID)), .string(keys.consumers(workerID))], ["ZREM", .string(keys.workers), .string(workerID)],
+        ]) {
             try reply.check()
         }
     }
@@ -88,10 +102,33 @@ public struct WorkerRegistry: Sendable {
             return WorkerInfo(
                 id: id, host: map["host"] ?? "?", pid: Int(map["pid"] ?? "") ?? 0,
                 queues: (map["queues"] ?? "").split(separator: ",").map(String.init),
-                concurrency: Int(map["concurrency"] ?? "") ?? 0, startedAt: Double(map["started_at"] ?? "") ?? 0,
+                concurrency: Int(map["concurrency"] ?? "") ?? 0, startedAt: Double(map["started_at"] ?? "").flatMap { $0.isFinite ? $0 : nil } ?? 0,
                 busy: busy, quiet: map["quiet"] == "1"
             )
         }
+    }
+
+    /// Every in-flight list of every worker still listed (live, or dead and not yet recovered),
+    /// with whether its worker's heartbeat is older than `ttl`.
+    public func inFlightLists(ttl: Duration, on redis: RedisConnection) throws(RedisError) -> [(queue: String, key: String, orphaned: Bool)] {
+        let stale = Set(try staleWorkers(olderThan: ttl, limit: 100_000, on: redis))
+        let ids = (try redis.command("ZRANGE", .string(keys.workers), 0, -1).array ?? []).compactMap(\.string)
+        guard !ids.isEmpty else { return [] }
+        let sets = try redis.pipeline(ids.map { ["SMEMBERS", .string(keys.consumers($0))] })
+        var lists: [(String, String, Bool)] = []
+        for (id, members) in zip(ids, sets) {
+            for member in (members.array ?? []).compactMap(\.string) {
+                guard let (consumer, queue) = Consumer.parse(member: member, worker: id) else { continue }
+                lists.append((queue, keys.inflight(queue, consumer: consumer), stale.contains(id)))
+            }
+        }
+        return lists
+    }
+
+    /// Workers whose last heartbeat is older than `olderThan` by the Redis server's clock.
+    public func staleWorkers(olderThan ttl: Duration, limit: Int = 100, on redis: RedisConnection) throws(RedisError) -> [String] {
+        (try redis.run(QueueScripts.stale, keys: [.string(keys.workers)], arguments: [.string(String(ttl.wholeMilliseconds)), RedisArgument(limit)])
+            .array ?? []).compactMap(\.string)
     }
 
     /// What a recovery pass did.
@@ -99,35 +136,76 @@ public struct WorkerRegistry: Sendable {
         public var workers: [String] = []
         public var restored = 0
         public var buried = 0
+
+        public init() {}
     }
 
-    /// Finds workers whose heartbeat expired and puts their in-flight jobs back, exactly once:
-    /// each queue's in-flight list is emptied by one atomic script, so a second process running
-    /// the same recovery finds nothing left. A job that has now taken down `crashLimit` workers
-    /// goes to the dead set instead.
-    public func recoverOrphans(crashLimit: Int = 3, deadCapacity: Int = 10_000, on redis: RedisConnection) throws(RedisError) -> Recovery {
-        let ids = (try redis.command("ZRANGE", .string(keys.workers), 0, -1).array ?? []).compactMap(\.string)
-        guard !ids.isEmpty else { return Recovery() }
-        let alive = try redis.pipeline(ids.map { ["EXISTS", .string(keys.worker($0))] })
-        let dead = zip(ids, alive).filter { $0.1.int == 0 }.map(\.0)
-        guard !dead.isEmpty else { return Recovery() }
-        let queues = (try redis.command("SMEMBERS", .string(keys.queues)).array ?? []).compactMap(\.string)
-        var recovery = Recovery()
-        let now = String(Int64(Date().timeIntervalSince1970 * 1000))
-        for worker in dead {
-            for queue in queues {
-                let reply = try redis.run(
-                    QueueScripts.recover,
-                    keys: [.string(keys.inflight(queue, worker: worker)), .string(keys.ready(queue)), .string(keys.dead(queue)), .string(keys.crashes(queue))],
-                    arguments: [RedisArgument(crashLimit), .string(now), .string(queue), .string(worker), RedisArgument(deadCapacity)]
-                )
-                let counts = reply.array?.compactMap(\.int) ?? [0, 0]
-                recovery.restored += counts.first ?? 0
-                recovery.buried += counts.last ?? 0
-            }
-            try redis.command("ZREM", .string(keys.workers), .string(worker))
-            recovery.workers.append(worker)
+    /// Recovers the jobs of workers whose heartbeat is older than `ttl`, and forgets them unless
+    /// they beat again meanwhile. Safe to run from many processes at once: each in-flight list is
+    /// emptied by one atomic script, so a second pass finds nothing left.
+    public func recoverStale(ttl: Duration, crashLimit: Int, deadSet: DeadSetPolicy, on redis: RedisConnection) throws(RedisError) -> Recovery {
+        var total = Recovery()
+        for worker in try staleWorkers(olderThan: ttl, on: redis) {
+            let recovery = try recover(worker: worker, crashLimit: crashLimit, deadSet: deadSet, forgetUnlessBeatWithin: ttl, on: redis)
+            total.workers += recovery.workers
+            total.restored += recovery.restored
+            total.buried += recovery.buried
         }
+        return total
+    }
+
+    /// Recovers the jobs of `worker`, which is known to be dead (its supervisor saw it exit, or its
+    /// heartbeat is stale). Jobs it had not started go back with no blame; the job it was running
+    /// alone (a crash suspect) has its crash counted, and goes dead at `crashLimit`; jobs it was
+    /// running beside others become suspects, to be run alone next time.
+    ///
+    /// - Parameter forgetUnlessBeatWithin: forget the worker only if it has not beaten within this
+    ///   (a worker cut off from Redis for a while comes back); nil forgets it unconditionally.
+    @discardableResult
+    public func recover(
+        worker: String, crashLimit: Int, deadSet: DeadSetPolicy, forgetUnlessBeatWithin: Duration? = nil, on redis: RedisConnection
+    ) throws(RedisError) -> Recovery {
+        let members = (try redis.command("SMEMBERS", .string(keys.consumers(worker))).array ?? []).compactMap(\.string)
+        let lists = members.compactMap { Consumer.parse(member: $0, worker: worker) }
+        var recovery = Recovery()
+        // The isolation lane first: if it held a job, that job ran alone and is the culprit; the
+        // jobs in the executors' lists were waiting for it to finish.
+        var isolatedHeldOne = false
+        for (consumer, queue) in lists where consumer.lane == .isolated {
+            let counts = try recoverList(consumer: consumer, queue: queue, mode: "isolated", crashLimit: crashLimit, deadSet: deadSet, on: redis)
+            if counts.restored + counts.buried > 0 { isolatedHeldOne = true }
+            recovery.restored += counts.restored
+            recovery.buried += counts.buried
+        }
+        for (consumer, queue) in lists where consumer.lane != .isolated {
+            let counts = try recoverList(
+                consumer: consumer, queue: queue, mode: isolatedHeldOne ? "clean" : "suspect", crashLimit: crashLimit, deadSet: deadSet, on: redis
+            )
+            recovery.restored += counts.restored
+            recovery.buried += counts.buried
+        }
+        let ttl = forgetUnlessBeatWithin.map { String($0.wholeMilliseconds) } ?? "-1"
+        if try redis.run(QueueScripts.forget, keys: [.string(keys.workers)], arguments: [.string(worker), .string(ttl)]).int == 1 {
+            try redis.command("DEL", .string(keys.consumers(worker)), .string(keys.worker(worker)))
+        }
+        if recovery.restored + recovery.buried > 0 || !members.isEmpty { recovery.workers = [worker] }
         return recovery
+    }
+
+    private func recoverList(
+        consumer: Consumer, queue: String, mode: String, crashLimit: Int, deadSet: DeadSetPolicy, on redis: RedisConnection
+    ) throws(RedisError) -> (restored: Int, buried: Int) {
+        let reply = try redis.run(
+            QueueScripts.recover,
+            keys: [.string(keys.inflight(queue, consumer: consumer)), .string(keys.ready(queue)), .string(keys.dead(queue)),
+                   .string(keys.crashes(queue)), .string(keys.trimmed(queue))],
+            arguments: [.string(mode), RedisArgument(crashLimit), .string(queue), .string(consumer.worker), RedisArgument(deadSet.capacity),
+                        .string(String(deadSet.maxAge.wholeMilliseconds)), .string(keys.uniquePrefix(queue))]
+        )
+        let counts = reply.array?.compactMap(\.int) ?? [0, 0]
+        // Jobs now wait in a queue that may never have been registered (written by another
+        // language straight to its ready list): make it known, so it shows and is served.
+        if counts.reduce(0, +) > 0 { try redis.command("SADD", .string(keys.queues), .string(queue)) }
+        return (counts.first ?? 0, counts.count > 1 ? counts[1] : 0)
     }
 }

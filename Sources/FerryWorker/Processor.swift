@@ -1,16 +1,15 @@
 import FerrySupport
 import FerryQueue
-import FerryRedis
 import Foundation
 import Logging
 import Metrics
 
-/// Runs one fetched job: finds its handler, decodes its arguments, runs it, and records the
-/// outcome — done (to be acknowledged by the caller in a batch), retried later, or dead.
+/// Runs one fetched job: finds its handler, decodes its arguments, runs it, and decides how the
+/// attempt ends (``Settlement``). It writes nothing to Redis: the executor settles the outcome at
+/// once, and replays it after a Redis failure.
 struct Processor: Sendable {
     let registry: JobRegistry
     let services: JobServices
-    let failures: FailureRecorder
     let slots: ExecutorSlots
     let limits: TypeLimits
     /// True once the process is stopping (a job waiting for a type slot then goes back).
@@ -18,10 +17,9 @@ struct Processor: Sendable {
     let logger: Logger
 
     enum Outcome: Equatable {
-        case succeeded
-        case retried
-        case dead
-        /// The watchdog already recorded this attempt as timed out (the process is being recycled).
+        /// The attempt ended; write this.
+        case settle(Settlement)
+        /// The watchdog gave up on this attempt and settled it itself (the process is being recycled).
         case abandoned
         /// Cancelled by shutdown before it finished: to be put back, not counted as a failure.
         case interrupted
@@ -31,22 +29,22 @@ struct Processor: Sendable {
     static let shutdownReason = "worker shutting down"
 
     /// Runs `fetched` on the calling thread (executor `slot`), counting it in that thread's `metrics`.
-    func run(_ fetched: FetchedJob, slot: Int, redis: RedisConnection, metrics: JobMetrics) throws(RedisError) -> Outcome {
+    func run(_ fetched: FetchedJob, slot: Int, metrics: JobMetrics) -> Outcome {
         let started = ContinuousClock.now
         let job: Job
         switch fetched.job {
         case .failure(let error):
-            try bury(fetched, type: "MalformedJob", message: error.description, redis: redis, metrics: metrics)
+            metrics.outcome(type: "unknown", queue: fetched.queue, "dead").increment()
             log(fetched: fetched, job: nil, outcome: "dead", error: error.description, since: started)
-            return .dead
+            return .settle(.bury(JobFailure(type: "MalformedJob", message: error.description)))
         case .success(let parsed):
             job = parsed
         }
         guard let entry = registry[job.type] else {
             let message = "no handler for job type '\(job.type)'; this worker knows: \(registry.types.joined(separator: ", "))"
-            try bury(fetched, type: "UnknownJobType", message: message, redis: redis, metrics: metrics)
+            metrics.outcome(type: job.type, queue: job.queue, "dead").increment()
             log(fetched: fetched, job: job, outcome: "dead", error: message, since: started)
-            return .dead
+            return .settle(.bury(JobFailure(type: "UnknownJobType", message: message)))
         }
 
         guard limits.acquire(job.type, giveUp: isStopping) else { return .interrupted }
@@ -85,24 +83,25 @@ struct Processor: Sendable {
         guard let error = failure else {
             metrics.outcome(type: job.type, queue: job.queue, "succeeded").increment()
             log(fetched: fetched, job: job, outcome: "succeeded", error: nil, since: started)
-            return .succeeded
+            return .settle(.done)
         }
 
         let (type, message, permanent) = classify(error, timeout: timeout, context: context)
-        let recorded = JobFailure(type: type, message: message)
-        if permanent || job.attempt >= job.maxAttempts {
-            let reason = permanent ? message : "\(message) (attempt \(job.attempt) of \(job.maxAttempts), no attempts left)"
-            try failures.bury(fetched, failure: JobFailure(type: type, message: reason), on: redis)
+        let settlement = Settlement.after(
+            failure: JobFailure(type: type, message: message), job: job, permanent: permanent,
+            backoff: { entry.settings.backoff.delay(afterAttempt: $0) }
+        )
+        switch settlement {
+        case .bury(let failure):
             metrics.outcome(type: job.type, queue: job.queue, "dead").increment()
-            log(fetched: fetched, job: job, outcome: "dead", error: reason, since: started)
-            return .dead
+            log(fetched: fetched, job: job, outcome: "dead", error: failure.message, since: started)
+        case .retry(_, let delay):
+            metrics.outcome(type: job.type, queue: job.queue, "retried").increment()
+            log(fetched: fetched, job: job, outcome: "retried", error: "\(message); next attempt in \(Int(delay.secondsValue.rounded()))s", since: started)
+        case .done:
+            break
         }
-        let delay = entry.settings.backoff.delay(afterAttempt: job.attempt)
-        let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
-        try failures.retry(fetched, job: job, failure: recorded, runAt: Date().addingTimeInterval(seconds), on: redis)
-        metrics.outcome(type: job.type, queue: job.queue, "retried").increment()
-        log(fetched: fetched, job: job, outcome: "retried", error: "\(message); next attempt in \(Int(seconds.rounded()))s", since: started)
-        return .retried
+        return .settle(settlement)
     }
 
     private func classify(_ error: any Error, timeout: Duration, context: JobContext) -> (type: String, message: String, permanent: Bool) {
@@ -121,11 +120,6 @@ struct Processor: Sendable {
             }
             return (String(describing: Swift.type(of: error)), String(describing: error), false)
         }
-    }
-
-    private func bury(_ fetched: FetchedJob, type: String, message: String, redis: RedisConnection, metrics: JobMetrics) throws(RedisError) {
-        try failures.bury(fetched, failure: JobFailure(type: type, message: message), on: redis)
-        metrics.outcome(type: (try? fetched.job.get().type) ?? "unknown", queue: fetched.queue, "dead").increment()
     }
 
     private func log(fetched: FetchedJob, job: Job?, outcome: String, error: String?, since started: ContinuousClock.Instant) {

@@ -3,8 +3,9 @@ import Foundation
 import Synchronization
 
 /// Per-executor state, one lock per slot so executors never contend with each other: the job
-/// running now (what the heartbeat reports as busy and the watchdog checks against its timeout)
-/// and the jobs fetched but not yet settled (what shutdown puts back).
+/// running now (what the heartbeat reports as busy and the watchdog checks against its timeout).
+/// What an executor holds in flight needs no mirror here: each executor has in-flight lists of
+/// its own in Redis, and puts back whatever is left in them.
 final class ExecutorSlots: Sendable {
     struct Running: Sendable {
         let fetched: FetchedJob
@@ -19,7 +20,6 @@ final class ExecutorSlots: Sendable {
 
     final class Slot: Sendable {
         let running = Mutex<Running?>(nil)
-        let held = Mutex<[FetchedJob]>([])
     }
 
     private let slots: [Slot]
@@ -83,19 +83,4 @@ final class ExecutorSlots: Sendable {
             slot.running.withLock { $0?.context }?.cancel(reason: reason)
         }
     }
-
-    // MARK: Held jobs
-
-    func held(_ slot: Int) -> [FetchedJob] { slots[slot].held.withLock { $0 } }
-
-    func setHeld(_ slot: Int, _ jobs: [FetchedJob]) { slots[slot].held.withLock { $0 = jobs } }
-
-    func appendHeld(_ slot: Int, _ job: FetchedJob) { slots[slot].held.withLock { $0.append(job) } }
-
-    /// Forgets `payload` wherever it is held (the watchdog settled it).
-    func release(payload: [UInt8]) {
-        for slot in slots { slot.held.withLock { $0.removeAll { $0.payload == payload } } }
-    }
-
-    var allHeld: [FetchedJob] { slots.flatMap { slot in slot.held.withLock { $0 } } }
 }

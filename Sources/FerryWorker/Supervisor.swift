@@ -1,3 +1,4 @@
+import FerryQueue
 public import Logging
 import FerryProcess
 import Foundation
@@ -6,19 +7,29 @@ import Synchronization
 /// Runs N worker processes and keeps them running: a child that exits or crashes is replaced
 /// (with a growing delay if it keeps crashing). SIGTERM/SIGINT are passed on and the supervisor
 /// waits for the children to drain; SIGTSTP is passed on (quiet mode).
+///
+/// The supervisor names each child's worker id, so when a child dies it recovers that worker's
+/// jobs at once instead of waiting for its heartbeat to expire (``recoverWorker``; retried while
+/// Redis does not answer).
 public final class Supervisor: Sendable {
     public let processes: Int
-    /// The command line of one child: executable path and arguments.
-    public let childCommand: [String]
+    /// The command line of one child, given the worker id it is to use.
+    public let childCommand: @Sendable (String) -> [String]
+    /// Recovers the in-flight jobs of a child that died (returns a description for the log).
+    public let recoverWorker: @Sendable (String) throws -> String
     /// How long to wait for children after passing on SIGTERM before killing them.
     public let stopTimeout: Duration
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
-    private let children = Mutex<[pid_t: Int]>([:])
+    private let children = Mutex<[pid_t: (index: Int, worker: String)]>([:])
 
-    public init(processes: Int, childCommand: [String], stopTimeout: Duration, logger: Logger) {
+    public init(
+        processes: Int, childCommand: @escaping @Sendable (String) -> [String], stopTimeout: Duration, logger: Logger,
+        recoverWorker: @escaping @Sendable (String) throws -> String
+    ) {
         self.processes = processes
         self.childCommand = childCommand
+        self.recoverWorker = recoverWorker
         self.stopTimeout = stopTimeout
         self.logger = logger
     }
@@ -34,11 +45,16 @@ public final class Supervisor: Sendable {
         var restarts = [Int](repeating: 0, count: processes)
         for index in 0..<processes { spawn(index: index) }
         var stopDeadline: ContinuousClock.Instant?
+        var toRecover: [String] = []
+        var nextRecoveryTry = ContinuousClock.now
         while true {
             var status: Int32 = 0
             let pid = waitpid(-1, &status, WNOHANG)
-            if pid > 0, let index = children.withLock({ $0.removeValue(forKey: pid) }) {
+            if pid > 0, let (index, worker) = children.withLock({ $0.removeValue(forKey: pid) }) {
                 let description = Self.describe(status)
+                // Whatever the child left in flight goes back now (nothing, after a clean stop).
+                toRecover.append(worker)
+                recover(&toRecover, retryAt: &nextRecoveryTry, force: true)
                 if stopping.load(ordering: .relaxed) {
                     logger.info("worker process exited", metadata: ["pid": "\(pid)", "status": "\(description)"])
                 } else {
@@ -53,8 +69,15 @@ public final class Supervisor: Sendable {
                 }
                 continue
             }
+            if !toRecover.isEmpty, ContinuousClock.now >= nextRecoveryTry { recover(&toRecover, retryAt: &nextRecoveryTry, force: false) }
             if stopping.load(ordering: .relaxed) {
-                if children.withLock({ $0.isEmpty }) { return 0 }
+                if children.withLock({ $0.isEmpty }) {
+                    if !toRecover.isEmpty {
+                        logger.warning("could not recover the jobs of exited worker processes; other workers will once their heartbeats expire",
+                                       metadata: ["workers": "\(toRecover.joined(separator: ","))"])
+                    }
+                    return 0
+                }
                 let deadline = stopDeadline ?? (.now + stopTimeout)
                 stopDeadline = deadline
                 if ContinuousClock.now > deadline {
@@ -67,16 +90,34 @@ public final class Supervisor: Sendable {
         }
     }
 
+    private func recover(_ workers: inout [String], retryAt: inout ContinuousClock.Instant, force: Bool) {
+        guard force || ContinuousClock.now >= retryAt else { return }
+        while let worker = workers.first {
+            do {
+                let summary = try recoverWorker(worker)
+                logger.info("recovered the jobs of an exited worker process", metadata: ["worker": "\(worker)", "result": "\(summary)"])
+                workers.removeFirst()
+            } catch {
+                logger.error("cannot recover the jobs of an exited worker process yet; retrying", metadata: [
+                    "worker": "\(worker)", "error": "\(error)",
+                ])
+                retryAt = ContinuousClock.now + .seconds(1)
+                return
+            }
+        }
+    }
+
     private func spawn(index: Int) {
+        let worker = WorkerInfo.newID()
         let pid: pid_t
         do {
-            pid = try Spawn.run(childCommand)
+            pid = try Spawn.run(childCommand(worker))
         } catch {
             logger.error("cannot start a worker process", metadata: ["error": "\(error)"])
             return
         }
-        children.withLock { $0[pid] = index }
-        logger.info("worker process started", metadata: ["pid": "\(pid)", "index": "\(index)"])
+        children.withLock { $0[pid] = (index, worker) }
+        logger.info("worker process started", metadata: ["pid": "\(pid)", "index": "\(index)", "worker": "\(worker)"])
     }
 
     static func describe(_ status: Int32) -> String {

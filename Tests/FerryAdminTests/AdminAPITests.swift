@@ -41,10 +41,10 @@ import Yams
     func bury(_ types: [String]) throws {
         let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), keys: keys)
         try dispatcher.enqueue(batch: types.map { .init(type: $0) })
-        let fetcher = Fetcher(keys: keys, workerID: "w")
+        let fetcher = Fetcher(keys: keys, consumer: Consumer(worker: "w", lane: .slot(0)))
         for job in try fetcher.fetch(from: "default", limit: types.count, on: redis) {
             let type = (try? job.job.get().type) ?? "?"
-            try FailureRecorder(keys: keys, workerID: "w").bury(job, failure: JobFailure(type: "Boom", message: "\(type) exploded"), on: redis)
+            try Settler(keys: keys).settle(job, .bury(JobFailure(type: "Boom", message: "\(type) exploded")), on: redis)
         }
     }
 
@@ -174,8 +174,8 @@ import Yams
         let ranKey = "\(namespace):ran"
         let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), keys: keys)
         let ids = try dispatcher.enqueue(batch: (0..<300).map { _ in .init(type: "ferry.record", args: .object(["key": .string(ranKey), "ms": .int(2)])) })
-        for job in try Fetcher(keys: keys, workerID: "w").fetch(from: "default", limit: 300, on: redis) {
-            try FailureRecorder(keys: keys, workerID: "w").bury(job, failure: JobFailure(type: "Boom", message: "down"), on: redis)
+        for job in try Fetcher(keys: keys, consumer: Consumer(worker: "w", lane: .slot(0))).fetch(from: "default", limit: 300, on: redis) {
+            try Settler(keys: keys).settle(job, .bury(JobFailure(type: "Boom", message: "down")), on: redis)
         }
         let (process, base) = try startAdmin()
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
@@ -282,8 +282,8 @@ import Yams
         let redis = try RedisConnection(url: TestEnvironment.redisURL)
         let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), keys: keys)
         let id = try dispatcher.enqueue(.init(type: "report.build"))
-        let fetched = try #require(try Fetcher(keys: keys, workerID: "w").fetch(from: "default", limit: 1, on: redis).first)
-        try FailureRecorder(keys: keys, workerID: "w").bury(fetched, failure: JobFailure(type: "Boom", message: "<script>alert(1)</script> broke"), on: redis)
+        let fetched = try #require(try Fetcher(keys: keys, consumer: Consumer(worker: "w", lane: .slot(0))).fetch(from: "default", limit: 1, on: redis).first)
+        try Settler(keys: keys).settle(fetched, .bury(JobFailure(type: "Boom", message: "<script>alert(1)</script> broke")), on: redis)
 
         let port = try FreePort.find()
         let process = try ChildProcess([TestEnvironment.ferryBinary, "admin"], environment: [
@@ -325,8 +325,8 @@ import Yams
         let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), keys: keys)
         // A job that failed for good: it is in the dead set with its reason.
         let id = try dispatcher.enqueue(.init(type: "ferry.record", args: .object(["key": .string(ranKey)])))
-        let fetched = try #require(try Fetcher(keys: keys, workerID: "w").fetch(from: "default", limit: 1, on: redis).first)
-        try FailureRecorder(keys: keys, workerID: "w").bury(fetched, failure: JobFailure(type: "SMTPError", message: "relay was down"), on: redis)
+        let fetched = try #require(try Fetcher(keys: keys, consumer: Consumer(worker: "w", lane: .slot(0))).fetch(from: "default", limit: 1, on: redis).first)
+        try Settler(keys: keys).settle(fetched, .bury(JobFailure(type: "SMTPError", message: "relay was down")), on: redis)
 
         let port = try FreePort.find()
         let environment = ["FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_ADMIN_ADDR": "127.0.0.1:\(port)"]

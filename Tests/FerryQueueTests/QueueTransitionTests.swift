@@ -20,6 +20,11 @@ import Testing
         admin = QueueAdmin(keys: keys)
     }
 
+    var consumer: Consumer { Consumer(worker: "w1", lane: .slot(0)) }
+    var settler: Settler { Settler(keys: keys) }
+
+    func fetcher(_ consumer: Consumer? = nil) -> Fetcher { Fetcher(keys: keys, consumer: consumer ?? self.consumer) }
+
     func ready(_ queue: String = "default") throws -> [Job] {
         try (redis.command("LRANGE", .string(keys.ready(queue)), 0, -1).array ?? []).map { try Job.decode($0.bytes!) }
     }
@@ -66,8 +71,11 @@ import Testing
         try dispatcher.enqueue(.init(type: "later", options: .runIn(.seconds(60))))
         #expect(try ready().isEmpty)
         #expect(try promoter.promoteDue(in: ["default"], on: redis) == 0)
-        #expect(try promoter.promoteDue(in: ["default"], now: Date().addingTimeInterval(61), on: redis) == 1)
-        #expect(try promoter.promoteDue(in: ["default"], now: Date().addingTimeInterval(61), on: redis) == 0)
+        // Due by the server's clock: move the score into the past as time passing would.
+        let member = try #require(try redis.command("ZRANGE", .string(keys.scheduled("default")), 0, 0).array?.first?.bytes)
+        try redis.command("ZADD", .string(keys.scheduled("default")), "XX", .string(String(Int64(Date().timeIntervalSince1970 * 1000) - 1000)), .bytes(member))
+        #expect(try promoter.promoteDue(in: ["default"], on: redis) == 1)
+        #expect(try promoter.promoteDue(in: ["default"], on: redis) == 0)
         #expect(try ready().map(\.type) == ["later"])
     }
 
@@ -78,9 +86,13 @@ import Testing
         #expect(first == second)
         #expect(try ready().count == 1)
 
-        let fetcher = Fetcher(keys: keys, workerID: "w1")
-        let fetched = try fetcher.fetch(from: "default", limit: 10, on: redis)
-        #expect(try fetcher.acknowledge(fetched, on: redis) == 1)
+        let fetched = try #require(try fetcher().fetch(from: "default", limit: 10, on: redis).first)
+        #expect(try settler.settle(fetched, .done, on: redis).applied)
+        // A second acknowledgement finds nothing in flight and must not release a key another job holds.
+        let holder = try dispatcher.enqueue(.init(type: "analytics.rollup", options: options))
+        #expect(try !settler.settle(fetched, .done, on: redis).applied)
+        #expect(try redis.command("GET", .string(keys.unique("default", key: "rollup:2026-11-24"))).string == holder)
+        try redis.command("DEL", .string(keys.unique("default", key: "rollup:2026-11-24")))
         let third = try dispatcher.enqueue(.init(type: "analytics.rollup", options: options))
         #expect(third != first)
     }
@@ -110,22 +122,24 @@ import Testing
 
     @Test func fetchMovesJobsInFlightAndAckFinishesThem() throws {
         try dispatcher.enqueue(batch: (0..<25).map { _ in .init(type: "ferry.noop") })
-        let fetcher = Fetcher(keys: keys, workerID: "w1")
+        let fetcher = fetcher()
         let fetched = try fetcher.fetch(from: "default", limit: 10, on: redis)
         #expect(fetched.count == 10)
-        #expect(try redis.command("LLEN", .string(keys.inflight("default", worker: "w1"))).int == 10)
+        #expect(try redis.command("LLEN", .string(keys.inflight("default", consumer: consumer))).int == 10)
         #expect(try redis.command("LLEN", .string(keys.ready("default"))).int == 15)
-        #expect(try fetcher.acknowledge(fetched, on: redis) == 10)
-        #expect(try redis.command("LLEN", .string(keys.inflight("default", worker: "w1"))).int == 0)
+        // The oldest is rightmost: the one a consumer runs first.
+        #expect(try redis.command("LINDEX", .string(keys.inflight("default", consumer: consumer)), -1).bytes == fetched[0].payload)
+        for job in fetched { #expect(try settler.settle(job, .done, on: redis).applied) }
+        #expect(try redis.command("LLEN", .string(keys.inflight("default", consumer: consumer))).int == 0)
         #expect(try admin.stats(on: redis).processed == 10)
         // Acknowledging twice changes nothing.
-        #expect(try fetcher.acknowledge(fetched, on: redis) == 0)
+        for job in fetched { #expect(try !settler.settle(job, .done, on: redis).applied) }
         #expect(try admin.stats(on: redis).processed == 10)
     }
 
     @Test func aPausedQueueIsNotFetched() throws {
         try dispatcher.enqueue(.init(type: "ferry.noop"))
-        let fetcher = Fetcher(keys: keys, workerID: "w1")
+        let fetcher = fetcher()
         try admin.pause("default", on: redis)
         #expect(try fetcher.fetch(from: "default", limit: 10, on: redis).isEmpty)
         #expect(try admin.stats(on: redis).queues["default"]?.paused == true)
@@ -135,13 +149,12 @@ import Testing
 
     @Test func aFailedAttemptIsRetriedLaterWithItsError() throws {
         try dispatcher.enqueue(.init(type: "ferry.fail"))
-        let fetcher = Fetcher(keys: keys, workerID: "w1")
+        let fetcher = fetcher()
         let fetched = try #require(try fetcher.fetch(from: "default", limit: 1, on: redis).first)
         let job = try fetched.job.get()
-        let recorder = FailureRecorder(keys: keys, workerID: "w1")
         let failure = JobFailure(type: "SMTPError", message: "relay refused")
-        #expect(try recorder.retry(fetched, job: job, failure: failure, runAt: Date().addingTimeInterval(-1), on: redis))
-        #expect(try redis.command("LLEN", .string(keys.inflight("default", worker: "w1"))).int == 0)
+        #expect(try settler.settle(fetched, .retry(failure, after: .zero), on: redis).applied)
+        #expect(try redis.command("LLEN", .string(keys.inflight("default", consumer: consumer))).int == 0)
         #expect(try ScheduledPromoter(keys: keys).promoteDue(in: ["default"], on: redis) == 1)
         let retried = try #require(try ready().first)
         #expect(retried.id == job.id)
@@ -149,15 +162,14 @@ import Testing
         #expect(retried.error?.message == "relay refused")
         #expect(try admin.stats(on: redis).failed == 1)
         // A job that already left this worker is not retried twice.
-        #expect(try !recorder.retry(fetched, job: job, failure: failure, runAt: Date(), on: redis))
+        #expect(try !settler.settle(fetched, .retry(failure, after: .zero), on: redis).applied)
     }
 
     @Test func deadJobsCanBeListedRetriedAndDeleted() throws {
         try dispatcher.enqueue(batch: [.init(type: "a"), .init(type: "b")])
-        let fetcher = Fetcher(keys: keys, workerID: "w1")
-        let recorder = FailureRecorder(keys: keys, workerID: "w1")
+        let fetcher = fetcher()
         for fetched in try fetcher.fetch(from: "default", limit: 2, on: redis) {
-            #expect(try recorder.bury(fetched, failure: JobFailure(type: "Boom", message: "exploded"), on: redis))
+            #expect(try settler.settle(fetched, .bury(JobFailure(type: "Boom", message: "exploded")), on: redis).applied)
         }
         let dead = try admin.deadJobs(on: redis)
         #expect(dead.count == 2)
@@ -181,13 +193,12 @@ import Testing
         try redis.command("SADD", .string(keys.queues), "default")
         try redis.command("LPUSH", .string(keys.ready("default")), "{not json")
         try redis.command("LPUSH", .string(keys.ready("default")), #"{"id": "x1", "type": "t"}"#)
-        let fetcher = Fetcher(keys: keys, workerID: "w1")
+        let fetcher = fetcher()
         let fetched = try fetcher.fetch(from: "default", limit: 5, on: redis)
         #expect(fetched.count == 2)
-        let recorder = FailureRecorder(keys: keys, workerID: "w1")
         for item in fetched {
             guard case .failure(let error) = item.job else { Issue.record("a malformed payload parsed"); continue }
-            #expect(try recorder.bury(item, failure: JobFailure(type: "MalformedJob", message: error.description), on: redis))
+            #expect(try settler.settle(item, .bury(JobFailure(type: "MalformedJob", message: error.description)), on: redis).applied)
         }
         let dead = try admin.deadJobs(on: redis)
         #expect(Set(dead.map(\.raw)).isSuperset(of: ["{not json"]))
@@ -195,48 +206,14 @@ import Testing
         #expect(dead.allSatisfy { $0.id.hasPrefix("raw-") })
     }
 
-    @Test func orphansOfADeadWorkerArePutBackExactlyOnce() throws {
-        try dispatcher.enqueue(batch: (0..<3).map { _ in .init(type: "ferry.noop") })
-        let registry = WorkerRegistry(keys: keys)
-        let doomed = WorkerInfo(id: "doomed", host: "h", pid: 1, queues: ["default"], concurrency: 1, startedAt: 0)
-        try registry.beat(doomed, ttl: .milliseconds(100), on: redis)
-        #expect(try Fetcher(keys: keys, workerID: "doomed").fetch(from: "default", limit: 10, on: redis).count == 3)
-        #expect(try registry.recoverOrphans(on: redis).workers.isEmpty)  // still alive
-        usleep(200_000)
-        let recovery = try registry.recoverOrphans(on: redis)
-        #expect(recovery.workers == ["doomed"])
-        #expect(recovery.restored == 3)
-        #expect(try registry.recoverOrphans(on: redis).restored == 0)
-        #expect(try ready().count == 3)
-        #expect(try redis.command("EXISTS", .string(keys.inflight("default", worker: "doomed"))).int == 0)
-    }
-
-    @Test func aJobThatKeepsKillingWorkersGoesDead() throws {
-        let id = try dispatcher.enqueue(.init(type: "ferry.exit"))
-        let registry = WorkerRegistry(keys: keys)
-        for round in 1...3 {
-            let worker = WorkerInfo(id: "crash-\(round)", host: "h", pid: round, queues: ["default"], concurrency: 1, startedAt: 0)
-            try registry.beat(worker, ttl: .milliseconds(50), on: redis)
-            #expect(try Fetcher(keys: keys, workerID: worker.id).fetch(from: "default", limit: 1, on: redis).count == 1)
-            usleep(100_000)
-            let recovery = try registry.recoverOrphans(crashLimit: 3, on: redis)
-            #expect(recovery.restored == (round < 3 ? 1 : 0))
-            #expect(recovery.buried == (round < 3 ? 0 : 1))
-        }
-        let dead = try #require(try admin.deadJobs(on: redis).first)
-        #expect(dead.id == id)
-        #expect(dead.error.type == "WorkerCrashed")
-        #expect(dead.error.message.contains("3 times"))
-    }
-
     @Test func requeuePutsJobsBackAtTheFrontOfTheLine() throws {
         try dispatcher.enqueue(batch: (0..<3).map { Dispatcher.JobRequest(type: "ferry.noop", args: .object(["n": .int(Int64($0))])) })
-        let fetcher = Fetcher(keys: keys, workerID: "w1")
+        let fetcher = fetcher()
         let fetched = try fetcher.fetch(from: "default", limit: 2, on: redis)
         try dispatcher.enqueue(.init(type: "ferry.noop", args: .object(["n": .int(3)])))
         #expect(try fetcher.requeue(fetched, on: redis) == 2)
         let next = try fetcher.fetch(from: "default", limit: 4, on: redis).map { try $0.job.get().args["n"]?.int }
-        #expect(next == [1, 0, 2, 3])
+        #expect(next == [0, 1, 2, 3])
     }
 }
 

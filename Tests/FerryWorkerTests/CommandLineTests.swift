@@ -81,9 +81,9 @@ import Testing
         let redis = try RedisConnection(url: TestEnvironment.redisURL)
         let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), keys: keys)
         try dispatcher.enqueue(batch: [.init(type: "a"), .init(type: "b"), .init(type: "c")])
-        let fetcher = Fetcher(keys: keys, workerID: "w")
+        let fetcher = Fetcher(keys: keys, consumer: Consumer(worker: "w", lane: .slot(0)))
         for job in try fetcher.fetch(from: "default", limit: 3, on: redis) {
-            try FailureRecorder(keys: keys, workerID: "w").bury(job, failure: JobFailure(type: "Boom", message: "kaput"), on: redis)
+            try Settler(keys: keys).settle(job, .bury(JobFailure(type: "Boom", message: "kaput")), on: redis)
         }
         let list = try ferry("dead", "list", "--json")
         let lines = list.output.split(separator: "\n")

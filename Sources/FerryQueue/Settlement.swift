@@ -1,0 +1,132 @@
+public import FerryRedis
+import FerrySupport
+public import Foundation
+
+/// How an attempt ends, decided once by ``Settlement/after(failure:job:permanent:backoff:)``
+/// (or as `.done`) and written by ``Settler``.
+public enum Settlement: Sendable, Equatable {
+    /// Finished: acknowledged, counted as processed.
+    case done
+    /// Failed with attempts left: runs again after the delay.
+    case retry(JobFailure, after: Duration)
+    /// Failed for good: moves to the dead set with the reason.
+    case bury(JobFailure)
+
+    /// The one rule for a failed attempt: dead when the error is permanent or no attempts are
+    /// left, else another attempt after the backoff's delay.
+    public static func after(failure: JobFailure, job: Job, permanent: Bool, backoff: (Int) -> Duration) -> Settlement {
+        if permanent { return .bury(failure) }
+        guard job.attempt < job.maxAttempts else {
+            return .bury(JobFailure(
+                type: failure.type, message: "\(failure.message) (attempt \(job.attempt) of \(job.maxAttempts), no attempts left)", at: failure.at
+            ))
+        }
+        return .retry(failure, after: backoff(job.attempt))
+    }
+}
+
+/// How long the dead set keeps jobs: the newest `capacity` per queue, none older than `maxAge`.
+/// What the limits drop is counted (`ns:{q}:trimmed`) and reported, never dropped silently.
+public struct DeadSetPolicy: Sendable, Equatable {
+    public var capacity: Int
+    public var maxAge: Duration
+
+    /// 10,000 jobs per queue and 180 days, as Sidekiq keeps them.
+    public init(capacity: Int = 10_000, maxAge: Duration = .seconds(180 * 86_400)) {
+        self.capacity = capacity
+        self.maxAge = maxAge
+    }
+}
+
+/// Writes settlements: the only place where a job leaves an in-flight list for good.
+/// Every write is idempotent: settling a job that is no longer in flight changes nothing.
+public struct Settler: Sendable {
+    public let keys: QueueKeyspace
+    public let deadSet: DeadSetPolicy
+
+    public init(keys: QueueKeyspace, deadSet: DeadSetPolicy = DeadSetPolicy()) {
+        self.keys = keys
+        self.deadSet = deadSet
+    }
+
+    /// What a write did.
+    public struct Result: Sendable, Equatable {
+        /// False when the job was no longer in flight (already settled or recovered elsewhere).
+        public var applied: Bool
+        /// Dead jobs dropped by the dead set's limits to make room (bury only).
+        public var trimmed = 0
+        /// The dead set's size afterwards (bury only).
+        public var deadSize = 0
+    }
+
+    @discardableResult
+    public func settle(_ fetched: FetchedJob, _ settlement: Settlement, on redis: RedisConnection) throws(RedisError) -> Result {
+        let list = RedisArgument.string(keys.inflight(fetched.queue, consumer: fetched.consumer))
+        let job = try? fetched.job.get()
+        switch settlement {
+        case .done:
+            var scriptKeys: [RedisArgument] = [list, .string(keys.processed(fetched.queue)), .string(keys.crashes(fetched.queue))]
+            if let unique = job?.uniqueKey { scriptKeys.append(.string(keys.unique(fetched.queue, key: unique))) }
+            let reply = try redis.run(QueueScripts.ack, keys: scriptKeys, arguments: [
+                .bytes(fetched.payload), .string(job?.id ?? ""), fetched.isSuspect ? "1" : "0", .string(job?.id ?? ""),
+            ])
+            return Result(applied: reply.int == 1)
+        case .retry(let failure, let delay):
+            guard var next = job else { return try settle(fetched, .bury(failure), on: redis) }
+            next.attempt += 1
+            next.error = failure
+            next.runAt = Date().timeIntervalSince1970 + delay.secondsValue
+            let reply = try redis.run(
+                QueueScripts.retry,
+                keys: [list, .string(keys.scheduled(fetched.queue)), .string(keys.failed(fetched.queue)), .string(keys.crashes(fetched.queue))],
+                arguments: [.bytes(fetched.payload), .bytes(next.encoded()), .string(String(max(0, delay.wholeMilliseconds))),
+                            .string(next.id), fetched.isSuspect ? "1" : "0"]
+            )
+            return Result(applied: reply.int == 1)
+        case .bury(let failure):
+            let reply = try redis.run(
+                QueueScripts.bury,
+                keys: [list, .string(keys.dead(fetched.queue)), .string(keys.failed(fetched.queue)), .string(keys.crashes(fetched.queue)),
+                       .string(keys.trimmed(fetched.queue))],
+                arguments: [.bytes(fetched.payload), .bytes(DeadRecord.encode(failure)), job != nil ? "1" : "0", .string(fetched.queue),
+                            RedisArgument(deadSet.capacity), .string(String(deadSet.maxAge.wholeMilliseconds)),
+                            .string(keys.uniquePrefix(fetched.queue))]
+            )
+            let values = reply.array?.compactMap(\.int) ?? []
+            return Result(applied: values.first == 1, trimmed: values.count > 1 ? values[1] : 0, deadSize: values.count > 2 ? values[2] : 0)
+        }
+    }
+}
+
+/// The JSON of a dead-set entry: `{"died_at": ms, "error": {…}, "job": <job>, "queue": "q"}`, with
+/// `"job": null` and `"raw": "<payload>"` when the payload was not a job. Records are built by the
+/// scripts (`QueueScripts.helpers`); Swift only encodes the error and reads records back.
+enum DeadRecord {
+    static func encode(_ failure: JobFailure) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out += Array(#""at":"#.utf8)
+        JobWriter.write(number: failure.at, &out)
+        out += Array(#","message":"#.utf8)
+        JobWriter.write(string: failure.message, &out)
+        out += Array(#","type":"#.utf8)
+        JobWriter.write(string: failure.type, &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    static func decode(_ bytes: [UInt8]) -> DeadJob? {
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)), let object = value.object,
+              let queue = object["queue"]?.string,
+              let errorValue = object["error"], let diedAt = object["died_at"]?.double, diedAt.isFinite
+        else { return nil }
+        let failure = (try? JSONDecoder().decode(JobFailure.self, from: JSONEncoder().encode(errorValue)))
+            ?? JobFailure(type: "Unknown", message: "no reason recorded", at: diedAt / 1000)
+        var job: Job?
+        var raw = object["raw"]?.string ?? ""
+        if let jobValue = object["job"], jobValue != .null, let data = try? JSONEncoder().encode(jobValue) {
+            job = try? Job.decode(Array(data))
+            if job == nil { raw = String(decoding: data, as: UTF8.self) }
+        }
+        return DeadJob(job: job, raw: raw, queue: queue, error: failure, diedAt: diedAt / 1000, record: bytes)
+    }
+}

@@ -1,0 +1,165 @@
+import FerryQueue
+import FerryRedis
+import FerrySupport
+import Foundation
+
+/// One executor thread of a worker process: fetches a batch into its own in-flight list, runs
+/// the jobs one by one from the oldest, and settles each the moment it ends — so the job it is
+/// running is always the rightmost of its list, and a crash re-runs nothing that had finished.
+///
+/// After any Redis failure it cannot know what its list holds, so it reconciles: it writes the
+/// settlement it was writing, then puts back everything still in its list.
+struct Executor {
+    let process: WorkerProcess
+    let slot: Int
+
+    func run() {
+        let consumer = Consumer(worker: process.id, lane: .slot(slot))
+        let fetcher = Fetcher(keys: process.keys, consumer: consumer)
+        let processor = Processor(
+            registry: process.registry, services: process.services, slots: process.slots, limits: process.limits,
+            isStopping: { [process] in process.isStopping }, logger: process.logger
+        )
+        let queues = process.options.queues.names
+        var generator = SystemRandomNumberGenerator()
+        let metrics = JobMetrics()
+        var redis: RedisConnection?
+        var batchSize = 1
+        var idlePolls = 0
+        // The settlement being written when Redis failed, and whether the list must be reconciled.
+        var unsettled: (FetchedJob, Settlement)?
+        var mustReconcile = false
+
+        while !process.isStopping {
+            if process.isQuiet {
+                Thread.sleep(forTimeInterval: 0.1)
+                continue
+            }
+            do {
+                let connection = try redis ?? RedisConnection(configuration: process.redisConfiguration)
+                redis = connection
+                if mustReconcile {
+                    try reconcile(fetcher, unsettled: &unsettled, queues: queues, includingIsolationLane: true, on: connection)
+                    mustReconcile = false
+                }
+                guard let batch = try fetchBatch(fetcher, size: batchSize, generator: &generator, on: connection) else {
+                    idlePolls += 1
+                    // Idle: the list must be empty. Checking now and then costs nothing and
+                    // catches anything a failure left behind unnoticed.
+                    if idlePolls % 30 == 0 {
+                        try reconcile(fetcher, unsettled: &unsettled, queues: queues, includingIsolationLane: false, on: connection)
+                    }
+                    continue
+                }
+                idlePolls = 0
+                let started = ContinuousClock.now
+                var index = 0
+                var leftovers: [FetchedJob] = []
+                while index < batch.count {
+                    if process.isStopping {
+                        leftovers = Array(batch[index...])
+                        break
+                    }
+                    let (fetched, outcome) = try runOne(batch[index], processor: processor, fetcher: fetcher, metrics: metrics, on: connection)
+                    index += 1
+                    switch outcome {
+                    case .settle(let settlement):
+                        unsettled = (fetched, settlement)
+                        try process.settle(fetched, settlement, on: connection)
+                        unsettled = nil
+                    case .abandoned:
+                        break
+                    case .interrupted:
+                        leftovers = [fetched] + batch[index...]
+                        index = batch.count
+                    }
+                }
+                if !leftovers.isEmpty { try fetcher.requeue(leftovers, on: connection) }
+
+                // Grow the batch while jobs are quick (under 2 ms each on average), shrink it when not.
+                let elapsed = ContinuousClock.now - started
+                if batch.count == batchSize, elapsed < .milliseconds(2) * batch.count {
+                    batchSize = min(batchSize * 2, process.options.prefetch)
+                } else if elapsed > .milliseconds(50) {
+                    batchSize = 1
+                }
+            } catch {
+                mustReconcile = true
+                process.logger.error("redis failure in executor; reconciling once Redis answers", metadata: ["slot": "\(slot)", "error": "\(error)"])
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
+        if mustReconcile || unsettled != nil, let redis {
+            try? reconcile(fetcher, unsettled: &unsettled, queues: queues, includingIsolationLane: false, on: redis)
+        }
+    }
+
+    /// Runs one job through the isolation gate: alone if it is a crash suspect, else shared.
+    /// Returns the job as held now (a suspect moves to the isolation list) and the outcome.
+    private func runOne(
+        _ fetched: FetchedJob, processor: Processor, fetcher: Fetcher, metrics: JobMetrics, on connection: RedisConnection
+    ) throws(RedisError) -> (FetchedJob, Processor.Outcome) {
+        let giveUp = { process.isStopping }
+        guard fetched.isSuspect else {
+            guard process.gate.enterShared(giveUp: giveUp) else { return (fetched, .interrupted) }
+            defer { process.gate.leaveShared() }
+            return (fetched, processor.run(fetched, slot: slot, metrics: metrics))
+        }
+        guard process.gate.enterExclusive(giveUp: giveUp) else { return (fetched, .interrupted) }
+        defer { process.gate.leaveExclusive() }
+        let isolated = try fetcher.isolate(fetched, on: connection)
+        process.logger.notice("running a crash suspect alone", metadata: [
+            "job_id": "\((try? fetched.job.get().id) ?? "?")", "queue": "\(fetched.queue)",
+        ])
+        return (isolated, processor.run(isolated, slot: slot, metrics: metrics))
+    }
+
+    /// Writes the settlement a failure interrupted, then puts back whatever is left in this
+    /// executor's lists — and, after a failure, in the isolation lane, which a failure while
+    /// moving a suspect into it may have left holding a job nobody runs (taken while holding the
+    /// gate alone, so no suspect is running there meanwhile).
+    private func reconcile(
+        _ fetcher: Fetcher, unsettled: inout (FetchedJob, Settlement)?, queues: [String], includingIsolationLane: Bool,
+        on connection: RedisConnection
+    ) throws(RedisError) {
+        if let (fetched, settlement) = unsettled {
+            try process.settle(fetched, settlement, on: connection)
+            unsettled = nil
+        }
+        var back = try fetcher.requeueAll(queues: queues, on: connection)
+        if includingIsolationLane, process.gate.enterExclusive(giveUp: { process.isStopping }) {
+            defer { process.gate.leaveExclusive() }
+            back += try Fetcher(keys: process.keys, consumer: Consumer(worker: process.id, lane: .isolated)).requeueAll(queues: queues, on: connection)
+        }
+        if back > 0 {
+            process.logger.warning("reconciled the in-flight list: unfinished jobs went back to their queues", metadata: [
+                "slot": "\(slot)", "requeued": "\(back)",
+            ])
+        }
+    }
+
+    /// Up to `size` jobs from the first queue (in weighted order) that has any; else waits up to
+    /// the poll interval on one queue. Nil when nothing came.
+    private func fetchBatch<Generator: RandomNumberGenerator>(
+        _ fetcher: Fetcher, size: Int, generator: inout Generator, on connection: RedisConnection
+    ) throws(RedisError) -> [FetchedJob]? {
+        let pausedNow = process.paused.withLock { $0 }
+        let order = process.options.queues.order(using: &generator).filter { !pausedNow.contains($0) }
+        guard !order.isEmpty else {
+            Thread.sleep(forTimeInterval: process.options.pollInterval.secondsValue)
+            return nil
+        }
+        for queue in order {
+            let batch = try fetcher.fetch(from: queue, limit: size, on: connection)
+            if !batch.isEmpty { return batch }
+        }
+        guard let job = try fetcher.waitForJob(on: order[0], blockFor: process.options.pollInterval, on: connection) else { return nil }
+        // The queue may have been paused while we waited: then the job goes back.
+        if try QueueAdmin(keys: process.keys).pausedQueues([job.queue], on: connection).contains(job.queue) {
+            try fetcher.requeue([job], on: connection)
+            process.paused.withLock { _ = $0.insert(job.queue) }
+            return nil
+        }
+        return [job]
+    }
+}
