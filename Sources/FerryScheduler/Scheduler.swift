@@ -13,6 +13,10 @@ public final class Scheduler: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
 
+    /// How late a tick may still be enqueued (Redis slow to answer); later than this it counts as
+    /// missed and the entry's missed-tick policy decides.
+    static let lateness: TimeInterval = 10
+
     public init(entries: [ScheduleEntry], dispatcher: Dispatcher, logger: Logger) {
         self.entries = entries.filter(\.enabled)
         self.dispatcher = dispatcher
@@ -27,46 +31,69 @@ public final class Scheduler: Sendable {
     public func run() {
         logger.info("scheduler started", metadata: ["entries": "\(entries.map(\.name).joined(separator: ","))"])
         var next: [String: Date] = [:]
+        // Entries whose last tick could not be enqueued or read (Redis down): their missed ticks
+        // are settled by their missed-tick policy as soon as Redis answers again.
+        var behind: Set<String> = []
         let startedAt = Date()
         for entry in entries {
-            catchUp(entry, now: startedAt)
+            if !catchUp(entry) { behind.insert(entry.name) }
             next[entry.name] = entry.schedule.next(after: startedAt)
         }
         while !stopping.load(ordering: .relaxed) {
+            if !behind.isEmpty {
+                for entry in entries where behind.contains(entry.name) {
+                    guard catchUp(entry) else { continue }
+                    // Every tick up to now was settled by the policy; the schedule resumes after it.
+                    behind.remove(entry.name)
+                    next[entry.name] = entry.schedule.next(after: Date())
+                }
+            }
             guard let soonest = next.values.min() else {
                 _ = wake.wait(timeout: .now() + 3600)
                 continue
             }
             let wait = soonest.timeIntervalSinceNow
             if wait > 0 {
-                _ = wake.wait(timeout: .now() + wait)
+                _ = wake.wait(timeout: .now() + (behind.isEmpty ? wait : min(wait, 1)))
                 continue
             }
             let now = Date()
+            var redisDown = false
             for entry in entries {
                 guard let due = next[entry.name], due <= now else { continue }
                 // The latest tick that is due fires; any older ones were missed (a stall) and
                 // collapse into it.
                 let tick = entry.schedule.previous(atOrBefore: now, notBefore: due) ?? due
-                fire(entry, tick: tick)
                 next[entry.name] = entry.schedule.next(after: now)
+                guard !behind.contains(entry.name) else { continue }
+                // Once Redis has failed one entry, the others would only wait out their own
+                // reconnect windows and fire later still: their policies decide instead.
+                if redisDown || Date().timeIntervalSince(tick) > Self.lateness || !fire(entry, tick: tick) {
+                    redisDown = true
+                    behind.insert(entry.name)
+                }
             }
         }
         logger.info("scheduler stopped")
     }
 
-    /// Applies the entry's missed-tick policy to ticks that passed while no scheduler ran.
-    private func catchUp(_ entry: ScheduleEntry, now: Date) {
+    /// Applies the entry's missed-tick policy to ticks that passed while no scheduler ran, or
+    /// while Redis did not answer. False when Redis still does not answer (try again later).
+    private func catchUp(_ entry: ScheduleEntry) -> Bool {
         let lastFired: Date?
+        let now: Date
         do {
             lastFired = try dispatcher.lastTick(entry: entry.name, queue: queue(of: entry))
+            // Reading may have waited for Redis to come back: what is missed is judged from now.
+            now = Date()
         } catch {
-            logger.error("cannot read the last tick; missed ticks are not caught up", metadata: ["entry": "\(entry.name)", "error": "\(error)"])
-            return
+            logger.error("cannot read the last tick; missed ticks will be settled by the entry's policy once Redis answers",
+                         metadata: ["entry": "\(entry.name)", "error": "\(error)"])
+            return false
         }
         guard let last = lastFired,
               let missed = entry.schedule.previous(atOrBefore: now, notBefore: last.addingTimeInterval(1)), missed > last
-        else { return }
+        else { return true }
         switch entry.missed {
         case .skip:
             logger.notice("skipping ticks missed while no scheduler ran", metadata: [
@@ -74,20 +101,35 @@ public final class Scheduler: Sendable {
             ])
         case .runOnce:
             logger.notice("running once for ticks missed while no scheduler ran", metadata: ["entry": "\(entry.name)"])
-            fire(entry, tick: missed)
+            return fire(entry, tick: missed)
         }
+        return true
     }
 
-    private func fire(_ entry: ScheduleEntry, tick: Date) {
+    /// Enqueues the entry's job for `tick`; false when Redis did not answer within its reconnect
+    /// window (a tick is enqueued late when Redis comes back within it, else the entry's
+    /// missed-tick policy decides). A call on a connection that broke fails at once and the next
+    /// one reconnects, so one failure is retried straight away.
+    @discardableResult
+    private func fire(_ entry: ScheduleEntry, tick: Date) -> Bool {
         let request = Dispatcher.JobRequest(type: entry.jobType, args: entry.args, options: EnqueueOptions(queue: entry.queue))
         do {
-            if try dispatcher.enqueue(request, entry: entry.name, tick: tick) {
+            let enqueued: Bool
+            do {
+                enqueued = try dispatcher.enqueue(request, entry: entry.name, tick: tick)
+            } catch {
+                enqueued = try dispatcher.enqueue(request, entry: entry.name, tick: tick)
+            }
+            if enqueued {
                 logger.info("enqueued", metadata: ["entry": "\(entry.name)", "tick": "\(tick.formatted(.iso8601))", "job_type": "\(entry.jobType)"])
             } else {
                 logger.debug("tick already enqueued by another scheduler", metadata: ["entry": "\(entry.name)", "tick": "\(tick.formatted(.iso8601))"])
             }
+            return true
         } catch {
-            logger.error("cannot enqueue a tick; it is retried on the next one", metadata: ["entry": "\(entry.name)", "error": "\(error)"])
+            logger.error("cannot enqueue a tick; the entry's missed-tick policy settles it once Redis answers",
+                         metadata: ["entry": "\(entry.name)", "error": "\(error)"])
+            return false
         }
     }
 

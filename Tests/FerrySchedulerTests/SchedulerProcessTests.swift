@@ -21,16 +21,52 @@ import Testing
         try yaml.write(toFile: directory + "/test.yml", atomically: true, encoding: .utf8)
     }
 
-    func scheduler() throws -> ChildProcess {
+    func scheduler(redisURL: String? = nil) throws -> ChildProcess {
         try ChildProcess([TestEnvironment.ferryBinary, "scheduler", "--schedules", directory], environment: [
-            "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace,
+            "FERRY_REDIS_URL": redisURL ?? TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace,
         ])
     }
 
     /// Tick times (whole seconds) of the jobs enqueued on `queue`, in order, with duplicates kept.
-    func ticks(_ queue: String) throws -> [Int] {
-        let jobs = try (redis.command("LRANGE", .string(keys.ready(queue)), 0, -1).array ?? []).map { try Job.decode($0.bytes!) }
+    func ticks(_ queue: String, on connection: RedisConnection? = nil) throws -> [Int] {
+        let jobs = try ((connection ?? redis).command("LRANGE", .string(keys.ready(queue)), 0, -1).array ?? []).map { try Job.decode($0.bytes!) }
         return jobs.compactMap { $0.tick.map { Int($0.rounded()) } }.sorted()
+    }
+
+    @Test func aRedisOutageOverATickFollowsEachEntrysMissedTickPolicy() throws {
+        try writeSchedules("""
+            skipper:
+              cron: "*/10 * * * * *"
+              job: ferry.noop
+              queue: skipped
+              missed: skip
+            catcher:
+              cron: "*/10 * * * * *"
+              job: ferry.noop
+              queue: caught
+              missed: run_once
+            """)
+        let server = try PrivateRedisServer(extraArguments: ["--appendonly", "yes", "--appendfsync", "always"])
+        let process = try scheduler(redisURL: server.url)
+        defer { process.signal(SIGTERM); _ = process.waitForExit(timeout: 10) }
+        let connection = try RedisConnection(url: server.url)
+        #expect(try eventually(timeout: 15) { try ticks("skipped", on: connection).count == 1 && ticks("caught", on: connection).count == 1 })
+        let first = try #require(try ticks("caught", on: connection).first)
+        // Down from just before the tick at +10 s until +23 s: longer than the scheduler's 10 s
+        // reconnect window after that tick, so the ticks at +10 s and +20 s are missed.
+        Thread.sleep(until: Date(timeIntervalSince1970: Double(first) + 9))
+        server.stop()
+        Thread.sleep(until: Date(timeIntervalSince1970: Double(first) + 23))
+        try server.start()
+        let fresh = try RedisConnection(url: server.url)
+        // run_once: the latest missed tick is enqueued once, as soon as Redis answers.
+        #expect(try eventually(timeout: 5) { try ticks("caught", on: fresh) == [first, first + 20] },
+                "\((try? ticks("caught", on: fresh)) ?? [])\n\(process.output.suffix(1500))")
+        // skip: nothing for the missed ticks; the schedule resumes with the next one.
+        #expect(try ticks("skipped", on: fresh) == [first], "\(process.output.suffix(1500))")
+        #expect(try eventually(timeout: 10) { try ticks("skipped", on: fresh) == [first, first + 30] })
+        #expect(try ticks("caught", on: fresh) == [first, first + 20, first + 30])
+        #expect(process.output.contains("skipping ticks missed"), "\(process.output.suffix(1500))")
     }
 
     @Test func threeSchedulersEnqueueEachSecondExactlyOnce() throws {
