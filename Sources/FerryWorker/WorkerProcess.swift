@@ -162,11 +162,16 @@ public final class WorkerProcess: Sendable {
     // MARK: Shutdown
 
     /// Writes what is still unsettled, puts back whatever is left in this process's in-flight
-    /// lists, and unregisters — or, when Redis does not answer, leaves the lists for recovery.
+    /// lists, and unregisters — or, when Redis does not answer, leaves the lists for recovery (by
+    /// the supervisor at once, else by any worker once the heartbeat is stale). A timeout the
+    /// watchdog recorded is worth waiting for: then it keeps trying for up to 30 s.
     /// Returns how many jobs went back.
     private func finish() -> Int {
         var requeued = 0
-        for attempt in 1...3 {
+        let deadline = ContinuousClock.now + .seconds(30)
+        var attempt = 0
+        while attempt < 3 || (!pendingSettlements.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline) {
+            attempt += 1
             do {
                 let redis = try RedisConnection(configuration: redisConfiguration)
                 try flushPendingSettlements(on: redis)

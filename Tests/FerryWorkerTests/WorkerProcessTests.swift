@@ -183,9 +183,15 @@ import Testing
         let admin = QueueAdmin(keys: keys)
         try admin.pause("default", on: redis)
         try dispatcher().enqueue(batch: recordJobs(5, key: key))
-        let process = try worker()
+        let process = try worker(["--queues", "default,other"])
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
-        usleep(1_500_000)
+        // The worker is up and fetching: it ran jobs of the other queue it serves, repeatedly.
+        let probe = "\(namespace):probe"
+        for _ in 0..<3 {
+            try dispatcher().enqueue(.init(type: "ferry.record", args: .object(["key": .string(probe)]), options: .init(queue: "other")))
+            #expect(try eventually(timeout: 10) { try stats().queues["other"]?.ready == 0 && stats().queues["other"]?.inFlight == 0 })
+        }
+        #expect(try count(probe) == 3)
         #expect(try count(key) == 0)
         #expect(try stats().queues["default"]?.ready == 5)
         try admin.resume("default", on: redis)
@@ -224,5 +230,143 @@ import Testing
         #expect(dead.error.type == "WorkerCrashed")
         try dispatcher().enqueue(batch: recordJobs(2, key: key))
         #expect(try eventually(timeout: 15) { try count(key) == 2 })
+    }
+}
+
+/// Findings of the reliability trials, each reproduced against real worker processes.
+@Suite(.serialized) struct WorkerReliabilityTests {
+    let namespace = "rtest-\(UUID().uuidString.prefix(8))"
+    var keys: QueueKeyspace { QueueKeyspace(namespace: namespace) }
+    let redis: RedisConnection
+
+    init() throws {
+        redis = try RedisConnection(url: TestEnvironment.redisURL)
+    }
+
+    func worker(_ arguments: [String], redisURL: String = TestEnvironment.redisURL) throws -> ChildProcess {
+        try ChildProcess(
+            [TestEnvironment.ferryBinary, "worker", "--heartbeat", "0.3", "--heartbeat-ttl", "1.5"] + arguments,
+            environment: ["FERRY_REDIS_URL": redisURL, "FERRY_NAMESPACE": namespace, "FERRY_LOG_LEVEL": "info"]
+        )
+    }
+
+    func dispatcher(_ url: String = TestEnvironment.redisURL) throws -> Dispatcher {
+        Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: url), capacity: 1), keys: keys)
+    }
+
+    func stats(_ connection: RedisConnection? = nil) throws -> FerryQueue.Stats {
+        try QueueAdmin(keys: keys).stats(on: connection ?? redis)
+    }
+
+    // Tests that kill connections or pause Redis use a server of their own: the shared one
+    // serves other suites at the same time.
+
+    @Test func killedConnectionsMidBatchLeaveNothingInFlightAndCountersExact() throws {
+        let server = try PrivateRedisServer()
+        let redis = try RedisConnection(url: server.url)
+        func stats() throws -> FerryQueue.Stats { try self.stats(redis) }
+        let key = "\(namespace):ran"
+        let count = 6000
+        let ids = try dispatcher(server.url).enqueue(batch: (0..<count).map { _ in .init(type: "ferry.record", args: .object(["key": .string(key)])) })
+        let process = try worker(["--processes", "2", "--concurrency", "4"], redisURL: server.url)
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+        // Kill every worker connection six times while the queue drains.
+        for round in 1...6 {
+            #expect(try eventually(timeout: 20) { try (redis.command("SCARD", .string(key)).int ?? 0) >= round * count / 8 })
+            try redis.command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        }
+        #expect(try eventually(timeout: 60) { try redis.command("SCARD", .string(key)).int == ids.count },
+                "\((try? redis.command("SCARD", .string(key)).int) ?? -1) of \(ids.count) ran")
+        // A job whose own Redis command was cut off fails and is retried after its backoff: wait for
+        // those too. Then every job was acknowledged exactly once and nothing is left anywhere.
+        #expect(try eventually(timeout: 60) {
+            try stats().queues["default"].map { $0.inFlight == 0 && $0.scheduled == 0 && $0.ready == 0 && $0.processed == ids.count } == true
+        }, "\(String(describing: try? stats().queues["default"]))")
+        #expect(try stats().queues["default"]?.dead == 0)
+        #expect(process.waitForExit(timeout: 0) == nil)
+    }
+
+    @Test func twoRedisRestartsMidDrainLeaveNothingInFlightAndCountersExact() throws {
+        let server = try PrivateRedisServer(extraArguments: ["--appendonly", "yes", "--appendfsync", "always"])
+        let connection = try RedisConnection(url: server.url)
+        let key = "\(namespace):ran"
+        let ids = try dispatcher(server.url).enqueue(batch: (0..<600).map { _ in
+            .init(type: "ferry.record", args: .object(["key": .string(key), "ms": .int(5)]))
+        })
+        let process = try worker(["--concurrency", "4"], redisURL: server.url)
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+        for round in 1...2 {
+            #expect(try eventually(timeout: 30) { try ((try? RedisConnection(url: server.url))?.command("SCARD", .string(key)).int ?? 0) >= round * 150 })
+            server.stop()
+            usleep(500_000)
+            try server.start()
+        }
+        let fresh = try RedisConnection(url: server.url)
+        #expect(try eventually(timeout: 60) { try fresh.command("SCARD", .string(key)).int == ids.count })
+        #expect(try eventually(timeout: 10) { try stats(fresh).queues["default"]?.inFlight == 0 })
+        let queue = try #require(try stats(fresh).queues["default"])
+        #expect(queue.processed == ids.count, "processed \(queue.processed) of \(ids.count)")
+        #expect(queue.ready == 0 && queue.dead == 0)
+        _ = connection
+    }
+
+    @Test func aPoisonJobIsRetiredWithinSecondsWhileABystanderSucceeds() throws {
+        let key = "\(namespace):bystander"
+        let bystander = try dispatcher().enqueue(.init(type: "ferry.record", args: .object(["key": .string(key), "ms": .int(800)])))
+        let started = Date()
+        let poison = try dispatcher().enqueue(.init(type: "ferry.exit"))
+        let process = try worker(["--concurrency", "2"])
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+        #expect(try eventually(timeout: 30) { try stats().queues["default"]?.dead == 1 }, "\(process.output.suffix(3000))")
+        let retiredAfter = Date().timeIntervalSince(started)
+        let dead = try #require(try QueueAdmin(keys: keys).deadJobs(on: redis).first)
+        #expect(dead.id == poison)
+        #expect(dead.error.type == "WorkerCrashed")
+        #expect(retiredAfter < 15, "retired after \(retiredAfter) s")
+        // The bystander ran beside the poison job once, then alone, and succeeded.
+        #expect(try eventually(timeout: 10) { try redis.command("SISMEMBER", .string(key), .string(bystander)).int == 1 })
+        #expect(try eventually(timeout: 10) { try stats().queues["default"].map { $0.inFlight == 0 && $0.ready == 0 } == true })
+        #expect(try redis.command("HLEN", .string(keys.crashes("default"))).int == 0)
+        #expect(process.output.contains("running a crash suspect alone"))
+    }
+
+    @Test func aWireJobOnAnUnregisteredQueueIsRecoveredAfterKill9() throws {
+        let key = "\(namespace):wire"
+        let job = Job(type: "ferry.record", queue: "wire", args: .object(["key": .string(key), "ms": .int(1500)]), maxAttempts: 3)
+        // Written as another language would: straight to the ready list, no ns:queues entry.
+        try redis.command("LPUSH", .string(keys.ready("wire")), .bytes(job.encoded()))
+        let process = try worker(["--queues", "wire", "--concurrency", "1"])
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+        var victim: WorkerInfo?
+        #expect(try eventually(timeout: 10) {
+            victim = try WorkerRegistry(keys: keys).liveWorkers(on: redis).first { !$0.busy.isEmpty }
+            return victim != nil
+        })
+        kill(pid_t(try #require(victim).pid), SIGKILL)
+        #expect(try eventually(timeout: 15) { try redis.command("SISMEMBER", .string(key), .string(job.id)).int == 1 }, "\(process.output.suffix(2000))")
+        #expect(try eventually(timeout: 5) { try stats().queues["wire"].map { $0.inFlight == 0 && $0.processed == 1 } == true })
+    }
+
+    @Test func aTimeoutTheWatchdogRecordsDuringAPauseIsWrittenOnceRedisAnswers() throws {
+        let server = try PrivateRedisServer()
+        let redis = try RedisConnection(url: server.url)
+        func stats() throws -> FerryQueue.Stats { try self.stats(redis) }
+        let id = try dispatcher(server.url).enqueue(.init(
+            type: "ferry.sleep", args: .object(["ms": .int(60_000), "ignore_cancel": .bool(true)]),
+            options: .init(maxAttempts: 3, timeout: .seconds(1))
+        ))
+        let process = try worker(["--concurrency", "1", "--timeout-grace", "0.5"], redisURL: server.url)
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 40) }
+        #expect(try eventually(timeout: 10) { try WorkerRegistry(keys: keys).liveWorkers(on: redis).contains { !$0.busy.isEmpty } })
+        // Writes block for 14 s from before the watchdog gives up on the job (1.5 s after its start).
+        try redis.command("CLIENT", "PAUSE", "14000", "WRITE")
+        defer { _ = try? redis.command("CLIENT", "UNPAUSE") }
+        // Once writes go through, the attempt is recorded as a timeout and the job waits for its retry.
+        #expect(try eventually(timeout: 40) {
+            try QueueAdmin(keys: keys).scheduledJobs(on: redis).contains { $0.job.id == id && $0.job.error?.type == "Timeout" }
+        }, "\(process.output.suffix(3000))")
+        #expect(try eventually(timeout: 10) { try stats().queues["default"]?.inFlight == 0 })
+        #expect(try redis.command("HLEN", .string(keys.crashes("default"))).int == 0)
+        #expect(process.output.contains("job ignored its timeout; recycling the worker process"))
     }
 }
