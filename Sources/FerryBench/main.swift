@@ -96,27 +96,56 @@ do {
     report("enqueue, bulk (batches of 10,000)", "\(format(Double(options.jobs) / seconds(since: start))) jobs/s")
 }
 
-// 3. Drain: no-op jobs queued while the queue is paused, then released to the running workers.
-do {
+/// CPU seconds (user + system) a process has used, from /proc.
+func cpuSeconds(pid: Int) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return 0 }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    // After the command: state is field 3, utime and stime are fields 14 and 15.
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// CPU seconds the Redis server has used (INFO cpu).
+func redisCPUSeconds() throws -> Double {
+    let info = try redis.command("INFO", "cpu").string ?? ""
+    return info.split(whereSeparator: \.isNewline).reduce(0) { total, line in
+        let parts = line.split(separator: ":")
+        guard parts.count == 2, parts[0] == "used_cpu_sys" || parts[0] == "used_cpu_user" else { return total }
+        return total + (Double(parts[1]) ?? 0)
+    }
+}
+
+/// Queues `count` jobs while the queue is paused, releases them to running workers and reports
+/// jobs/s, worker CPU per job (all worker processes) and Redis CPU per job.
+func drain(_ label: String, count: Int, request: Dispatcher.JobRequest) throws {
     let (keys, dispatcher) = try fresh("drain")
     let admin = QueueAdmin(keys: keys)
     try admin.pause("default", on: redis)
-    let batch = [Dispatcher.JobRequest](repeating: .init(type: "ferry.noop"), count: 10_000)
-    for _ in 0..<(options.jobs / batch.count) { try dispatcher.enqueue(batch: batch) }
+    let batch = [Dispatcher.JobRequest](repeating: request, count: 10_000)
+    for _ in 0..<(count / batch.count) { try dispatcher.enqueue(batch: batch) }
+    let total = count / batch.count * batch.count
     let workers = try startWorkers(keys)
+    let pids = try WorkerRegistry(keys: keys).liveWorkers(on: redis).map(\.pid)
+    let workerCPUBefore = pids.reduce(0) { $0 + cpuSeconds(pid: $1) }
+    let redisCPUBefore = try redisCPUSeconds()
     let start = ContinuousClock.now
     try admin.resume("default", on: redis)
-    let total = options.jobs / batch.count * batch.count
     let drained = try eventually(timeout: 300) { try admin.stats(on: redis).processed >= total }
     let elapsed = seconds(since: start)
     precondition(drained, "the queue did not drain:\n\(workers.output.suffix(3000))")
-    report("drain no-op jobs end to end (\(format(Double(total))) jobs)", "\(format(Double(total) / elapsed)) jobs/s")
+    let workerCPU = pids.reduce(0) { $0 + cpuSeconds(pid: $1) } - workerCPUBefore
+    let redisCPU = try redisCPUSeconds() - redisCPUBefore
+    report("drain \(label) (\(format(Double(total))) jobs)", String(
+        format: "%@ jobs/s; worker CPU %.1f µs/job, Redis CPU %.1f µs/job",
+        format(Double(total) / elapsed), workerCPU / Double(total) * 1e6, redisCPU / Double(total) * 1e6
+    ))
 
     // RSS counts the shared libraries (Foundation, ICU data) mapped by every Swift process;
     // PSS splits those among the processes sharing them; private is this process's own memory.
     var memory: [String] = []
-    for worker in try WorkerRegistry(keys: keys).liveWorkers(on: redis) {
-        let rollup = (try? String(contentsOfFile: "/proc/\(worker.pid)/smaps_rollup", encoding: .utf8)) ?? ""
+    for pid in pids {
+        let rollup = (try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8)) ?? ""
         func field(_ name: String) -> Double {
             guard let line = rollup.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
                   let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
@@ -124,10 +153,15 @@ do {
         }
         memory.append(String(format: "RSS %.1f MB (PSS %.1f, private %.1f)", field("Rss"), field("Pss"), field("Private_Clean") + field("Private_Dirty")))
     }
-    report("worker process memory after the drain", memory.joined(separator: "; "))
+    report("  worker process memory after the drain", memory.joined(separator: "; "))
     workers.signal(SIGTERM)
     _ = workers.waitForExit(timeout: 60)
 }
+
+// 3. Drain: jobs queued while the queue is paused, then released to the running workers —
+// no-op jobs, and jobs that make one Redis round trip each (ferry.record: SADD + INCR pipelined).
+try drain("no-op jobs", count: options.jobs, request: .init(type: "ferry.noop"))
+try drain("one-round-trip jobs", count: options.jobs / 2, request: .init(type: "ferry.record", args: .object(["key": .string("bench-record")])))
 
 // 4. Latency from enqueue to start at a steady rate.
 do {

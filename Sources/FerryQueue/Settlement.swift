@@ -65,12 +65,8 @@ public struct Settler: Sendable {
         let job = try? fetched.job.get()
         switch settlement {
         case .done:
-            var scriptKeys: [RedisArgument] = [list, .string(keys.processed(fetched.queue)), .string(keys.crashes(fetched.queue))]
-            if let unique = job?.uniqueKey { scriptKeys.append(.string(keys.unique(fetched.queue, key: unique))) }
-            let reply = try redis.run(QueueScripts.ack, keys: scriptKeys, arguments: [
-                .bytes(fetched.payload), .string(job?.id ?? ""), fetched.isSuspect ? "1" : "0", .string(job?.id ?? ""),
-            ])
-            return Result(applied: reply.int == 1)
+            let (scriptKeys, arguments) = acknowledgement(of: fetched)
+            return Result(applied: try redis.run(QueueScripts.ack, keys: scriptKeys, arguments: arguments).int == 1)
         case .retry(let failure, let delay):
             guard var next = job else { return try settle(fetched, .bury(failure), on: redis) }
             next.attempt += 1
@@ -95,6 +91,26 @@ public struct Settler: Sendable {
             let values = reply.array?.compactMap(\.int) ?? []
             return Result(applied: values.first == 1, trimmed: values.count > 1 ? values[1] : 0, deadSize: values.count > 2 ? values[2] : 0)
         }
+    }
+}
+
+extension Settler {
+    /// Acknowledges a finished job without waiting for Redis's answer: the acknowledgement leaves
+    /// at once (one write) and is confirmed by the connection's next call. Until then the caller
+    /// keeps the job as unconfirmed, and settles it again (idempotently) if that call fails.
+    public func post(_ fetched: FetchedJob, on redis: RedisConnection) throws(RedisError) {
+        let (scriptKeys, arguments) = acknowledgement(of: fetched)
+        try redis.post(QueueScripts.ack, keys: scriptKeys, arguments: arguments)
+    }
+
+    private func acknowledgement(of fetched: FetchedJob) -> (keys: [RedisArgument], arguments: [RedisArgument]) {
+        let job = try? fetched.job.get()
+        var scriptKeys: [RedisArgument] = [
+            .string(keys.inflight(fetched.queue, consumer: fetched.consumer)), .string(keys.processed(fetched.queue)),
+            .string(keys.crashes(fetched.queue)),
+        ]
+        if let unique = job?.uniqueKey { scriptKeys.append(.string(keys.unique(fetched.queue, key: unique))) }
+        return (scriptKeys, [.bytes(fetched.payload), .string(job?.id ?? ""), fetched.isSuspect ? "1" : "0", .string(job?.id ?? "")])
     }
 }
 

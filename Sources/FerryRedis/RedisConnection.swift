@@ -16,6 +16,8 @@ public final class RedisConnection: @unchecked Sendable {
     public let configuration: RedisConfiguration
     private var context: UnsafeMutablePointer<redisContext>?
     private var socketTimeout: Duration
+    /// Scripts sent by ``post(_:keys:arguments:)`` whose replies have not been read yet.
+    private var posted: [(script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument])] = []
 
     /// Connects, authenticates and selects the database; throws at once if the server is unreachable.
     public init(configuration: RedisConfiguration) throws(RedisError) {
@@ -53,6 +55,7 @@ public final class RedisConnection: @unchecked Sendable {
     /// Runs one command and returns its reply as it is, error replies included.
     public func send(_ arguments: [RedisArgument]) throws(RedisError) -> RedisReply {
         let context = try connected()
+        if !posted.isEmpty { try confirmPosted() }
         let raw = Self.withArgv(arguments) { argc, argv, lengths in
             redisCommandArgv(context, argc, argv, lengths)
         }
@@ -67,6 +70,7 @@ public final class RedisConnection: @unchecked Sendable {
     public func pipeline(_ commands: [[RedisArgument]]) throws(RedisError) -> [RedisReply] {
         guard !commands.isEmpty else { return [] }
         let context = try connected()
+        if !posted.isEmpty { try confirmPosted() }
         for arguments in commands {
             let status = Self.withArgv(arguments) { argc, argv, lengths in
                 redisAppendCommandArgv(context, argc, argv, lengths)
@@ -111,6 +115,53 @@ public final class RedisConnection: @unchecked Sendable {
         return try reply.check()
     }
 
+    /// Sends a script without waiting for its reply: the command leaves now (one write, no
+    /// round trip) and its reply is read by the next call on this connection or by
+    /// ``confirmPosted()``. A script the server had forgotten (NOSCRIPT) is loaded and run then.
+    ///
+    /// When the connection breaks before the replies are read, whether the posted scripts ran is
+    /// unknown: the call that notices throws, and the caller must treat them as unconfirmed.
+    public func post(_ script: RedisScript, keys: [RedisArgument] = [], arguments: [RedisArgument] = []) throws(RedisError) {
+        guard let sha = script.sha else {
+            try run(script, keys: keys, arguments: arguments)
+            return
+        }
+        let context = try connected()
+        let status = Self.withArgv(["EVALSHA", .string(sha), RedisArgument(keys.count)] + keys + arguments) { argc, argv, lengths in
+            redisAppendCommandArgv(context, argc, argv, lengths)
+        }
+        guard status == REDIS_OK else { throw failure(context) }
+        var done: Int32 = 0
+        while done == 0 {
+            guard redisBufferWrite(context, &done) == REDIS_OK else { throw failure(context) }
+        }
+        posted.append((script, keys, arguments))
+    }
+
+    /// How many posted scripts await their replies.
+    public var unconfirmedCount: Int { posted.count }
+
+    /// Reads the replies of posted scripts; reruns those the server had forgotten; throws the
+    /// first error reply (after reading them all, so the connection stays in step).
+    public func confirmPosted() throws(RedisError) {
+        guard !posted.isEmpty, let context else { return }
+        let sent = posted
+        posted = []
+        var rerun: [Int] = []
+        var firstError: RedisError?
+        for index in sent.indices {
+            var raw: UnsafeMutableRawPointer?
+            guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw failure(context) }
+            let reply = Self.decode(raw.assumingMemoryBound(to: redisReply.self))
+            freeReplyObject(raw)
+            if case .error(let message) = reply {
+                if message.hasPrefix("NOSCRIPT") { rerun.append(index) } else if firstError == nil { firstError = .server(message) }
+            }
+        }
+        for index in rerun { try run(sent[index].script, keys: sent[index].keys, arguments: sent[index].arguments) }
+        if let firstError { throw firstError }
+    }
+
     /// `PING`, answering `PONG`.
     public func ping() throws(RedisError) {
         let reply = try command("PING")
@@ -152,6 +203,7 @@ public final class RedisConnection: @unchecked Sendable {
         let code = context.pointee.err
         redisFree(context)
         self.context = nil
+        posted = []
         if code == REDIS_ERR_IO, reason.contains("temporarily unavailable") || reason.contains("timed out") {
             return .timeout(endpoint: configuration.endpoint.description, after: socketTimeout)
         }

@@ -6,9 +6,12 @@ import Foundation
 /// One executor thread of a worker process: fetches a batch into its own in-flight list, runs
 /// the jobs one by one from the oldest, and settles each the moment it ends — so the job it is
 /// running is always the rightmost of its list, and a crash re-runs nothing that had finished.
+/// A success is acknowledged without waiting for the reply (the command leaves before the next
+/// job starts; the reply is read with the next call), so quick jobs cost one write each.
 ///
-/// After any Redis failure it cannot know what its list holds, so it reconciles: it writes the
-/// settlement it was writing, then puts back everything still in its list.
+/// After any Redis failure it cannot know what its list holds, so it reconciles: it writes again
+/// the settlements whose replies it had not read (each is idempotent), then puts back everything
+/// still in its list.
 struct Executor {
     let process: WorkerProcess
     let slot: Int
@@ -26,8 +29,8 @@ struct Executor {
         var redis: RedisConnection?
         var batchSize = 1
         var idlePolls = 0
-        // The settlement being written when Redis failed, and whether the list must be reconciled.
-        var unsettled: (FetchedJob, Settlement)?
+        // Settlements written whose replies were not read yet, and whether the list must be reconciled.
+        var unconfirmed: [(FetchedJob, Settlement)] = []
         var mustReconcile = false
 
         while !process.isStopping {
@@ -39,15 +42,17 @@ struct Executor {
                 let connection = try redis ?? RedisConnection(configuration: process.redisConfiguration)
                 redis = connection
                 if mustReconcile {
-                    try reconcile(fetcher, unsettled: &unsettled, queues: queues, includingIsolationLane: true, on: connection)
+                    try reconcile(fetcher, unconfirmed: &unconfirmed, queues: queues, includingIsolationLane: true, on: connection)
                     mustReconcile = false
                 }
-                guard let batch = try fetchBatch(fetcher, size: batchSize, generator: &generator, on: connection) else {
+                let fetched = try fetchBatch(fetcher, size: batchSize, generator: &generator, on: connection)
+                unconfirmed.removeAll()  // the fetch read every pending reply
+                guard let batch = fetched else {
                     idlePolls += 1
                     // Idle: the list must be empty. Checking now and then costs nothing and
                     // catches anything a failure left behind unnoticed.
                     if idlePolls % 30 == 0 {
-                        try reconcile(fetcher, unsettled: &unsettled, queues: queues, includingIsolationLane: false, on: connection)
+                        try reconcile(fetcher, unconfirmed: &unconfirmed, queues: queues, includingIsolationLane: false, on: connection)
                     }
                     continue
                 }
@@ -63,10 +68,13 @@ struct Executor {
                     let (fetched, outcome) = try runOne(batch[index], processor: processor, fetcher: fetcher, metrics: metrics, on: connection)
                     index += 1
                     switch outcome {
+                    case .settle(.done) where !fetched.isSuspect:
+                        unconfirmed.append((fetched, .done))
+                        try process.settler.post(fetched, on: connection)
                     case .settle(let settlement):
-                        unsettled = (fetched, settlement)
+                        unconfirmed.append((fetched, settlement))
                         try process.settle(fetched, settlement, on: connection)
-                        unsettled = nil
+                        unconfirmed.removeAll()
                     case .abandoned:
                         break
                     case .interrupted:
@@ -74,7 +82,10 @@ struct Executor {
                         index = batch.count
                     }
                 }
-                if !leftovers.isEmpty { try fetcher.requeue(leftovers, on: connection) }
+                if !leftovers.isEmpty {
+                    try fetcher.requeue(leftovers, on: connection)
+                    unconfirmed.removeAll()
+                }
 
                 // Grow the batch while jobs are quick (under 2 ms each on average), shrink it when not.
                 let elapsed = ContinuousClock.now - started
@@ -89,8 +100,16 @@ struct Executor {
                 Thread.sleep(forTimeInterval: 0.5)
             }
         }
-        if mustReconcile || unsettled != nil, let redis {
-            try? reconcile(fetcher, unsettled: &unsettled, queues: queues, includingIsolationLane: false, on: redis)
+        if let redis, !mustReconcile {
+            do {
+                try redis.confirmPosted()
+                unconfirmed.removeAll()
+            } catch {
+                mustReconcile = true
+            }
+        }
+        if mustReconcile || !unconfirmed.isEmpty, let redis {
+            try? reconcile(fetcher, unconfirmed: &unconfirmed, queues: queues, includingIsolationLane: false, on: redis)
         }
     }
 
@@ -114,18 +133,17 @@ struct Executor {
         return (isolated, processor.run(isolated, slot: slot, metrics: metrics))
     }
 
-    /// Writes the settlement a failure interrupted, then puts back whatever is left in this
+    /// Writes again the settlements a failure left unconfirmed, then puts back whatever is left in this
     /// executor's lists — and, after a failure, in the isolation lane, which a failure while
     /// moving a suspect into it may have left holding a job nobody runs (taken while holding the
     /// gate alone, so no suspect is running there meanwhile).
     private func reconcile(
-        _ fetcher: Fetcher, unsettled: inout (FetchedJob, Settlement)?, queues: [String], includingIsolationLane: Bool,
+        _ fetcher: Fetcher, unconfirmed: inout [(FetchedJob, Settlement)], queues: [String], includingIsolationLane: Bool,
         on connection: RedisConnection
     ) throws(RedisError) {
-        if let (fetched, settlement) = unsettled {
-            try process.settle(fetched, settlement, on: connection)
-            unsettled = nil
-        }
+        try connection.confirmPosted()
+        for (fetched, settlement) in unconfirmed { try process.settle(fetched, settlement, on: connection) }
+        unconfirmed.removeAll()
         var back = try fetcher.requeueAll(queues: queues, on: connection)
         if includingIsolationLane, process.gate.enterExclusive(giveUp: { process.isStopping }) {
             defer { process.gate.leaveExclusive() }

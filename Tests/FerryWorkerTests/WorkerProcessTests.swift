@@ -330,6 +330,25 @@ import Testing
         #expect(process.output.contains("running a crash suspect alone"))
     }
 
+    @Test func jobsThatHarmTheirWorkerAreRefusedUnlessTestJobsAreEnabled() throws {
+        let exit = try dispatcher().enqueue(.init(type: "ferry.exit"))
+        let hang = try dispatcher().enqueue(.init(type: "ferry.sleep", args: .object(["ms": .int(50), "ignore_cancel": .bool(true)])))
+        let process = try ChildProcess(
+            [TestEnvironment.ferryBinary, "worker", "--heartbeat", "0.3", "--heartbeat-ttl", "1.5"],
+            environment: ["FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_TEST_JOBS": "0"]
+        )
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+        #expect(try eventually(timeout: 10) { try stats().queues["default"]?.dead == 2 })
+        let dead = try QueueAdmin(keys: keys).deadJobs(on: redis)
+        for id in [exit, hang] {
+            let job = try #require(dead.first { $0.id == id })
+            #expect(job.error.type == "PermanentJobError")
+            #expect(job.error.message.contains("set FERRY_TEST_JOBS=1"), "\(job.error.message)")
+        }
+        #expect(process.waitForExit(timeout: 0) == nil)
+        #expect(!process.output.contains("worker process exited"))
+    }
+
     @Test func aWireJobOnAnUnregisteredQueueIsRecoveredAfterKill9() throws {
         let key = "\(namespace):wire"
         let job = Job(type: "ferry.record", queue: "wire", args: .object(["key": .string(key), "ms": .int(1500)]), maxAttempts: 3)

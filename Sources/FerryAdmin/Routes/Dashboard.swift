@@ -92,11 +92,12 @@ struct Dashboard {
             """
         html += throughputGraph()
 
-        html += "<h2>Queues</h2><table><tr><th>queue</th><th>ready</th><th>scheduled</th><th>in flight</th><th>dead</th><th>latency</th><th>processed</th><th>failed</th><th></th></tr>"
+        html += "<h2>Queues</h2><table><tr><th>queue</th><th>ready</th><th>scheduled</th><th>in flight</th><th>orphaned</th><th>dead</th><th>latency</th><th>processed</th><th>failed</th><th></th></tr>"
         for (name, queue) in stats.queues.sorted(by: { $0.key < $1.key }) {
             let action = queue.paused ? "resume" : "pause"
             html += "<tr><td>\(Self.escape(name))\(queue.paused ? " <span class=\"muted\">(paused)</span>" : "")</td>"
                 + "<td class=\"n\">\(queue.ready)</td><td class=\"n\">\(queue.scheduled)</td><td class=\"n\">\(queue.inFlight)</td>"
+                + "<td class=\"n\">\(queue.orphaned)</td>"
                 + "<td class=\"n\">\(queue.dead)</td><td class=\"n\">\(String(format: "%.3f s", queue.latencyS))</td>"
                 + "<td class=\"n\">\(queue.processed)</td><td class=\"n\">\(queue.failed)</td>"
                 + "<td>\(Self.button("/ui/queues/\(Self.path(name))/\(action)", action))</td></tr>"

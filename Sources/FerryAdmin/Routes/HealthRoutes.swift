@@ -40,8 +40,10 @@ struct HealthRoutes {
                 let labels = [("queue", queue)]
                 gauge("ferry_queue_ready", "jobs", "Jobs waiting in the ready list", labels, Double(numbers.ready))
                 gauge("ferry_queue_scheduled", "jobs", "Delayed jobs and retries not yet due", labels, Double(numbers.scheduled))
-                gauge("ferry_queue_in_flight", "jobs", "Jobs taken by live workers", labels, Double(numbers.inFlight))
+                gauge("ferry_queue_in_flight", "jobs", "Jobs taken by workers and not yet settled", labels, Double(numbers.inFlight))
+                gauge("ferry_queue_orphaned", "jobs", "Jobs in flight on workers whose heartbeat stopped, awaiting recovery", labels, Double(numbers.orphaned))
                 gauge("ferry_queue_dead", "jobs", "Jobs in the dead set", labels, Double(numbers.dead))
+                gauge("ferry_queue_dead_trimmed", "jobs", "Dead jobs dropped by the dead set's age and size limits (counter kept in Redis)", labels, Double(numbers.trimmed))
                 gauge("ferry_queue_latency", "seconds", "Age of the oldest ready job", labels, numbers.latencyS)
                 gauge("ferry_queue_processed", "jobs", "Jobs finished successfully (counter kept in Redis)", labels, Double(numbers.processed))
                 gauge("ferry_queue_failed", "attempts", "Failed attempts (counter kept in Redis)", labels, Double(numbers.failed))

@@ -5,13 +5,24 @@ import Foundation
 /// Job types for smoke tests of a deployment, benchmarks and crash tests.
 public enum BuiltinJobs {
     /// Registers `ferry.noop`, `ferry.sleep`, `ferry.fail`, `ferry.exit`, `ferry.record` and `ferry.probe`.
-    public static func register(in registry: inout JobRegistry) throws(JobSettingsFile.Invalid) {
+    ///
+    /// - Parameter testJobs: whether the jobs that harm their worker run: `ferry.exit` (kills its
+    ///   process) and `ferry.sleep` with `ignore_cancel` (holds a thread past its timeout). Off, as
+    ///   anyone who can enqueue could otherwise take worker processes down; when off they go dead
+    ///   with the reason. `ferry worker` turns them on with `FERRY_TEST_JOBS=1`.
+    public static func register(in registry: inout JobRegistry, testJobs: Bool = false) throws(JobSettingsFile.Invalid) {
         try registry.register(Noop())
-        try registry.register(Sleep())
+        try registry.register(Sleep(testJobs: testJobs))
         try registry.register(Fail())
-        try registry.register(Exit())
+        try registry.register(Exit(enabled: testJobs))
         try registry.register(Record())
         try registry.register(Probe())
+    }
+}
+
+extension BuiltinJobs {
+    static func disabled(_ what: String) -> String {
+        "\(what) is a test job that harms its worker process and is disabled; set FERRY_TEST_JOBS=1 on the workers to allow it"
     }
 }
 
@@ -25,6 +36,7 @@ struct Noop: JobHandler {
 /// With `"ignore_cancel": true` it sleeps through cancellation, to exercise timeout recycling.
 struct Sleep: JobHandler {
     static let type = "ferry.sleep"
+    let testJobs: Bool
     struct Arguments: Decodable, Sendable {
         var ms: Int
         var ignoreCancel: Bool?
@@ -37,6 +49,7 @@ struct Sleep: JobHandler {
     func perform(_ arguments: Arguments, context: JobContext) throws {
         guard arguments.ms >= 0 else { throw PermanentJobError("ms must not be negative") }
         if arguments.ignoreCancel == true {
+            guard testJobs else { throw PermanentJobError(BuiltinJobs.disabled("ferry.sleep with ignore_cancel")) }
             Thread.sleep(forTimeInterval: Double(arguments.ms) / 1000)
         } else {
             try context.sleep(for: .milliseconds(arguments.ms))
@@ -60,7 +73,10 @@ struct Fail: JobHandler {
 /// `ferry.exit`: kills its own worker process with SIGKILL, as a crash or the OOM killer would.
 struct Exit: JobHandler {
     static let type = "ferry.exit"
+    let enabled: Bool
+
     func perform(_ arguments: NoArguments, context: JobContext) throws {
+        guard enabled else { throw PermanentJobError(BuiltinJobs.disabled("ferry.exit")) }
         context.logger.warning("ferry.exit: killing this worker process as asked")
         kill(getpid(), SIGKILL)
     }
