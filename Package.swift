@@ -110,6 +110,7 @@ let package = Package(
             dependencies: [
                 "FerryQueue", "FerryRedis", "FerryScheduler", "FerrySupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],

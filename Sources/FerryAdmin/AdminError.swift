@@ -42,8 +42,9 @@ struct ErrorJSONMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPError {
             throw AdminError(status: error.status, code: error.status == .notFound ? "not_found" : "http_error", message: error.body ?? error.status.reasonPhrase)
         } catch let error as BlockingError {
+            // Details (addresses, driver messages) go to the log; the caller learns what to do.
             context.logger.error("admin request failed", metadata: ["error": "\(error.message)"])
-            throw AdminError.unavailable(error.message)
+            throw AdminError.unavailable("Redis is not answering; try again shortly (details are in the admin server's log)")
         } catch {
             context.logger.error("admin request failed", metadata: ["error": "\(error)"])
             throw AdminError(status: .internalServerError, code: "internal", message: "the request failed; see the admin server's log")

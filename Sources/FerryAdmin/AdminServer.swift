@@ -1,8 +1,10 @@
 public import FerryQueue
 import FerryRedis
 public import FerryScheduler
+import FerrySupport
 import Foundation
 import Hummingbird
+import HummingbirdCore
 public import Logging
 import Prometheus
 
@@ -15,22 +17,36 @@ public struct AdminServer: Sendable {
         public var token: String?
         /// Largest request body accepted, in bytes.
         public var bodyLimit: Int
+        /// Host names (with or without `:port`) besides the bind address and loopback under which
+        /// clients reach this server, e.g. behind a proxy (`FERRY_ADMIN_HOSTS`). Others get 421.
+        public var allowedHosts: [String]
+        /// A connection that has not sent a complete request head within this time after opening
+        /// (or after its last response) is closed: slow or stalled clients cannot pile up.
+        public var headerTimeout: Duration
+        /// Most connections served at once; further clients wait in the listen backlog.
+        public var maxConnections: Int
 
-        public init(host: String = "127.0.0.1", port: Int = 7480, token: String? = nil, bodyLimit: Int = 1024 * 1024) {
+        public init(
+            host: String = "127.0.0.1", port: Int = 7480, token: String? = nil, bodyLimit: Int = 1024 * 1024,
+            allowedHosts: [String] = [], headerTimeout: Duration = .seconds(10), maxConnections: Int = 512
+        ) {
             self.host = host
             self.port = port
             self.token = token
             self.bodyLimit = bodyLimit
+            self.allowedHosts = allowedHosts
+            self.headerTimeout = headerTimeout
+            self.maxConnections = maxConnections
         }
 
         /// Parses `FERRY_ADMIN_ADDR` (`host:port`, `:port` or `[::1]:port`).
-        public init(address: String, token: String?) throws(AdminConfigurationError) {
+        public init(address: String, token: String?, allowedHosts: [String] = []) throws(AdminConfigurationError) {
             guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port) else {
                 throw AdminConfigurationError(message: "FERRY_ADMIN_ADDR must be host:port, like 127.0.0.1:7480; got '\(address)'")
             }
             var host = String(address[..<colon])
             if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            self.init(host: host.isEmpty ? "0.0.0.0" : host, port: port, token: token.flatMap { $0.isEmpty ? nil : $0 })
+            self.init(host: host.isEmpty ? "0.0.0.0" : host, port: port, token: token.flatMap { $0.isEmpty ? nil : $0 }, allowedHosts: allowedHosts)
         }
 
         var isLoopback: Bool { ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.") }
@@ -85,7 +101,11 @@ public struct AdminServer: Sendable {
         defer { sampler.cancel() }
         let app = Application(
             router: makeRouter(),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ferry-admin"),
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(configuration.headerTimeout.wholeMilliseconds) * 1_000_000))),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "ferry-admin",
+                availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)
+            ),
             logger: logger
         )
         try await app.runService()
@@ -93,6 +113,7 @@ public struct AdminServer: Sendable {
 
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: RequestGuardMiddleware(bindHost: configuration.host, port: configuration.port, extraHosts: configuration.allowedHosts))
         router.add(middleware: ErrorJSONMiddleware())
         if let token = configuration.token { router.add(middleware: BearerTokenMiddleware(token: Array(token.utf8))) }
         HealthRoutes(server: self).register(on: router)

@@ -13,7 +13,8 @@ import Hummingbird
 ///   JSON body after a CORS preflight, which this server never grants.
 ///
 /// And every response carries `X-Frame-Options: DENY`, a strict Content-Security-Policy (no
-/// scripts, no framing, forms only to this server), `nosniff`, `no-referrer` and `no-store`.
+/// scripts, no framing, forms only to this server), `nosniff`, `Referrer-Policy: same-origin` (with
+/// `no-referrer`, browsers send `Origin: null` on the dashboard's own form posts) and `no-store`.
 struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
     /// `host:port` values accepted in the Host header, lower-cased.
     let allowedHosts: Set<String>
@@ -33,7 +34,7 @@ struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
             .init("X-Frame-Options")!: "DENY",
             .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             .init("X-Content-Type-Options")!: "nosniff",
-            .init("Referrer-Policy")!: "no-referrer",
+            .init("Referrer-Policy")!: "same-origin",
             .cacheControl: "no-store",
         ]
     }

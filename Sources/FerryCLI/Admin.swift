@@ -3,6 +3,7 @@ import FerryAdmin
 import FerryPostgres
 import FerryQueue
 import FerryScheduler
+import FerrySupport
 import Foundation
 import Logging
 import Synchronization
@@ -14,6 +15,8 @@ struct Admin: ParsableCommand {
         discussion: """
             Listens on FERRY_ADMIN_ADDR (default 127.0.0.1:7480). With FERRY_ADMIN_TOKEN set, every route
             but /healthz needs Authorization: Bearer <token>; off loopback a token is required.
+            Requests must name this server in Host (its address, localhost, or one of the comma-separated
+            FERRY_ADMIN_HOSTS); cross-site requests are refused; API writes must be application/json.
             """
     )
 
@@ -23,12 +26,29 @@ struct Admin: ParsableCommand {
     @Option(help: "Directory of jobs/<type>.yml settings.")
     var jobsDir: String = "jobs"
 
+    @Option(help: "Seconds a connection may take to send a complete request head (or sit idle between requests) before it is closed.")
+    var headerTimeout: Double = 10
+
+    @Option(help: "Most connections served at once; more wait in the listen backlog.")
+    var maxConnections: Int = 512
+
+    func validate() throws {
+        guard Duration(checkedSeconds: headerTimeout, maximum: 3600) != nil, headerTimeout > 0 else {
+            throw ValidationError("--header-timeout must be between 0 and 3600 seconds")
+        }
+        guard (1...100_000).contains(maxConnections) else { throw ValidationError("--max-connections must be between 1 and 100000") }
+    }
+
     func run() throws {
         let environment = FerryEnvironment()
         environment.bootstrapLogging()
         let registry = try environment.registry(jobsDirectory: jobsDir)
-        let configuration = try AdminServer.Configuration(
-            address: environment.values["FERRY_ADMIN_ADDR"] ?? "127.0.0.1:7480", token: environment.values["FERRY_ADMIN_TOKEN"])
+        var configuration = try AdminServer.Configuration(
+            address: environment.values["FERRY_ADMIN_ADDR"] ?? "127.0.0.1:7480", token: environment.values["FERRY_ADMIN_TOKEN"],
+            allowedHosts: (environment.values["FERRY_ADMIN_HOSTS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        )
+        configuration.headerTimeout = Duration(checkedSeconds: headerTimeout) ?? .seconds(10)
+        configuration.maxConnections = maxConnections
         try configuration.validate()
         let entries = FileManager.default.fileExists(atPath: schedules)
             ? try ScheduleFile.load(directory: schedules, knownTypes: Set(registry.types)) : []
@@ -40,7 +60,9 @@ struct Admin: ParsableCommand {
                     try PostgresConnection(configuration: postgres).query("SELECT 1")
                     return nil
                 } catch {
-                    return "\(error)"
+                    // The details (host, driver message) go to the log, never to the caller.
+                    Logger(label: "ferry.admin").error("PostgreSQL is not ready", metadata: ["error": "\(error)"])
+                    return "unreachable"
                 }
             }
         }

@@ -18,14 +18,14 @@ import Yams
     }
 
     /// Starts `ferry admin` on a free port and waits until it answers.
-    func startAdmin(token: String? = nil, address: String? = nil) throws -> (ChildProcess, String) {
+    func startAdmin(token: String? = nil, address: String? = nil, arguments: [String] = []) throws -> (ChildProcess, String) {
         let port = try FreePort.find()
         var environment = [
             "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace,
             "FERRY_ADMIN_ADDR": address ?? "127.0.0.1:\(port)",
         ]
         if let token { environment["FERRY_ADMIN_TOKEN"] = token }
-        let process = try ChildProcess([TestEnvironment.ferryBinary, "admin"], environment: environment)
+        let process = try ChildProcess([TestEnvironment.ferryBinary, "admin"] + arguments, environment: environment)
         let base = "http://127.0.0.1:\(port)"
         _ = eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: base + "/healthz")))?.status == 200 || process.waitForExit(timeout: 0) != nil }
         return (process, base)
@@ -75,6 +75,82 @@ import Yams
 
         process.signal(SIGTERM)
         #expect(process.waitForExit(timeout: 10) == 0, "the admin server did not stop cleanly on SIGTERM: \(process.output.suffix(500))")
+    }
+
+    @Test func crossSiteRequestsForeignHostsAndNonJSONWritesAreRefused() throws {
+        let (process, base) = try startAdmin()
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        let job = #"{"type":"ferry.noop"}"#
+        func send(_ method: String, _ path: String, _ headers: HTTPHeaders, body: String? = nil) throws -> FerryHTTP.HTTPResponse {
+            try http.execute(HTTPRequest(method: method, url: base + path, headers: headers, body: body.map { Array($0.utf8) }))
+        }
+        // What a no-cors fetch from another page can send: a text/plain body.
+        let plain = try send("POST", "/api/v1/jobs", ["Content-Type": "text/plain"], body: job)
+        #expect(plain.status == 415)
+        #expect(try send("POST", "/api/v1/queues/default/pause", [:]).status == 415)
+        // A page on another origin, whatever it sends.
+        for headers: HTTPHeaders in [
+            ["Content-Type": "application/json", "Origin": "http://evil.example"],
+            ["Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"],
+            ["Content-Type": "application/json", "Sec-Fetch-Site": "same-site"],
+            ["Content-Type": "application/json", "Origin": "null"],
+        ] {
+            #expect(try send("POST", "/api/v1/jobs", headers, body: job).status == 403, "\(headers)")
+            #expect(try send("GET", "/api/v1/stats", headers).status == 403, "\(headers)")
+        }
+        // DNS rebinding: the attacker's name pointing at 127.0.0.1.
+        let port = base.split(separator: ":").last.map(String.init) ?? ""
+        let rebound = try send("GET", "/api/v1/stats", ["Host": "evil.example:\(port)"])
+        #expect(rebound.status == 421)
+        #expect(try send("GET", "/", ["Host": "evil.example:\(port)"]).status == 421)
+        // The same requests from the dashboard's own origin, or from a script, pass.
+        #expect(try send("POST", "/api/v1/jobs", ["Content-Type": "application/json", "Origin": base, "Sec-Fetch-Site": "same-origin"], body: job).status == 201)
+        #expect(try send("GET", "/api/v1/stats", ["Host": "localhost:\(port)"]).status == 200)
+        #expect(try send("POST", "/api/v1/jobs", ["Content-Type": "application/json; charset=utf-8"], body: job).status == 201)
+        #expect(try redis.command("LLEN", .string(keys.ready("default"))).int == 2)
+        // Every response, errors included, forbids framing and scripts.
+        for response in [try send("GET", "/", [:]), try send("GET", "/api/v1/stats", [:]), plain, rebound] {
+            #expect(response.headers["X-Frame-Options"] == "DENY")
+            #expect(response.headers["Content-Security-Policy"]?.contains("frame-ancestors 'none'") == true)
+            #expect(response.headers["X-Content-Type-Options"] == "nosniff")
+        }
+    }
+
+    @Test func slowClientsAreCutOffWhileHealthzKeepsAnswering() throws {
+        let (process, base) = try startAdmin(arguments: ["--header-timeout", "1"])
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        let port = UInt16(base.split(separator: ":").last.map(String.init) ?? "") ?? 0
+        // 300 connections that send half a request head and stall (slowloris).
+        var sockets: [Int32] = []
+        defer { for fd in sockets { close(fd) } }
+        for _ in 0..<300 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(connected == 0)
+            let partial = "GET /api/v1/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+            _ = partial.withCString { send(fd, $0, strlen($0), 0) }
+            sockets.append(fd)
+        }
+        // The server still answers others at once.
+        #expect(try http.execute(HTTPRequest(url: base + "/healthz")).status == 200)
+        // After the header timeout, the stalled connections are closed by the server.
+        var closed = 0
+        let deadline = Date().addingTimeInterval(10)
+        for fd in sockets {
+            var timeout = timeval(tv_sec: max(1, Int(deadline.timeIntervalSinceNow)), tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var byte: UInt8 = 0
+            if recv(fd, &byte, 1, 0) <= 0, errno != EAGAIN { closed += 1 }
+        }
+        #expect(closed == sockets.count, "\(closed) of \(sockets.count) stalled connections were closed")
+        #expect(try http.execute(HTTPRequest(url: base + "/healthz")).status == 200)
+        #expect(process.waitForExit(timeout: 0) == nil)
     }
 
     @Test func badInputGetsAClearJSONError() throws {
@@ -353,6 +429,7 @@ import Yams
         #expect(seen["dead_rows_after"] == .int(0))
         #expect(FileManager.default.fileExists(atPath: screenshot))
         // Back in its queue, the job ran.
-        #expect(try eventually(timeout: 15) { try redis.command("SISMEMBER", .string(ranKey), .string(id)).int == 1 }, "\(worker.output.suffix(1000))")
+        #expect(try eventually(timeout: 15) { try redis.command("SISMEMBER", .string(ranKey), .string(id)).int == 1 },
+                "\(worker.output.suffix(1000))\n\(String(describing: try? QueueAdmin(keys: keys).stats(on: redis)))")
     }
 }

@@ -15,13 +15,15 @@ struct HealthRoutes {
     func register(on router: Router<BasicRequestContext>) {
         router.get("healthz") { _, _ in try JSONResponse.make(Status(status: "ok")) }
 
-        router.get("readyz") { _, _ -> Response in
+        router.get("readyz") { _, context -> Response in
             var checks: [String: String] = [:]
             do {
                 try await server.blocking.withRedis { try $0.ping() }
                 checks["redis"] = "ok"
             } catch {
-                checks["redis"] = "\(error)"
+                // Addresses and driver messages stay in the log.
+                context.logger.error("Redis is not ready", metadata: ["error": "\(error)"])
+                checks["redis"] = "unreachable"
             }
             if let postgresReady = server.postgresReady {
                 checks["postgres"] = await Task.detached { postgresReady() ?? "ok" }.value
