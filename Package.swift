@@ -66,7 +66,7 @@ let package = Package(
         ),
         .target(
             name: "FerryPostgres",
-            dependencies: ["CLibPQ", "FerryConnectionPool"],
+            dependencies: ["CLibPQ", "FerryConnectionPool", "FerrySupport"],
             swiftSettings: strictSwift
         ),
         .target(

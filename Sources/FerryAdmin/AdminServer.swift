@@ -67,6 +67,7 @@ public struct AdminServer: Sendable {
     let postgresReady: (@Sendable () -> String?)?
     let prometheus: PrometheusCollectorRegistry
     let history = ThroughputHistory()
+    let sessions = DashboardSessions()
     let logger: Logger
 
     /// - Parameters:
@@ -84,6 +85,15 @@ public struct AdminServer: Sendable {
         self.postgresReady = postgresReady
         self.prometheus = PrometheusCollectorRegistry()
         self.logger = logger
+    }
+
+    /// A one-time link that logs a browser in to the dashboard (valid 15 minutes, once); nil
+    /// when no token guards the endpoint. Show it to the person starting the server, never log it.
+    public func makeLoginLink() -> String? {
+        guard configuration.token != nil else { return nil }
+        let host = configuration.host == "0.0.0.0" || configuration.host == "::" ? "127.0.0.1" : configuration.host
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        return "http://\(shownHost):\(configuration.port)/login?code=\(sessions.makeLoginCode())"
     }
 
     /// Serves until the task is cancelled or the process receives SIGTERM/SIGINT.
@@ -115,7 +125,10 @@ public struct AdminServer: Sendable {
         let router = Router()
         router.add(middleware: RequestGuardMiddleware(bindHost: configuration.host, port: configuration.port, extraHosts: configuration.allowedHosts))
         router.add(middleware: ErrorJSONMiddleware())
-        if let token = configuration.token { router.add(middleware: BearerTokenMiddleware(token: Array(token.utf8))) }
+        if let token = configuration.token {
+            router.add(middleware: BearerTokenMiddleware(token: Array(token.utf8), sessions: sessions))
+            LoginRoutes(server: self, token: Array(token.utf8)).register(on: router)
+        }
         HealthRoutes(server: self).register(on: router)
         Dashboard(server: self).register(on: router)
         let api = router.group("api/v1")

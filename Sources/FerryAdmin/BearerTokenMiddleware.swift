@@ -1,12 +1,20 @@
 import Hummingbird
 
-/// Requires `Authorization: Bearer <token>` on every route but `/healthz` when a token is set.
+/// Requires `Authorization: Bearer <token>` — or, from a browser, a dashboard session cookie —
+/// on every route but `/healthz` and `/login` when a token is set.
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: [UInt8]
+    let sessions: DashboardSessions
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.uri.path == "/healthz" { return try await next(request, context) }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+        if request.uri.path == "/healthz" || request.uri.path == "/login" { return try await next(request, context) }
+        if let session = DashboardSessions.sessionID(of: request), sessions.isValid(session) { return try await next(request, context) }
+        if request.uri.path == "/", request.method == .get, request.headers[.authorization] == nil {
+            // A browser without a session: send it to the login page.
+            return Response(status: .seeOther, headers: [.location: "/login"])
+        }
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        guard let header = request.headers[.authorization], header.prefix(7).lowercased() == "bearer ",
               Self.constantTimeEqual(Array(header.dropFirst(7).utf8), token)
         else { throw AdminError.unauthorized }
         return try await next(request, context)

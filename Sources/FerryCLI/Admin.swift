@@ -32,6 +32,9 @@ struct Admin: ParsableCommand {
     @Option(help: "Most connections served at once; more wait in the listen backlog.")
     var maxConnections: Int = 512
 
+    @Flag(help: "Print a one-time link (valid 15 minutes) that logs a browser in to the dashboard, when a token is set.")
+    var loginLink = false
+
     func validate() throws {
         guard Duration(checkedSeconds: headerTimeout, maximum: 3600) != nil, headerTimeout > 0 else {
             throw ValidationError("--header-timeout must be between 0 and 3600 seconds")
@@ -71,6 +74,10 @@ struct Admin: ParsableCommand {
             configuration: configuration, dispatcher: dispatcher, schedules: entries, postgresReady: postgresReady,
             logger: Logger(label: "ferry.admin")
         )
+        if loginLink, let link = server.makeLoginLink() {
+            // On the terminal of the person who started the server, not in the structured log.
+            FileHandle.standardOutput.write(Data("dashboard login link (valid once, for 15 minutes): \(link)\n".utf8))
+        }
         // The other commands are synchronous and handle signals on a thread of their own, which
         // needs the root command to stay synchronous; the server's async work runs in a task while
         // this thread waits. Hummingbird's service group handles SIGTERM/SIGINT itself.

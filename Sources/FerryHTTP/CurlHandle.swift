@@ -1,5 +1,6 @@
 import CCurl
 import CCurlShim
+import FerrySupport
 import Foundation
 import Synchronization
 
@@ -181,11 +182,5 @@ extension Duration {
     }
 }
 
-/// A URL without its user-info part, fit for an error message.
-func redactedURL(_ url: String) -> String {
-    guard let schemeEnd = url.range(of: "://") else { return url }
-    let rest = url[schemeEnd.upperBound...]
-    let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
-    guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }
-    return String(url[..<schemeEnd.upperBound]) + "***@" + String(url[url.index(after: at)...])
-}
+/// A URL fit for an error message: its secrets replaced by `***` (``URLRedaction``).
+func redactedURL(_ url: String) -> String { URLRedaction.redact(url) }

@@ -1,3 +1,4 @@
+import FerrySupport
 import Foundation
 
 /// Where and how to reach a PostgreSQL server.
@@ -68,6 +69,8 @@ public struct PostgresConfiguration: Sendable, Equatable, CustomStringConvertibl
             case "host": host = value
             case "sslmode": sslMode = value
             case "application_name": applicationName = value
+            case "user": user = value
+            case "password": password = value
             case "search_path":
                 guard value.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "," }) else {
                     throw .invalidURL(shown, reason: "search_path must be schema names separated by commas")
@@ -113,23 +116,11 @@ public struct PostgresConfiguration: Sendable, Equatable, CustomStringConvertibl
         return parameters
     }
 
-    /// "30s", "500ms", "2m" or a bare number of seconds.
+    /// "30s", "500ms", "2m" or a bare number of seconds, at most a day; nil for anything else.
     static func duration(_ text: String) -> Duration? {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let number = Double(text.dropLast(suffix.count)), number >= 0 else { return nil }
-            return .milliseconds(Int64(number * scale * 1000))
-        }
-        guard let seconds = Double(text), seconds >= 0 else { return nil }
-        return .milliseconds(Int64(seconds * 1000))
+        Duration(parsing: text, maximum: 86_400)
     }
 
-    /// The URL with any password replaced by `***`.
-    static func redact(_ url: String) -> String {
-        guard let schemeEnd = url.range(of: "://"),
-              let at = url[schemeEnd.upperBound...].lastIndex(of: "@"),
-              let colon = url[schemeEnd.upperBound..<at].firstIndex(of: ":")
-        else { return url }
-        return url[..<colon] + ":***" + url[at...]
-    }
+    /// The URL with its secrets (user-info password, `?password=`) replaced by `***`.
+    static func redact(_ url: String) -> String { URLRedaction.redact(url) }
 }

@@ -106,15 +106,6 @@ public struct RedisConfiguration: Sendable, Equatable, CustomStringConvertible {
         return text
     }
 
-    /// The URL with any password replaced by `***`.
-    static func redact(_ url: String) -> String {
-        guard let schemeEnd = url.range(of: "://"),
-              let at = url[schemeEnd.upperBound...].lastIndex(of: "@")
-        else { return url }
-        let userInfo = url[schemeEnd.upperBound..<at]
-        if let colon = userInfo.firstIndex(of: ":") {
-            return url[..<colon] + ":***" + url[at...]
-        }
-        return url[..<schemeEnd.upperBound] + "***" + url[at...]
-    }
+    /// The URL with its secrets replaced by `***`.
+    static func redact(_ url: String) -> String { URLRedaction.redact(url) }
 }

@@ -116,6 +116,46 @@ import Yams
         }
     }
 
+    @Test func aBrowserLogsInOnceAndKeepsAStrictHttpOnlySession() throws {
+        let token = "t0k3n-\(UUID().uuidString)"
+        let (process, base) = try startAdmin(token: token, arguments: ["--login-link"])
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        func get(_ path: String, cookie: String? = nil) throws -> FerryHTTP.HTTPResponse {
+            var headers: HTTPHeaders = [:]
+            if let cookie { headers.add(name: "Cookie", value: cookie) }
+            return try http.execute(HTTPRequest(method: "GET", url: base + path, headers: headers))
+        }
+        func postForm(_ path: String, _ form: String) throws -> FerryHTTP.HTTPResponse {
+            try http.execute(HTTPRequest(method: "POST", url: base + path, headers: ["Content-Type": "application/x-www-form-urlencoded"], body: Array(form.utf8)))
+        }
+        // No session: the dashboard sends the browser to the login page; the API wants the token.
+        let anonymous = try get("/")
+        #expect(anonymous.status == 303)
+        #expect(anonymous.headers["Location"] == "/login")
+        #expect(try get("/login").status == 200)
+        #expect(try get("/api/v1/stats").status == 401)
+        #expect(try postForm("/login", "token=wrong").status == 401)
+        // The right token gives a session cookie the page's scripts and other sites cannot use.
+        let signedIn = try postForm("/login", "token=" + (token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? token))
+        #expect(signedIn.status == 303)
+        let setCookie = try #require(signedIn.headers["Set-Cookie"])
+        #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict"))
+        let cookie = String(setCookie.split(separator: ";")[0])
+        #expect(try get("/", cookie: cookie).status == 200)
+        #expect(try get("/api/v1/stats", cookie: cookie).status == 200)
+        #expect(try get("/", cookie: "ferry_session=forged").status == 303)
+        // The one-time link printed at start logs in once.
+        #expect(eventually(timeout: 5) { process.output.contains("/login?code=") })
+        let link = try #require(process.output.split(separator: "\n").first { $0.contains("/login?code=") }?.split(separator: " ").last)
+        let path = String(link.dropFirst(base.count))
+        let first = try get(path)
+        #expect(first.status == 303)
+        #expect(first.headers["Set-Cookie"]?.contains("HttpOnly") == true)
+        #expect(try get(path).status == 401)
+        // The token never shows up in the server's output.
+        #expect(!process.output.contains(token))
+    }
+
     @Test func slowClientsAreCutOffWhileHealthzKeepsAnswering() throws {
         let (process, base) = try startAdmin(arguments: ["--header-timeout", "1"])
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
@@ -178,6 +218,10 @@ import Yams
         #expect(unknown.status == 404)
         #expect(unknown.json?["error"]?["code"] == .string("not_found"))
         #expect(try call("POST", base + "/api/v1/dead/no-such-id/retry").status == 404)
+        #expect(try call("GET", base + "/api/v1/jobs/with%20space%2Fslash").status == 404)
+        // A dashboard button for a job that is gone says so instead of pretending it worked.
+        let gone = try http.execute(HTTPRequest(method: "POST", url: base + "/ui/dead/no-such-id/retry", headers: [:], body: []))
+        #expect(gone.status == 404)
 
         // Absurd numbers get a 400 naming the field; the server stays up.
         for (body, field) in [
@@ -329,6 +373,7 @@ import Yams
         let port = try FreePort.find()
         let process = try ChildProcess([TestEnvironment.ferryBinary, "admin"], environment: [
             "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_ADMIN_ADDR": "127.0.0.1:\(port)",
+            "FERRY_ADMIN_TOKEN": "docs-token",  // with a token, the login routes are served too
         ])
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
         let http = HTTPClient()
@@ -340,13 +385,14 @@ import Yams
             for method in operations.keys where ["get", "post", "delete"].contains(method) {
                 let url = base + path.replacingOccurrences(of: "{queue}", with: "docs").replacingOccurrences(of: "{id}", with: "no-such-id").replacingOccurrences(of: "{name}", with: "no-such-entry")
                 let body: [UInt8]? = method == "post" && path == "/api/v1/jobs" ? Array(#"{"type": "ferry.noop"}"#.utf8) : nil
-                let response = try http.execute(HTTPRequest(method: method.uppercased(), url: url, body: body))
+                let headers: HTTPHeaders = ["Authorization": "Bearer docs-token", "Content-Type": path.hasPrefix("/api/") ? "application/json" : "application/x-www-form-urlencoded"]
+                let response = try http.execute(HTTPRequest(method: method.uppercased(), url: url, headers: headers, body: body))
                 let routed = response.status != 404 || response.text.contains("no ")
                 #expect(routed, "\(method.uppercased()) \(path) is documented but not served (\(response.status) \(response.text))")
                 checked += 1
             }
         }
-        #expect(checked == 35)
+        #expect(checked == 38)
     }
 }
 

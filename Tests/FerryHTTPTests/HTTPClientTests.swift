@@ -73,7 +73,7 @@ import Testing
             Issue.record("connected to a port nobody listens on")
         } catch {
             guard case .connectionFailed(let url, _) = error else { Issue.record("\(error)"); return }
-            #expect(url == "http://***@127.0.0.1:\(port)/x")
+            #expect(url == "http://user:***@127.0.0.1:\(port)/x")
             #expect(!error.description.contains("s3cr3t"))
         }
     }

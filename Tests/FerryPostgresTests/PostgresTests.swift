@@ -29,6 +29,16 @@ import Testing
             #expect(error.description.contains("unknown parameter 'colour'"))
             #expect(!error.description.contains("hunter2"))
         }
+        // A password given as a query parameter is used, and hidden in errors too.
+        #expect(try PostgresConfiguration(url: "postgres://db/x?user=app&password=hunter2").password == "hunter2")
+        do {
+            _ = try PostgresConfiguration(url: "postgres://db/x?password=hunter2&colour=red")
+            Issue.record("an unknown parameter was accepted")
+        } catch {
+            #expect(!error.description.contains("hunter2"), "\(error)")
+        }
+        // Absurd timeouts are refused, not trapped on.
+        #expect(throws: PostgresError.self) { try PostgresConfiguration(url: "postgres://db/x?statement_timeout=1e300s") }
     }
 
     @Test func decodesEachTypeToItsSwiftType() throws {

@@ -71,3 +71,18 @@ import Testing
         #expect(throws: QueueError.self) { try dispatcher.enqueue(.init(type: "bad type")) }
     }
 }
+
+@Suite struct URLRedactionTests {
+    @Test(arguments: [
+        ("redis://:s3cret@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+        ("postgres://ferry:s3cret@db:5432/ferry?sslmode=require", "postgres://ferry:***@db:5432/ferry?sslmode=require"),
+        ("postgres://db/ferry?user=ferry&password=s3cret&x=1", "postgres://db/ferry?user=ferry&password=***&x=1"),
+        ("https://bucket.example/file.csv?X-Amz-Signature=s3cret&X-Amz-Expires=60", "https://bucket.example/file.csv?X-Amz-Signature=***&X-Amz-Expires=60"),
+        ("smtp://user@mail.example:587", "smtp://user@mail.example:587"),
+        ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
+    ])
+    func secretsAreHidden(url: String, shown: String) {
+        #expect(URLRedaction.redact(url) == shown)
+        #expect(!URLRedaction.redact(url).contains("s3cret"))
+    }
+}

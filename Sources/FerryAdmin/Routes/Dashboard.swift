@@ -24,7 +24,7 @@ struct Dashboard {
         }
 
         // Each button: a form post that acts, then sends the browser back to the page.
-        let jobActions: [(String, @Sendable (String, RedisConnection) throws -> Void)] = [
+        let jobActions: [(String, @Sendable (String, RedisConnection) throws -> Bool)] = [
             ("ui/dead/{id}/retry", { try admin.retryDead(id: $0, on: $1) }),
             ("ui/dead/{id}/delete", { try admin.deleteDead(id: $0, on: $1) }),
             ("ui/scheduled/{id}/run", { try admin.runScheduled(id: $0, on: $1) }),
@@ -34,7 +34,9 @@ struct Dashboard {
             router.post(RouterPath(path)) { request, context in
                 try Self.refuseCrossSite(request)
                 let id = try JobRoutes.id(context)
-                try await server.blocking.withRedis { try action(id, $0) }
+                guard try await server.blocking.withRedis({ try action(id, $0) }) else {
+                    throw AdminError.notFound("no such job \(id) any more; it may have run, been retried or deleted meanwhile")
+                }
                 return Self.back()
             }
         }

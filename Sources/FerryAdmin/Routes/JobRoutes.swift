@@ -292,7 +292,9 @@ struct JobRoutes {
     }
 
     static func id(_ context: BasicRequestContext) throws -> String {
-        guard let id = context.parameters.get("id"), !id.isEmpty, id.count <= 200 else { throw AdminError.badRequest("missing job id") }
+        guard let id = context.parameters.get("id")?.removingPercentEncoding, !id.isEmpty, id.utf8.count <= 200 else {
+            throw AdminError.badRequest("missing job id (1 to 200 bytes, percent-encoded in the path)")
+        }
         return id
     }
 
