@@ -98,26 +98,25 @@ public final class Dispatcher: Sendable {
     @discardableResult
     public func enqueue(_ request: JobRequest) throws(QueueError) -> String {
         let (job, payload) = try prepare(request)
-        let command: [RedisArgument]
+        var commands: [[RedisArgument]] = []
         var script: (RedisScript, [RedisArgument], [RedisArgument])?
         let due = job.runAt.map { $0 > Date().timeIntervalSince1970 } ?? false
         if let unique = job.uniqueKey {
             let target = due ? keys.scheduled(job.queue) : keys.ready(job.queue)
             let ttlMilliseconds = max(1, request.options.uniqueFor.wholeMilliseconds)
-            script = (QueueScripts.enqueueUnique, [.string(target), .string(keys.unique(job.queue, key: unique))],
+            script = (QueueScripts.enqueueUnique, [.string(target), .string(keys.unique(job.queue, key: unique)), .string(keys.ids(job.queue))],
                       [.bytes(payload), .string(job.id), .string(String(ttlMilliseconds)), .string(due ? Self.score(job.runAt!) : "")])
-            command = []
         } else if due {
-            command = ["ZADD", .string(keys.scheduled(job.queue)), .string(Self.score(job.runAt!)), .bytes(payload)]
+            commands = scheduling(job, payload: payload)
         } else {
-            command = ["LPUSH", .string(keys.ready(job.queue)), .bytes(payload)]
+            commands = [["LPUSH", .string(keys.ready(job.queue)), .bytes(payload)]]
         }
         return try withRedis { connection in
             try registerQueues([job.queue], on: connection)
             if let (script, scriptKeys, arguments) = script {
                 return try connection.run(script, keys: scriptKeys, arguments: arguments).string ?? job.id
             }
-            try connection.command(command)
+            for reply in try connection.pipeline(commands) { try reply.check() }
             return job.id
         }
     }
@@ -139,8 +138,8 @@ public final class Dispatcher: Sendable {
         for (index, (job, payload)) in prepared.enumerated() {
             if job.uniqueKey != nil {
                 uniqueIndexes.append(index)
-            } else if let runAt = job.runAt, runAt > now {
-                commands.append(["ZADD", .string(keys.scheduled(job.queue)), .string(Self.score(runAt)), .bytes(payload)])
+            } else if (job.runAt ?? 0) > now {
+                commands += scheduling(job, payload: payload)
             } else {
                 // Mutated in place: copying the growing list out of the dictionary would make this quadratic.
                 pending[job.queue, default: ["LPUSH", .string(keys.ready(job.queue))]].append(.bytes(payload))
@@ -241,6 +240,16 @@ public final class Dispatcher: Sendable {
 
     static func badTimeout(_ seconds: Double) -> QueueError {
         .invalidJob("timeout_s must be more than 0 and at most \(Int64(TimeLimits.longestDuration)) seconds (10 years), got \(seconds)")
+    }
+
+    /// A delayed job's commands: into the scheduled set, and into the id index (same hash slot,
+    /// one pipeline) so that it can be found by id in O(log N).
+    private func scheduling(_ job: Job, payload: [UInt8]) -> [[RedisArgument]] {
+        let score = Self.score(job.runAt ?? 0)
+        return [
+            ["ZADD", .string(keys.scheduled(job.queue)), .string(score), .bytes(payload)],
+            ["HSET", .string(keys.ids(job.queue)), .string(job.id), .string("s:" + score)],
+        ]
     }
 
     /// A due time as a sorted-set score; `prepare` has checked the range.

@@ -124,8 +124,9 @@ public struct QueueAdmin: Sendable {
     /// Moves a scheduled job to its ready list now; false if it is no longer scheduled.
     @discardableResult
     public func runNow(_ scheduled: ScheduledJob, on redis: RedisConnection) throws(RedisError) -> Bool {
-        try redis.run(QueueScripts.runNow, keys: [.string(keys.scheduled(scheduled.job.queue)), .string(keys.ready(scheduled.job.queue))],
-                      arguments: [.bytes(scheduled.member)]).int == 1
+        let queue = scheduled.job.queue
+        return try redis.run(QueueScripts.runNow, keys: [.string(keys.scheduled(queue)), .string(keys.ready(queue)), .string(keys.ids(queue))],
+                             arguments: [.bytes(scheduled.member), .string(scheduled.job.id)]).int == 1
     }
 
     /// Removes a scheduled job; false if it is no longer scheduled.
@@ -133,7 +134,7 @@ public struct QueueAdmin: Sendable {
     public func delete(_ scheduled: ScheduledJob, on redis: RedisConnection) throws(RedisError) -> Bool {
         let queue = scheduled.job.queue
         return try redis.run(
-            QueueScripts.deleteScheduled, keys: [.string(keys.scheduled(queue)), .string(keys.crashes(queue))],
+            QueueScripts.deleteScheduled, keys: [.string(keys.scheduled(queue)), .string(keys.crashes(queue)), .string(keys.ids(queue))],
             arguments: [.bytes(scheduled.member), .string(keys.uniquePrefix(queue))]
         ).int == 1
     }
@@ -154,6 +155,19 @@ public struct QueueAdmin: Sendable {
             ["LLEN", .string(keys.ready(queue))], ["ZCARD", .string(keys.scheduled(queue))],
             ["UNLINK", .string(keys.ready(queue)), .string(keys.scheduled(queue)), .string(keys.crashes(queue))] + uniqueKeys,
         ])
+        // The scheduled jobs' entries in the id index go too (the dead set's stay).
+        cursor = "0"
+        repeat {
+            let reply = try redis.command("HSCAN", .string(keys.ids(queue)), .string(cursor), "COUNT", 1000)
+            let parts = reply.array ?? []
+            cursor = parts.first?.string ?? "0"
+            let fields = parts.count > 1 ? parts[1].array ?? [] : []
+            var stale: [RedisArgument] = []
+            for index in stride(from: 0, to: fields.count - 1, by: 2) where fields[index + 1].string?.hasPrefix("s:") == true {
+                if let id = fields[index].bytes { stale.append(.bytes(id)) }
+            }
+            if !stale.isEmpty { try redis.command(["HDEL", .string(keys.ids(queue))] + stale) }
+        } while cursor != "0"
         return (replies[0].int ?? 0) + (replies[1].int ?? 0)
     }
 
@@ -176,9 +190,9 @@ public struct QueueAdmin: Sendable {
         case dead(DeadJob)
     }
 
-    /// Looks for job `id`: running on a live worker, waiting in a ready list (the newest
-    /// `readyScanLimit` of each queue), scheduled or retrying, or dead. Nil when not found (done,
-    /// deleted, or deeper in a long ready list).
+    /// Looks for job `id`: running on a live worker, scheduled or retrying, or dead (O(log N) each,
+    /// through the id index), or waiting in a ready list (the newest `readyScanLimit` of each
+    /// queue). Nil when not found (done, deleted, or deeper in a long ready list).
     public func find(id: String, readyScanLimit: Int = 10_000, on redis: RedisConnection) throws(RedisError) -> (Job?, Location)? {
         let registry = WorkerRegistry(keys: keys)
         for worker in try registry.liveWorkers(on: redis) where worker.busy.contains(where: { $0.id == id }) {
@@ -189,8 +203,10 @@ public struct QueueAdmin: Sendable {
             }
             return (nil, .running(worker: worker.id))
         }
-        for scheduled in try scheduledJobs(on: redis) where scheduled.job.id == id { return (scheduled.job, .scheduled(scheduled)) }
-        if let dead = try deadJob(id: id, on: redis) { return (dead.job, .dead(dead)) }
+        let (scheduled, dead) = try indexed(id: id, on: redis)
+        if let scheduled { return (scheduled.job, .scheduled(scheduled)) }
+        if let dead { return (dead.job, .dead(dead)) }
+        if id.hasPrefix("raw-"), let dead = try deadJob(id: id, on: redis) { return (dead.job, .dead(dead)) }
         for queue in try queues(on: redis) {
             for member in try redis.command("LRANGE", .string(keys.ready(queue)), 0, RedisArgument(readyScanLimit - 1)).array ?? [] {
                 if let bytes = member.bytes, let job = try? Job.decode(bytes), job.id == id { return (job, .ready) }
@@ -226,15 +242,16 @@ public struct QueueAdmin: Sendable {
             payload = Array(dead.raw.utf8)
         }
         return try redis.run(
-            QueueScripts.resurrect, keys: [.string(keys.dead(dead.queue)), .string(keys.ready(dead.queue))],
-            arguments: [.bytes(dead.record), .bytes(payload)]
+            QueueScripts.resurrect, keys: [.string(keys.dead(dead.queue)), .string(keys.ready(dead.queue)), .string(keys.ids(dead.queue))],
+            arguments: [.bytes(dead.record), .bytes(payload), .string(dead.job?.id ?? "")]
         ).int == 1
     }
 
     /// Removes a dead job for good; returns false if it is gone.
     @discardableResult
     public func delete(_ dead: DeadJob, on redis: RedisConnection) throws(RedisError) -> Bool {
-        try redis.command("ZREM", .string(keys.dead(dead.queue)), .bytes(dead.record)).int == 1
+        try redis.run(QueueScripts.deleteDead, keys: [.string(keys.dead(dead.queue)), .string(keys.ids(dead.queue))],
+                      arguments: [.bytes(dead.record), .string(dead.job?.id ?? "")]).int == 1
     }
 
     /// Retries the dead job `id`; false if there is none.
@@ -267,18 +284,69 @@ public struct QueueAdmin: Sendable {
     }
 
     private func scheduledJob(id: String, retry: Bool?, on redis: RedisConnection) throws(RedisError) -> ScheduledJob? {
-        try scheduledJobs(on: redis).first { $0.job.id == id && (retry == nil || $0.isRetry == retry) }
+        guard let scheduled = try indexed(id: id, on: redis).scheduled, retry == nil || scheduled.isRetry == retry else { return nil }
+        return scheduled
     }
 
-    /// Finds a dead job by id in any queue.
-    public func deadJob(id: String, on redis: RedisConnection) throws(RedisError) -> DeadJob? {
+    /// Finds a dead job by id in any queue: through the id index, O(log N); a payload that was not
+    /// a job (`raw-…` ids) by a scan of the newest `rawScanLimit` records of each queue.
+    public func deadJob(id: String, rawScanLimit: Int = 10_000, on redis: RedisConnection) throws(RedisError) -> DeadJob? {
+        if let dead = try indexed(id: id, on: redis).dead { return dead }
+        guard id.hasPrefix("raw-") else { return nil }
         for queue in try queues(on: redis) {
-            let members = try redis.command("ZRANGE", .string(keys.dead(queue)), 0, -1).array ?? []
+            let members = try redis.command("ZREVRANGE", .string(keys.dead(queue)), 0, RedisArgument(rawScanLimit - 1)).array ?? []
             for member in members {
                 if let bytes = member.bytes, let dead = DeadRecord.decode(bytes), dead.id == id { return dead }
             }
         }
         return nil
+    }
+
+    /// Where the id index says job `id` waits (scheduled set) or lies (dead set), read back from
+    /// that set: one HGET per queue, then the members with that one score.
+    func indexed(id: String, on redis: RedisConnection) throws(RedisError) -> (scheduled: ScheduledJob?, dead: DeadJob?) {
+        let names = try queues(on: redis)
+        guard !names.isEmpty else { return (nil, nil) }
+        let replies = try redis.pipeline(names.map { ["HGET", .string(keys.ids($0)), .string(id)] })
+        for (queue, reply) in zip(names, replies) {
+            guard let at = reply.string, at.count > 2 else { continue }
+            let score = String(at.dropFirst(2))
+            if at.hasPrefix("s:") {
+                let members = try redis.command("ZRANGE", .string(keys.scheduled(queue)), .string(score), .string(score), "BYSCORE", "WITHSCORES").array ?? []
+                for index in stride(from: 0, to: members.count - 1, by: 2) {
+                    guard let bytes = members[index].bytes, let job = try? Job.decode(bytes), job.id == id,
+                          let value = members[index + 1].string.flatMap(Double.init), value.isFinite else { continue }
+                    return (ScheduledJob(job: job, runAt: value / 1000, member: bytes), nil)
+                }
+            } else if at.hasPrefix("d:") {
+                let members = try redis.command("ZRANGE", .string(keys.dead(queue)), .string(score), .string(score), "BYSCORE").array ?? []
+                for member in members {
+                    if let bytes = member.bytes, let dead = DeadRecord.decode(bytes), dead.id == id { return (nil, dead) }
+                }
+            }
+        }
+        return (nil, nil)
+    }
+
+    /// One page of dead jobs, newest first, across `queue` or every queue, and how many there
+    /// are: O(queues × (offset + limit)), whatever the dead sets' sizes.
+    public func deadPage(queue: String? = nil, offset: Int, limit: Int, on redis: RedisConnection) throws(RedisError) -> (jobs: [DeadJob], total: Int) {
+        let names: [String]
+        if let queue { names = [queue] } else { names = try queues(on: redis) }
+        guard !names.isEmpty, limit > 0 else { return ([], 0) }
+        var commands: [[RedisArgument]] = []
+        for name in names {
+            commands.append(["ZCARD", .string(keys.dead(name))])
+            commands.append(["ZREVRANGE", .string(keys.dead(name)), 0, RedisArgument(offset + limit - 1)])
+        }
+        let replies = try redis.pipeline(commands)
+        var total = 0
+        var all: [DeadJob] = []
+        for index in stride(from: 0, to: replies.count, by: 2) {
+            total += replies[index].int ?? 0
+            all += (replies[index + 1].array ?? []).compactMap { $0.bytes.flatMap(DeadRecord.decode) }
+        }
+        return (Array(all.sorted { $0.diedAt > $1.diedAt }.dropFirst(offset).prefix(limit)), total)
     }
 }
 

@@ -40,23 +40,50 @@ public enum QueueScripts {
           if parsed then body = ',"job":' .. payload else body = ',"job":null,"raw":' .. cjson.encode(payload) end
           return '{"died_at":' .. now .. ',"error":' .. error_json .. body .. ',"queue":' .. cjson.encode(queue) .. '}'
         end
+        -- The id index (hash id -> "s:<score>" or "d:<score>"): where a job with that id waits in the
+        -- scheduled set or lies in the dead set, so a lookup by id is O(log N).
+        local function index_set(ids, id, where, score)
+          if id then redis.call('HSET', ids, id, where .. ':' .. score) end
+        end
+        local function index_del(ids, id, where)
+          if not id then return end
+          local at = redis.call('HGET', ids, id)
+          if at and string.sub(at, 1, 1) == where then redis.call('HDEL', ids, id) end
+        end
+        -- Removes dead records (whole members) and their index entries.
+        local function drop_dead(dead, ids, records)
+          for i = 1, #records, 1000 do
+            local chunk = {}
+            for j = i, math.min(i + 999, #records) do
+              chunk[#chunk + 1] = records[j]
+              local ok, record = pcall(cjson.decode, records[j])
+              if ok and type(record) == 'table' and type(record.job) == 'table' then index_del(ids, id_of(record.job), 'd') end
+            end
+            redis.call('ZREM', dead, unpack(chunk))
+          end
+          return #records
+        end
         -- Adds a record and trims the dead set by age and by size; counts what was trimmed.
         -- Returns {trimmed, size}.
-        local function add_dead(dead, trimmed_counter, record, now, capacity, max_age)
+        local function add_dead(dead, ids, trimmed_counter, record, id, now, capacity, max_age)
           redis.call('ZADD', dead, now, record)
+          index_set(ids, id, 'd', now)
           local removed = 0
-          if max_age > 0 then removed = redis.call('ZREMRANGEBYSCORE', dead, '-inf', '(' .. (now - max_age)) end
-          removed = removed + redis.call('ZREMRANGEBYRANK', dead, 0, -(capacity + 1))
+          if max_age > 0 then
+            removed = drop_dead(dead, ids, redis.call('ZRANGE', dead, '-inf', '(' .. (now - max_age), 'BYSCORE', 'LIMIT', 0, 10000))
+          end
+          local excess = redis.call('ZCARD', dead) - capacity
+          if excess > 0 then removed = removed + drop_dead(dead, ids, redis.call('ZRANGE', dead, 0, excess - 1)) end
           if removed > 0 then redis.call('INCRBY', trimmed_counter, removed) end
           return {removed, redis.call('ZCARD', dead)}
         end
 
         """
 
-    /// Enqueue under a unique key. KEYS: target (ready list or scheduled zset), unique key.
+    /// Enqueue under a unique key. KEYS: target (ready list or scheduled zset), unique key, id index.
     /// ARGV: job JSON, job id, unique TTL in ms, score ("" for the ready list).
     /// Returns the id of the job that holds the key: the new job's, or the one already queued.
-    public static let enqueueUnique = RedisScript(name: "enqueue_unique", source: """
+    static let enqueueUnique = RedisScript(name: "enqueue_unique", source: """
         local holder = redis.call('GET', KEYS[2])
         if holder then return holder end
         redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
@@ -64,6 +91,7 @@ public enum QueueScripts {
           redis.call('LPUSH', KEYS[1], ARGV[1])
         else
           redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+          redis.call('HSET', KEYS[3], ARGV[2], 's:' .. ARGV[4])
         end
         return ARGV[2]
         """)
@@ -101,31 +129,33 @@ public enum QueueScripts {
         return 1
         """)
 
-    /// Schedules a failed job's next attempt. KEYS: in-flight list, scheduled, failed counter, crashes.
-    /// ARGV: payload as fetched, updated job JSON, delay in ms (from the server's now), job id,
-    /// "1" if it was a crash suspect (it ended without a crash, so it is one no longer).
+    /// Schedules a failed job's next attempt. KEYS: in-flight list, scheduled, failed counter, crashes,
+    /// id index. ARGV: payload as fetched, updated job JSON, delay in ms (from the server's now), job
+    /// id, "1" if it was a crash suspect (it ended without a crash, so it is one no longer).
     /// Returns 1, or 0 when the job was no longer in flight.
     static let retry = RedisScript(name: "retry", source: helpers + """
         if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
-        redis.call('ZADD', KEYS[2], now_ms() + tonumber(ARGV[3]), ARGV[2])
+        local due = now_ms() + tonumber(ARGV[3])
+        redis.call('ZADD', KEYS[2], due, ARGV[2])
+        index_set(KEYS[5], ARGV[4], 's', due)
         redis.call('INCR', KEYS[3])
         if ARGV[5] == '1' then redis.call('HDEL', KEYS[4], ARGV[4]) end
         return 1
         """)
 
-    /// Moves a job to the dead set. KEYS: in-flight list, dead, failed counter, crashes, trimmed counter.
-    /// ARGV: payload as fetched, error JSON, "1" if the payload is a job, queue, dead-set capacity,
-    /// dead-set max age in ms, unique-key prefix.
+    /// Moves a job to the dead set. KEYS: in-flight list, dead, failed counter, crashes, trimmed
+    /// counter, id index. ARGV: payload as fetched, error JSON, "1" if the payload is a job, queue,
+    /// dead-set capacity, dead-set max age in ms, unique-key prefix.
     /// Returns {1, trimmed, dead size}, or {0, 0, 0} when the job was no longer in flight.
     static let bury = RedisScript(name: "bury", source: helpers + """
         if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return {0, 0, 0} end
         local now = now_ms()
         local parsed = ARGV[3] == '1'
         local job = parsed and decode_job(ARGV[1]) or nil
-        local result = add_dead(KEYS[2], KEYS[5], dead_record(ARGV[1], parsed, ARGV[4], ARGV[2], now), now,
+        local id = id_of(job)
+        local result = add_dead(KEYS[2], KEYS[6], KEYS[5], dead_record(ARGV[1], parsed, ARGV[4], ARGV[2], now), id, now,
           tonumber(ARGV[5]), tonumber(ARGV[6]))
         redis.call('INCR', KEYS[3])
-        local id = id_of(job)
         if id then redis.call('HDEL', KEYS[4], id) end
         release_unique(ARGV[7], job)
         return {1, result[1], result[2]}
@@ -161,18 +191,20 @@ public enum QueueScripts {
         """)
 
     /// Moves due delayed jobs and retries to the ready list, by the server's clock. KEYS: scheduled,
-    /// ready. ARGV: most jobs to move. Returns how many moved.
+    /// ready, id index. ARGV: most jobs to move. Returns how many moved.
     static let promote = RedisScript(name: "promote", source: helpers + """
         local due = redis.call('ZRANGE', KEYS[1], '-inf', now_ms(), 'BYSCORE', 'LIMIT', 0, ARGV[1])
+        local indexed = redis.call('HLEN', KEYS[3]) > 0
         for _, job in ipairs(due) do
           redis.call('ZREM', KEYS[1], job)
           redis.call('LPUSH', KEYS[2], job)
+          if indexed then index_del(KEYS[3], id_of(decode_job(job)), 's') end
         end
         return #due
         """)
 
     /// Recovers one in-flight list of a worker that died. KEYS: the list, ready, dead, crashes,
-    /// trimmed counter. ARGV: mode, crash limit, queue, worker id, dead-set capacity, dead-set max
+    /// trimmed counter, id index. ARGV: mode, crash limit, queue, worker id, dead-set capacity, dead-set max
     /// age in ms, unique-key prefix.
     ///
     /// A consumer works through its list from the right, one job at a time, so the rightmost job
@@ -205,7 +237,7 @@ public enum QueueScripts {
           local error_json = cjson.encode({type = 'WorkerCrashed', at = now / 1000,
             message = 'the job was running alone in its worker process when the process died, ' .. crashes ..
               ' times (last: worker ' .. ARGV[4] .. ')'})
-          add_dead(KEYS[3], KEYS[5], dead_record(running, true, ARGV[3], error_json, now), now, tonumber(ARGV[5]), tonumber(ARGV[6]))
+          add_dead(KEYS[3], KEYS[6], KEYS[5], dead_record(running, true, ARGV[3], error_json, now), id, now, tonumber(ARGV[5]), tonumber(ARGV[6]))
           redis.call('HDEL', KEYS[4], id)
           release_unique(ARGV[7], job)
           buried = 1
@@ -229,28 +261,39 @@ public enum QueueScripts {
         return 1
         """)
 
-    /// Takes one record out of the dead set and enqueues a job. KEYS: dead, ready.
-    /// ARGV: the dead record, the job payload to enqueue. Returns 0 if the record was gone.
-    public static let resurrect = RedisScript(name: "resurrect", source: """
+    /// Takes one record out of the dead set and enqueues a job. KEYS: dead, ready, id index.
+    /// ARGV: the dead record, the job payload to enqueue, job id. Returns 0 if the record was gone.
+    static let resurrect = RedisScript(name: "resurrect", source: helpers + """
         if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
         redis.call('LPUSH', KEYS[2], ARGV[2])
+        if ARGV[3] ~= '' then index_del(KEYS[3], ARGV[3], 'd') end
         return 1
         """)
 
-    /// Moves one scheduled job to the ready list now. KEYS: scheduled, ready. ARGV: the member.
-    public static let runNow = RedisScript(name: "run_now", source: """
+    /// Deletes one dead record. KEYS: dead, id index. ARGV: the record, job id. Returns 1 or 0.
+    static let deleteDead = RedisScript(name: "delete_dead", source: helpers + """
+        if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+        if ARGV[2] ~= '' then index_del(KEYS[2], ARGV[2], 'd') end
+        return 1
+        """)
+
+    /// Moves one scheduled job to the ready list now. KEYS: scheduled, ready, id index.
+    /// ARGV: the member, job id.
+    static let runNow = RedisScript(name: "run_now", source: helpers + """
         if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
         redis.call('LPUSH', KEYS[2], ARGV[1])
+        index_del(KEYS[3], ARGV[2], 's')
         return 1
         """)
 
-    /// Deletes one scheduled job and everything that refers to it. KEYS: scheduled, crashes.
+    /// Deletes one scheduled job and everything that refers to it. KEYS: scheduled, crashes, id index.
     /// ARGV: the member, unique-key prefix. Returns 1 or 0.
     static let deleteScheduled = RedisScript(name: "delete_scheduled", source: helpers + """
         if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
         local job = decode_job(ARGV[1])
         local id = id_of(job)
         if id then redis.call('HDEL', KEYS[2], id) end
+        index_del(KEYS[3], id, 's')
         release_unique(ARGV[2], job)
         return 1
         """)

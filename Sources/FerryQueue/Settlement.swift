@@ -74,7 +74,8 @@ public struct Settler: Sendable {
             next.runAt = Date().timeIntervalSince1970 + delay.secondsValue
             let reply = try redis.run(
                 QueueScripts.retry,
-                keys: [list, .string(keys.scheduled(fetched.queue)), .string(keys.failed(fetched.queue)), .string(keys.crashes(fetched.queue))],
+                keys: [list, .string(keys.scheduled(fetched.queue)), .string(keys.failed(fetched.queue)), .string(keys.crashes(fetched.queue)),
+                       .string(keys.ids(fetched.queue))],
                 arguments: [.bytes(fetched.payload), .bytes(next.encoded()), .string(String(max(0, delay.wholeMilliseconds))),
                             .string(next.id), fetched.isSuspect ? "1" : "0"]
             )
@@ -83,7 +84,7 @@ public struct Settler: Sendable {
             let reply = try redis.run(
                 QueueScripts.bury,
                 keys: [list, .string(keys.dead(fetched.queue)), .string(keys.failed(fetched.queue)), .string(keys.crashes(fetched.queue)),
-                       .string(keys.trimmed(fetched.queue))],
+                       .string(keys.trimmed(fetched.queue)), .string(keys.ids(fetched.queue))],
                 arguments: [.bytes(fetched.payload), .bytes(DeadRecord.encode(failure)), job != nil ? "1" : "0", .string(fetched.queue),
                             RedisArgument(deadSet.capacity), .string(String(deadSet.maxAge.wholeMilliseconds)),
                             .string(keys.uniquePrefix(fetched.queue))]

@@ -198,7 +198,7 @@ public struct WorkerRegistry: Sendable {
         let reply = try redis.run(
             QueueScripts.recover,
             keys: [.string(keys.inflight(queue, consumer: consumer)), .string(keys.ready(queue)), .string(keys.dead(queue)),
-                   .string(keys.crashes(queue)), .string(keys.trimmed(queue))],
+                   .string(keys.crashes(queue)), .string(keys.trimmed(queue)), .string(keys.ids(queue))],
             arguments: [.string(mode), RedisArgument(crashLimit), .string(queue), .string(consumer.worker), RedisArgument(deadSet.capacity),
                         .string(String(deadSet.maxAge.wholeMilliseconds)), .string(keys.uniquePrefix(queue))]
         )

@@ -71,7 +71,16 @@ struct ListQuery {
         errorText = parameters["error"].map { String($0).lowercased() }
         page = try Self.number(parameters["page"].map(String.init), name: "page", default: 1, range: 1...1_000_000)
         perPage = try Self.number(parameters["per_page"].map(String.init), name: "per_page", default: 50, range: 1...500)
+        guard page * perPage <= Self.window else {
+            throw AdminError.badRequest("pages reach the newest \(Self.window) jobs per queue; narrow the list with queue, type or error")
+        }
     }
+
+    /// How many jobs per queue a filtered list or a page reaches at most: a request costs at most
+    /// this much work, however large the sets grow.
+    static let window = 10_000
+
+    var isFiltered: Bool { type != nil || errorText != nil }
 
     static func number(_ text: String?, name: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
         guard let text else { return fallback }
@@ -90,14 +99,24 @@ struct ListQuery {
         return true
     }
 
-    /// The dead jobs this query matches, newest first.
-    func dead(in admin: QueueAdmin, on redis: RedisConnection) throws -> [DeadJob] {
-        try admin.deadJobs(queue: queue, limit: 100_000, on: redis).filter { matches(type: $0.job?.type, queue: $0.queue, error: $0.error) }
+    /// The dead jobs this query matches among the newest `limit` of each queue, newest first.
+    func dead(in admin: QueueAdmin, limit: Int = 100_000, on redis: RedisConnection) throws -> [DeadJob] {
+        try admin.deadJobs(queue: queue, limit: limit, on: redis).filter { matches(type: $0.job?.type, queue: $0.queue, error: $0.error) }
     }
 
-    /// The retries (or delayed jobs) this query matches, soonest first.
-    func waiting(retries: Bool, in admin: QueueAdmin, on redis: RedisConnection) throws -> [ScheduledJob] {
-        try admin.scheduledJobs(queue: queue, limit: 100_000, on: redis)
+    /// One page of the dead list: O(page) when unfiltered, else within the window.
+    func deadPage(in admin: QueueAdmin, on redis: RedisConnection) throws -> Page {
+        if !isFiltered {
+            let (jobs, total) = try admin.deadPage(queue: queue, offset: (page - 1) * perPage, limit: perPage, on: redis)
+            return Page(jobs: jobs.map(JobView.init), total: total, page: page, perPage: perPage)
+        }
+        let matching = try dead(in: admin, limit: Self.window, on: redis)
+        return Page(jobs: self.page(matching).map(JobView.init), total: matching.count, page: page, perPage: perPage)
+    }
+
+    /// The retries (or delayed jobs) this query matches among the soonest `limit` of each queue.
+    func waiting(retries: Bool, in admin: QueueAdmin, limit: Int = 100_000, on redis: RedisConnection) throws -> [ScheduledJob] {
+        try admin.scheduledJobs(queue: queue, limit: limit, on: redis)
             .filter { $0.isRetry == retries && matches(type: $0.job.type, queue: $0.job.queue, error: $0.job.error) }
     }
 
@@ -209,8 +228,7 @@ struct JobRoutes {
 
         api.get("dead") { request, _ in
             let query = try ListQuery(request)
-            let matching = try await server.blocking.withRedis { try query.dead(in: admin, on: $0) }
-            return try JSONResponse.make(Page(jobs: query.page(matching).map(JobView.init), total: matching.count, page: query.page, perPage: query.perPage))
+            return try JSONResponse.make(try await server.blocking.withRedis { try query.deadPage(in: admin, on: $0) })
         }
 
         api.post("dead/{id}/retry") { _, context in
@@ -249,7 +267,7 @@ struct JobRoutes {
         for (path, retries) in [("retries", true), ("scheduled", false)] {
             api.get(RouterPath(path)) { request, _ in
                 let query = try ListQuery(request)
-                let matching = try await server.blocking.withRedis { try query.waiting(retries: retries, in: admin, on: $0) }
+                let matching = try await server.blocking.withRedis { try query.waiting(retries: retries, in: admin, limit: ListQuery.window, on: $0) }
                 return try JSONResponse.make(Page(
                     jobs: query.page(matching).map { JobView($0.job, runAt: $0.runAt) }, total: matching.count, page: query.page, perPage: query.perPage))
             }

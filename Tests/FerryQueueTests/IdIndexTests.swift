@@ -1,0 +1,97 @@
+import FerryQueue
+import FerryRedis
+import FerryTestSupport
+import Foundation
+import Testing
+
+/// The id index (`ns:{q}:ids`) follows every job into and out of the scheduled and dead sets, so
+/// lookups by id read one hash field and one score's members instead of whole sets.
+@Suite struct IdIndexTests {
+    let keys = QueueKeyspace(namespace: "index-\(UUID().uuidString.prefix(8))")
+    let redis: RedisConnection
+    let dispatcher: Dispatcher
+    let admin: QueueAdmin
+    let settler: Settler
+
+    init() throws {
+        let configuration = try RedisConfiguration(url: TestEnvironment.redisURL)
+        redis = try RedisConnection(configuration: configuration)
+        dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: configuration, capacity: 1), keys: keys)
+        admin = QueueAdmin(keys: keys)
+        settler = Settler(keys: keys)
+    }
+
+    func indexSize(_ queue: String = "default") throws -> Int { try redis.command("HLEN", .string(keys.ids(queue))).int ?? 0 }
+
+    func fetchAll(_ limit: Int = 1000) throws -> [FetchedJob] {
+        try Fetcher(keys: keys, consumer: Consumer(worker: "w", lane: .slot(0))).fetch(from: "default", limit: limit, on: redis)
+    }
+
+    @Test func everyWayIntoAndOutOfTheScheduledSetKeepsTheIndex() throws {
+        let later = Date().addingTimeInterval(600)
+        let single = try dispatcher.enqueue(.init(type: "a", options: .init(runAt: later)))
+        let batch = try dispatcher.enqueue(batch: [.init(type: "b", options: .init(runAt: later)), .init(type: "c")])
+        let unique = try dispatcher.enqueue(.init(type: "d", options: .init(runAt: later, uniqueKey: "u")))
+        #expect(try indexSize() == 3)
+        for id in [single, batch[0], unique] {
+            guard case .scheduled(let found)? = try admin.find(id: id, on: redis)?.1 else { Issue.record("\(id) not found as scheduled"); continue }
+            #expect(found.job.id == id)
+        }
+        #expect(try admin.runScheduled(id: single, on: redis))
+        #expect(try admin.deleteScheduled(id: batch[0], on: redis))
+        #expect(try indexSize() == 1)
+        // Promotion when due (by the server's clock) drops the entry too.
+        let member = try #require(try redis.command("ZRANGE", .string(keys.scheduled("default")), 0, 0).array?.first?.bytes)
+        try redis.command("ZADD", .string(keys.scheduled("default")), "XX", "1000", .bytes(member))
+        #expect(try ScheduledPromoter(keys: keys).promoteDue(in: ["default"], on: redis) == 1)
+        #expect(try indexSize() == 0)
+    }
+
+    @Test func retriesDeathsResurrectionsAndDeletionsKeepTheIndex() throws {
+        let ids = try dispatcher.enqueue(batch: (0..<3).map { _ in .init(type: "t") })
+        let fetched = try fetchAll()
+        try settler.settle(fetched[0], .retry(JobFailure(type: "E", message: "m"), after: .seconds(600)), on: redis)
+        try settler.settle(fetched[1], .bury(JobFailure(type: "E", message: "m")), on: redis)
+        try settler.settle(fetched[2], .bury(JobFailure(type: "E", message: "m")), on: redis)
+        #expect(try indexSize() == 3)
+        guard case .scheduled(let retry)? = try admin.find(id: ids[0], on: redis)?.1 else { Issue.record("the retry was not found"); return }
+        #expect(retry.isRetry)
+        #expect(try admin.deadJob(id: ids[1], on: redis)?.id == ids[1])
+        #expect(try admin.retryDead(id: ids[1], on: redis))
+        #expect(try admin.deleteDead(id: ids[2], on: redis))
+        #expect(try admin.deleteScheduled(id: ids[0], retry: true, on: redis))
+        #expect(try indexSize() == 0)
+        #expect(try admin.deadJob(id: ids[2], on: redis) == nil)
+    }
+
+    @Test func trimmingAndClearingDropTheirEntries() throws {
+        let small = Settler(keys: keys, deadSet: DeadSetPolicy(capacity: 2))
+        try dispatcher.enqueue(batch: (0..<5).map { _ in .init(type: "t") })
+        let fetched = try fetchAll()
+        for job in fetched { try small.settle(job, .bury(JobFailure(type: "E", message: "m")), on: redis) }
+        #expect(try indexSize() == 2)
+        #expect(try admin.deadJob(id: try fetched[4].job.get().id, on: redis) != nil)
+        #expect(try admin.deadJob(id: try fetched[0].job.get().id, on: redis) == nil)
+        try dispatcher.enqueue(batch: (0..<3).map { _ in .init(type: "t", options: .init(runAt: Date().addingTimeInterval(600))) })
+        #expect(try indexSize() == 5)
+        #expect(try admin.clear("default", on: redis) == 3)
+        #expect(try indexSize() == 2)  // the dead set's entries stay
+    }
+
+    @Test func pagesOfTheDeadSetMergeQueuesNewestFirst() throws {
+        for queue in ["q1", "q2"] {
+            try dispatcher.enqueue(batch: (0..<30).map { _ in .init(type: "t", options: .init(queue: queue)) })
+            for job in try Fetcher(keys: keys, consumer: Consumer(worker: "w", lane: .slot(0))).fetch(from: queue, limit: 30, on: redis) {
+                try settler.settle(job, .bury(JobFailure(type: "E", message: queue)), on: redis)
+            }
+        }
+        let everything = try admin.deadJobs(limit: 100, on: redis)
+        #expect(everything.count == 60)
+        let first = try admin.deadPage(offset: 0, limit: 25, on: redis)
+        let second = try admin.deadPage(offset: 25, limit: 25, on: redis)
+        let third = try admin.deadPage(offset: 50, limit: 25, on: redis)
+        #expect(first.total == 60 && third.jobs.count == 10)
+        #expect((first.jobs + second.jobs + third.jobs).map(\.id) == everything.map(\.id))
+        #expect(try admin.deadPage(queue: "q2", offset: 0, limit: 100, on: redis).jobs.allSatisfy { $0.queue == "q2" })
+    }
+}
