@@ -9,7 +9,8 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.uri.path == "/healthz" || request.uri.path == "/login" { return try await next(request, context) }
         if let session = DashboardSessions.sessionID(of: request), sessions.isValid(session) { return try await next(request, context) }
-        if request.uri.path == "/", request.method == .get, request.headers[.authorization] == nil {
+        if request.uri.path == "/", request.method == .get, request.headers[.authorization] == nil,
+           request.headers[.accept]?.contains("text/html") == true {
             // A browser without a session: send it to the login page.
             return Response(status: .seeOther, headers: [.location: "/login"])
         }

@@ -9,8 +9,9 @@ import Hummingbird
 ///   own host name and is refused (421).
 /// - **Cross-site requests are refused** on every route (403): `Sec-Fetch-Site: cross-site` or
 ///   `same-site`, or an `Origin` other than the server's own.
-/// - **API writes must be `application/json`** (415): a page on another origin can only send a
-///   JSON body after a CORS preflight, which this server never grants.
+/// - **API writes must be `application/json`** (415) when they carry a body or name a content
+///   type: a page on another origin can only send a JSON body after a CORS preflight, which this
+///   server never grants. (A body-less cross-origin POST still carries `Origin`, refused above.)
 ///
 /// And every response carries `X-Frame-Options: DENY`, a strict Content-Security-Policy (no
 /// scripts, no framing, forms only to this server), `nosniff`, `Referrer-Policy: same-origin` (with
@@ -64,10 +65,12 @@ struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
             throw Self.crossSite
         }
         if request.uri.path.hasPrefix("/api/"), [.post, .put, .patch, .delete].contains(request.method) {
-            let type = request.headers[.contentType]?.lowercased() ?? ""
-            guard type == "application/json" || type.hasPrefix("application/json;") else {
+            let type = request.headers[.contentType]?.lowercased()
+            let hasBody = (request.headers[.contentLength].flatMap { Int($0) } ?? 0) > 0 || request.headers[.transferEncoding] != nil
+            if type == nil, !hasBody { return }
+            guard let type, type == "application/json" || type.hasPrefix("application/json;") else {
                 throw AdminError(status: .unsupportedMediaType, code: "json_required",
-                                 message: "API writes must be sent with Content-Type: application/json (an empty body is fine)")
+                                 message: "API writes must send their body as Content-Type: application/json")
             }
         }
     }

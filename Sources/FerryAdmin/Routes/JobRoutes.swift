@@ -71,10 +71,11 @@ struct ListQuery {
         errorText = parameters["error"].map { String($0).lowercased() }
         page = try Self.number(parameters["page"].map(String.init), name: "page", default: 1, range: 1...1_000_000)
         perPage = try Self.number(parameters["per_page"].map(String.init), name: "per_page", default: 50, range: 1...500)
-        guard page * perPage <= Self.window else {
-            throw AdminError.badRequest("pages reach the newest \(Self.window) jobs per queue; narrow the list with queue, type or error")
-        }
     }
+
+    /// Pages reach the newest `window` jobs per queue; pages beyond it are empty (narrow the list
+    /// with queue, type or error to reach further).
+    var isBeyondWindow: Bool { page * perPage > Self.window }
 
     /// How many jobs per queue a filtered list or a page reaches at most: a request costs at most
     /// this much work, however large the sets grow.
@@ -106,6 +107,9 @@ struct ListQuery {
 
     /// One page of the dead list: O(page) when unfiltered, else within the window.
     func deadPage(in admin: QueueAdmin, on redis: RedisConnection) throws -> Page {
+        if isBeyondWindow {
+            return Page(jobs: [], total: try admin.deadPage(queue: queue, offset: 0, limit: 1, on: redis).total, page: page, perPage: perPage)
+        }
         if !isFiltered {
             let (jobs, total) = try admin.deadPage(queue: queue, offset: (page - 1) * perPage, limit: perPage, on: redis)
             return Page(jobs: jobs.map(JobView.init), total: total, page: page, perPage: perPage)
@@ -177,8 +181,8 @@ struct JobRoutes {
             }
             var timeout: Duration?
             if let seconds = job.timeoutS {
-                guard let checked = Duration(checkedSeconds: seconds), checked > .zero else {
-                    throw AdminError.badRequest("timeout_s must be more than 0 and at most \(Int64(TimeLimits.longestDuration)) seconds, got \(seconds)")
+                guard seconds >= 0.001, let checked = Duration(checkedSeconds: seconds) else {
+                    throw AdminError.badRequest("timeout_s must be from 0.001 to \(Int64(TimeLimits.longestDuration)) seconds, got \(seconds)")
                 }
                 timeout = checked
             }
