@@ -472,6 +472,34 @@ import Yams
 /// Headless Chromium (Debian's `chromium`, driven over the DevTools protocol by
 /// `Tests/browser/dashboard_retry.py`) against a running admin server and worker.
 @Suite struct DashboardBrowserTests {
+    @Test func aPageOnAnotherOriginCanNeitherActNorRead() throws {
+        let namespace = "xtest-\(UUID().uuidString.prefix(8))"
+        let keys = QueueKeyspace(namespace: namespace)
+        let redis = try RedisConnection(url: TestEnvironment.redisURL)
+        let port = try FreePort.find()
+        let admin = try ChildProcess([TestEnvironment.ferryBinary, "admin"], environment: [
+            "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_ADMIN_ADDR": "127.0.0.1:\(port)",
+        ])
+        defer { admin.signal(SIGTERM); admin.waitForExit(timeout: 10) }
+        _ = eventually(timeout: 20) { (try? HTTPClient().execute(HTTPRequest(url: "http://127.0.0.1:\(port)/healthz")))?.status == 200 }
+        try QueueAdmin(keys: keys).resume("default", on: redis)
+        let browser = try ChildProcess([
+            "/usr/bin/env", "python3", FileManager.default.currentDirectoryPath + "/Tests/browser/cross_site.py",
+            "--admin", "http://127.0.0.1:\(port)",
+        ])
+        #expect(browser.waitForExit(timeout: 90) == 0, "\(browser.output)")
+        let line = try #require(browser.output.split(separator: "\n").last { $0.hasPrefix("{") }, "\(browser.output)")
+        let seen = try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))
+        // The page sent everything it could...
+        #expect(seen["enqueue"] == .string("sent") && seen["pause"] == .string("sent") && seen["form"] == .string("submitted"), "\(line)")
+        // ...read nothing, framed nothing...
+        #expect(seen["read"] == .string("blocked"), "\(line)")
+        #expect(seen["framed"] == .string("opaque"), "\(line)")
+        // ...and nothing happened.
+        #expect(try redis.command("LLEN", .string(keys.ready("default"))).int == 0)
+        #expect(try redis.command("EXISTS", .string(keys.paused("default"))).int == 0)
+    }
+
     @Test func aPersonSeesTheDeadJobPressesRetryAndTheJobRuns() throws {
         let namespace = "btest-\(UUID().uuidString.prefix(8))"
         let keys = QueueKeyspace(namespace: namespace)
