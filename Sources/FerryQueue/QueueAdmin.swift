@@ -125,7 +125,8 @@ public struct QueueAdmin: Sendable {
     @discardableResult
     public func runNow(_ scheduled: ScheduledJob, on redis: RedisConnection) throws(RedisError) -> Bool {
         let queue = scheduled.job.queue
-        return try redis.run(QueueScripts.runNow, keys: [.string(keys.scheduled(queue)), .string(keys.ready(queue)), .string(keys.ids(queue))],
+        return try redis.run(QueueScripts.runNow, keys: [.string(keys.scheduled(queue)), .string(keys.ready(queue)), .string(keys.ids(queue)),
+                                                         .string(keys.retries(queue))],
                              arguments: [.bytes(scheduled.member), .string(scheduled.job.id)]).int == 1
     }
 
@@ -134,7 +135,8 @@ public struct QueueAdmin: Sendable {
     public func delete(_ scheduled: ScheduledJob, on redis: RedisConnection) throws(RedisError) -> Bool {
         let queue = scheduled.job.queue
         return try redis.run(
-            QueueScripts.deleteScheduled, keys: [.string(keys.scheduled(queue)), .string(keys.crashes(queue)), .string(keys.ids(queue))],
+            QueueScripts.deleteScheduled, keys: [.string(keys.scheduled(queue)), .string(keys.crashes(queue)), .string(keys.ids(queue)),
+                                                 .string(keys.retries(queue))],
             arguments: [.bytes(scheduled.member), .string(keys.uniquePrefix(queue))]
         ).int == 1
     }
@@ -153,7 +155,8 @@ public struct QueueAdmin: Sendable {
         } while cursor != "0"
         let replies = try redis.pipeline([
             ["LLEN", .string(keys.ready(queue))], ["ZCARD", .string(keys.scheduled(queue))],
-            ["UNLINK", .string(keys.ready(queue)), .string(keys.scheduled(queue)), .string(keys.crashes(queue))] + uniqueKeys,
+            ["UNLINK", .string(keys.ready(queue)), .string(keys.scheduled(queue)), .string(keys.crashes(queue)), .string(keys.retries(queue))]
+                + uniqueKeys,
         ])
         // The scheduled jobs' entries in the id index go too (the dead set's stay).
         cursor = "0"
@@ -163,7 +166,8 @@ public struct QueueAdmin: Sendable {
             cursor = parts.first?.string ?? "0"
             let fields = parts.count > 1 ? parts[1].array ?? [] : []
             var stale: [RedisArgument] = []
-            for index in stride(from: 0, to: fields.count - 1, by: 2) where fields[index + 1].string?.hasPrefix("s:") == true {
+            for index in stride(from: 0, to: fields.count - 1, by: 2)
+            where fields[index + 1].string.map({ $0.hasPrefix("s:") || $0.hasPrefix("r:") }) == true {
                 if let id = fields[index].bytes { stale.append(.bytes(id)) }
             }
             if !stale.isEmpty { try redis.command(["HDEL", .string(keys.ids(queue))] + stale) }
@@ -311,7 +315,7 @@ public struct QueueAdmin: Sendable {
         for (queue, reply) in zip(names, replies) {
             guard let at = reply.string, at.count > 2 else { continue }
             let score = String(at.dropFirst(2))
-            if at.hasPrefix("s:") {
+            if at.hasPrefix("s:") || at.hasPrefix("r:") {
                 let members = try redis.command("ZRANGE", .string(keys.scheduled(queue)), .string(score), .string(score), "BYSCORE", "WITHSCORES").array ?? []
                 for index in stride(from: 0, to: members.count - 1, by: 2) {
                     guard let bytes = members[index].bytes, let job = try? Job.decode(bytes), job.id == id,
@@ -326,6 +330,41 @@ public struct QueueAdmin: Sendable {
             }
         }
         return (nil, nil)
+    }
+
+    /// One page of retries (or of delayed jobs), soonest first, across `queue` or every queue,
+    /// and how many there are: each queue's set is read from its soonest end only as far as the
+    /// page needs (at most `window` members), and the count comes from a counter.
+    public func waitingPage(
+        queue: String? = nil, retries: Bool, offset: Int, limit: Int, window: Int = 10_000, on redis: RedisConnection
+    ) throws(RedisError) -> (jobs: [ScheduledJob], total: Int) {
+        let names: [String]
+        if let queue { names = [queue] } else { names = try queues(on: redis) }
+        var total = 0
+        var all: [ScheduledJob] = []
+        for name in names {
+            let counts = try redis.pipeline([["ZCARD", .string(keys.scheduled(name))], ["GET", .string(keys.retries(name))]])
+            let size = counts[0].int ?? 0
+            let retrying = min(size, max(0, counts[1].int ?? 0))
+            total += retries ? retrying : size - retrying
+            var found: [ScheduledJob] = []
+            var start = 0
+            while found.count < offset + limit, start < min(size, window) {
+                let chunk = try redis.command(
+                    "ZRANGE", .string(keys.scheduled(name)), RedisArgument(start), RedisArgument(min(start + 500, window) - 1), "WITHSCORES"
+                ).array ?? []
+                guard !chunk.isEmpty else { break }
+                for index in stride(from: 0, to: chunk.count - 1, by: 2) {
+                    guard let bytes = chunk[index].bytes, let job = try? Job.decode(bytes), (job.error != nil) == retries,
+                          let score = chunk[index + 1].string.flatMap(Double.init) else { continue }
+                    let runAt = score.isFinite ? score / 1000 : (score > 0 ? TimeLimits.latestInstant : 0)
+                    found.append(ScheduledJob(job: job, runAt: runAt, member: bytes))
+                }
+                start += 500
+            }
+            all += found.prefix(offset + limit)
+        }
+        return (Array(all.sorted { $0.runAt < $1.runAt }.dropFirst(offset).prefix(limit)), total)
     }
 
     /// One page of dead jobs, newest first, across `queue` or every queue, and how many there

@@ -14,7 +14,8 @@
 /// | `ns:{q}:crashes` | hash | crash suspects: job id → times the job took down a worker while running alone |
 /// | `ns:{q}:unique:<key>` | string | id of the job holding a unique key, with a TTL |
 /// | `ns:{q}:processed`, `ns:{q}:failed` | string | counters |
-/// | `ns:{q}:ids` | hash | job id → `s:<score>` / `d:<score>`: where it waits in the scheduled set or lies in the dead set |
+/// | `ns:{q}:ids` | hash | job id → `s:<score>` (delayed), `r:<score>` (retry) or `d:<score>` (dead): where it is, by score |
+/// | `ns:{q}:retries` | string | how many jobs of the scheduled set are retries |
 /// | `ns:{q}:trimmed` | string | dead jobs dropped by the dead set's age and size limits |
 /// | `ns:{q}:schedule:<entry>` | string | last tick (ms) enqueued for a scheduler entry |
 /// | `ns:queues` | set | names of known queues |
@@ -39,6 +40,8 @@ public struct QueueKeyspace: Sendable, Equatable {
     public func failed(_ queue: String) -> String { "\(namespace):{\(queue)}:failed" }
     public func trimmed(_ queue: String) -> String { "\(namespace):{\(queue)}:trimmed" }
     public func ids(_ queue: String) -> String { "\(namespace):{\(queue)}:ids" }
+    /// How many of the scheduled set's jobs are retries (the rest are delayed jobs).
+    public func retries(_ queue: String) -> String { "\(namespace):{\(queue)}:retries" }
     /// The prefix of every unique key of `queue` (scripts append the key).
     public func uniquePrefix(_ queue: String) -> String { "\(namespace):{\(queue)}:unique:" }
     public func schedule(_ queue: String, entry: String) -> String { "\(namespace):{\(queue)}:schedule:\(entry)" }

@@ -50,6 +50,16 @@ public enum QueueScripts {
           local at = redis.call('HGET', ids, id)
           if at and string.sub(at, 1, 1) == where then redis.call('HDEL', ids, id) end
         end
+        -- A job leaves the scheduled set: drop its entry ("s:" delayed, "r:" retry) and, for a
+        -- retry, count it out of the retries counter.
+        local function unindex_waiting(ids, retries, id)
+          if not id then return end
+          local at = redis.call('HGET', ids, id)
+          if not at then return end
+          local kind = string.sub(at, 1, 1)
+          if kind == 's' or kind == 'r' then redis.call('HDEL', ids, id) end
+          if kind == 'r' and tonumber(redis.call('GET', retries) or '0') > 0 then redis.call('DECR', retries) end
+        end
         -- Removes dead records (whole members) and their index entries.
         local function drop_dead(dead, ids, records)
           for i = 1, #records, 1000 do
@@ -130,14 +140,16 @@ public enum QueueScripts {
         """)
 
     /// Schedules a failed job's next attempt. KEYS: in-flight list, scheduled, failed counter, crashes,
-    /// id index. ARGV: payload as fetched, updated job JSON, delay in ms (from the server's now), job
+    /// id index, retries counter. ARGV: payload as fetched, updated job JSON, delay in ms (from the server's now), job
     /// id, "1" if it was a crash suspect (it ended without a crash, so it is one no longer).
     /// Returns 1, or 0 when the job was no longer in flight.
     static let retry = RedisScript(name: "retry", source: helpers + """
         if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
         local due = now_ms() + tonumber(ARGV[3])
         redis.call('ZADD', KEYS[2], due, ARGV[2])
-        index_set(KEYS[5], ARGV[4], 's', due)
+        unindex_waiting(KEYS[5], KEYS[6], ARGV[4])
+        index_set(KEYS[5], ARGV[4], 'r', due)
+        redis.call('INCR', KEYS[6])
         redis.call('INCR', KEYS[3])
         if ARGV[5] == '1' then redis.call('HDEL', KEYS[4], ARGV[4]) end
         return 1
@@ -191,14 +203,14 @@ public enum QueueScripts {
         """)
 
     /// Moves due delayed jobs and retries to the ready list, by the server's clock. KEYS: scheduled,
-    /// ready, id index. ARGV: most jobs to move. Returns how many moved.
+    /// ready, id index, retries counter. ARGV: most jobs to move. Returns how many moved.
     static let promote = RedisScript(name: "promote", source: helpers + """
         local due = redis.call('ZRANGE', KEYS[1], '-inf', now_ms(), 'BYSCORE', 'LIMIT', 0, ARGV[1])
         local indexed = redis.call('HLEN', KEYS[3]) > 0
         for _, job in ipairs(due) do
           redis.call('ZREM', KEYS[1], job)
           redis.call('LPUSH', KEYS[2], job)
-          if indexed then index_del(KEYS[3], id_of(decode_job(job)), 's') end
+          if indexed then unindex_waiting(KEYS[3], KEYS[4], id_of(decode_job(job))) end
         end
         return #due
         """)
@@ -277,23 +289,23 @@ public enum QueueScripts {
         return 1
         """)
 
-    /// Moves one scheduled job to the ready list now. KEYS: scheduled, ready, id index.
-    /// ARGV: the member, job id.
+    /// Moves one scheduled job to the ready list now. KEYS: scheduled, ready, id index, retries
+    /// counter. ARGV: the member, job id.
     static let runNow = RedisScript(name: "run_now", source: helpers + """
         if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
         redis.call('LPUSH', KEYS[2], ARGV[1])
-        index_del(KEYS[3], ARGV[2], 's')
+        unindex_waiting(KEYS[3], KEYS[4], ARGV[2])
         return 1
         """)
 
-    /// Deletes one scheduled job and everything that refers to it. KEYS: scheduled, crashes, id index.
-    /// ARGV: the member, unique-key prefix. Returns 1 or 0.
+    /// Deletes one scheduled job and everything that refers to it. KEYS: scheduled, crashes, id index,
+    /// retries counter. ARGV: the member, unique-key prefix. Returns 1 or 0.
     static let deleteScheduled = RedisScript(name: "delete_scheduled", source: helpers + """
         if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
         local job = decode_job(ARGV[1])
         local id = id_of(job)
         if id then redis.call('HDEL', KEYS[2], id) end
-        index_del(KEYS[3], id, 's')
+        unindex_waiting(KEYS[3], KEYS[4], id)
         release_unique(ARGV[2], job)
         return 1
         """)

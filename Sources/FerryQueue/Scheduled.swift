@@ -18,7 +18,7 @@ public struct ScheduledPromoter: Sendable {
         for queue in queues {
             while true {
                 let count = try redis.run(
-                    QueueScripts.promote, keys: [.string(keys.scheduled(queue)), .string(keys.ready(queue)), .string(keys.ids(queue))],
+                    QueueScripts.promote, keys: [.string(keys.scheduled(queue)), .string(keys.ready(queue)), .string(keys.ids(queue)), .string(keys.retries(queue))],
                     arguments: [RedisArgument(batchSize)]
                 ).int ?? 0
                 moved += count

@@ -75,7 +75,7 @@ public struct Settler: Sendable {
             let reply = try redis.run(
                 QueueScripts.retry,
                 keys: [list, .string(keys.scheduled(fetched.queue)), .string(keys.failed(fetched.queue)), .string(keys.crashes(fetched.queue)),
-                       .string(keys.ids(fetched.queue))],
+                       .string(keys.ids(fetched.queue)), .string(keys.retries(fetched.queue))],
                 arguments: [.bytes(fetched.payload), .bytes(next.encoded()), .string(String(max(0, delay.wholeMilliseconds))),
                             .string(next.id), fetched.isSuspect ? "1" : "0"]
             )

@@ -78,6 +78,33 @@ import Testing
         #expect(try indexSize() == 2)  // the dead set's entries stay
     }
 
+    @Test func pagesOfRetriesAndDelayedJobsAreCountedAndReadOnlyAsFarAsNeeded() throws {
+        try dispatcher.enqueue(batch: (0..<7).map { index in .init(type: "later", options: .init(runAt: Date().addingTimeInterval(Double(600 + index)))) })
+        try dispatcher.enqueue(batch: (0..<5).map { _ in .init(type: "t") })
+        for (index, job) in try fetchAll().enumerated() {
+            try settler.settle(job, .retry(JobFailure(type: "E", message: "m"), after: .seconds(Int64(300 + index))), on: redis)
+        }
+        let retries = try admin.waitingPage(retries: true, offset: 0, limit: 3, on: redis)
+        #expect(retries.total == 5)
+        #expect(retries.jobs.count == 3 && retries.jobs.allSatisfy(\.isRetry))
+        #expect(retries.jobs.map(\.runAt) == retries.jobs.map(\.runAt).sorted())
+        let delayed = try admin.waitingPage(retries: false, offset: 5, limit: 5, on: redis)
+        #expect(delayed.total == 7)
+        #expect(delayed.jobs.count == 2 && delayed.jobs.allSatisfy { !$0.isRetry })
+        // Running a retry now, deleting one and promoting the rest keep the counter right.
+        #expect(try admin.runNow(retries.jobs[0], on: redis))
+        #expect(try admin.delete(retries.jobs[1], on: redis))
+        #expect(try admin.waitingPage(retries: true, offset: 0, limit: 10, on: redis).total == 3)
+        // Everything comes due (by the server's clock): promotion counts the retries out.
+        for member in try redis.command("ZRANGE", .string(keys.scheduled("default")), 0, -1).array ?? [] {
+            try redis.command("ZADD", .string(keys.scheduled("default")), "XX", "1000", .bytes(member.bytes ?? []))
+        }
+        #expect(try ScheduledPromoter(keys: keys).promoteDue(in: ["default"], on: redis) == 10)
+        #expect(try admin.waitingPage(retries: true, offset: 0, limit: 10, on: redis).total == 0)
+        #expect(try admin.waitingPage(retries: false, offset: 0, limit: 10, on: redis).total == 0)
+        #expect(try indexSize() == 0)
+    }
+
     @Test func pagesOfTheDeadSetMergeQueuesNewestFirst() throws {
         for queue in ["q1", "q2"] {
             try dispatcher.enqueue(batch: (0..<30).map { _ in .init(type: "t", options: .init(queue: queue)) })

@@ -118,6 +118,18 @@ struct ListQuery {
         return Page(jobs: self.page(matching).map(JobView.init), total: matching.count, page: page, perPage: perPage)
     }
 
+    /// One page of the retries (or delayed jobs): O(page) when unfiltered, else within the window.
+    func waitingPage(retries: Bool, in admin: QueueAdmin, on redis: RedisConnection) throws -> Page {
+        if !isFiltered || isBeyondWindow {
+            let (jobs, total) = try admin.waitingPage(
+                queue: queue, retries: retries, offset: isBeyondWindow ? 0 : (page - 1) * perPage, limit: isBeyondWindow ? 0 : perPage, on: redis
+            )
+            return Page(jobs: jobs.map { JobView($0.job, runAt: $0.runAt) }, total: total, page: page, perPage: perPage)
+        }
+        let matching = try waiting(retries: retries, in: admin, limit: Self.window, on: redis)
+        return Page(jobs: self.page(matching).map { JobView($0.job, runAt: $0.runAt) }, total: matching.count, page: page, perPage: perPage)
+    }
+
     /// The retries (or delayed jobs) this query matches among the soonest `limit` of each queue.
     func waiting(retries: Bool, in admin: QueueAdmin, limit: Int = 100_000, on redis: RedisConnection) throws -> [ScheduledJob] {
         try admin.scheduledJobs(queue: queue, limit: limit, on: redis)
@@ -271,9 +283,7 @@ struct JobRoutes {
         for (path, retries) in [("retries", true), ("scheduled", false)] {
             api.get(RouterPath(path)) { request, _ in
                 let query = try ListQuery(request)
-                let matching = try await server.blocking.withRedis { try query.waiting(retries: retries, in: admin, limit: ListQuery.window, on: $0) }
-                return try JSONResponse.make(Page(
-                    jobs: query.page(matching).map { JobView($0.job, runAt: $0.runAt) }, total: matching.count, page: query.page, perPage: query.perPage))
+                return try JSONResponse.make(try await server.blocking.withRedis { try query.waitingPage(retries: retries, in: admin, on: $0) })
             }
 
             api.post(RouterPath("\(path)/run")) { request, _ in
