@@ -340,6 +340,17 @@ import Yams
         #expect(try call("GET", base + "/api/v1/stats", token: "wrong").status == 401)
         #expect(try call("GET", base + "/metrics").status == 401)
         #expect(try call("GET", base + "/api/v1/stats", token: "s3cret-token").status == 200)
+        // The scheme is case-insensitive.
+        let lower = try http.execute(HTTPRequest(url: base + "/api/v1/stats", headers: ["Authorization": "bearer s3cret-token"]))
+        #expect(lower.status == 200)
+        // A score someone else wrote as +inf shows as the edge of time, not a 500.
+        let job = Job(type: "ferry.noop", queue: "default", maxAttempts: 3)
+        try redis.command("SADD", .string(keys.queues), "default")
+        try redis.command("ZADD", .string(keys.scheduled("default")), "+inf", .bytes(job.encoded()))
+        let scheduled = try call("GET", base + "/api/v1/scheduled", token: "s3cret-token")
+        #expect(scheduled.status == 200)
+        #expect(scheduled.json?["jobs"]?.elements?.first?["id"] == .string(job.id))
+        #expect(try call("GET", base + "/api/v1/jobs/\(job.id)", token: "s3cret-token").status != 500)
         #expect(!process.output.contains("s3cret-token"))
     }
 
