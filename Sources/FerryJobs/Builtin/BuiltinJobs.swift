@@ -21,7 +21,7 @@ public enum BuiltinJobs {
 }
 
 extension BuiltinJobs {
-    static func disabled(_ what: String) -> String {
+    static func refusal(_ what: String) -> String {
         "\(what) is a test job that harms its worker process and is disabled; set FERRY_TEST_JOBS=1 on the workers to allow it"
     }
 }
@@ -49,7 +49,7 @@ struct Sleep: JobHandler {
     func perform(_ arguments: Arguments, context: JobContext) throws {
         guard arguments.ms >= 0 else { throw PermanentJobError("ms must not be negative") }
         if arguments.ignoreCancel == true {
-            guard testJobs else { throw PermanentJobError(BuiltinJobs.disabled("ferry.sleep with ignore_cancel")) }
+            guard testJobs else { throw PermanentJobError(BuiltinJobs.refusal("ferry.sleep with ignore_cancel")) }
             Thread.sleep(forTimeInterval: Double(arguments.ms) / 1000)
         } else {
             try context.sleep(for: .milliseconds(arguments.ms))
@@ -76,7 +76,7 @@ struct Exit: JobHandler {
     let enabled: Bool
 
     func perform(_ arguments: NoArguments, context: JobContext) throws {
-        guard enabled else { throw PermanentJobError(BuiltinJobs.disabled("ferry.exit")) }
+        guard enabled else { throw PermanentJobError(BuiltinJobs.refusal("ferry.exit")) }
         context.logger.warning("ferry.exit: killing this worker process as asked")
         kill(getpid(), SIGKILL)
     }
