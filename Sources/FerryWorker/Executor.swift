@@ -46,7 +46,8 @@ struct Executor {
                     mustReconcile = false
                 }
                 let fetched = try fetchBatch(fetcher, size: batchSize, generator: &generator, on: connection)
-                unconfirmed.removeAll()  // the fetch read every pending reply
+                try connection.confirmPosted()  // a no-op when the fetch already read them
+                unconfirmed.removeAll()
                 guard let batch = fetched else {
                     idlePolls += 1
                     // Idle: the list must be empty. Checking now and then costs nothing and
