@@ -324,8 +324,9 @@ struct JobRoutes {
     }
 
     static func id(_ context: BasicRequestContext) throws -> String {
-        guard let id = context.parameters.get("id")?.removingPercentEncoding, !id.isEmpty, id.utf8.count <= 200 else {
-            throw AdminError.badRequest("missing job id (1 to 200 bytes, percent-encoded in the path)")
+        let raw = context.parameters.get("id")
+        guard let id = raw?.removingPercentEncoding ?? raw, !id.isEmpty, id.unicodeScalars.count <= 200 else {
+            throw AdminError.badRequest("missing job id (1 to 200 characters, percent-encoded in the path)")
         }
         return id
     }

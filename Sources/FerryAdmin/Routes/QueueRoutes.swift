@@ -44,7 +44,8 @@ struct QueueRoutes {
     }
 
     static func queueName(_ context: BasicRequestContext) throws -> String {
-        let name = context.parameters.get("queue")?.removingPercentEncoding ?? ""
+        let raw = context.parameters.get("queue") ?? ""
+        let name = raw.removingPercentEncoding ?? raw
         do {
             try Names.validateQueue(name)
         } catch {
