@@ -98,11 +98,17 @@ public struct WorkerRegistry: Sendable {
             for index in stride(from: 0, to: fields.count - 1, by: 2) {
                 map[fields[index].string ?? ""] = fields[index + 1].string ?? ""
             }
-            let busy = (try? JSONDecoder().decode([WorkerInfo.BusyJob].self, from: Data((map["busy"] ?? "[]").utf8))) ?? []
+            // Written by other processes: times outside 1970…9999 are taken as unknown (0), so no
+            // reader does arithmetic on 1e300.
+            let busy = ((try? JSONDecoder().decode([WorkerInfo.BusyJob].self, from: Data((map["busy"] ?? "[]").utf8))) ?? []).map { job in
+                var job = job
+                if UnixMilliseconds.checked(job.startedAt) == nil { job.startedAt = 0 }
+                return job
+            }
             return WorkerInfo(
                 id: id, host: map["host"] ?? "?", pid: Int(map["pid"] ?? "") ?? 0,
                 queues: (map["queues"] ?? "").split(separator: ",").map(String.init),
-                concurrency: Int(map["concurrency"] ?? "") ?? 0, startedAt: Double(map["started_at"] ?? "").flatMap { $0.isFinite ? $0 : nil } ?? 0,
+                concurrency: Int(map["concurrency"] ?? "") ?? 0, startedAt: Double(map["started_at"] ?? "").flatMap { UnixMilliseconds.checked($0) != nil ? $0 : nil } ?? 0,
                 busy: busy, quiet: map["quiet"] == "1"
             )
         }

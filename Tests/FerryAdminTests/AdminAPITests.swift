@@ -351,6 +351,13 @@ import Yams
         #expect(scheduled.status == 200)
         #expect(scheduled.json?["jobs"]?.elements?.first?["id"] == .string(job.id))
         #expect(try call("GET", base + "/api/v1/jobs/\(job.id)", token: "s3cret-token").status != 500)
+        // A heartbeat someone else wrote with absurd times: listed, not a crash.
+        try redis.command("HSET", .string(keys.worker("odd")), "host", "h", "pid", "1", "started_at", "1e300",
+                          "busy", #"[{"id":"j","type":"t","queue":"default","startedAt":-1e308}]"#)
+        try redis.command("ZADD", .string(keys.workers), "1", "odd")
+        #expect(try call("GET", base + "/api/v1/workers", token: "s3cret-token").status == 200)
+        #expect(try http.execute(HTTPRequest(url: base + "/", headers: ["Authorization": "Bearer s3cret-token"])).status == 200)
+        #expect(process.waitForExit(timeout: 0) == nil)
         #expect(!process.output.contains("s3cret-token"))
     }
 
