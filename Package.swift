@@ -2,10 +2,14 @@
 //
 // Ferry — a job-queue worker platform for server-side Swift.
 //
-// Targets follow the layers in DESIGN.md:
-//   1. C bindings     CHiredis, CLibPQ, CCurl (+ CCurlShim for curl's variadic calls)
-//   2. Clients        FerryRedis, FerryPostgres, FerryHTTP (HTTP + SMTP)
-//   6. Executable     ferry (FerryCLI)
+// Targets follow the layers in ARCHITECTURE.md, one folder each under Sources/:
+//   Bindings  CHiredis, CLibPQ, CCurl (+ CCurlShim for curl's variadic calls)
+//   Support   FerrySupport (time, redaction), FerryConnectionPool, FerryProcess, FerryLifecycle
+//   Clients   FerryRedis, FerryPostgres, FerryHTTP (HTTP + SMTP)
+//   Core      FerryQueue — the queue in Redis; knows no particular job
+//   Runtime   FerryWorker, FerryScheduler, FerryAdmin, FerryEmbedded
+//   Jobs      FerryJobs — one folder per job family, its SQL beside it
+//   Apps      ferry (FerryCLI), ferry-bench (FerryBench)
 import PackageDescription
 
 let strictSwift: [SwiftSetting] = [
@@ -33,52 +37,59 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // MARK: Layer 1 — C bindings
         // hiredis.pc carries -D_FILE_OFFSET_BITS=64, which SwiftPM rejects: link by name instead.
         .systemLibrary(
-            name: "CHiredis",
+            name: "CHiredis", path: "Sources/Bindings/CHiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
         .systemLibrary(
-            name: "CLibPQ",
+            name: "CLibPQ", path: "Sources/Bindings/CLibPQ",
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
         .systemLibrary(
-            name: "CCurl",
+            name: "CCurl", path: "Sources/Bindings/CCurl",
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         // Typed wrappers for curl_easy_setopt / curl_easy_getinfo, which are variadic.
-        .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        .target(name: "CCurlShim", dependencies: ["CCurl"], path: "Sources/Bindings/CCurlShim"),
 
         // MARK: Layer 2 — clients
         // Checked time conversions shared by every layer (no dependencies).
-        .target(name: "FerrySupport", swiftSettings: strictSwift),
-        .target(name: "FerryConnectionPool", swiftSettings: strictSwift),
-        .target(name: "FerryProcess", swiftSettings: strictSwift),
+        .target(name: "FerrySupport", path: "Sources/Support/FerrySupport", swiftSettings: strictSwift),
+        .target(name: "FerryConnectionPool", path: "Sources/Support/FerryConnectionPool", swiftSettings: strictSwift),
+        .target(name: "FerryProcess", path: "Sources/Support/FerryProcess", swiftSettings: strictSwift),
+        // Blocking loops (supervisor, scheduler) as swift-service-lifecycle services.
+        .target(
+            name: "FerryLifecycle",
+            dependencies: [.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")], path: "Sources/Support/FerryLifecycle",
+            swiftSettings: strictSwift
+        ),
         .target(
             name: "FerryRedis",
-            dependencies: ["CHiredis", "FerryConnectionPool", "FerrySupport"],
+            dependencies: ["CHiredis", "FerryConnectionPool", "FerrySupport"], path: "Sources/Clients/FerryRedis",
             swiftSettings: strictSwift
         ),
         .target(
             name: "FerryPostgres",
-            dependencies: ["CLibPQ", "FerryConnectionPool", "FerrySupport"],
+            dependencies: ["CLibPQ", "FerryConnectionPool", "FerrySupport"], path: "Sources/Clients/FerryPostgres",
             swiftSettings: strictSwift
         ),
         .target(
             name: "FerryHTTP",
-            dependencies: ["CCurl", "CCurlShim", "FerrySupport"],
+            dependencies: ["CCurl", "CCurlShim", "FerrySupport"], path: "Sources/Clients/FerryHTTP",
             swiftSettings: strictSwift
         ),
 
         // MARK: Layer 3 — queue core (knows no particular job)
         .target(
             name: "FerryQueue",
-            dependencies: ["FerryRedis", "FerrySupport"],
+            dependencies: ["FerryRedis", "FerrySupport"], path: "Sources/Core/FerryQueue",
             swiftSettings: strictSwift
         ),
 
@@ -86,21 +97,23 @@ let package = Package(
         .target(
             name: "FerryWorker",
             dependencies: [
-                "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryProcess", "FerrySupport",
+                "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryProcess", "FerrySupport", "FerryLifecycle",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Yams", package: "Yams"),
-            ],
+            ], path: "Sources/Runtime/FerryWorker",
             swiftSettings: strictSwift
         ),
 
         .target(
             name: "FerryScheduler",
             dependencies: [
-                "FerryQueue",
+                "FerryQueue", "FerryLifecycle",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
-            ],
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ], path: "Sources/Runtime/FerryScheduler",
             swiftSettings: strictSwift
         ),
 
@@ -113,14 +126,26 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
-            ],
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ], path: "Sources/Runtime/FerryAdmin",
+            swiftSettings: strictSwift
+        ),
+
+        // Redis and PostgreSQL as child processes of `ferry up` when none is configured.
+        .target(
+            name: "FerryEmbedded",
+            dependencies: [
+                "FerryProcess", "FerryRedis", "FerryPostgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ], path: "Sources/Runtime/FerryEmbedded",
             swiftSettings: strictSwift
         ),
 
         // MARK: Layer 5 — jobs, one folder per family
         .target(
             name: "FerryJobs",
-            dependencies: ["FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres"],
+            dependencies: ["FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres"], path: "Sources/Jobs",
             swiftSettings: strictSwift
         ),
 
@@ -129,17 +154,18 @@ let package = Package(
             name: "FerryCLI",
             dependencies: [
                 "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryQueue", "FerryWorker", "FerryJobs", "FerryScheduler", "FerryAdmin",
-                "FerrySupport",
+                "FerrySupport", "FerryEmbedded",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ],
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ], path: "Sources/Apps/FerryCLI",
             swiftSettings: strictSwift
         ),
 
         // Benchmarks, run by ops/bench.
         .executableTarget(
             name: "FerryBench",
-            dependencies: ["FerryQueue", "FerryRedis", "FerryPostgres", "FerryJobs", "FerryTestSupport"],
+            dependencies: ["FerryQueue", "FerryRedis", "FerryPostgres", "FerryProcess", "FerryJobs"], path: "Sources/Apps/FerryBench",
             swiftSettings: strictSwift
         ),
 
@@ -156,10 +182,11 @@ let package = Package(
         .testTarget(name: "FerryQueueTests", dependencies: ["FerryQueue", "FerryRedis", "FerrySupport", "FerryTestSupport"]),
         .testTarget(
             name: "FerryAdminTests",
-            dependencies: ["FerryHTTP", "FerryQueue", "FerryRedis", "FerryTestSupport", .product(name: "Yams", package: "Yams")]
+            dependencies: ["FerryHTTP", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport", .product(name: "Yams", package: "Yams")]
         ),
-        .testTarget(name: "FerryJobsTests", dependencies: ["FerryJobs", "FerryPostgres", "FerryTestSupport"]),
-        .testTarget(name: "FerrySchedulerTests", dependencies: ["FerryScheduler", "FerryQueue", "FerryRedis", "FerryTestSupport"]),
-        .testTarget(name: "FerryWorkerTests", dependencies: ["FerryWorker", "FerryQueue", "FerryRedis", "FerryTestSupport"]),
+        .testTarget(name: "FerryJobsTests", dependencies: ["FerryJobs", "FerryPostgres", "FerryProcess", "FerryTestSupport"]),
+        .testTarget(name: "FerrySchedulerTests", dependencies: ["FerryScheduler", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport"]),
+        .testTarget(name: "FerryWorkerTests", dependencies: ["FerryWorker", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport"]),
+        .testTarget(name: "FerryCLITests", dependencies: ["FerryHTTP", "FerryPostgres", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport"]),
     ]
 )

@@ -1,4 +1,5 @@
 import FerryHTTP
+import FerryProcess
 import FerryQueue
 import FerryRedis
 import FerryTestSupport
@@ -27,7 +28,11 @@ import Yams
         if let token { environment["FERRY_ADMIN_TOKEN"] = token }
         let process = try ChildProcess([TestEnvironment.ferryBinary, "admin"] + arguments, environment: environment)
         let base = "http://127.0.0.1:\(port)"
-        _ = eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: base + "/healthz")))?.status == 200 || process.waitForExit(timeout: 0) != nil }
+        // A process that exits at once (a refused configuration) is for the caller to check.
+        let settled = eventually(timeout: 20) {
+            (try? http.execute(HTTPRequest(url: base + "/healthz")))?.status == 200 || process.waitForExit(timeout: 0) != nil
+        }
+        #expect(settled, "ferry admin neither answered /healthz nor exited within 20 s:\n\(process.output.suffix(2000))")
         return (process, base)
     }
 

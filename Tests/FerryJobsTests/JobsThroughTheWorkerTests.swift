@@ -1,4 +1,5 @@
 import FerryPostgres
+import FerryProcess
 import FerryQueue
 import FerryRedis
 import FerryTestSupport

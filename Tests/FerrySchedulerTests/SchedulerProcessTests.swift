@@ -1,3 +1,4 @@
+import FerryProcess
 import FerryQueue
 import FerryRedis
 import FerryTestSupport

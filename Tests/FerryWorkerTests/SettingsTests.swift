@@ -1,4 +1,5 @@
 import FerryQueue
+import FerryTestSupport
 import FerryWorker
 import Testing
 
@@ -56,7 +57,7 @@ import Testing
     @Test func queueSelectionParsesAndWeighsFairly() throws {
         let selection = try QueueSelection(parsing: "critical:5,default:3,low:1")
         #expect(selection.names == ["critical", "default", "low"])
-        var generator = SystemRandomNumberGenerator()
+        var generator = SeededGenerator(seed: 20261124)
         var first: [String: Int] = [:]
         for _ in 0..<9000 { first[selection.order(using: &generator)[0], default: 0] += 1 }
         // Expected 5000 / 3000 / 1000; every queue gets its turn.

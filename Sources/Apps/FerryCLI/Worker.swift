@@ -91,20 +91,11 @@ struct Worker: ParsableCommand {
         _ = try RedisConnection(configuration: try environment.redisConfiguration())
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let arguments = Array(CommandLine.arguments.dropFirst())
-        let redisConfiguration = try environment.redisConfiguration()
-        let keys = environment.keys
-        let crashLimit = crashLimit
-        let supervisor = Supervisor(
-            processes: processes,
-            childCommand: { worker in [executable] + arguments + ["--child", "--worker-id", worker] },
-            stopTimeout: Self.duration(shutdownTimeout + 10),
-            logger: logger,
-            recoverWorker: { worker in
-                let redis = try RedisConnection(configuration: redisConfiguration)
-                let recovery = try WorkerRegistry(keys: keys).recover(worker: worker, crashLimit: crashLimit, deadSet: DeadSetPolicy(), on: redis)
-                return "restored \(recovery.restored), dead \(recovery.buried)"
-            }
-        )
+        let supervisor = WorkerPool(
+            processes: processes, childCommand: { worker in [executable] + arguments + ["--child", "--worker-id", worker] },
+            keys: environment.keys, redis: try environment.redisConfiguration(), crashLimit: crashLimit,
+            shutdownTimeout: Self.duration(shutdownTimeout), logger: logger
+        ).supervisor
         SignalWatcher.start { signal in
             switch signal {
             case .terminate, .interrupt: supervisor.forward(SIGTERM)

@@ -1,3 +1,4 @@
+import FerryProcess
 import FerryQueue
 import FerryRedis
 import FerryTestSupport
@@ -23,8 +24,11 @@ import Testing
     @Test func helpAndVersion() throws {
         let help = try ferry("--help")
         #expect(help.status == 0)
-        for command in ["worker", "enqueue", "stats", "dead", "jobs", "queue", "check"] {
-            #expect(help.output.contains(command), "\(command) missing from --help")
+        // The first word of each line under SUBCOMMANDS: (the abstract mentions some of them too).
+        let listed = Set(help.output.components(separatedBy: "SUBCOMMANDS:").last?.split(separator: "\n")
+            .compactMap { $0.split(separator: " ").first.map(String.init) } ?? [])
+        for command in ["up", "worker", "scheduler", "admin", "enqueue", "stats", "dead", "jobs", "schedules", "queue", "migrate", "check"] {
+            #expect(listed.contains(command), "\(command) is not listed under SUBCOMMANDS in --help:\n\(help.output)")
         }
         #expect(try ferry("--version").output.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
         #expect(try ferry("worker", "--help").output.contains("--shutdown-timeout"))

@@ -4,9 +4,9 @@
 //   ferry-bench --redis-url URL --ferry PATH [--jobs N] [--processes P] [--concurrency C]
 import FerryJobs
 import FerryPostgres
+import FerryProcess
 import FerryQueue
 import FerryRedis
-import FerryTestSupport
 import Foundation
 
 struct BenchOptions {
@@ -224,4 +224,14 @@ if let databaseURL = options.databaseURL {
     start = ContinuousClock.now
     let rows = try AnalyticsRollup.rollUp(until: Date(), on: db)
     report("analytics.rollup (200,000 trades)", "\(format(200_000 / seconds(since: start))) trades/s (\(format(Double(rows))) user-days)")
+}
+
+/// Polls `condition` until it holds or `timeout` seconds pass.
+func eventually(timeout: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    repeat {
+        if try condition() { return true }
+        usleep(50_000)
+    } while Date() < deadline
+    return try condition()
 }

@@ -16,8 +16,14 @@ public enum Spawn {
     }
 
     /// Starts `arguments[0]` with `arguments` and returns its pid.
-    /// - Parameter environment: the child's whole environment; `nil` passes the parent's.
-    public static func run(_ arguments: [String], environment: [String: String]? = nil, output: Output = .inherit) throws -> pid_t {
+    /// - Parameters:
+    ///   - environment: the child's whole environment; `nil` passes the parent's.
+    ///   - ownProcessGroup: puts the child in a process group of its own, so that a Ctrl-C at the
+    ///     terminal (SIGINT to the whole foreground group) does not reach it and its parent decides
+    ///     when it stops — for servers that must outlive the processes that use them.
+    public static func run(
+        _ arguments: [String], environment: [String: String]? = nil, output: Output = .inherit, ownProcessGroup: Bool = false
+    ) throws -> pid_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -27,7 +33,12 @@ public enum Spawn {
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if ownProcessGroup {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -4,9 +4,9 @@ import FerryPostgres
 import FerryQueue
 import FerryScheduler
 import FerrySupport
+import FerryWorker
 import Foundation
 import Logging
-import Synchronization
 
 /// `ferry admin`: the admin HTTP endpoint.
 struct Admin: ParsableCommand {
@@ -45,7 +45,19 @@ struct Admin: ParsableCommand {
     func run() throws {
         let environment = FerryEnvironment()
         environment.bootstrapLogging()
-        let registry = try environment.registry(jobsDirectory: jobsDir)
+        let server = try Self.server(environment: environment, registry: try environment.registry(jobsDirectory: jobsDir), schedules: schedules,
+                                     headerTimeout: headerTimeout, maxConnections: maxConnections)
+        if loginLink, let link = server.makeLoginLink() {
+            // On the terminal of the person who started the server, not in the structured log.
+            FileHandle.standardOutput.write(Data("dashboard login link (valid once, for 15 minutes): \(link)\n".utf8))
+        }
+        try waitForAsync { try await server.runUntilSignalled() }
+    }
+
+    /// The admin endpoint as configured by the environment (shared with `ferry up`).
+    static func server(
+        environment: FerryEnvironment, registry: JobRegistry, schedules: String, headerTimeout: Double, maxConnections: Int
+    ) throws -> AdminServer {
         var configuration = try AdminServer.Configuration(
             address: environment.values["FERRY_ADMIN_ADDR"] ?? "127.0.0.1:7480", token: environment.values["FERRY_ADMIN_TOKEN"],
             allowedHosts: (environment.values["FERRY_ADMIN_HOSTS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -70,24 +82,9 @@ struct Admin: ParsableCommand {
             }
         }
         let dispatcher = Dispatcher(redis: try environment.redisPool(capacity: 8), keys: environment.keys, defaults: { registry.enqueueDefaults(for: $0) })
-        let server = AdminServer(
+        return AdminServer(
             configuration: configuration, dispatcher: dispatcher, schedules: entries, postgresReady: postgresReady,
             logger: Logger(label: "ferry.admin")
         )
-        if loginLink, let link = server.makeLoginLink() {
-            // On the terminal of the person who started the server, not in the structured log.
-            FileHandle.standardOutput.write(Data("dashboard login link (valid once, for 15 minutes): \(link)\n".utf8))
-        }
-        // The other commands are synchronous and handle signals on a thread of their own, which
-        // needs the root command to stay synchronous; the server's async work runs in a task while
-        // this thread waits. Hummingbird's service group handles SIGTERM/SIGINT itself.
-        let failure = Mutex<(any Error)?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            do { try await server.run() } catch { failure.withLock { $0 = error } }
-            done.signal()
-        }
-        done.wait()
-        if let error = failure.withLock({ $0 }) { throw error }
     }
 }

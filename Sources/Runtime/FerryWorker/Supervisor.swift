@@ -48,9 +48,10 @@ public final class Supervisor: Sendable {
         var toRecover: [String] = []
         var nextRecoveryTry = ContinuousClock.now
         while true {
+            // Only its own children: in `ferry up` the same process also runs embedded servers.
             var status: Int32 = 0
-            let pid = waitpid(-1, &status, WNOHANG)
-            if pid > 0, let (index, worker) = children.withLock({ $0.removeValue(forKey: pid) }) {
+            let exited = children.withLock { Array($0.keys) }.first { waitpid($0, &status, WNOHANG) == $0 }
+            if let pid = exited, let (index, worker) = children.withLock({ $0.removeValue(forKey: pid) }) {
                 let description = Self.describe(status)
                 // Whatever the child left in flight goes back now (nothing, after a clean stop).
                 toRecover.append(worker)
@@ -108,6 +109,7 @@ public final class Supervisor: Sendable {
     }
 
     private func spawn(index: Int) {
+        guard !stopping.load(ordering: .sequentiallyConsistent) else { return }
         let worker = WorkerInfo.newID()
         let pid: pid_t
         do {
@@ -117,6 +119,8 @@ public final class Supervisor: Sendable {
             return
         }
         children.withLock { $0[pid] = (index, worker) }
+        // A stop that came while this child was being started did not reach it.
+        if stopping.load(ordering: .sequentiallyConsistent) { kill(pid, SIGTERM) }
         logger.info("worker process started", metadata: ["pid": "\(pid)", "index": "\(index)", "worker": "\(worker)"])
     }
 

@@ -7,9 +7,10 @@ import Hummingbird
 import HummingbirdCore
 public import Logging
 import Prometheus
+public import ServiceLifecycle
 
 /// The admin endpoint: a JSON API under `/api/v1`, `/healthz`, `/readyz` and `/metrics`.
-public struct AdminServer: Sendable {
+public struct AdminServer: Service {
     public struct Configuration: Sendable {
         public var host: String
         public var port: Int
@@ -96,7 +97,8 @@ public struct AdminServer: Sendable {
         return "http://\(shownHost):\(configuration.port)/login?code=\(sessions.makeLoginCode())"
     }
 
-    /// Serves until the task is cancelled or the process receives SIGTERM/SIGINT.
+    /// Serves until graceful shutdown (or cancellation) of the service group it runs in; see
+    /// ``runUntilSignalled()`` to run it alone.
     public func run() async throws {
         try configuration.validate()
         // Samples for the dashboard's throughput graph, every 30 s while the server runs.
@@ -118,7 +120,12 @@ public struct AdminServer: Sendable {
             ),
             logger: logger
         )
-        try await app.runService()
+        try await app.run()
+    }
+
+    /// Serves in a service group of its own until the process receives SIGTERM or SIGINT.
+    public func runUntilSignalled() async throws {
+        try await ServiceGroup(configuration: .init(services: [self], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
     }
 
     func makeRouter() -> Router<BasicRequestContext> {

@@ -7,7 +7,16 @@ import Logging
 
 /// Configuration from the environment (12-factor), as documented in the README.
 struct FerryEnvironment {
-    let values = ProcessInfo.processInfo.environment
+    private(set) var values = ProcessInfo.processInfo.environment
+
+    /// This configuration with `name` set to `value`, also in the process's environment so that
+    /// the processes it starts (workers) see it.
+    func setting(_ name: String, to value: String) -> FerryEnvironment {
+        setenv(name, value, 1)
+        var copy = self
+        copy.values[name] = value
+        return copy
+    }
 
     var redisURL: String { value("FERRY_REDIS_URL") ?? "redis://127.0.0.1:6379" }
     var databaseURL: String? { value("DATABASE_URL") }
