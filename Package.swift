@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "FerryWorker",
             dependencies: [
-                "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryProcess", "FerrySupport", "FerryLifecycle",
+                "FerryQueue", "FerryRedis", "FerryProcess", "FerrySupport", "FerryLifecycle",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -145,7 +145,7 @@ let package = Package(
         // MARK: Layer 5 — jobs, one folder per family
         .target(
             name: "FerryJobs",
-            dependencies: ["FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres"], path: "Sources/Jobs",
+            dependencies: ["FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP"], path: "Sources/Jobs",
             swiftSettings: strictSwift
         ),
 

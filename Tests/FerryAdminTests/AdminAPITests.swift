@@ -268,7 +268,7 @@ import Yams
         #expect(try call("DELETE", base + "/api/v1/dead?type=b").status == 400)
         #expect(try call("POST", base + "/api/v1/dead/retry?type=b").json?["retried"] == .int(3))
         #expect(try call("GET", base + "/api/v1/dead").json?["total"] == .int(0))
-        #expect(try QueueAdmin(keys: keys).stats(on: redis).queues["default"]?.ready == 4)
+        #expect(try QueueAdmin(keys: keys).queues.stats(on: redis).queues["default"]?.ready == 4)
     }
 
     @Test func scheduledJobsAndRetriesCanRunNowOrBeDeleted() throws {
@@ -282,7 +282,7 @@ import Yams
         #expect(try call("POST", base + "/api/v1/scheduled/\(later)/run").status == 200)
         #expect(try call("DELETE", base + "/api/v1/scheduled/\(other)").status == 200)
         #expect(try call("POST", base + "/api/v1/retries/\(other)/run").status == 404)
-        let stats = try QueueAdmin(keys: keys).stats(on: redis).queues["default"]
+        let stats = try QueueAdmin(keys: keys).queues.stats(on: redis).queues["default"]
         #expect(stats?.ready == 1)
         #expect(stats?.scheduled == 0)
 
@@ -295,7 +295,7 @@ import Yams
 
         let ran = try call("POST", base + "/api/v1/schedules/smoke-heartbeat/run")
         #expect(ran.status == 201)
-        #expect(try QueueAdmin(keys: keys).stats(on: redis).queues["low"]?.ready == 1)
+        #expect(try QueueAdmin(keys: keys).queues.stats(on: redis).queues["low"]?.ready == 1)
         #expect(try call("POST", base + "/api/v1/schedules/nope/run").status == 404)
     }
 
@@ -316,7 +316,7 @@ import Yams
         let retried = try call("POST", base + "/api/v1/dead/retry?type=ferry.record").json?["retried"]?.int
         #expect(retried == 300)
         #expect(try eventually(timeout: 30) { try redis.command("SCARD", .string(ranKey)).int == ids.count }, "\(worker.output.suffix(1000))")
-        let stats = try QueueAdmin(keys: keys).stats(on: redis).queues["default"]
+        let stats = try QueueAdmin(keys: keys).queues.stats(on: redis).queues["default"]
         #expect(stats?.dead == 0)
         #expect(stats?.ready == 0)
     }
@@ -330,7 +330,7 @@ import Yams
         #expect(try call("DELETE", base + "/api/v1/scheduled").status == 400)
         #expect(try call("DELETE", base + "/api/v1/scheduled?confirm=true").json?["deleted"] == .int(2))
         #expect(try call("POST", base + "/api/v1/retries/run").json?["enqueued"] == .int(0))
-        let stats = try QueueAdmin(keys: keys).stats(on: redis).queues["default"]
+        let stats = try QueueAdmin(keys: keys).queues.stats(on: redis).queues["default"]
         #expect(stats?.ready == 3)
         #expect(stats?.scheduled == 0)
     }
@@ -487,7 +487,7 @@ import Yams
         let retried = try http.execute(HTTPRequest(method: "POST", url: base + "/ui/dead/\(id)/retry", headers: ["Origin": base]))
         #expect(retried.status == 303)
         #expect(retried.headers["location"] == "/")
-        let stats = try QueueAdmin(keys: keys).stats(on: redis).queues["default"]
+        let stats = try QueueAdmin(keys: keys).queues.stats(on: redis).queues["default"]
         #expect(stats?.dead == 0)
         #expect(stats?.ready == 1)
         #expect(!(try http.execute(HTTPRequest(url: base + "/")).text.contains("class=\"dead-job\"")))
@@ -507,7 +507,7 @@ import Yams
         ])
         defer { admin.signal(SIGTERM); admin.waitForExit(timeout: 10) }
         _ = eventually(timeout: 20) { (try? HTTPClient().execute(HTTPRequest(url: "http://127.0.0.1:\(port)/healthz")))?.status == 200 }
-        try QueueAdmin(keys: keys).resume("default", on: redis)
+        try QueueAdmin(keys: keys).paused.resume("default", on: redis)
         let browser = try ChildProcess([
             "/usr/bin/env", "python3", FileManager.default.currentDirectoryPath + "/Tests/browser/cross_site.py",
             "--admin", "http://127.0.0.1:\(port)",
@@ -562,6 +562,6 @@ import Yams
         #expect(FileManager.default.fileExists(atPath: screenshot))
         // Back in its queue, the job ran.
         #expect(try eventually(timeout: 15) { try redis.command("SISMEMBER", .string(ranKey), .string(id)).int == 1 },
-                "\(worker.output.suffix(1000))\n\(String(describing: try? QueueAdmin(keys: keys).stats(on: redis)))")
+                "\(worker.output.suffix(1000))\n\(String(describing: try? QueueAdmin(keys: keys).queues.stats(on: redis)))")
     }
 }

@@ -97,11 +97,11 @@ import Testing
         let id = try #require(first["id"]?.string)
         #expect(try ferry("dead", "retry", id).status == 0)
         #expect(try ferry("dead", "retry", "no-such-id").status != 0)
-        let remaining = try QueueAdmin(keys: keys).deadJobs(on: redis)
+        let remaining = try QueueAdmin(keys: keys).dead.jobs(on: redis)
         #expect(remaining.count == 2)
         #expect(try ferry("dead", "delete", remaining[0].id).status == 0)
         #expect(try ferry("dead", "retry", "--all").output.contains("retried 1 jobs"))
-        #expect(try QueueAdmin(keys: keys).deadJobs(on: redis).isEmpty)
-        #expect(try QueueAdmin(keys: keys).stats(on: redis).queues["default"]?.ready == 2)
+        #expect(try QueueAdmin(keys: keys).dead.jobs(on: redis).isEmpty)
+        #expect(try QueueAdmin(keys: keys).queues.stats(on: redis).queues["default"]?.ready == 2)
     }
 }

@@ -53,7 +53,7 @@ import Testing
         let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: redisURL), capacity: 1), keys: keys)
         try dispatcher.enqueue(.init(type: "ferry.noop", args: .object([:])))
         let redis = try RedisConnection(configuration: RedisConfiguration(url: redisURL))
-        #expect(eventually(timeout: 30) { (try? QueueAdmin(keys: keys).stats(on: redis).processed) == 1 }, "\(up.output.suffix(3000))")
+        #expect(eventually(timeout: 30) { (try? QueueAdmin(keys: keys).queues.stats(on: redis).processed) == 1 }, "\(up.output.suffix(3000))")
         // PostgreSQL has the jobs' schema (ferry up applied the migrations).
         let postgres = try PostgresConnection(url: "postgres://ferry:\(postgresPassword)@127.0.0.1:\(postgresPort)/ferry")
         #expect(try postgres.query("SELECT count(*) AS n FROM schema_migrations").first?.decode("n", as: Int.self) ?? 0 > 0)

@@ -29,7 +29,7 @@ import Testing
         let worker = try ChildProcess([TestEnvironment.ferryBinary, "worker", "--queues", "maintenance,low"], environment: environment)
         defer { worker.signal(SIGTERM); worker.waitForExit(timeout: 30) }
         let redis = try RedisConnection(url: TestEnvironment.redisURL)
-        #expect(try eventually(timeout: 20) { try QueueAdmin(keys: QueueKeyspace(namespace: namespace)).stats(on: redis).processed == 3 }, "\(worker.output.suffix(2000))")
+        #expect(try eventually(timeout: 20) { try QueueAdmin(keys: QueueKeyspace(namespace: namespace)).queues.stats(on: redis).processed == 3 }, "\(worker.output.suffix(2000))")
         #expect(try fixture.int("SELECT count(*)::int FROM stories") == 0)
         #expect(try fixture.int("SELECT count(*)::int FROM token_ledger") == 100)
         #expect(try fixture.int("SELECT count(*)::int FROM rollup_watermarks") == 1)

@@ -34,11 +34,11 @@ import Testing
         let unique = try dispatcher.enqueue(.init(type: "d", options: .init(runAt: later, uniqueKey: "u")))
         #expect(try indexSize() == 3)
         for id in [single, batch[0], unique] {
-            guard case .scheduled(let found)? = try admin.find(id: id, on: redis)?.1 else { Issue.record("\(id) not found as scheduled"); continue }
+            guard case .scheduled(let found)? = try admin.locator.find(id: id, on: redis)?.1 else { Issue.record("\(id) not found as scheduled"); continue }
             #expect(found.job.id == id)
         }
-        #expect(try admin.runScheduled(id: single, on: redis))
-        #expect(try admin.deleteScheduled(id: batch[0], on: redis))
+        #expect(try admin.scheduled.run(id: single, on: redis))
+        #expect(try admin.scheduled.delete(id: batch[0], on: redis))
         #expect(try indexSize() == 1)
         // Promotion when due (by the server's clock) drops the entry too.
         let member = try #require(try redis.command("ZRANGE", .string(keys.scheduled("default")), 0, 0).array?.first?.bytes)
@@ -54,14 +54,14 @@ import Testing
         try settler.settle(fetched[1], .bury(JobFailure(type: "E", message: "m")), on: redis)
         try settler.settle(fetched[2], .bury(JobFailure(type: "E", message: "m")), on: redis)
         #expect(try indexSize() == 3)
-        guard case .scheduled(let retry)? = try admin.find(id: ids[0], on: redis)?.1 else { Issue.record("the retry was not found"); return }
+        guard case .scheduled(let retry)? = try admin.locator.find(id: ids[0], on: redis)?.1 else { Issue.record("the retry was not found"); return }
         #expect(retry.isRetry)
-        #expect(try admin.deadJob(id: ids[1], on: redis)?.id == ids[1])
-        #expect(try admin.retryDead(id: ids[1], on: redis))
-        #expect(try admin.deleteDead(id: ids[2], on: redis))
-        #expect(try admin.deleteScheduled(id: ids[0], retry: true, on: redis))
+        #expect(try admin.dead.job(id: ids[1], on: redis)?.id == ids[1])
+        #expect(try admin.dead.retry(id: ids[1], on: redis))
+        #expect(try admin.dead.delete(id: ids[2], on: redis))
+        #expect(try admin.scheduled.delete(id: ids[0], retry: true, on: redis))
         #expect(try indexSize() == 0)
-        #expect(try admin.deadJob(id: ids[2], on: redis) == nil)
+        #expect(try admin.dead.job(id: ids[2], on: redis) == nil)
     }
 
     @Test func trimmingAndClearingDropTheirEntries() throws {
@@ -70,11 +70,11 @@ import Testing
         let fetched = try fetchAll()
         for job in fetched { try small.settle(job, .bury(JobFailure(type: "E", message: "m")), on: redis) }
         #expect(try indexSize() == 2)
-        #expect(try admin.deadJob(id: try fetched[4].job.get().id, on: redis) != nil)
-        #expect(try admin.deadJob(id: try fetched[0].job.get().id, on: redis) == nil)
+        #expect(try admin.dead.job(id: try fetched[4].job.get().id, on: redis) != nil)
+        #expect(try admin.dead.job(id: try fetched[0].job.get().id, on: redis) == nil)
         try dispatcher.enqueue(batch: (0..<3).map { _ in .init(type: "t", options: .init(runAt: Date().addingTimeInterval(600))) })
         #expect(try indexSize() == 5)
-        #expect(try admin.clear("default", on: redis) == 3)
+        #expect(try admin.queues.clear("default", on: redis) == 3)
         #expect(try indexSize() == 2)  // the dead set's entries stay
     }
 
@@ -84,24 +84,24 @@ import Testing
         for (index, job) in try fetchAll().enumerated() {
             try settler.settle(job, .retry(JobFailure(type: "E", message: "m"), after: .seconds(Int64(300 + index))), on: redis)
         }
-        let retries = try admin.waitingPage(retries: true, offset: 0, limit: 3, on: redis)
+        let retries = try admin.scheduled.page(retries: true, offset: 0, limit: 3, on: redis)
         #expect(retries.total == 5)
         #expect(retries.jobs.count == 3 && retries.jobs.allSatisfy(\.isRetry))
         #expect(retries.jobs.map(\.runAt) == retries.jobs.map(\.runAt).sorted())
-        let delayed = try admin.waitingPage(retries: false, offset: 5, limit: 5, on: redis)
+        let delayed = try admin.scheduled.page(retries: false, offset: 5, limit: 5, on: redis)
         #expect(delayed.total == 7)
         #expect(delayed.jobs.count == 2 && delayed.jobs.allSatisfy { !$0.isRetry })
         // Running a retry now, deleting one and promoting the rest keep the counter right.
-        #expect(try admin.runNow(retries.jobs[0], on: redis))
-        #expect(try admin.delete(retries.jobs[1], on: redis))
-        #expect(try admin.waitingPage(retries: true, offset: 0, limit: 10, on: redis).total == 3)
+        #expect(try admin.scheduled.runNow(retries.jobs[0], on: redis))
+        #expect(try admin.scheduled.delete(retries.jobs[1], on: redis))
+        #expect(try admin.scheduled.page(retries: true, offset: 0, limit: 10, on: redis).total == 3)
         // Everything comes due (by the server's clock): promotion counts the retries out.
         for member in try redis.command("ZRANGE", .string(keys.scheduled("default")), 0, -1).array ?? [] {
             try redis.command("ZADD", .string(keys.scheduled("default")), "XX", "1000", .bytes(member.bytes ?? []))
         }
         #expect(try ScheduledPromoter(keys: keys).promoteDue(in: ["default"], on: redis) == 10)
-        #expect(try admin.waitingPage(retries: true, offset: 0, limit: 10, on: redis).total == 0)
-        #expect(try admin.waitingPage(retries: false, offset: 0, limit: 10, on: redis).total == 0)
+        #expect(try admin.scheduled.page(retries: true, offset: 0, limit: 10, on: redis).total == 0)
+        #expect(try admin.scheduled.page(retries: false, offset: 0, limit: 10, on: redis).total == 0)
         #expect(try indexSize() == 0)
     }
 
@@ -112,13 +112,13 @@ import Testing
                 try settler.settle(job, .bury(JobFailure(type: "E", message: queue)), on: redis)
             }
         }
-        let everything = try admin.deadJobs(limit: 100, on: redis)
+        let everything = try admin.dead.jobs(limit: 100, on: redis)
         #expect(everything.count == 60)
-        let first = try admin.deadPage(offset: 0, limit: 25, on: redis)
-        let second = try admin.deadPage(offset: 25, limit: 25, on: redis)
-        let third = try admin.deadPage(offset: 50, limit: 25, on: redis)
+        let first = try admin.dead.page(offset: 0, limit: 25, on: redis)
+        let second = try admin.dead.page(offset: 25, limit: 25, on: redis)
+        let third = try admin.dead.page(offset: 50, limit: 25, on: redis)
         #expect(first.total == 60 && third.jobs.count == 10)
         #expect((first.jobs + second.jobs + third.jobs).map(\.id) == everything.map(\.id))
-        #expect(try admin.deadPage(queue: "q2", offset: 0, limit: 100, on: redis).jobs.allSatisfy { $0.queue == "q2" })
+        #expect(try admin.dead.page(queue: "q2", offset: 0, limit: 100, on: redis).jobs.allSatisfy { $0.queue == "q2" })
     }
 }

@@ -42,7 +42,7 @@ import Testing
         #expect(object["created_at"]?.double != nil)
         #expect(object["enqueued_at"]?.double != nil)
         #expect(try redis.command("SISMEMBER", .string(keys.queues), "default").int == 1)
-        let stats = try admin.stats(on: redis)
+        let stats = try admin.queues.stats(on: redis)
         #expect(stats.queues["default"]?.ready == 1)
     }
 
@@ -131,19 +131,19 @@ import Testing
         #expect(try redis.command("LINDEX", .string(keys.inflight("default", consumer: consumer)), -1).bytes == fetched[0].payload)
         for job in fetched { #expect(try settler.settle(job, .done, on: redis).applied) }
         #expect(try redis.command("LLEN", .string(keys.inflight("default", consumer: consumer))).int == 0)
-        #expect(try admin.stats(on: redis).processed == 10)
+        #expect(try admin.queues.stats(on: redis).processed == 10)
         // Acknowledging twice changes nothing.
         for job in fetched { #expect(try !settler.settle(job, .done, on: redis).applied) }
-        #expect(try admin.stats(on: redis).processed == 10)
+        #expect(try admin.queues.stats(on: redis).processed == 10)
     }
 
     @Test func aPausedQueueIsNotFetched() throws {
         try dispatcher.enqueue(.init(type: "ferry.noop"))
         let fetcher = fetcher()
-        try admin.pause("default", on: redis)
+        try admin.paused.pause("default", on: redis)
         #expect(try fetcher.fetch(from: "default", limit: 10, on: redis).isEmpty)
-        #expect(try admin.stats(on: redis).queues["default"]?.paused == true)
-        try admin.resume("default", on: redis)
+        #expect(try admin.queues.stats(on: redis).queues["default"]?.paused == true)
+        try admin.paused.resume("default", on: redis)
         #expect(try fetcher.fetch(from: "default", limit: 10, on: redis).count == 1)
     }
 
@@ -160,7 +160,7 @@ import Testing
         #expect(retried.id == job.id)
         #expect(retried.attempt == 2)
         #expect(retried.error?.message == "relay refused")
-        #expect(try admin.stats(on: redis).failed == 1)
+        #expect(try admin.queues.stats(on: redis).failed == 1)
         // A job that already left this worker is not retried twice.
         #expect(try !settler.settle(fetched, .retry(failure, after: .zero), on: redis).applied)
     }
@@ -171,22 +171,22 @@ import Testing
         for fetched in try fetcher.fetch(from: "default", limit: 2, on: redis) {
             #expect(try settler.settle(fetched, .bury(JobFailure(type: "Boom", message: "exploded")), on: redis).applied)
         }
-        let dead = try admin.deadJobs(on: redis)
+        let dead = try admin.dead.jobs(on: redis)
         #expect(dead.count == 2)
         #expect(Set(dead.compactMap(\.job?.type)) == ["a", "b"])
         #expect(dead.allSatisfy { $0.error.message == "exploded" && $0.queue == "default" })
 
         let a = try #require(dead.first { $0.job?.type == "a" })
-        #expect(try admin.deadJob(id: a.id, on: redis)?.job?.type == "a")
-        #expect(try admin.retry(a, on: redis))
-        #expect(try !admin.retry(a, on: redis))
+        #expect(try admin.dead.job(id: a.id, on: redis)?.job?.type == "a")
+        #expect(try admin.dead.retry(a, on: redis))
+        #expect(try !admin.dead.retry(a, on: redis))
         let again = try #require(try ready().first)
         #expect(again.id == a.id)
         #expect(again.attempt == 1)
 
         let b = try #require(dead.first { $0.job?.type == "b" })
-        #expect(try admin.delete(b, on: redis))
-        #expect(try admin.deadJobs(on: redis).isEmpty)
+        #expect(try admin.dead.delete(b, on: redis))
+        #expect(try admin.dead.jobs(on: redis).isEmpty)
     }
 
     @Test func aMalformedPayloadIsFetchedAsAFailureAndBuriedWithItsRawText() throws {
@@ -200,7 +200,7 @@ import Testing
             guard case .failure(let error) = item.job else { Issue.record("a malformed payload parsed"); continue }
             #expect(try settler.settle(item, .bury(JobFailure(type: "MalformedJob", message: error.description)), on: redis).applied)
         }
-        let dead = try admin.deadJobs(on: redis)
+        let dead = try admin.dead.jobs(on: redis)
         #expect(Set(dead.map(\.raw)).isSuperset(of: ["{not json"]))
         #expect(dead.contains { $0.error.message.contains("missing field") })
         #expect(dead.allSatisfy { $0.id.hasPrefix("raw-") })

@@ -96,7 +96,7 @@ import Testing
         }
         #expect(try crashes(bystander) == nil)
         #expect(try crashes(poison) == nil)
-        let dead = try #require(try QueueAdmin(keys: keys).deadJobs(on: redis).first)
+        let dead = try #require(try QueueAdmin(keys: keys).dead.jobs(on: redis).first)
         #expect(dead.id == poison)
         #expect(dead.error.type == "WorkerCrashed")
         #expect(dead.error.message.contains("3 times"))
@@ -154,14 +154,14 @@ import Testing
         #expect(try Fetcher(keys: keys, consumer: slot("gone")).fetch(from: "unlisted", limit: 1, on: redis).count == 1)
         let time = try redis.command("TIME").array!.compactMap { $0.string.flatMap(Int64.init) }
         try redis.command("ZADD", .string(keys.workers), .string(String(time[0] * 1000 - 60_000)), "gone")
-        let stats = try QueueAdmin(keys: keys).stats(on: redis)
+        let stats = try QueueAdmin(keys: keys).queues.stats(on: redis)
         #expect(stats.queues["unlisted"]?.inFlight == 1)
         #expect(stats.queues["unlisted"]?.orphaned == 1)
         let recovery = try registry.recoverStale(ttl: .seconds(30), crashLimit: 3, deadSet: DeadSetPolicy(), on: redis)
         #expect(recovery.workers == ["gone"])
         #expect(recovery.restored == 1)
         #expect(try redis.command("LLEN", .string(keys.ready("unlisted"))).int == 1)
-        #expect(try QueueAdmin(keys: keys).stats(on: redis).queues["unlisted"]?.orphaned == 0)
+        #expect(try QueueAdmin(keys: keys).queues.stats(on: redis).queues["unlisted"]?.orphaned == 0)
     }
 
     @Test func uniqueKeysAreReleasedOnEveryPathThatEndsAJob() throws {
@@ -175,13 +175,13 @@ import Testing
         // Deleting a scheduled job.
         try dispatcher.enqueue(.init(type: "t", options: .init(runAt: Date().addingTimeInterval(600), uniqueKey: "later")))
         #expect(try holder("later") != nil)
-        let scheduled = try #require(try admin.scheduledJobs(on: redis).first)
-        #expect(try admin.delete(scheduled, on: redis))
+        let scheduled = try #require(try admin.scheduled.jobs(on: redis).first)
+        #expect(try admin.scheduled.delete(scheduled, on: redis))
         #expect(try holder("later") == nil)
         // Clearing a queue.
         try dispatcher.enqueue(.init(type: "t", options: .init(uniqueKey: "waiting")))
         try dispatcher.enqueue(.init(type: "t", options: .init(runAt: Date().addingTimeInterval(600), uniqueKey: "waiting-later")))
-        #expect(try admin.clear("default", on: redis) == 2)
+        #expect(try admin.queues.clear("default", on: redis) == 2)
         #expect(try holder("waiting") == nil)
         #expect(try holder("waiting-later") == nil)
     }
@@ -197,7 +197,7 @@ import Testing
         }
         #expect(results.map(\.trimmed) == [1, 0, 0, 1, 1])
         #expect(results.map(\.deadSize) == [1, 2, 3, 3, 3])
-        let stats = try QueueAdmin(keys: keys).stats(on: redis)
+        let stats = try QueueAdmin(keys: keys).queues.stats(on: redis)
         #expect(stats.queues["default"]?.dead == 3)
         #expect(stats.queues["default"]?.trimmed == 3)
     }

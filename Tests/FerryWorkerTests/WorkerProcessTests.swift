@@ -38,7 +38,7 @@ import Testing
     }
 
     func stats(_ connection: RedisConnection? = nil) throws -> FerryQueue.Stats {
-        try QueueAdmin(keys: keys).stats(on: connection ?? redis)
+        try QueueAdmin(keys: keys).queues.stats(on: connection ?? redis)
     }
 
     @Test func killingAWorkerMidJobLosesNothing() throws {
@@ -54,7 +54,7 @@ import Testing
             let workers = try WorkerRegistry(keys: keys).liveWorkers(on: redis)
             let victim = try #require(workers.first { !$0.busy.isEmpty } ?? workers.first)
             kill(pid_t(victim.pid), SIGKILL)
-            #expect(try eventually(timeout: 5) { process.output.components(separatedBy: "recovered the jobs of an exited worker process").count > round },
+            #expect(eventually(timeout: 5) { process.output.components(separatedBy: "recovered the jobs of an exited worker process").count > round },
                     "\(process.output.suffix(2000))")
         }
         let finished = try eventually(timeout: 60) { try count(key) == ids.count }
@@ -107,7 +107,7 @@ import Testing
 
         #expect(try eventually(timeout: 10) { try count(key) == 1 })
         #expect(try eventually(timeout: 10) { try stats().queues["default"]?.dead == 7 })
-        let dead = try QueueAdmin(keys: keys).deadJobs(on: redis)
+        let dead = try QueueAdmin(keys: keys).dead.jobs(on: redis)
         let reasons = dead.map { "\($0.error.type): \($0.error.message)" }.joined(separator: "\n")
         #expect(reasons.contains("MalformedJob: malformed job payload: not valid JSON"), "\(reasons)")
         #expect(reasons.contains("MalformedJob: malformed job payload: missing field"), "\(reasons)")
@@ -129,7 +129,7 @@ import Testing
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
 
         #expect(try eventually(timeout: 15) { try stats().queues["default"]?.dead == 1 })
-        let dead = try #require(try QueueAdmin(keys: keys).deadJobs(on: redis).first)
+        let dead = try #require(try QueueAdmin(keys: keys).dead.jobs(on: redis).first)
         #expect(dead.id == id)
         #expect(dead.job?.attempt == 3)
         #expect(dead.error.message.contains("card declined (attempt 3 of 3, no attempts left)"))
@@ -182,7 +182,7 @@ import Testing
     @Test func aPausedQueueWaitsUntilResumed() throws {
         let key = "\(namespace):ran"
         let admin = QueueAdmin(keys: keys)
-        try admin.pause("default", on: redis)
+        try admin.paused.pause("default", on: redis)
         try dispatcher().enqueue(batch: recordJobs(5, key: key))
         let process = try worker(["--queues", "default,other"])
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
@@ -195,7 +195,7 @@ import Testing
         #expect(try count(probe) == 3)
         #expect(try count(key) == 0)
         #expect(try stats().queues["default"]?.ready == 5)
-        try admin.resume("default", on: redis)
+        try admin.paused.resume("default", on: redis)
         #expect(try eventually(timeout: 10) { try count(key) == 5 })
     }
 
@@ -209,7 +209,7 @@ import Testing
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
 
         #expect(try eventually(timeout: 20) { try stats().queues["default"]?.dead == 2 }, "\(process.output.suffix(3000))")
-        let dead = try QueueAdmin(keys: keys).deadJobs(on: redis)
+        let dead = try QueueAdmin(keys: keys).dead.jobs(on: redis)
         let byID = Dictionary(uniqueKeysWithValues: dead.map { ($0.id, $0) })
         #expect(byID[cooperative]?.error.type == "Timeout")
         #expect(byID[hung]?.error.message.contains("recycled") == true)
@@ -226,7 +226,7 @@ import Testing
         let process = try worker(["--processes", "2", "--concurrency", "1"])
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
         #expect(try eventually(timeout: 40) { try stats().queues["default"]?.dead == 1 }, "\(process.output.suffix(3000))")
-        let dead = try #require(try QueueAdmin(keys: keys).deadJobs(on: redis).first)
+        let dead = try #require(try QueueAdmin(keys: keys).dead.jobs(on: redis).first)
         #expect(dead.id == id)
         #expect(dead.error.type == "WorkerCrashed")
         try dispatcher().enqueue(batch: recordJobs(2, key: key))
@@ -256,7 +256,7 @@ import Testing
     }
 
     func stats(_ connection: RedisConnection? = nil) throws -> FerryQueue.Stats {
-        try QueueAdmin(keys: keys).stats(on: connection ?? redis)
+        try QueueAdmin(keys: keys).queues.stats(on: connection ?? redis)
     }
 
     // Tests that kill connections or pause Redis use a server of their own: the shared one
@@ -321,7 +321,7 @@ import Testing
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
         #expect(try eventually(timeout: 30) { try stats().queues["default"]?.dead == 1 }, "\(process.output.suffix(3000))")
         let retiredAfter = Date().timeIntervalSince(started)
-        let dead = try #require(try QueueAdmin(keys: keys).deadJobs(on: redis).first)
+        let dead = try #require(try QueueAdmin(keys: keys).dead.jobs(on: redis).first)
         #expect(dead.id == poison)
         #expect(dead.error.type == "WorkerCrashed")
         #expect(retiredAfter < 15, "retired after \(retiredAfter) s")
@@ -341,7 +341,7 @@ import Testing
         )
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
         #expect(try eventually(timeout: 10) { try stats().queues["default"]?.dead == 2 })
-        let dead = try QueueAdmin(keys: keys).deadJobs(on: redis)
+        let dead = try QueueAdmin(keys: keys).dead.jobs(on: redis)
         for id in [exit, hang] {
             let job = try #require(dead.first { $0.id == id })
             #expect(job.error.type == "PermanentJobError")
@@ -384,7 +384,7 @@ import Testing
         defer { _ = try? redis.command("CLIENT", "UNPAUSE") }
         // Once writes go through, the attempt is recorded as a timeout and the job waits for its retry.
         #expect(try eventually(timeout: 40) {
-            try QueueAdmin(keys: keys).scheduledJobs(on: redis).contains { $0.job.id == id && $0.job.error?.type == "Timeout" }
+            try QueueAdmin(keys: keys).scheduled.jobs(on: redis).contains { $0.job.id == id && $0.job.error?.type == "Timeout" }
         }, "\(process.output.suffix(3000))")
         #expect(try eventually(timeout: 10) { try stats().queues["default"]?.inFlight == 0 })
         #expect(try redis.command("HLEN", .string(keys.crashes("default"))).int == 0)

@@ -121,7 +121,7 @@ func redisCPUSeconds() throws -> Double {
 func drain(_ label: String, count: Int, request: Dispatcher.JobRequest) throws {
     let (keys, dispatcher) = try fresh("drain")
     let admin = QueueAdmin(keys: keys)
-    try admin.pause("default", on: redis)
+    try admin.paused.pause("default", on: redis)
     let batch = [Dispatcher.JobRequest](repeating: request, count: 10_000)
     for _ in 0..<(count / batch.count) { try dispatcher.enqueue(batch: batch) }
     let total = count / batch.count * batch.count
@@ -130,8 +130,8 @@ func drain(_ label: String, count: Int, request: Dispatcher.JobRequest) throws {
     let workerCPUBefore = pids.reduce(0) { $0 + cpuSeconds(pid: $1) }
     let redisCPUBefore = try redisCPUSeconds()
     let start = ContinuousClock.now
-    try admin.resume("default", on: redis)
-    let drained = try eventually(timeout: 300) { try admin.stats(on: redis).processed >= total }
+    try admin.paused.resume("default", on: redis)
+    let drained = try eventually(timeout: 300) { try admin.queues.stats(on: redis).processed >= total }
     let elapsed = seconds(since: start)
     precondition(drained, "the queue did not drain:\n\(workers.output.suffix(3000))")
     let workerCPU = pids.reduce(0) { $0 + cpuSeconds(pid: $1) } - workerCPUBefore

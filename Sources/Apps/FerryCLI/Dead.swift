@@ -26,7 +26,7 @@ struct Dead: ParsableCommand {
         func run() throws {
             let environment = FerryEnvironment()
             let redis = try RedisConnection(configuration: try environment.redisConfiguration())
-            let dead = try QueueAdmin(keys: environment.keys).deadJobs(queue: queue, limit: limit, on: redis)
+            let dead = try QueueAdmin(keys: environment.keys).dead.jobs(queue: queue, limit: limit, on: redis)
             for job in dead {
                 if json {
                     let object: [String: JSONValue] = [
@@ -66,14 +66,14 @@ struct Dead: ParsableCommand {
             if all {
                 var count = 0
                 while true {
-                    let batch = try admin.deadJobs(limit: 1000, on: redis)
+                    let batch = try admin.dead.jobs(limit: 1000, on: redis)
                     if batch.isEmpty { break }
-                    for job in batch where try admin.retry(job, on: redis) { count += 1 }
+                    for job in batch where try admin.dead.retry(job, on: redis) { count += 1 }
                 }
                 print("retried \(count) jobs")
                 return
             }
-            guard let id, try admin.retryDead(id: id, on: redis) else {
+            guard let id, try admin.dead.retry(id: id, on: redis) else {
                 throw ValidationError("no dead job with id \(id ?? "")")
             }
             print("retried \(id)")
@@ -90,7 +90,7 @@ struct Dead: ParsableCommand {
             let environment = FerryEnvironment()
             let redis = try RedisConnection(configuration: try environment.redisConfiguration())
             let admin = QueueAdmin(keys: environment.keys)
-            guard try admin.deleteDead(id: id, on: redis) else {
+            guard try admin.dead.delete(id: id, on: redis) else {
                 throw ValidationError("no dead job with id \(id)")
             }
             print("deleted \(id)")

@@ -48,10 +48,7 @@ struct FerryEnvironment {
     /// Every job type this build of Ferry knows, with `jobs/<type>.yml` applied.
     func registry(jobsDirectory: String) throws -> JobRegistry {
         var registry = JobRegistry(settingsDirectory: jobsDirectory)
-        try BuiltinJobs.register(in: &registry, testJobs: value("FERRY_TEST_JOBS") == "1")
-        try registry.register(StoryExpiry())
-        try registry.register(MiningRewards())
-        try registry.register(AnalyticsRollup())
+        try JobCatalog.register(in: &registry, testJobs: value("FERRY_TEST_JOBS") == "1")
         return registry
     }
 

@@ -13,7 +13,7 @@ struct Queue: ParsableCommand {
         @Argument(help: "The queue.") var name: String
         func run() throws {
             let environment = FerryEnvironment()
-            try QueueAdmin(keys: environment.keys).pause(name, on: try RedisConnection(configuration: try environment.redisConfiguration()))
+            try QueueAdmin(keys: environment.keys).paused.pause(name, on: try RedisConnection(configuration: try environment.redisConfiguration()))
             print("paused \(name)")
         }
     }
@@ -22,7 +22,7 @@ struct Queue: ParsableCommand {
         @Argument(help: "The queue.") var name: String
         func run() throws {
             let environment = FerryEnvironment()
-            try QueueAdmin(keys: environment.keys).resume(name, on: try RedisConnection(configuration: try environment.redisConfiguration()))
+            try QueueAdmin(keys: environment.keys).paused.resume(name, on: try RedisConnection(configuration: try environment.redisConfiguration()))
             print("resumed \(name)")
         }
     }

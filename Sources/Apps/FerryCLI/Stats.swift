@@ -13,7 +13,7 @@ struct Stats: ParsableCommand {
     func run() throws {
         let environment = FerryEnvironment()
         let redis = try RedisConnection(configuration: try environment.redisConfiguration())
-        let stats = try QueueAdmin(keys: environment.keys).stats(on: redis)
+        let stats = try QueueAdmin(keys: environment.keys).queues.stats(on: redis)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

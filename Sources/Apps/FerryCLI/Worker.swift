@@ -1,6 +1,5 @@
 import ArgumentParser
-import FerryHTTP
-import FerryPostgres
+import FerryJobs
 import FerryQueue
 import FerryRedis
 import FerrySupport
@@ -110,11 +109,10 @@ struct Worker: ParsableCommand {
         let logger = Logger(label: "ferry.worker")
         let registry = try environment.registry(jobsDirectory: jobsDir)
         let redisConfiguration = try environment.redisConfiguration()
-        var services = JobServices(redis: RedisConnectionPool(configuration: redisConfiguration, capacity: max(2, concurrency / 2)))
-        if let databaseURL = environment.databaseURL {
-            services.postgres = PostgresConnectionPool(configuration: try PostgresConfiguration(url: databaseURL), capacity: concurrency)
-        }
-        if let smtpURL = environment.smtpURL { services.smtp = try SMTPClient(url: smtpURL) }
+        let services = try JobCatalog.services(
+            redis: RedisConnectionPool(configuration: redisConfiguration, capacity: max(2, concurrency / 2)), environment: environment.values,
+            concurrency: concurrency
+        )
         let options = WorkerOptions(
             queues: try QueueSelection(parsing: queues, strict: strict), concurrency: concurrency, prefetch: prefetch,
             shutdownTimeout: Self.duration(shutdownTimeout), heartbeatInterval: Self.duration(heartbeat),

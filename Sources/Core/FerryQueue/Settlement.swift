@@ -1,6 +1,6 @@
 public import FerryRedis
 import FerrySupport
-public import Foundation
+import Foundation
 
 /// How an attempt ends, decided once by ``Settlement/after(failure:job:permanent:backoff:)``
 /// (or as `.done`) and written by ``Settler``.

@@ -21,7 +21,7 @@ public struct AnalyticsRollup: JobHandler {
 
     public func perform(_ arguments: Arguments, context: JobContext) throws {
         let lag = context.settings.parameters["lag_s"]?.int ?? 60
-        let pool = try context.services.requirePostgres(for: Self.type)
+        let pool = try context.services.require(PostgresService.self, for: Self.type)
         let upserted = try pool.withConnection { connection in
             try Self.rollUp(until: Date().addingTimeInterval(-Double(lag)), on: connection)
         }

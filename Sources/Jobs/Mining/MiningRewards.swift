@@ -76,7 +76,7 @@ public struct MiningRewards: JobHandler {
     public func perform(_ arguments: Arguments, context: JobContext) throws {
         let parameters = try Parameters(context.settings.parameters)
         let periodEnd = context.job.tick.map { Date(timeIntervalSince1970: $0) } ?? Date()
-        let pool = try context.services.requirePostgres(for: Self.type)
+        let pool = try context.services.require(PostgresService.self, for: Self.type)
         let credited = try pool.withConnection { connection in
             try Self.credit(periodEnd: periodEnd, parameters: parameters, on: connection) { credited in
                 context.reportProgress(done: credited.miners, message: "miners credited")

@@ -34,7 +34,7 @@ public struct StoryExpiry: JobHandler {
     public func perform(_ arguments: Arguments, context: JobContext) throws {
         let batchSize = arguments.batchSize ?? context.settings.parameters["batch_size"]?.int ?? 1000
         guard (1...100_000).contains(batchSize) else { throw PermanentJobError("batch_size must be between 1 and 100000") }
-        let pool = try context.services.requirePostgres(for: Self.type)
+        let pool = try context.services.require(PostgresService.self, for: Self.type)
         let removed = try pool.withConnection { connection in
             try Self.expire(before: Date(), batchSize: batchSize, on: connection) { removed in
                 context.reportProgress(done: removed.stories, message: "stories removed")

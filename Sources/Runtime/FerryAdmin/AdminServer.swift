@@ -104,7 +104,7 @@ public struct AdminServer: Service {
         // Samples for the dashboard's throughput graph, every 30 s while the server runs.
         let sampler = Task { [admin, blocking, history] in
             while !Task.isCancelled {
-                if let stats = try? await blocking.withRedis({ try admin.stats(on: $0) }) {
+                if let stats = try? await blocking.withRedis({ try admin.queues.stats(on: $0) }) {
                     history.record(processed: stats.processed, failed: stats.failed)
                 }
                 try? await Task.sleep(for: .seconds(30))

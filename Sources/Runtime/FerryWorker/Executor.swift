@@ -174,7 +174,7 @@ struct Executor {
         }
         guard let job = try fetcher.waitForJob(on: order[0], blockFor: process.options.pollInterval, on: connection) else { return nil }
         // The queue may have been paused while we waited: then the job goes back.
-        if try QueueAdmin(keys: process.keys).pausedQueues([job.queue], on: connection).contains(job.queue) {
+        if try PausedQueues(keys: process.keys).paused(among: [job.queue], on: connection).contains(job.queue) {
             try fetcher.requeue([job], on: connection)
             process.paused.withLock { _ = $0.insert(job.queue) }
             return nil

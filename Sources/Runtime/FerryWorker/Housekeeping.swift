@@ -18,7 +18,7 @@ struct Housekeeping {
             do {
                 let redis = try RedisConnection(configuration: process.redisConfiguration)
                 try beat(on: redis)
-                let paused = try QueueAdmin(keys: process.keys).pausedQueues(options.queues.names, on: redis)
+                let paused = try PausedQueues(keys: process.keys).paused(among: options.queues.names, on: redis)
                 process.paused.withLock { $0 = paused }
                 return
             } catch {
@@ -31,7 +31,7 @@ struct Housekeeping {
 
     func run() {
         let promoter = ScheduledPromoter(keys: process.keys)
-        let admin = QueueAdmin(keys: process.keys)
+        let pauses = PausedQueues(keys: process.keys)
         var redis: RedisConnection?
         let clock = ContinuousClock()
         var nextBeat = clock.now
@@ -56,7 +56,7 @@ struct Housekeeping {
                 if stoppingNow { return }
                 if clock.now >= nextPromotion {
                     try promoter.promoteDue(in: options.queues.names, on: connection)
-                    let nowPaused = try admin.pausedQueues(options.queues.names, on: connection)
+                    let nowPaused = try pauses.paused(among: options.queues.names, on: connection)
                     process.paused.withLock { $0 = nowPaused }
                     nextPromotion = clock.now + .milliseconds(200)
                 }

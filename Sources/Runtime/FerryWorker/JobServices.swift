@@ -1,34 +1,50 @@
-public import FerryHTTP
-public import FerryPostgres
 public import FerryRedis
 
-/// The shared clients a job may use. Each is thread-safe; the blocking ones are fine to call
-/// from handlers, which run on worker threads.
+/// A shared client that jobs may use, named by a key type — the runtime knows no client but Redis.
+///
+/// A job family that needs a new client declares a key beside its jobs, and the app that runs the
+/// workers provides a value for it (``JobServices/provide(_:_:)``); nothing in the runtime changes.
+///
+/// ```swift
+/// enum PostgresService: JobServiceKey {
+///     typealias Value = PostgresConnectionPool
+///     static let configuration = "DATABASE_URL"
+/// }
+/// let pool = try context.services.require(PostgresService.self, for: Self.type)
+/// ```
+public protocol JobServiceKey {
+    /// The client, shared by every job of a process: thread-safe and fine to call from handlers.
+    associatedtype Value: Sendable
+    /// What an operator sets to configure the client (an environment variable), for the error a
+    /// job gets when it is missing.
+    static var configuration: String { get }
+}
+
+/// The shared clients jobs may use: Redis (always), and whatever the app provided under a
+/// ``JobServiceKey``. Looked up by key type; read-only while jobs run.
 public struct JobServices: Sendable {
+    /// The Redis pool of the worker process (for jobs that keep their own data in Redis).
     public var redis: RedisConnectionPool
-    /// `nil` when no `DATABASE_URL` is configured; jobs that need it fail with a clear error.
-    public var postgres: PostgresConnectionPool?
-    public var http: HTTPClient
-    /// `nil` when no `SMTP_URL` is configured.
-    public var smtp: SMTPClient?
+    private var provided: [ObjectIdentifier: any Sendable] = [:]
 
-    public init(redis: RedisConnectionPool, postgres: PostgresConnectionPool? = nil, http: HTTPClient = HTTPClient(), smtp: SMTPClient? = nil) {
+    public init(redis: RedisConnectionPool) {
         self.redis = redis
-        self.postgres = postgres
-        self.http = http
-        self.smtp = smtp
     }
 
-    /// The PostgreSQL pool, or a permanent failure naming what to configure.
-    public func requirePostgres(for type: String) throws -> PostgresConnectionPool {
-        guard let postgres else { throw MissingService(job: type, variable: "DATABASE_URL") }
-        return postgres
+    /// Makes `value` available to jobs under `key`.
+    public mutating func provide<Key: JobServiceKey>(_ key: Key.Type, _ value: Key.Value) {
+        provided[ObjectIdentifier(key)] = value
     }
 
-    /// The SMTP client, or a failure naming what to configure.
-    public func requireSMTP(for type: String) throws -> SMTPClient {
-        guard let smtp else { throw MissingService(job: type, variable: "SMTP_URL") }
-        return smtp
+    /// The client under `key`, or nil when the worker was not configured with it.
+    public subscript<Key: JobServiceKey>(_ key: Key.Type) -> Key.Value? {
+        provided[ObjectIdentifier(key)] as? Key.Value
+    }
+
+    /// The client under `key`, or a ``MissingService`` error naming what to configure.
+    public func require<Key: JobServiceKey>(_ key: Key.Type, for type: String) throws(MissingService) -> Key.Value {
+        guard let value = self[key] else { throw MissingService(job: type, variable: Key.configuration) }
+        return value
     }
 }
 

@@ -15,7 +15,7 @@ struct Dashboard {
 
         router.get("/") { _, _ in
             let snapshot = try await server.blocking.withRedis { redis in
-                (try admin.stats(on: redis), try admin.deadJobs(limit: 50, on: redis), try admin.scheduledJobs(limit: 200, on: redis),
+                (try admin.queues.stats(on: redis), try admin.dead.jobs(limit: 50, on: redis), try admin.scheduled.jobs(limit: 200, on: redis),
                  try WorkerRegistry(keys: keys).liveWorkers(on: redis))
             }
             server.history.record(processed: snapshot.0.processed, failed: snapshot.0.failed)
@@ -25,10 +25,10 @@ struct Dashboard {
 
         // Each button: a form post that acts, then sends the browser back to the page.
         let jobActions: [(String, @Sendable (String, RedisConnection) throws -> Bool)] = [
-            ("ui/dead/{id}/retry", { try admin.retryDead(id: $0, on: $1) }),
-            ("ui/dead/{id}/delete", { try admin.deleteDead(id: $0, on: $1) }),
-            ("ui/scheduled/{id}/run", { try admin.runScheduled(id: $0, on: $1) }),
-            ("ui/scheduled/{id}/delete", { try admin.deleteScheduled(id: $0, on: $1) }),
+            ("ui/dead/{id}/retry", { try admin.dead.retry(id: $0, on: $1) }),
+            ("ui/dead/{id}/delete", { try admin.dead.delete(id: $0, on: $1) }),
+            ("ui/scheduled/{id}/run", { try admin.scheduled.run(id: $0, on: $1) }),
+            ("ui/scheduled/{id}/delete", { try admin.scheduled.delete(id: $0, on: $1) }),
         ]
         for (path, action) in jobActions {
             router.post(RouterPath(path)) { request, context in
@@ -41,8 +41,8 @@ struct Dashboard {
             }
         }
         let queueActions: [(String, @Sendable (String, RedisConnection) throws -> Void)] = [
-            ("ui/queues/{queue}/pause", { try admin.pause($0, on: $1) }),
-            ("ui/queues/{queue}/resume", { try admin.resume($0, on: $1) }),
+            ("ui/queues/{queue}/pause", { try admin.paused.pause($0, on: $1) }),
+            ("ui/queues/{queue}/resume", { try admin.paused.resume($0, on: $1) }),
         ]
         for (path, action) in queueActions {
             router.post(RouterPath(path)) { request, context in

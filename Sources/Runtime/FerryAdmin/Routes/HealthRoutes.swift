@@ -33,7 +33,7 @@ struct HealthRoutes {
         }
 
         router.get("metrics") { _, _ -> Response in
-            let stats = try await server.blocking.withRedis { [admin = server.admin] in try admin.stats(on: $0) }
+            let stats = try await server.blocking.withRedis { [admin = server.admin] in try admin.queues.stats(on: $0) }
             let registry = server.prometheus
             func gauge(_ name: String, _ unit: String, _ help: String, _ labels: [(String, String)], _ value: Double) {
                 registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: unit, helpText: help), labels: labels).set(value)

@@ -102,16 +102,16 @@ struct ListQuery {
 
     /// The dead jobs this query matches among the newest `limit` of each queue, newest first.
     func dead(in admin: QueueAdmin, limit: Int = 100_000, on redis: RedisConnection) throws -> [DeadJob] {
-        try admin.deadJobs(queue: queue, limit: limit, on: redis).filter { matches(type: $0.job?.type, queue: $0.queue, error: $0.error) }
+        try admin.dead.jobs(queue: queue, limit: limit, on: redis).filter { matches(type: $0.job?.type, queue: $0.queue, error: $0.error) }
     }
 
     /// One page of the dead list: O(page) when unfiltered, else within the window.
     func deadPage(in admin: QueueAdmin, on redis: RedisConnection) throws -> Page {
         if isBeyondWindow {
-            return Page(jobs: [], total: try admin.deadPage(queue: queue, offset: 0, limit: 1, on: redis).total, page: page, perPage: perPage)
+            return Page(jobs: [], total: try admin.dead.page(queue: queue, offset: 0, limit: 1, on: redis).total, page: page, perPage: perPage)
         }
         if !isFiltered {
-            let (jobs, total) = try admin.deadPage(queue: queue, offset: (page - 1) * perPage, limit: perPage, on: redis)
+            let (jobs, total) = try admin.dead.page(queue: queue, offset: (page - 1) * perPage, limit: perPage, on: redis)
             return Page(jobs: jobs.map(JobView.init), total: total, page: page, perPage: perPage)
         }
         let matching = try dead(in: admin, limit: Self.window, on: redis)
@@ -121,7 +121,7 @@ struct ListQuery {
     /// One page of the retries (or delayed jobs): O(page) when unfiltered, else within the window.
     func waitingPage(retries: Bool, in admin: QueueAdmin, on redis: RedisConnection) throws -> Page {
         if !isFiltered || isBeyondWindow {
-            let (jobs, total) = try admin.waitingPage(
+            let (jobs, total) = try admin.scheduled.page(
                 queue: queue, retries: retries, offset: isBeyondWindow ? 0 : (page - 1) * perPage, limit: isBeyondWindow ? 0 : perPage, on: redis
             )
             return Page(jobs: jobs.map { JobView($0.job, runAt: $0.runAt) }, total: total, page: page, perPage: perPage)
@@ -132,7 +132,7 @@ struct ListQuery {
 
     /// The retries (or delayed jobs) this query matches among the soonest `limit` of each queue.
     func waiting(retries: Bool, in admin: QueueAdmin, limit: Int = 100_000, on redis: RedisConnection) throws -> [ScheduledJob] {
-        try admin.scheduledJobs(queue: queue, limit: limit, on: redis)
+        try admin.scheduled.jobs(queue: queue, limit: limit, on: redis)
             .filter { $0.isRetry == retries && matches(type: $0.job.type, queue: $0.job.queue, error: $0.job.error) }
     }
 
@@ -227,7 +227,7 @@ struct JobRoutes {
             }
             let id = try Self.id(context)
             let found = try await server.blocking.withRedis { redis -> Found? in
-                guard let (job, location) = try admin.find(id: id, on: redis) else { return nil }
+                guard let (job, location) = try admin.locator.find(id: id, on: redis) else { return nil }
                 switch location {
                 case .running(let worker): return Found(state: "running", worker: worker, job: job.map { JobView($0) })
                 case .ready: return Found(state: "ready", worker: nil, job: job.map { JobView($0) })
@@ -249,20 +249,20 @@ struct JobRoutes {
 
         api.post("dead/{id}/retry") { _, context in
             let id = try Self.id(context)
-            guard try await server.blocking.withRedis({ try admin.retryDead(id: id, on: $0) }) else { throw AdminError.notFound("no dead job \(id)") }
+            guard try await server.blocking.withRedis({ try admin.dead.retry(id: id, on: $0) }) else { throw AdminError.notFound("no dead job \(id)") }
             return try JSONResponse.make(["id": id, "status": "enqueued"])
         }
 
         api.delete("dead/{id}") { _, context in
             let id = try Self.id(context)
-            guard try await server.blocking.withRedis({ try admin.deleteDead(id: id, on: $0) }) else { throw AdminError.notFound("no dead job \(id)") }
+            guard try await server.blocking.withRedis({ try admin.dead.delete(id: id, on: $0) }) else { throw AdminError.notFound("no dead job \(id)") }
             return try JSONResponse.make(["id": id, "status": "deleted"])
         }
 
         api.post("dead/retry") { request, _ in
             let query = try ListQuery(request)
             let count = try await server.blocking.withRedis { redis in
-                try query.dead(in: admin, on: redis).reduce(0) { $0 + (try admin.retry($1, on: redis) ? 1 : 0) }
+                try query.dead(in: admin, on: redis).reduce(0) { $0 + (try admin.dead.retry($1, on: redis) ? 1 : 0) }
             }
             return try JSONResponse.make(["retried": count])
         }
@@ -273,7 +273,7 @@ struct JobRoutes {
                 throw AdminError.badRequest("this deletes every matching dead job for good; repeat with ?confirm=true")
             }
             let count = try await server.blocking.withRedis { redis in
-                try query.dead(in: admin, on: redis).reduce(0) { $0 + (try admin.delete($1, on: redis) ? 1 : 0) }
+                try query.dead(in: admin, on: redis).reduce(0) { $0 + (try admin.dead.delete($1, on: redis) ? 1 : 0) }
             }
             return try JSONResponse.make(["deleted": count])
         }
@@ -289,7 +289,7 @@ struct JobRoutes {
             api.post(RouterPath("\(path)/run")) { request, _ in
                 let query = try ListQuery(request)
                 let count = try await server.blocking.withRedis { redis in
-                    try query.waiting(retries: retries, in: admin, on: redis).reduce(0) { $0 + (try admin.runNow($1, on: redis) ? 1 : 0) }
+                    try query.waiting(retries: retries, in: admin, on: redis).reduce(0) { $0 + (try admin.scheduled.runNow($1, on: redis) ? 1 : 0) }
                 }
                 return try JSONResponse.make(["enqueued": count])
             }
@@ -300,14 +300,14 @@ struct JobRoutes {
                     throw AdminError.badRequest("this deletes every matching job for good; repeat with ?confirm=true")
                 }
                 let count = try await server.blocking.withRedis { redis in
-                    try query.waiting(retries: retries, in: admin, on: redis).reduce(0) { $0 + (try admin.delete($1, on: redis) ? 1 : 0) }
+                    try query.waiting(retries: retries, in: admin, on: redis).reduce(0) { $0 + (try admin.scheduled.delete($1, on: redis) ? 1 : 0) }
                 }
                 return try JSONResponse.make(["deleted": count])
             }
 
             api.post(RouterPath("\(path)/{id}/run")) { _, context in
                 let id = try Self.id(context)
-                guard try await server.blocking.withRedis({ try admin.runScheduled(id: id, retry: retries, on: $0) }) else {
+                guard try await server.blocking.withRedis({ try admin.scheduled.run(id: id, retry: retries, on: $0) }) else {
                     throw AdminError.notFound("no \(retries ? "retry" : "scheduled job") \(id)")
                 }
                 return try JSONResponse.make(["id": id, "status": "enqueued"])
@@ -315,7 +315,7 @@ struct JobRoutes {
 
             api.delete(RouterPath("\(path)/{id}")) { _, context in
                 let id = try Self.id(context)
-                guard try await server.blocking.withRedis({ try admin.deleteScheduled(id: id, retry: retries, on: $0) }) else {
+                guard try await server.blocking.withRedis({ try admin.scheduled.delete(id: id, retry: retries, on: $0) }) else {
                     throw AdminError.notFound("no \(retries ? "retry" : "scheduled job") \(id)")
                 }
                 return try JSONResponse.make(["id": id, "status": "deleted"])

@@ -9,7 +9,7 @@ struct QueueRoutes {
     func register(on api: RouterGroup<BasicRequestContext>) {
         let admin = server.admin
         api.get("stats") { _, _ in
-            try JSONResponse.make(try await server.blocking.withRedis { try admin.stats(on: $0) })
+            try JSONResponse.make(try await server.blocking.withRedis { try admin.queues.stats(on: $0) })
         }
 
         api.get("queues") { _, _ in
@@ -17,19 +17,19 @@ struct QueueRoutes {
                 let name: String
                 let stats: QueueStats
             }
-            let stats = try await server.blocking.withRedis { try admin.stats(on: $0) }
+            let stats = try await server.blocking.withRedis { try admin.queues.stats(on: $0) }
             return try JSONResponse.make(["queues": stats.queues.keys.sorted().map { Queue(name: $0, stats: stats.queues[$0]!) }])
         }
 
         api.post("queues/{queue}/pause") { _, context in
             let queue = try Self.queueName(context)
-            try await server.blocking.withRedis { try admin.pause(queue, on: $0) }
+            try await server.blocking.withRedis { try admin.paused.pause(queue, on: $0) }
             return try JSONResponse.make(["queue": queue, "status": "paused"])
         }
 
         api.post("queues/{queue}/resume") { _, context in
             let queue = try Self.queueName(context)
-            try await server.blocking.withRedis { try admin.resume(queue, on: $0) }
+            try await server.blocking.withRedis { try admin.paused.resume(queue, on: $0) }
             return try JSONResponse.make(["queue": queue, "status": "resumed"])
         }
 
@@ -38,7 +38,7 @@ struct QueueRoutes {
             guard request.uri.queryParameters["confirm"] == "true" else {
                 throw AdminError.badRequest("clearing \(queue) deletes its waiting jobs; repeat with ?confirm=true")
             }
-            let deleted = try await server.blocking.withRedis { try admin.clear(queue, on: $0) }
+            let deleted = try await server.blocking.withRedis { try admin.queues.clear(queue, on: $0) }
             return try JSONResponse.make(["queue": queue, "deleted": "\(deleted)"])
         }
     }

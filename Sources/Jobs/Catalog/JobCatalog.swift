@@ -1,0 +1,31 @@
+public import FerryRedis
+public import FerryWorker
+import FerryHTTP
+import FerryPostgres
+
+/// Every job family this build of Ferry runs, and the clients they use. Adding a family means a
+/// folder beside this one, a line in ``register(in:testJobs:)`` and its `jobs/<type>.yml`; a new
+/// client, a ``JobServiceKey`` and a line in ``services(redis:environment:concurrency:)``.
+public enum JobCatalog {
+    /// Registers every job type.
+    /// - Parameter testJobs: also allow the built-in jobs that harm their worker on purpose.
+    public static func register(in registry: inout JobRegistry, testJobs: Bool) throws(JobSettingsFile.Invalid) {
+        try BuiltinJobs.register(in: &registry, testJobs: testJobs)
+        try registry.register(StoryExpiry())
+        try registry.register(MiningRewards())
+        try registry.register(AnalyticsRollup())
+    }
+
+    /// The clients of one worker process, configured from `environment` (DATABASE_URL, SMTP_URL).
+    public static func services(redis: RedisConnectionPool, environment: [String: String], concurrency: Int) throws -> JobServices {
+        var services = JobServices(redis: redis)
+        services.provide(HTTPService.self, HTTPClient())
+        if let url = environment["DATABASE_URL"], !url.isEmpty {
+            services.provide(PostgresService.self, PostgresConnectionPool(configuration: try PostgresConfiguration(url: url), capacity: concurrency))
+        }
+        if let url = environment["SMTP_URL"], !url.isEmpty {
+            services.provide(SMTPService.self, try SMTPClient(url: url))
+        }
+        return services
+    }
+}
