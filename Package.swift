@@ -185,7 +185,10 @@ let package = Package(
             dependencies: ["FerryHTTP", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(name: "FerryJobsTests", dependencies: ["FerryJobs", "FerryPostgres", "FerryProcess", "FerryTestSupport"]),
-        .testTarget(name: "FerrySchedulerTests", dependencies: ["FerryScheduler", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport"]),
+        .testTarget(
+            name: "FerrySchedulerTests",
+            dependencies: ["FerryScheduler", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "FerryWorkerTests", dependencies: ["FerryWorker", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport"]),
         .testTarget(name: "FerryCLITests", dependencies: ["FerryHTTP", "FerryPostgres", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport"]),
     ]

@@ -19,6 +19,24 @@ public struct CronSchedule: Sendable, Equatable {
     /// The first fire time strictly after `date`, or nil if none within eight years.
     public func next(after date: Date) -> Date? {
         let instant = Int64(date.timeIntervalSince1970.rounded(.down))
+        // Fast path, almost always taken: with no change of the zone's offset from three hours
+        // before `date` (a repeated hour) up to the next match, wall times and instants map one
+        // to one, and the first matching wall time after `date` is the answer.
+        let offset = Int64(timeZone.secondsFromGMT(for: date))
+        if let wall = nextWall(from: WallTime(epoch: instant + offset + 1)) {
+            let fire = wall.epoch - offset
+            let transition = timeZone.nextDaylightSavingTimeTransition(after: Date(timeIntervalSince1970: Double(instant - 3 * 3600)))
+            if transition.map({ Int64($0.timeIntervalSince1970.rounded(.up)) > fire }) ?? true {
+                return Date(timeIntervalSince1970: Double(fire))
+            }
+        }
+        return nextAcrossTransitions(after: instant)
+    }
+
+    /// The slow path of ``next(after:)``, for the days the zone's offset changes: every wall time
+    /// from a little before `instant` is matched and turned into its 0, 1 or 2 instants.
+    private func nextAcrossTransitions(after instant: Int64) -> Date? {
+        let date = Date(timeIntervalSince1970: Double(instant))
         // Start a little before `date` on the wall clock, so times in a repeated hour are seen.
         var wall = WallTime(epoch: instant + Int64(timeZone.secondsFromGMT(for: date)) - 3 * 3600)
         var best: Int64?

@@ -1,6 +1,6 @@
 public import FerryQueue
 public import Logging
-import Foundation
+public import Foundation
 import Synchronization
 
 /// Enqueues each entry's job on its ticks. Run any number of schedulers on any number of hosts:
@@ -10,71 +10,93 @@ public final class Scheduler: Sendable {
     public let entries: [ScheduleEntry]
     private let dispatcher: Dispatcher
     private let logger: Logger
+    private let clock: any SchedulerClock
     private let stopping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
+    private let plan = Mutex(Plan())
+
+    /// What the scheduler will do next: each entry's next tick, and the entries whose missed
+    /// ticks wait for Redis to answer again.
+    struct Plan {
+        var next: [String: Date] = [:]
+        var behind: Set<String> = []
+    }
 
     /// How late a tick may still be enqueued (Redis slow to answer); later than this it counts as
     /// missed and the entry's missed-tick policy decides.
     static let lateness: TimeInterval = 10
 
-    public init(entries: [ScheduleEntry], dispatcher: Dispatcher, logger: Logger) {
+    /// - Parameter clock: the time source (the wall clock; tests pass a clock they move by hand).
+    public init(entries: [ScheduleEntry], dispatcher: Dispatcher, logger: Logger, clock: any SchedulerClock = WallClock()) {
         self.entries = entries.filter(\.enabled)
         self.dispatcher = dispatcher
         self.logger = logger
+        self.clock = clock
     }
 
     public func stop() {
         if !stopping.exchange(true, ordering: .sequentiallyConsistent) { wake.signal() }
     }
 
-    /// Runs until ``stop()``.
+    /// Runs until ``stop()``: ``start()``, then ``runDue()`` whenever something is due.
     public func run() {
         logger.info("scheduler started", metadata: ["entries": "\(entries.map(\.name).joined(separator: ","))"])
-        var next: [String: Date] = [:]
-        // Entries whose last tick could not be enqueued or read (Redis down): their missed ticks
-        // are settled by their missed-tick policy as soon as Redis answers again.
-        var behind: Set<String> = []
-        let startedAt = Date()
-        for entry in entries {
-            if !catchUp(entry) { behind.insert(entry.name) }
-            next[entry.name] = entry.schedule.next(after: startedAt)
-        }
+        start()
         while !stopping.load(ordering: .relaxed) {
-            if !behind.isEmpty {
-                for entry in entries where behind.contains(entry.name) {
-                    guard catchUp(entry) else { continue }
-                    // Every tick up to now was settled by the policy; the schedule resumes after it.
-                    behind.remove(entry.name)
-                    next[entry.name] = entry.schedule.next(after: Date())
-                }
-            }
-            guard let soonest = next.values.min() else {
-                _ = wake.wait(timeout: .now() + 3600)
-                continue
-            }
-            let wait = soonest.timeIntervalSinceNow
-            if wait > 0 {
-                _ = wake.wait(timeout: .now() + (behind.isEmpty ? wait : min(wait, 1)))
-                continue
-            }
-            let now = Date()
-            var redisDown = false
-            for entry in entries {
-                guard let due = next[entry.name], due <= now else { continue }
-                // The latest tick that is due fires; any older ones were missed (a stall) and
-                // collapse into it.
-                let tick = entry.schedule.previous(atOrBefore: now, notBefore: due) ?? due
-                next[entry.name] = entry.schedule.next(after: now)
-                guard !behind.contains(entry.name) else { continue }
-                // Once Redis has failed one entry, the others would only wait out their own
-                // reconnect windows and fire later still: their policies decide instead.
-                if redisDown || Date().timeIntervalSince(tick) > Self.lateness || !fire(entry, tick: tick) {
-                    redisDown = true
-                    behind.insert(entry.name)
-                }
-            }
+            let wakeAt = runDue()
+            guard !stopping.load(ordering: .relaxed) else { break }
+            clock.sleep(until: wakeAt, wake: wake)
         }
         logger.info("scheduler stopped")
+    }
+
+    /// Settles the ticks missed while no scheduler ran (each entry's policy) and plans the next
+    /// tick of every entry.
+    public func start() {
+        let startedAt = clock.now
+        var fresh = Plan()
+        for entry in entries {
+            // Entries whose last tick could not be read (Redis down): their missed ticks are
+            // settled by their missed-tick policy as soon as Redis answers again.
+            if !catchUp(entry) { fresh.behind.insert(entry.name) }
+            fresh.next[entry.name] = entry.schedule.next(after: startedAt)
+        }
+        plan.withLock { $0 = fresh }
+    }
+
+    /// Enqueues every tick that is due by the clock, exactly once across schedulers, and returns
+    /// when to look again.
+    @discardableResult
+    public func runDue() -> Date {
+        var current = plan.withLock { $0 }
+        if !current.behind.isEmpty {
+            for entry in entries where current.behind.contains(entry.name) {
+                guard catchUp(entry) else { continue }
+                // Every tick up to now was settled by the policy; the schedule resumes after it.
+                current.behind.remove(entry.name)
+                current.next[entry.name] = entry.schedule.next(after: clock.now)
+            }
+        }
+        let now = clock.now
+        var redisDown = false
+        for entry in entries {
+            guard let due = current.next[entry.name], due <= now else { continue }
+            // The latest tick that is due fires; any older ones were missed (a stall) and
+            // collapse into it.
+            let tick = entry.schedule.previous(atOrBefore: now, notBefore: due) ?? due
+            current.next[entry.name] = entry.schedule.next(after: now)
+            guard !current.behind.contains(entry.name) else { continue }
+            // Once Redis has failed one entry, the others would only wait out their own
+            // reconnect windows and fire later still: their policies decide instead.
+            if redisDown || clock.now.timeIntervalSince(tick) > Self.lateness || !fire(entry, tick: tick) {
+                redisDown = true
+                current.behind.insert(entry.name)
+            }
+        }
+        plan.withLock { $0 = current }
+        let soonest = current.next.values.min() ?? now.addingTimeInterval(3600)
+        // While entries are behind, look again every second for Redis to come back.
+        return current.behind.isEmpty ? soonest : min(soonest, now.addingTimeInterval(1))
     }
 
     /// Applies the entry's missed-tick policy to ticks that passed while no scheduler ran, or
@@ -85,7 +107,7 @@ public final class Scheduler: Sendable {
         do {
             lastFired = try dispatcher.lastTick(entry: entry.name, queue: queue(of: entry))
             // Reading may have waited for Redis to come back: what is missed is judged from now.
-            now = Date()
+            now = clock.now
         } catch {
             logger.error("cannot read the last tick; missed ticks will be settled by the entry's policy once Redis answers",
                          metadata: ["entry": "\(entry.name)", "error": "\(error)"])
