@@ -176,13 +176,14 @@ let package = Package(
             path: "Tests/FerryTestSupport",
             swiftSettings: strictSwift
         ),
+        .testTarget(name: "FerrySupportTests", dependencies: ["FerrySupport"]),
         .testTarget(name: "FerryRedisTests", dependencies: ["FerryRedis", "FerryTestSupport"]),
         .testTarget(name: "FerryPostgresTests", dependencies: ["FerryPostgres", "FerryTestSupport"]),
         .testTarget(name: "FerryHTTPTests", dependencies: ["FerryHTTP", "FerryTestSupport"]),
-        .testTarget(name: "FerryQueueTests", dependencies: ["FerryQueue", "FerryRedis", "FerrySupport", "FerryTestSupport"]),
+        .testTarget(name: "FerryQueueTests", dependencies: ["FerryQueue", "FerryRedis", "FerryTestSupport"]),
         .testTarget(
             name: "FerryAdminTests",
-            dependencies: ["FerryHTTP", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport", .product(name: "Yams", package: "Yams")]
+            dependencies: ["FerryAdmin", "FerryHTTP", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(name: "FerryJobsTests", dependencies: ["FerryJobs", "FerryPostgres", "FerryProcess", "FerryTestSupport"]),
         .testTarget(
