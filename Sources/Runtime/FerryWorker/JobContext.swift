@@ -6,22 +6,39 @@ import Synchronization
 /// What a running job knows and can use: who it is, a logger, cancellation, progress, services.
 public final class JobContext: Sendable {
     public let job: Job
-    /// Carries the job's type, id, queue and attempt as metadata.
-    public let logger: Logger
     /// Shared clients: Redis, PostgreSQL, HTTP, SMTP.
     public let services: JobServices
     /// The job type's effective settings (including its `parameters`).
     public let settings: JobSettings
 
+    private let baseLogger: Logger
+    /// Made on first use: most jobs never log, and a logger with metadata costs allocations.
+    private let jobLogger = Mutex<Logger?>(nil)
     private let cancellation = Mutex<String?>(nil)
-    private let wake = NSCondition()
+    /// Made by the first ``sleep(for:)``: most jobs never sleep, and a condition costs a mutex and
+    /// a condition variable to set up.
+    private let sleeper = Mutex<NSCondition?>(nil)
     private let progressState = Mutex<JobProgress?>(nil)
 
     init(job: Job, logger: Logger, services: JobServices, settings: JobSettings) {
         self.job = job
-        self.logger = logger
+        self.baseLogger = logger
         self.services = services
         self.settings = settings
+    }
+
+    /// Carries the job's type, id, queue and attempt as metadata.
+    public var logger: Logger {
+        jobLogger.withLock { cached in
+            if let cached { return cached }
+            var logger = baseLogger
+            logger[metadataKey: "job_id"] = "\(job.id)"
+            logger[metadataKey: "job_type"] = "\(job.type)"
+            logger[metadataKey: "queue"] = "\(job.queue)"
+            logger[metadataKey: "attempt"] = "\(job.attempt)"
+            cached = logger
+            return logger
+        }
     }
 
     public var id: String { job.id }
@@ -41,6 +58,12 @@ public final class JobContext: Sendable {
     public func sleep(for duration: Duration) throws(JobCancelled) {
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         let deadline = Date().addingTimeInterval(seconds)
+        let wake = sleeper.withLock { condition in
+            if let condition { return condition }
+            let made = NSCondition()
+            condition = made
+            return made
+        }
         wake.lock()
         defer { wake.unlock() }
         while Date() < deadline {
@@ -52,6 +75,8 @@ public final class JobContext: Sendable {
 
     func cancel(reason: String) {
         cancellation.withLock { if $0 == nil { $0 = reason } }
+        // A sleep that starts after this finds the reason set before it waits.
+        guard let wake = sleeper.withLock({ $0 }) else { return }
         wake.lock()
         wake.broadcast()
         wake.unlock()

@@ -6,9 +6,25 @@ import Metrics
 /// `ferry_jobs_total{type,queue,outcome}`, `ferry_job_duration_seconds{type}`,
 /// `ferry_queue_latency_seconds{queue}` (enqueue or due time to start).
 final class JobMetrics {
+    /// What every job of one type and queue records; the last pair's are kept at hand, so a run of
+    /// jobs of one type (the common case) looks nothing up.
+    struct Instruments {
+        let succeeded: Counter
+        let duration: Timer
+        let latency: Timer
+    }
+
+    private var last: (type: String, queue: String, instruments: Instruments)?
     private var counters: [String: Counter] = [:]
     private var durations: [String: Timer] = [:]
     private var latencies: [String: Timer] = [:]
+
+    func instruments(type: String, queue: String) -> Instruments {
+        if let last, last.type == type, last.queue == queue { return last.instruments }
+        let made = Instruments(succeeded: outcome(type: type, queue: queue, "succeeded"), duration: duration(type: type), latency: latency(queue: queue))
+        last = (type, queue, made)
+        return made
+    }
 
     func outcome(type: String, queue: String, _ outcome: String) -> Counter {
         let key = "\(type)\u{0}\(queue)\u{0}\(outcome)"

@@ -52,17 +52,10 @@ struct Processor: Sendable {
 
         // Job.decode has checked timeout_s, run_at and enqueued_at against their ranges.
         let timeout = job.timeoutS.flatMap { Duration(checkedSeconds: $0) } ?? entry.settings.timeout
-        let jobLogger = {
-            var logger = self.logger
-            logger[metadataKey: "job_id"] = "\(job.id)"
-            logger[metadataKey: "job_type"] = "\(job.type)"
-            logger[metadataKey: "queue"] = "\(job.queue)"
-            logger[metadataKey: "attempt"] = "\(job.attempt)"
-            return logger
-        }()
-        let context = JobContext(job: job, logger: jobLogger, services: services, settings: entry.settings)
+        let context = JobContext(job: job, logger: logger, services: services, settings: entry.settings)
+        let instruments = metrics.instruments(type: job.type, queue: job.queue)
         let latency = Date().timeIntervalSince1970 - (job.runAt ?? job.enqueuedAt)
-        metrics.latency(queue: job.queue).recordNanoseconds(Int64(min(max(0, latency), 1e9) * 1e9))
+        instruments.latency.recordNanoseconds(Int64(min(max(0, latency), 1e9) * 1e9))
         slots.start(slot: slot, fetched: fetched, job: job, context: context, timeout: timeout)
 
         var failure: (any Error)?
@@ -73,7 +66,7 @@ struct Processor: Sendable {
         }
         let abandoned = slots.finish(slot: slot)
         let duration = ContinuousClock.now - started
-        metrics.duration(type: job.type).recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        instruments.duration.recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
         if abandoned { return .abandoned }
 
         if let cancelled = failure as? JobCancelled, cancelled.reason == Self.shutdownReason {
@@ -81,7 +74,7 @@ struct Processor: Sendable {
             return .interrupted
         }
         guard let error = failure else {
-            metrics.outcome(type: job.type, queue: job.queue, "succeeded").increment()
+            instruments.succeeded.increment()
             log(fetched: fetched, job: job, outcome: "succeeded", error: nil, since: started)
             return .settle(.done)
         }
@@ -123,7 +116,9 @@ struct Processor: Sendable {
     }
 
     private func log(fetched: FetchedJob, job: Job?, outcome: String, error: String?, since started: ContinuousClock.Instant) {
-        guard logger.logLevel <= (outcome == "succeeded" ? .info : .warning) else { return }
+        // Successes are logged at debug: at thousands of jobs a second a line each costs more than
+        // the jobs (ferry_jobs_total counts them); failures at warning.
+        guard logger.logLevel <= (outcome == "succeeded" ? .debug : .warning) else { return }
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         var metadata: Logger.Metadata = [
@@ -132,7 +127,7 @@ struct Processor: Sendable {
         ]
         if let error { metadata["error"] = "\(error)" }
         if outcome == "succeeded" {
-            logger.info("job finished", metadata: metadata)
+            logger.debug("job finished", metadata: metadata)
         } else {
             logger.warning("job failed", metadata: metadata)
         }
