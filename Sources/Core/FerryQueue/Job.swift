@@ -83,9 +83,9 @@ public struct Job: Sendable, Equatable, Codable {
     public static func decode(_ bytes: [UInt8]) throws(QueueError) -> Job {
         let job: Job
         do {
-            job = try JobCoding.decoder.decode(Job.self, from: Data(bytes))
+            job = try JobReader.decode(bytes)
         } catch {
-            throw .malformedJob(reason: JobCoding.describe(error))
+            throw .malformedJob(reason: error.reason)
         }
         try job.checkRanges()
         return job
@@ -150,29 +150,5 @@ public struct DeadJob: Sendable, Equatable {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in raw.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return "raw-" + String(hash, radix: 16)
-    }
-}
-
-enum JobCoding {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
-    static let decoder = JSONDecoder()
-
-    static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, _):
-            return "missing field '\(key.stringValue)'"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return "field '\(path)' has the wrong type: \(context.debugDescription)"
-        case DecodingError.dataCorrupted(let context):
-            return "not valid JSON: \(context.underlyingError.map { "\($0)" } ?? context.debugDescription)"
-        default:
-            return "\(error)"
-        }
     }
 }

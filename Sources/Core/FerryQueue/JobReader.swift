@@ -1,0 +1,386 @@
+/// Reads a job envelope straight from its bytes: the one parse every fetched job goes through.
+///
+/// Foundation's `JSONDecoder` spent more of a worker's time in generic metadata lookups and
+/// dictionaries than the no-op jobs it decoded. This reader walks the bytes once, fills the
+/// envelope's fields directly and builds `JSONValue`s only for `args`. It accepts exactly what the
+/// wire format allows (RFC 8259 JSON, UTF-8) and reads numbers as `JSONDecoder` does: an integral
+/// number that fits in 64 bits is an integer, others are doubles. Unknown fields are ignored.
+enum JobReader {
+    /// Why bytes are not a job, as `QueueError.malformedJob` explains it.
+    struct Failure: Error {
+        let reason: String
+    }
+
+    /// Nesting deeper than this is refused (as `JSONDecoder` refuses it).
+    static let maximumDepth = 512
+
+    static func decode(_ bytes: [UInt8]) throws(Failure) -> Job {
+        try bytes.withUnsafeBufferPointer { buffer throws(Failure) -> Job in
+            var reader = Reader(bytes: buffer)
+            let job = try reader.job()
+            reader.skipWhitespace()
+            guard reader.index == buffer.count else { throw reader.invalid("unexpected bytes after the job") }
+            return job
+        }
+    }
+
+    private struct Reader {
+        static let fields = [
+            "id", "type", "queue", "args", "attempt", "max_attempts", "created_at", "enqueued_at", "run_at", "unique_key", "timeout_s",
+            "tick", "error",
+        ]
+        let bytes: UnsafeBufferPointer<UInt8>
+        var index = 0
+
+        init(bytes: UnsafeBufferPointer<UInt8>) {
+            self.bytes = bytes
+        }
+
+        func invalid(_ what: String) -> Failure {
+            Failure(reason: "not valid JSON: \(what) at byte \(index)")
+        }
+
+        func wrongType(_ field: String, _ expected: String) -> Failure {
+            Failure(reason: "field '\(field)' has the wrong type: expected \(expected)")
+        }
+
+        mutating func skipWhitespace() {
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x20, 0x09, 0x0A, 0x0D: index += 1
+                default: return
+                }
+            }
+        }
+
+        /// Consumes `byte` (after whitespace) or throws.
+        mutating func expect(_ byte: UInt8, _ what: String) throws(Failure) {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == byte else { throw invalid("expected \(what)") }
+            index += 1
+        }
+
+        /// Consumes `byte` (after whitespace) if it is next.
+        mutating func take(_ byte: UInt8) -> Bool {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == byte else { return false }
+            index += 1
+            return true
+        }
+
+        // MARK: The envelope
+
+        mutating func job() throws(Failure) -> Job {
+            var id: String?, type: String?, queue: String?, args: JSONValue?
+            var attempt: Int?, maxAttempts: Int?, createdAt: Double?, enqueuedAt: Double?
+            var runAt: Double?, uniqueKey: String?, timeoutS: Double?, error: JobFailure?, tick: Double?
+            var seen: UInt16 = 0
+            try expect(UInt8(ascii: "{"), "an object")
+            if !take(UInt8(ascii: "}")) {
+                repeat {
+                    skipWhitespace()
+                    let key = try string()
+                    try expect(UInt8(ascii: ":"), "':'")
+                    // A repeated field keeps its first value, as JSONDecoder does.
+                    let field = Self.fields.firstIndex(of: key)
+                    if let field, seen & (1 << field) != 0 {
+                        try skip(depth: 1)
+                        continue
+                    }
+                    if let field { seen |= 1 << field }
+                    switch key {
+                    case "id": id = try requiredString(key)
+                    case "type": type = try requiredString(key)
+                    case "queue": queue = try requiredString(key)
+                    case "args": args = try value(depth: 1)
+                    case "attempt": attempt = try requiredInt(key)
+                    case "max_attempts": maxAttempts = try requiredInt(key)
+                    case "created_at": createdAt = try requiredDouble(key)
+                    case "enqueued_at": enqueuedAt = try requiredDouble(key)
+                    case "run_at": runAt = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredDouble(key) }
+                    case "unique_key": uniqueKey = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredString(key) }
+                    case "timeout_s": timeoutS = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredDouble(key) }
+                    case "tick": tick = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredDouble(key) }
+                    case "error": error = try optional { (reader: inout Reader) throws(Failure) in try reader.failure() }
+                    default: try skip(depth: 1)
+                    }
+                } while take(UInt8(ascii: ","))
+                try expect(UInt8(ascii: "}"), "',' or '}'")
+            }
+            func missing(_ field: String) -> Failure { Failure(reason: "missing field '\(field)'") }
+            guard let id else { throw missing("id") }
+            guard let type else { throw missing("type") }
+            guard let queue else { throw missing("queue") }
+            guard let args else { throw missing("args") }
+            guard let attempt else { throw missing("attempt") }
+            guard let maxAttempts else { throw missing("max_attempts") }
+            guard let createdAt else { throw missing("created_at") }
+            guard let enqueuedAt else { throw missing("enqueued_at") }
+            return Job(
+                id: id, type: type, queue: queue, args: args, attempt: attempt, maxAttempts: maxAttempts, createdAt: createdAt,
+                enqueuedAt: enqueuedAt, runAt: runAt, uniqueKey: uniqueKey, timeoutS: timeoutS, error: error, tick: tick
+            )
+        }
+
+        /// `{"type": …, "message": …, "at": …}`
+        mutating func failure() throws(Failure) -> JobFailure {
+            var type: String?, message: String?, at: Double?
+            guard take(UInt8(ascii: "{")) else { throw wrongType("error", "an object") }
+            if !take(UInt8(ascii: "}")) {
+                repeat {
+                    skipWhitespace()
+                    let key = try string()
+                    try expect(UInt8(ascii: ":"), "':'")
+                    switch key {
+                    case "type": type = try requiredString("error.type")
+                    case "message": message = try requiredString("error.message")
+                    case "at": at = try requiredDouble("error.at")
+                    default: try skip(depth: 2)
+                    }
+                } while take(UInt8(ascii: ","))
+                try expect(UInt8(ascii: "}"), "',' or '}'")
+            }
+            guard let type else { throw Failure(reason: "missing field 'error.type'") }
+            guard let message else { throw Failure(reason: "missing field 'error.message'") }
+            guard let at else { throw Failure(reason: "missing field 'error.at'") }
+            return JobFailure(type: type, message: message, at: at)
+        }
+
+        /// Nil for `null`, else what `read` reads.
+        mutating func optional<T>(_ read: (inout Reader) throws(Failure) -> T) throws(Failure) -> T? {
+            skipWhitespace()
+            if isNext("null") {
+                index += 4
+                return nil
+            }
+            return try read(&self)
+        }
+
+        mutating func requiredString(_ field: String) throws(Failure) -> String {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw wrongType(field, "a string") }
+            return try string()
+        }
+
+        mutating func requiredInt(_ field: String) throws(Failure) -> Int {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "-") || (0x30...0x39).contains(bytes[index]) else {
+                throw wrongType(field, "a whole number")
+            }
+            guard let value = try number().int else { throw wrongType(field, "a whole number") }
+            return value
+        }
+
+        mutating func requiredDouble(_ field: String) throws(Failure) -> Double {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "-") || (0x30...0x39).contains(bytes[index]) else {
+                throw wrongType(field, "a number")
+            }
+            guard let value = try number().double else { throw wrongType(field, "a number") }
+            return value
+        }
+
+        func isNext(_ literal: StaticString) -> Bool {
+            let count = literal.utf8CodeUnitCount
+            guard index + count <= bytes.count else { return false }
+            for offset in 0..<count where bytes[index + offset] != literal.utf8Start[offset] { return false }
+            return true
+        }
+
+        // MARK: Any value
+
+        mutating func value(depth: Int) throws(Failure) -> JSONValue {
+            guard depth <= JobReader.maximumDepth else { throw invalid("nesting deeper than \(JobReader.maximumDepth)") }
+            skipWhitespace()
+            guard index < bytes.count else { throw invalid("unexpected end") }
+            switch bytes[index] {
+            case UInt8(ascii: "{"):
+                index += 1
+                var members: [String: JSONValue] = [:]
+                if take(UInt8(ascii: "}")) { return .object(members) }
+                repeat {
+                    skipWhitespace()
+                    let key = try string()
+                    try expect(UInt8(ascii: ":"), "':'")
+                    let member = try value(depth: depth + 1)
+                    // A repeated key keeps its first value, as JSONDecoder does.
+                    if members[key] == nil { members[key] = member }
+                } while take(UInt8(ascii: ","))
+                try expect(UInt8(ascii: "}"), "',' or '}'")
+                return .object(members)
+            case UInt8(ascii: "["):
+                index += 1
+                var elements: [JSONValue] = []
+                if take(UInt8(ascii: "]")) { return .array(elements) }
+                repeat {
+                    elements.append(try value(depth: depth + 1))
+                } while take(UInt8(ascii: ","))
+                try expect(UInt8(ascii: "]"), "',' or ']'")
+                return .array(elements)
+            case UInt8(ascii: "\""):
+                return .string(try string())
+            case UInt8(ascii: "t") where isNext("true"):
+                index += 4
+                return .bool(true)
+            case UInt8(ascii: "f") where isNext("false"):
+                index += 5
+                return .bool(false)
+            case UInt8(ascii: "n") where isNext("null"):
+                index += 4
+                return .null
+            case UInt8(ascii: "-"), 0x30...0x39:
+                return try number()
+            default:
+                throw invalid("unexpected character")
+            }
+        }
+
+        /// Steps over the value of a field Ferry does not know: its structure is checked, but, as
+        /// `JSONDecoder` does, not the text of its strings (so another producer's extra field with
+        /// odd bytes does not make the job unreadable).
+        mutating func skip(depth: Int) throws(Failure) {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                _ = try value(depth: depth)
+                return
+            }
+            index += 1
+            while index < bytes.count {
+                switch bytes[index] {
+                case UInt8(ascii: "\""):
+                    index += 1
+                    return
+                case UInt8(ascii: "\\"):
+                    index += 1
+                    guard index < bytes.count else { throw invalid("unexpected end") }
+                    switch bytes[index] {
+                    case UInt8(ascii: "u"):
+                        index += 1
+                        _ = try hex4()
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"),
+                         UInt8(ascii: "r"), UInt8(ascii: "t"):
+                        index += 1
+                    default:
+                        throw invalid("an invalid escape in a string")
+                    }
+                case 0..<0x20:
+                    throw invalid("a control character in a string")
+                default:
+                    index += 1
+                }
+            }
+            throw invalid("an unterminated string")
+        }
+
+        /// A JSON number: an integer when it is integral and fits in 64 bits, else a double.
+        mutating func number() throws(Failure) -> JSONValue {
+            let start = index
+            var integral = true
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard index < bytes.count, (0x30...0x39).contains(bytes[index]) else { throw invalid("a number needs digits") }
+            if bytes[index] == 0x30 {
+                index += 1
+                if index < bytes.count, (0x30...0x39).contains(bytes[index]) { throw invalid("a number may not start with 0") }
+            } else {
+                while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                integral = false
+                index += 1
+                guard index < bytes.count, (0x30...0x39).contains(bytes[index]) else { throw invalid("a fraction needs digits") }
+                while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+                integral = false
+                index += 1
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+                guard index < bytes.count, (0x30...0x39).contains(bytes[index]) else { throw invalid("an exponent needs digits") }
+                while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
+            }
+            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+            if integral, let value = Int64(text) { return .int(value) }
+            guard let value = Double(text), value.isFinite else { throw invalid("the number \(text) is out of range") }
+            if let exact = Int64(exactly: value) { return .int(exact) }
+            return .double(value)
+        }
+
+        /// A JSON string (the opening quote is next), unescaped and checked to be UTF-8.
+        mutating func string() throws(Failure) -> String {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw invalid("expected a string") }
+            index += 1
+            let start = index
+            // Fast path: no escapes.
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    let raw = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                    index += 1
+                    guard let text = String(validating: raw, as: UTF8.self) else { throw invalid("a string is not UTF-8") }
+                    return text
+                }
+                if byte == UInt8(ascii: "\\") { break }
+                guard byte >= 0x20 else { throw invalid("a control character in a string") }
+                index += 1
+            }
+            var unescaped = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))
+            while index < bytes.count {
+                let byte = bytes[index]
+                index += 1
+                switch byte {
+                case UInt8(ascii: "\""):
+                    guard let text = String(validating: unescaped, as: UTF8.self) else { throw invalid("a string is not UTF-8") }
+                    return text
+                case UInt8(ascii: "\\"):
+                    guard index < bytes.count else { throw invalid("unexpected end") }
+                    let escaped = bytes[index]
+                    index += 1
+                    switch escaped {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): unescaped.append(escaped)
+                    case UInt8(ascii: "b"): unescaped.append(0x08)
+                    case UInt8(ascii: "f"): unescaped.append(0x0C)
+                    case UInt8(ascii: "n"): unescaped.append(0x0A)
+                    case UInt8(ascii: "r"): unescaped.append(0x0D)
+                    case UInt8(ascii: "t"): unescaped.append(0x09)
+                    case UInt8(ascii: "u"):
+                        var scalar = try hex4()
+                        if (0xD800...0xDBFF).contains(scalar) {
+                            guard isNext("\\u") else { throw invalid("a lone surrogate in a string") }
+                            index += 2
+                            let low = try hex4()
+                            guard (0xDC00...0xDFFF).contains(low) else { throw invalid("a lone surrogate in a string") }
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else if (0xDC00...0xDFFF).contains(scalar) {
+                            throw invalid("a lone surrogate in a string")
+                        }
+                        guard let character = Unicode.Scalar(scalar) else { throw invalid("an invalid \\u escape") }
+                        unescaped.append(contentsOf: UTF8.encode(character)!)
+                    default:
+                        throw invalid("an invalid escape in a string")
+                    }
+                default:
+                    guard byte >= 0x20 else { throw invalid("a control character in a string") }
+                    unescaped.append(byte)
+                }
+            }
+            throw invalid("an unterminated string")
+        }
+
+        mutating func hex4() throws(Failure) -> UInt32 {
+            guard index + 4 <= bytes.count else { throw invalid("a \\u escape needs four hex digits") }
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                let byte = bytes[index]
+                let digit: UInt32
+                switch byte {
+                case 0x30...0x39: digit = UInt32(byte - 0x30)
+                case 0x41...0x46: digit = UInt32(byte - 0x41 + 10)
+                case 0x61...0x66: digit = UInt32(byte - 0x61 + 10)
+                default: throw invalid("a \\u escape needs four hex digits")
+                }
+                value = value << 4 | digit
+                index += 1
+            }
+            return value
+        }
+    }
+}

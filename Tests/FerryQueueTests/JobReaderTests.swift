@@ -1,0 +1,109 @@
+import FerryQueue
+import FerryTestSupport
+import Foundation
+import Testing
+
+/// The job envelope's own reader against Foundation's `JSONDecoder` (what it replaced on the hot
+/// path), on thousands of random jobs and random corruptions of them: it reads what JSONDecoder
+/// reads, the same way, and refuses more only what is not JSON at all.
+@Suite struct JobReaderTests {
+    /// What JSONDecoder makes of `bytes`, with the same range checks.
+    func foundation(_ bytes: [UInt8]) -> Job? {
+        guard let job = try? JSONDecoder().decode(Job.self, from: Data(bytes)), (try? job.checkRanges()) != nil else { return nil }
+        return job
+    }
+
+    func randomString(_ generator: inout SeededGenerator) -> String {
+        let alphabet: [Character] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{01}", "é", "€", "😀", "{", "}", "[", ",", ":"]
+        return String((0..<Int.random(in: 0...12, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+    }
+
+    func randomValue(_ generator: inout SeededGenerator, depth: Int = 0) -> JSONValue {
+        switch Int.random(in: 0...(depth > 3 ? 4 : 6), using: &generator) {
+        case 0: return .null
+        case 1: return .bool(Bool.random(using: &generator))
+        case 2: return .int(Int64.random(in: Int64.min...Int64.max, using: &generator) >> Int64.random(in: 0...63, using: &generator))
+        case 3: return .double([0.5, -1.25, 1e-7, 3.141592653589793, 1e300, -2.5e-300][Int.random(in: 0...5, using: &generator)])
+        case 4: return .string(randomString(&generator))
+        case 5: return .array((0..<Int.random(in: 0...4, using: &generator)).map { _ in randomValue(&generator, depth: depth + 1) })
+        default:
+            var members: [String: JSONValue] = [:]
+            for _ in 0..<Int.random(in: 0...4, using: &generator) { members[randomString(&generator)] = randomValue(&generator, depth: depth + 1) }
+            return .object(members)
+        }
+    }
+
+    func randomJob(_ generator: inout SeededGenerator) -> Job {
+        Job(
+            id: Job.newID(), type: "ferry.noop", queue: "default", args: randomValue(&generator, depth: 5) == .null ? .object([:]) : .object(["v": randomValue(&generator)]),
+            attempt: Int.random(in: 1...10, using: &generator), maxAttempts: 10, createdAt: 1_795_500_000.25,
+            runAt: Bool.random(using: &generator) ? 1_795_500_100.5 : nil, uniqueKey: Bool.random(using: &generator) ? randomString(&generator) : nil,
+            timeoutS: Bool.random(using: &generator) ? 30 : nil,
+            error: Bool.random(using: &generator) ? JobFailure(type: "Timeout", message: randomString(&generator), at: 1_795_500_001) : nil,
+            tick: Bool.random(using: &generator) ? 1_795_500_060 : nil
+        )
+    }
+
+    @Test func randomJobsReadTheSameAsWithJSONDecoder() throws {
+        var generator = SeededGenerator(seed: 7)
+        for _ in 0..<2000 {
+            let job = randomJob(&generator)
+            for bytes in [job.encoded(), Array(try JSONEncoder().encode(job))] {
+                let read = try Job.decode(bytes)
+                #expect(read == job, "\(String(decoding: bytes, as: UTF8.self))")
+                #expect(read == foundation(bytes))
+            }
+        }
+    }
+
+    @Test func corruptedJobsAreRefusedOrReadAsJSONDecoderReadsThem() throws {
+        var generator = SeededGenerator(seed: 11)
+        let interesting: [UInt8] = Array("{}[]\",:\\0123456789.eE+-tfnu \u{7f}".utf8) + [0x00, 0x0A, 0xC3, 0xA9, 0xFF, 0xED, 0xA0, 0x80]
+        var accepted = 0
+        for round in 0..<20_000 {
+            var bytes = randomJob(&generator).encoded()
+            for _ in 0..<Int.random(in: 1...3, using: &generator) where !bytes.isEmpty {
+                let at = Int.random(in: 0..<bytes.count, using: &generator)
+                switch Int.random(in: 0...3, using: &generator) {
+                case 0: bytes[at] = interesting.randomElement(using: &generator)!
+                case 1: bytes.remove(at: at)
+                case 2: bytes.insert(interesting.randomElement(using: &generator)!, at: at)
+                default: bytes = Array(bytes[..<at])
+                }
+            }
+            let theirs = foundation(bytes)
+            do {
+                let ours = try Job.decode(bytes)
+                // Never more lenient, never a different reading.
+                #expect(ours == theirs, "round \(round): \(String(decoding: bytes, as: UTF8.self))")
+                accepted += 1
+            } catch {
+                // Stricter only where the bytes are not JSON at all: JSONDecoder does not check the
+                // numbers and the UTF-8 of fields it skips.
+                #expect(theirs == nil || "\(error)".contains("not valid JSON"), "round \(round): \(error): \(String(decoding: bytes, as: UTF8.self))")
+            }
+        }
+        // Some corruptions keep the payload a valid job (inside a string, say); most do not.
+        #expect(accepted > 0 && accepted < 20_000)
+    }
+
+    @Test(arguments: [
+        (#"{"id":"a","type":"t","queue":"q","args":{},"attempt":1,"max_attempts":3,"created_at":1}"#, "missing field 'enqueued_at'"),
+        (#"{"id":1,"type":"t"}"#, "field 'id' has the wrong type"),
+        (#"{"id":"a","type":"t","queue":"q","args":{},"attempt":1.5,"max_attempts":3,"created_at":1,"enqueued_at":1}"#, "field 'attempt' has the wrong type"),
+        (#"{"id":"a""#, "not valid JSON"),
+        (#"[1]"#, "not valid JSON"),
+        (#"{"id":"\ud800","type":"t"}"#, "lone surrogate"),
+        (#"{"id":"a","type":"t","queue":"q","args":{},"attempt":1,"max_attempts":3,"created_at":1,"enqueued_at":1} x"#, "after the job"),
+    ])
+    func malformedPayloadsSayWhy(payload: String, reason: String) {
+        let error = #expect(throws: QueueError.self) { try Job.decode(Array(payload.utf8)) }
+        #expect(error.map { "\($0)" }?.contains(reason) == true, "\(String(describing: error))")
+    }
+
+    @Test func deepNestingIsRefusedNotACrash() {
+        let deep = String(repeating: "[", count: 100_000)
+        let payload = #"{"id":"a","type":"t","queue":"q","attempt":1,"max_attempts":3,"created_at":1,"enqueued_at":1,"args":"# + deep
+        #expect(throws: QueueError.self) { try Job.decode(Array(payload.utf8)) }
+    }
+}
