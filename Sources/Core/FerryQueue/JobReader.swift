@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads a job envelope straight from its bytes: the one parse every fetched job goes through.
 ///
 /// Foundation's `JSONDecoder` spent more of a worker's time in generic metadata lookups and
@@ -309,15 +311,16 @@ enum JobReader {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw invalid("expected a string") }
             index += 1
             let start = index
+            var ascii = true
             // Fast path: no escapes.
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
                     let raw = UnsafeBufferPointer(rebasing: bytes[start..<index])
                     index += 1
-                    guard let text = String(validating: raw, as: UTF8.self) else { throw invalid("a string is not UTF-8") }
-                    return text
+                    return ascii ? String(decoding: raw, as: UTF8.self) : try utf8(raw)
                 }
+                ascii = ascii && byte < 0x80
                 if byte == UInt8(ascii: "\\") { break }
                 guard byte >= 0x20 else { throw invalid("a control character in a string") }
                 index += 1
@@ -328,8 +331,7 @@ enum JobReader {
                 index += 1
                 switch byte {
                 case UInt8(ascii: "\""):
-                    guard let text = String(validating: unescaped, as: UTF8.self) else { throw invalid("a string is not UTF-8") }
-                    return text
+                    return try unescaped.withUnsafeBufferPointer { buffer throws(Failure) in try utf8(buffer) }
                 case UInt8(ascii: "\\"):
                     guard index < bytes.count else { throw invalid("unexpected end") }
                     let escaped = bytes[index]
@@ -363,6 +365,18 @@ enum JobReader {
                 }
             }
             throw invalid("an unterminated string")
+        }
+
+        /// `raw` as a string, refused unless it is valid UTF-8. (Decoding repairs invalid bytes, so
+        /// a string whose bytes differ from `raw` was not valid; this avoids the generic
+        /// `String(validating:as:)`, whose metadata lookup showed in every job's profile.)
+        func utf8(_ raw: UnsafeBufferPointer<UInt8>) throws(Failure) -> String {
+            let text = String(decoding: raw, as: UTF8.self)
+            let unchanged = text.utf8.withContiguousStorageIfAvailable { decoded in
+                decoded.count == raw.count && (raw.isEmpty || memcmp(decoded.baseAddress!, raw.baseAddress!, raw.count) == 0)
+            } ?? text.utf8.elementsEqual(raw)
+            guard unchanged else { throw invalid("a string is not UTF-8") }
+            return text
         }
 
         mutating func hex4() throws(Failure) -> UInt32 {
