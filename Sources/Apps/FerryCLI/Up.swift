@@ -133,7 +133,7 @@ struct Up: ParsableCommand {
             // On the terminal of the person who started Ferry, not in the structured log.
             say("dashboard login link (valid once, for 15 minutes): \(link)")
         }
-        say("Ferry is up: admin on http://\(address)/, \(processes) worker processes × \(concurrency), \(entries.count) schedules. Ctrl-C stops everything.")
+        say("Ferry is up: admin on http://\(address)/, \(processes) worker process\(processes == 1 ? "" : "es") × \(concurrency), \(entries.count) schedules. Ctrl-C stops everything.")
 
         // Started in this order, stopped in reverse: workers drain first, the servers stop last.
         let services: [any Service] = embedded + [scheduler, admin, pool]
