@@ -4,9 +4,11 @@ import Foundation
 ///
 /// Foundation's `JSONDecoder` spent more of a worker's time in generic metadata lookups and
 /// dictionaries than the no-op jobs it decoded. This reader walks the bytes once, fills the
-/// envelope's fields directly and builds `JSONValue`s only for `args`. It accepts exactly what the
-/// wire format allows (RFC 8259 JSON, UTF-8) and reads numbers as `JSONDecoder` does: an integral
-/// number that fits in 64 bits is an integer, others are doubles. Unknown fields are ignored.
+/// envelope's fields directly and builds `JSONValue`s only for `args`. It reads what `JSONDecoder`
+/// reads, the same way (`JobReaderTests` compares the two on random and corrupted payloads):
+/// an integral number that fits in 64 bits is an integer, others are doubles; a repeated key keeps
+/// its first value; unknown fields are ignored, their strings unchecked. It refuses more only what
+/// is not JSON (a malformed number or invalid UTF-8 inside a field it does not know).
 enum JobReader {
     /// Why bytes are not a job, as `QueueError.malformedJob` explains it.
     struct Failure: Error {
