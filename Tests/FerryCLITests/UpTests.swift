@@ -80,4 +80,31 @@ import Testing
             )).query("SELECT 1")
         }
     }
+
+    @Test func killedWithSIGKILLItLeavesNoServerRunning() throws {
+        let data = NSTemporaryDirectory() + "ferry-up-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let (redisPort, postgresPort, adminPort) = (try FreePort.find(), try FreePort.find(), try FreePort.find())
+        let up = try ChildProcess([
+            TestEnvironment.ferryBinary, "up", "--data", data, "--redis-port", "\(redisPort)", "--postgres-port", "\(postgresPort)",
+            "--processes", "1", "--concurrency", "1",
+        ], environment: [
+            "FERRY_REDIS_URL": "", "DATABASE_URL": "", "FERRY_NAMESPACE": "up-kill", "FERRY_ADMIN_ADDR": "127.0.0.1:\(adminPort)",
+        ])
+        defer { up.signal(SIGKILL); up.waitForExit(timeout: 10) }
+        let started = eventually(timeout: 90) {
+            (try? HTTPClient().execute(HTTPRequest(url: "http://127.0.0.1:\(adminPort)/healthz")))?.status == 200 || up.waitForExit(timeout: 0) != nil
+        }
+        #expect(started && up.waitForExit(timeout: 0) == nil, "ferry up did not start:\n\(up.output.suffix(3000))")
+        let redisURL = "redis://:\(try String(contentsOfFile: data + "/secrets/redis.password", encoding: .utf8))@127.0.0.1:\(redisPort)/0"
+        let postgresURL = "postgres://ferry:\(try String(contentsOfFile: data + "/secrets/postgres.password", encoding: .utf8))@127.0.0.1:\(postgresPort)/ferry"
+
+        // No graceful shutdown at all: the servers get their parent-death signal.
+        up.signal(SIGKILL)
+        #expect(up.waitForExit(timeout: 10) == 128 + SIGKILL)
+        #expect(eventually(timeout: 30) { (try? RedisConnection(configuration: RedisConfiguration(url: redisURL)).ping()) == nil },
+                "the embedded Redis outlived ferry up")
+        #expect(eventually(timeout: 30) { (try? PostgresConnection(url: postgresURL).query("SELECT 1")) == nil },
+                "the embedded PostgreSQL outlived ferry up")
+    }
 }

@@ -31,7 +31,8 @@ public enum EmbeddedPostgres {
         let process: ChildProcess
         do {
             process = try ChildProcess(
-                owner.command + [binaries + "/postgres", "-D", cluster, "-p", "\(port)", "-c", "listen_addresses=127.0.0.1", "-k", cluster,
+                // SIGINT is PostgreSQL's fast shutdown: it does not wait for clients that may be gone too.
+                owner.command + EmbeddedServer.parentDeath("INT") + [binaries + "/postgres", "-D", cluster, "-p", "\(port)", "-c", "listen_addresses=127.0.0.1", "-k", cluster,
                                  "-c", "max_connections=200"],
                 logPath: data.path + "/postgres.log", ownProcessGroup: true
             )

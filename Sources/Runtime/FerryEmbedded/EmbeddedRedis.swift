@@ -46,7 +46,7 @@ public enum EmbeddedRedis {
 
         let process: ChildProcess
         do {
-            process = try ChildProcess([server, file], logPath: data.path + "/redis.log", ownProcessGroup: true)
+            process = try ChildProcess(EmbeddedServer.parentDeath("TERM") + [server, file], logPath: data.path + "/redis.log", ownProcessGroup: true)
         } catch {
             throw .system("cannot start \(server): \(error)")
         }

@@ -54,6 +54,15 @@ public struct EmbeddedServer: Service {
         }
     }
 
+    /// A command prefix that makes the server receive `signal` when `ferry up` dies, even by
+    /// SIGKILL, so that no server is left running without its owner (`setpriv --pdeathsig`; the
+    /// signal is tied to the thread that starts the server, which for `ferry up` is the main one).
+    static func parentDeath(_ signal: String) -> [String] {
+        FileManager.default.isExecutableFile(atPath: setpriv) ? [setpriv, "--pdeathsig", signal, "--"] : []
+    }
+
+    static let setpriv = "/usr/bin/setpriv"
+
     /// Polls `ready` every 100 ms until it holds, the process exits, or `timeout` passes.
     static func wait(for name: String, process: ChildProcess, timeout: Duration, ready: () -> Bool) throws(EmbeddedError) {
         let deadline = ContinuousClock.now + timeout
