@@ -271,6 +271,27 @@ import Yams
         #expect(try QueueAdmin(keys: keys).queues.stats(on: redis).queues["default"]?.ready == 4)
     }
 
+    @Test func aFinishedJobShowsItsResultOrItsError() throws {
+        let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), keys: keys)
+        let done = try dispatcher.enqueue(.init(type: "report.build"))
+        let fetcher = Fetcher(keys: keys, consumer: Consumer(worker: "w", lane: .slot(0)))
+        let fetched = try #require(try fetcher.fetch(from: "default", limit: 1, on: redis).first)
+        try Settler(keys: keys).settle(fetched, .succeeded(result: Array(#"{"rows":3}"#.utf8), ttl: .seconds(60)), on: redis)
+        try bury(["a"])
+        let (process, base) = try startAdmin()
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        let shown = try call("GET", base + "/api/v1/jobs/\(done)")
+        #expect(shown.status == 200)
+        #expect(shown.json?["state"] == .string("succeeded"))
+        #expect(shown.json?["result"] == .object(["rows": .int(3)]))
+        #expect(shown.json?["queue"] == .string("default"))
+        // A dead job is still in the dead set, where it shows with its error.
+        let deadID = try #require(try call("GET", base + "/api/v1/dead").json?["jobs"]?.elements?.first?["id"]?.string)
+        let dead = try call("GET", base + "/api/v1/jobs/\(deadID)")
+        #expect(dead.json?["state"] == .string("dead"))
+        #expect(try call("GET", base + "/api/v1/jobs/nothing-like-it").status == 404)
+    }
+
     @Test func scheduledJobsAndRetriesCanRunNowOrBeDeleted() throws {
         let (process, base) = try startAdmin()
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }

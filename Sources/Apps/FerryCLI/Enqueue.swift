@@ -1,5 +1,6 @@
 import ArgumentParser
 import FerryQueue
+import FerryRedis
 import FerryWorker
 import Foundation
 
@@ -42,10 +43,14 @@ struct Enqueue: ParsableCommand {
     @Option(help: "Enqueue this many copies in one round trip.")
     var count: Int = 1
 
+    @Option(help: "Wait up to this long for the job to finish and print how it ended (see ferry job).")
+    var wait: String?
+
     @Option(help: "Directory of jobs/<type>.yml settings.")
     var jobsDir: String = "jobs"
 
     func validate() throws {
+        if wait != nil, count > 1 { throw ValidationError("--wait waits for one job; drop --count") }
         guard count >= 1, count <= 1_000_000 else { throw ValidationError("--count must be between 1 and 1000000") }
         if delay != nil, at != nil { throw ValidationError("use either --in or --at, not both") }
         if count > 1, unique != nil { throw ValidationError("--unique enqueues at most one job; drop --count") }
@@ -82,7 +87,15 @@ struct Enqueue: ParsableCommand {
         let dispatcher = Dispatcher(redis: try environment.redisPool(), keys: environment.keys, defaults: { registry.enqueueDefaults(for: $0) })
         let request = Dispatcher.JobRequest(type: type, args: value, options: options)
         if count == 1 {
-            print(try dispatcher.enqueue(request))
+            let id = try dispatcher.enqueue(request)
+            print(id)
+            if let wait {
+                guard let timeout = JobSettingsFile.parseDuration(wait), timeout >= .zero else {
+                    throw ValidationError("--wait must be a duration like 30s or 5m, got '\(wait)'")
+                }
+                let queue = queue ?? registry.enqueueDefaults(for: type).queue
+                try JobCommand.show(id: id, queue: queue, wait: timeout, keys: environment.keys, on: try RedisConnection(configuration: try environment.redisConfiguration()))
+            }
         } else {
             var output = ""
             for chunkStart in stride(from: 0, to: count, by: 10_000) {

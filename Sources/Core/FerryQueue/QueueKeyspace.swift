@@ -17,6 +17,8 @@
 /// | `ns:{q}:ids` | hash | job id → `s:<score>` (delayed), `r:<score>` (retry) or `d:<score>` (dead): where it is, by score |
 /// | `ns:{q}:retries` | string | how many jobs of the scheduled set are retries |
 /// | `ns:{q}:trimmed` | string | dead jobs dropped by the dead set's age and size limits |
+/// | `ns:{q}:result:<id>` | string | a finished job's result record (`succeeded` with its result, or `dead` with its error), with a TTL |
+/// | `ns:{q}:finished:<id>` | list | one element once the job has a result record, for waiters to block on (same TTL) |
 /// | `ns:{q}:schedule:<entry>` | string | last tick (ms) enqueued for a scheduler entry |
 /// | `ns:queues` | set | names of known queues |
 /// | `ns:workers` | zset | worker process ids, score = last heartbeat in ms (Redis server clock) |
@@ -44,6 +46,8 @@ public struct QueueKeyspace: Sendable, Equatable {
     public func retries(_ queue: String) -> String { "\(namespace):{\(queue)}:retries" }
     /// The prefix of every unique key of `queue` (scripts append the key).
     public func uniquePrefix(_ queue: String) -> String { "\(namespace):{\(queue)}:unique:" }
+    public func result(_ queue: String, id: String) -> String { "\(namespace):{\(queue)}:result:\(id)" }
+    public func finished(_ queue: String, id: String) -> String { "\(namespace):{\(queue)}:finished:\(id)" }
     public func schedule(_ queue: String, entry: String) -> String { "\(namespace):{\(queue)}:schedule:\(entry)" }
     public var queues: String { "\(namespace):queues" }
     public var workers: String { "\(namespace):workers" }

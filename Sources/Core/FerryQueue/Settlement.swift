@@ -7,6 +7,8 @@ import Foundation
 public enum Settlement: Sendable, Equatable {
     /// Finished: acknowledged, counted as processed.
     case done
+    /// Finished with a result (JSON bytes) for the caller, kept for `ttl` (see ``JobResults``).
+    case succeeded(result: [UInt8], ttl: Duration)
     /// Failed with attempts left: runs again after the delay.
     case retry(JobFailure, after: Duration)
     /// Failed for good: moves to the dead set with the reason.
@@ -43,10 +45,13 @@ public struct DeadSetPolicy: Sendable, Equatable {
 public struct Settler: Sendable {
     public let keys: QueueKeyspace
     public let deadSet: DeadSetPolicy
+    /// How long the record of a dead job's error is kept for ``JobResults`` readers.
+    public let deadResultTTL: Duration
 
-    public init(keys: QueueKeyspace, deadSet: DeadSetPolicy = DeadSetPolicy()) {
+    public init(keys: QueueKeyspace, deadSet: DeadSetPolicy = DeadSetPolicy(), deadResultTTL: Duration = .seconds(86_400)) {
         self.keys = keys
         self.deadSet = deadSet
+        self.deadResultTTL = deadResultTTL
     }
 
     /// What a write did.
@@ -67,6 +72,11 @@ public struct Settler: Sendable {
         case .done:
             let (scriptKeys, arguments) = acknowledgement(of: fetched)
             return Result(applied: try redis.run(QueueScripts.ack, keys: scriptKeys, arguments: arguments).int == 1)
+        case .succeeded(let output, let ttl):
+            // The result first: a waiter woken by it finds it, and if the acknowledgement is lost
+            // the job runs again and writes it again.
+            if let id = job?.id { try record(JobResults.succeededRecord(output), id: id, queue: fetched.queue, ttl: ttl, on: redis) }
+            return try settle(fetched, .done, on: redis)
         case .retry(let failure, let delay):
             guard var next = job else { return try settle(fetched, .bury(failure), on: redis) }
             next.attempt += 1
@@ -90,12 +100,25 @@ public struct Settler: Sendable {
                             .string(keys.uniquePrefix(fetched.queue))]
             )
             let values = reply.array?.compactMap(\.int) ?? []
+            if values.first == 1, let id = job?.id {
+                try record(JobResults.deadRecord(DeadRecord.encode(failure)), id: id, queue: fetched.queue, ttl: deadResultTTL, on: redis)
+            }
             return Result(applied: values.first == 1, trimmed: values.count > 1 ? values[1] : 0, deadSize: values.count > 2 ? values[2] : 0)
         }
     }
 }
 
 extension Settler {
+    /// Keeps a finished job's record for `ttl` and wakes whoever waits for it.
+    private func record(_ record: [UInt8], id: String, queue: String, ttl: Duration, on redis: RedisConnection) throws(RedisError) {
+        let milliseconds = RedisArgument.string(String(max(1, ttl.wholeMilliseconds)))
+        let finished = RedisArgument.string(keys.finished(queue, id: id))
+        for reply in try redis.pipeline([
+            ["SET", .string(keys.result(queue, id: id)), .bytes(record), "PX", milliseconds],
+            ["DEL", finished], ["RPUSH", finished, "1"], ["PEXPIRE", finished, milliseconds],
+        ]) { try reply.check() }
+    }
+
     /// Acknowledges a finished job without waiting for Redis's answer: the acknowledgement leaves
     /// at once (one write) and is confirmed by the connection's next call. Until then the caller
     /// keeps the job as unconfirmed, and settles it again (idempotently) if that call fails.

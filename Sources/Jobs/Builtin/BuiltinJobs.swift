@@ -4,7 +4,7 @@ import Foundation
 
 /// Job types for smoke tests of a deployment, benchmarks and crash tests.
 public enum BuiltinJobs {
-    /// Registers `ferry.noop`, `ferry.sleep`, `ferry.fail`, `ferry.exit`, `ferry.record` and `ferry.probe`.
+    /// Registers `ferry.noop`, `ferry.echo`, `ferry.sleep`, `ferry.fail`, `ferry.exit`, `ferry.record` and `ferry.probe`.
     ///
     /// - Parameter testJobs: whether the jobs that harm their worker run: `ferry.exit` (kills its
     ///   process) and `ferry.sleep` with `ignore_cancel` (holds a thread past its timeout). Off, as
@@ -12,6 +12,7 @@ public enum BuiltinJobs {
     ///   with the reason. `ferry worker` turns them on with `FERRY_TEST_JOBS=1`.
     public static func register(in registry: inout JobRegistry, testJobs: Bool = false) throws(JobSettingsFile.Invalid) {
         try registry.register(Noop())
+        try registry.register(Echo())
         try registry.register(Sleep(testJobs: testJobs))
         try registry.register(Fail())
         try registry.register(Exit(enabled: testJobs))
@@ -30,6 +31,15 @@ extension BuiltinJobs {
 struct Noop: JobHandler {
     static let type = "ferry.noop"
     func perform(_ arguments: NoArguments, context: JobContext) throws {}
+}
+
+/// `ferry.echo {…}`: succeeds with `{"echo": <its arguments>}` as its result — the smoke test of
+/// results (`ferry enqueue ferry.echo --args '{"a": 1}' --wait 10s`).
+struct Echo: JobHandler {
+    static let type = "ferry.echo"
+    func perform(_ arguments: NoArguments, context: JobContext) throws {
+        try context.setResult(["echo": context.job.args])
+    }
 }
 
 /// `ferry.sleep {"ms": N}`: sleeps N milliseconds, stopping early when cancelled.

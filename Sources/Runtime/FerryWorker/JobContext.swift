@@ -19,6 +19,10 @@ public final class JobContext: Sendable {
     /// a condition variable to set up.
     private let sleeper = Mutex<NSCondition?>(nil)
     private let progressState = Mutex<JobProgress?>(nil)
+    private let resultState = Mutex<[UInt8]?>(nil)
+
+    /// The largest result a job may hand back, encoded.
+    public static let resultLimit = 512 * 1024
 
     init(job: Job, logger: Logger, services: JobServices, settings: JobSettings) {
         self.job = job
@@ -81,6 +85,30 @@ public final class JobContext: Sendable {
         wake.broadcast()
         wake.unlock()
     }
+
+    // MARK: Result
+
+    /// Hands `value` back to whoever enqueued the job: encoded as JSON and, once the job succeeds,
+    /// kept in Redis for the type's `result_ttl` (read with `JobResults`, `GET /api/v1/jobs/{id}`
+    /// or `ferry job ID`). A later call replaces an earlier one. Throws ``PermanentJobError`` for
+    /// a value that does not encode or is larger than ``resultLimit``.
+    public func setResult(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data: Data
+        do {
+            data = try encoder.encode(value)
+        } catch {
+            throw PermanentJobError("the job's result could not be encoded as JSON: \(error)")
+        }
+        guard data.count <= Self.resultLimit else {
+            throw PermanentJobError("the job's result is \(data.count) bytes; results are limited to \(Self.resultLimit)")
+        }
+        resultState.withLock { $0 = Array(data) }
+    }
+
+    /// The result set by ``setResult(_:)``, as JSON bytes.
+    var result: [UInt8]? { resultState.withLock { $0 } }
 
     // MARK: Progress
 

@@ -12,6 +12,8 @@ public struct JobSettings: Sendable, Equatable {
     /// Most jobs of this type one worker process runs at once (`nil`: no limit beyond the
     /// process's concurrency). For heavy or rate-limited work: API calls, imports.
     public var concurrency: Int?
+    /// How long a job's result (``JobContext/setResult(_:)``) is kept after the job ends.
+    public var resultTTL: Duration
     /// Job-specific parameters (rates, limits), from the `parameters:` map of the YAML file.
     public var parameters: [String: JSONValue]
     /// Where each setting came from: `default`, `handler`, or the YAML file's path.
@@ -19,13 +21,15 @@ public struct JobSettings: Sendable, Equatable {
 
     public init(
         queue: String = "default", maxAttempts: Int = 10, backoff: Backoff = Backoff(),
-        timeout: Duration = .seconds(1800), concurrency: Int? = nil, parameters: [String: JSONValue] = [:]
+        timeout: Duration = .seconds(1800), concurrency: Int? = nil, resultTTL: Duration = .seconds(86_400),
+        parameters: [String: JSONValue] = [:]
     ) {
         self.queue = queue
         self.maxAttempts = maxAttempts
         self.backoff = backoff
         self.timeout = timeout
         self.concurrency = concurrency
+        self.resultTTL = resultTTL
         self.parameters = parameters
         self.sources = [:]
     }

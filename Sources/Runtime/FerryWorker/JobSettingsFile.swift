@@ -50,6 +50,9 @@ public enum JobSettingsFile {
                 settings.maxAttempts = attempts
             case "timeout":
                 settings.timeout = try duration(value, "timeout", file)
+            case "result_ttl":
+                settings.resultTTL = try duration(value, "result_ttl", file)
+                guard settings.resultTTL >= .seconds(1) else { throw Invalid(file: file, message: "result_ttl must be at least 1s") }
             case "concurrency":
                 guard let limit = value as? Int, (1...1000).contains(limit) else {
                     throw Invalid(file: file, message: "concurrency must be a whole number from 1 to 1000")
@@ -73,7 +76,7 @@ public enum JobSettingsFile {
                 guard let parameters = value as? [String: Any] else { throw Invalid(file: file, message: "parameters must be a map") }
                 for (name, parameter) in parameters { settings.parameters[name] = JSONValue(parsed: parameter) }
             default:
-                throw Invalid(file: file, message: "unknown setting '\(key)' (queue, max_attempts, timeout, concurrency, backoff, parameters)")
+                throw Invalid(file: file, message: "unknown setting '\(key)' (queue, max_attempts, timeout, concurrency, backoff, result_ttl, parameters)")
             }
             settings.sources[key] = file
         }

@@ -76,6 +76,7 @@ struct Processor: Sendable {
         guard let error = failure else {
             instruments.succeeded.increment()
             log(fetched: fetched, job: job, outcome: "succeeded", error: nil, since: started)
+            if let result = context.result { return .settle(.succeeded(result: result, ttl: entry.settings.resultTTL)) }
             return .settle(.done)
         }
 
@@ -91,7 +92,7 @@ struct Processor: Sendable {
         case .retry(_, let delay):
             metrics.outcome(type: job.type, queue: job.queue, "retried").increment()
             log(fetched: fetched, job: job, outcome: "retried", error: "\(message); next attempt in \(Int(delay.secondsValue.rounded()))s", since: started)
-        case .done:
+        case .done, .succeeded:
             break
         }
         return .settle(settlement)

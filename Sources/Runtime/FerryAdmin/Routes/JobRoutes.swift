@@ -224,10 +224,26 @@ struct JobRoutes {
                 let state: String
                 let worker: String?
                 let job: JobView?
+                var queue: String?
+                var finishedAt: Double?
+                var result: JSONValue?
+                var error: JobFailure?
+
+                enum CodingKeys: String, CodingKey {
+                    case state, worker, job, queue, result, error
+                    case finishedAt = "finished_at"
+                }
             }
             let id = try Self.id(context)
             let found = try await server.blocking.withRedis { redis -> Found? in
-                guard let (job, location) = try admin.locator.find(id: id, on: redis) else { return nil }
+                guard let (job, location) = try admin.locator.find(id: id, on: redis) else {
+                    // Finished: its record, while the type's result_ttl keeps it.
+                    guard let (queue, result) = try JobResults(keys: admin.keys).find(id: id, on: redis) else { return nil }
+                    return Found(
+                        state: result.status.rawValue, worker: nil, job: nil, queue: queue, finishedAt: result.finishedAt, result: result.value,
+                        error: result.error
+                    )
+                }
                 switch location {
                 case .running(let worker): return Found(state: "running", worker: worker, job: job.map { JobView($0) })
                 case .ready: return Found(state: "ready", worker: nil, job: job.map { JobView($0) })
@@ -236,7 +252,9 @@ struct JobRoutes {
                 case .dead(let dead): return Found(state: "dead", worker: nil, job: JobView(dead))
                 }
             }
-            guard let found else { throw AdminError.notFound("no job \(id) is queued, running, scheduled or dead (finished jobs are not kept)") }
+            guard let found else {
+                throw AdminError.notFound("no job \(id) is queued, running, scheduled or dead, and none finished with a record within its result_ttl")
+            }
             return try JSONResponse.make(found)
         }
 

@@ -1,0 +1,67 @@
+import FerryProcess
+import FerryQueue
+import FerryRedis
+import FerryTestSupport
+import Foundation
+import Testing
+
+/// Results handed back by handlers, read and waited for by the API tier, with real workers.
+@Suite(.serialized) struct ResultsTests {
+    let namespace = "restest-\(UUID().uuidString.prefix(8))"
+    var keys: QueueKeyspace { QueueKeyspace(namespace: namespace) }
+    let redis: RedisConnection
+    let jobsDirectory: String
+
+    init() throws {
+        redis = try RedisConnection(url: TestEnvironment.redisURL)
+        jobsDirectory = NSTemporaryDirectory() + "ferry-results-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: jobsDirectory, withIntermediateDirectories: true)
+        try "result_ttl: 5m\n".write(toFile: jobsDirectory + "/ferry.echo.yml", atomically: true, encoding: .utf8)
+    }
+
+    func ferry(_ arguments: [String]) throws -> ChildProcess {
+        try ChildProcess([TestEnvironment.ferryBinary] + arguments, environment: [
+            "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace,
+        ])
+    }
+
+    @Test func aResultIsKeptForItsTTLAndWaitedForWithoutPolling() throws {
+        let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL), capacity: 1), keys: keys)
+        let echo = try dispatcher.enqueue(.init(type: "ferry.echo", args: .object(["a": .int(1), "b": .string("ü")])))
+        let failing = try dispatcher.enqueue(.init(type: "ferry.fail", args: .object(["message": .string("no luck")]), options: .init(maxAttempts: 1)))
+        let plain = try dispatcher.enqueue(.init(type: "ferry.noop"))
+        let results = JobResults(keys: keys)
+        // Nothing yet: a short wait ends empty-handed.
+        #expect(try results.wait(id: echo, queue: "default", timeout: .milliseconds(200), on: redis) == nil)
+
+        let worker = try ferry(["worker", "--jobs-dir", jobsDirectory])
+        defer { worker.signal(SIGTERM); worker.waitForExit(timeout: 30) }
+        let waiter = try RedisConnection(url: TestEnvironment.redisURL)
+        let succeeded = try #require(try results.wait(id: echo, queue: "default", timeout: .seconds(30), on: waiter), "\(worker.output.suffix(2000))")
+        #expect(succeeded.status == .succeeded)
+        #expect(succeeded.value == .object(["echo": .object(["a": .int(1), "b": .string("ü")])]))
+        // Kept for the type's result_ttl (5m here), not the 24 h default.
+        let ttl = try redis.command("PTTL", .string(keys.result("default", id: echo))).int ?? -1
+        #expect(ttl > 0 && ttl <= 300_000, "PTTL \(ttl)")
+
+        // A dead job's record carries its error.
+        let dead = try #require(try results.wait(id: failing, queue: "default", timeout: .seconds(30), on: waiter))
+        #expect(dead.status == .dead)
+        #expect(dead.error?.message.contains("no luck") == true, "\(String(describing: dead.error))")
+        // A job that hands nothing back leaves no record.
+        #expect(try eventually(timeout: 20) { try QueueAdmin(keys: keys).queues.stats(on: redis).processed >= 2 })
+        #expect(try results.result(id: plain, queue: "default", on: redis) == nil)
+
+        // From the terminal: ferry job, and ferry enqueue --wait.
+        let shown = try ferry(["job", echo])
+        #expect(shown.waitForExit(timeout: 30) == 0, "\(shown.output)")
+        #expect(shown.output.contains(#""state" : "succeeded""#) && shown.output.contains(#""echo""#), "\(shown.output)")
+        let deadShown = try ferry(["job", failing])
+        #expect(deadShown.waitForExit(timeout: 30) == 1, "\(deadShown.output)")
+        let waited = try ferry(["enqueue", "ferry.echo", "--args", #"{"n": 7}"#, "--wait", "30s", "--jobs-dir", jobsDirectory])
+        #expect(waited.waitForExit(timeout: 60) == 0, "\(waited.output)")
+        #expect(waited.output.contains(#""n" : 7"#), "\(waited.output)")
+        let timedOut = try ferry(["job", "never-enqueued", "--wait", "0.2s"])
+        #expect(timedOut.waitForExit(timeout: 30) == 2, "\(timedOut.output)")
+    }
+}
