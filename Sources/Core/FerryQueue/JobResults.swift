@@ -63,18 +63,15 @@ public struct JobResults: Sendable {
         return try result(id: id, queue: queue, on: redis)
     }
 
-    static func succeededRecord(_ value: [UInt8]) -> [UInt8] {
-        var out = Array(#"{"status":"succeeded","finished_at":"#.utf8)
-        JobWriter.write(number: Date().timeIntervalSince1970, &out)
-        out += Array(#","result":"#.utf8) + value
-        out.append(UInt8(ascii: "}"))
-        return out
-    }
+    static func succeededRecord(_ value: [UInt8]) -> [UInt8] { record(.succeeded, field: "result", value) }
 
-    static func deadRecord(_ error: [UInt8]) -> [UInt8] {
-        var out = Array(#"{"status":"dead","finished_at":"#.utf8)
+    static func deadRecord(_ error: [UInt8]) -> [UInt8] { record(.dead, field: "error", error) }
+
+    /// `{"status":…,"finished_at":<now>,"<field>":<json>}`
+    private static func record(_ status: JobResult.Status, field: String, _ json: [UInt8]) -> [UInt8] {
+        var out = Array(#"{"status":""#.utf8) + Array(status.rawValue.utf8) + Array(#"","finished_at":"#.utf8)
         JobWriter.write(number: Date().timeIntervalSince1970, &out)
-        out += Array(#","error":"#.utf8) + error
+        out += Array(",\"\(field)\":".utf8) + json
         out.append(UInt8(ascii: "}"))
         return out
     }
