@@ -27,7 +27,7 @@ import Testing
         // The first word of each line under SUBCOMMANDS: (the abstract mentions some of them too).
         let listed = Set(help.output.components(separatedBy: "SUBCOMMANDS:").last?.split(separator: "\n")
             .compactMap { $0.split(separator: " ").first.map(String.init) } ?? [])
-        for command in ["up", "worker", "scheduler", "admin", "enqueue", "stats", "dead", "jobs", "schedules", "queue", "migrate", "check"] {
+        for command in ["up", "worker", "scheduler", "admin", "enqueue", "job", "stats", "dead", "jobs", "schedules", "queue", "migrate", "check"] {
             #expect(listed.contains(command), "\(command) is not listed under SUBCOMMANDS in --help:\n\(help.output)")
         }
         #expect(try ferry("--version").output.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
