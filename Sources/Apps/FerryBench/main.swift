@@ -189,6 +189,28 @@ do {
     _ = workers.waitForExit(timeout: 60)
 }
 
+// 4b. Result round trip: enqueue ferry.echo and wait for its result (JobResults.wait), one job
+// after another, as an API handler waiting for a job's answer would.
+do {
+    let (keys, dispatcher) = try fresh("results")
+    let workers = try startWorkers(keys)
+    let waiter = try RedisConnection(configuration: configuration)
+    let results = JobResults(keys: keys)
+    var samples: [Double] = []
+    for index in 0..<1000 {
+        let start = ContinuousClock.now
+        let id = try dispatcher.enqueue(.init(type: "ferry.echo", args: .object(["n": .int(Int64(index))])))
+        guard try results.wait(id: id, queue: "default", timeout: .seconds(10), on: waiter)?.status == .succeeded else { continue }
+        samples.append(seconds(since: start) * 1000)
+    }
+    samples.sort()
+    func percentile(_ p: Double) -> Double { samples.isEmpty ? .nan : samples[min(samples.count - 1, Int(Double(samples.count) * p))] }
+    report("result round trip (enqueue, run, wait)", String(
+        format: "p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d jobs)", percentile(0.50), percentile(0.99), samples.last ?? .nan, samples.count))
+    workers.signal(SIGTERM)
+    _ = workers.waitForExit(timeout: 60)
+}
+
 // 5. The PostgreSQL jobs on generated data, in a schema of their own.
 if let databaseURL = options.databaseURL {
     let schema = "bench_\(UUID().uuidString.prefix(8).lowercased())"
