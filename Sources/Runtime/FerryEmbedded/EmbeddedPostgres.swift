@@ -13,7 +13,7 @@ public enum EmbeddedPostgres {
     /// Starts PostgreSQL on `port` (or finds the one already running there with this directory's
     /// password) and returns it once it answers, with the database `ferry` created.
     public static func start(in data: DataDirectory, port: Int, logger: Logger) throws(EmbeddedError) -> EmbeddedServer {
-        let password = try data.secret("postgres.password")
+        let password = try rolePassword(in: data)
         let url = "postgres://\(role):\(password)@127.0.0.1:\(port)/ferry"
         let maintenance = "postgres://\(role):\(password)@127.0.0.1:\(port)/postgres"
         if answers(maintenance) {
@@ -43,6 +43,18 @@ public enum EmbeddedPostgres {
         try createDatabases(maintenance)
         logger.info("embedded PostgreSQL listening on postgres://\(role):***@127.0.0.1:\(port)/ferry (data in \(cluster))")
         return EmbeddedServer(name: "PostgreSQL", url: url, process: process, stopSignal: SIGINT, logger: logger)
+    }
+
+    /// The password of the role `ferry`: generated — except for a data directory `ops/services`
+    /// made before passwords were generated, which keeps the one it was made with (`ferry`).
+    static func rolePassword(in data: DataDirectory) throws(EmbeddedError) -> String {
+        let remembered = data.path + "/postgres.path"
+        if !FileManager.default.fileExists(atPath: data.path + "/secrets/postgres.password"),
+           let cluster = try? String(contentsOfFile: remembered, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+           FileManager.default.fileExists(atPath: cluster + "/PG_VERSION") {
+            return "ferry"
+        }
+        return try data.secret("postgres.password")
     }
 
     /// The user the server runs as: this one, or `postgres` for root.
