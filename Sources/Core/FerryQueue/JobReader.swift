@@ -29,10 +29,12 @@ enum JobReader {
     }
 
     private struct Reader {
-        static let fields = [
-            "id", "type", "queue", "args", "attempt", "max_attempts", "created_at", "enqueued_at", "run_at", "unique_key", "timeout_s",
-            "tick", "error",
-        ]
+        /// True the first time field number `bit` is met in an envelope.
+        static func first(_ bit: Int, _ seen: inout UInt16) -> Bool {
+            defer { seen |= 1 << bit }
+            return seen & (1 << bit) == 0
+        }
+
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
 
@@ -85,27 +87,21 @@ enum JobReader {
                     skipWhitespace()
                     let key = try string()
                     try expect(UInt8(ascii: ":"), "':'")
-                    // A repeated field keeps its first value, as JSONDecoder does.
-                    let field = Self.fields.firstIndex(of: key)
-                    if let field, seen & (1 << field) != 0 {
-                        try skip(depth: 1)
-                        continue
-                    }
-                    if let field { seen |= 1 << field }
+                    // A repeated field keeps its first value, as JSONDecoder does: a later one is skipped.
                     switch key {
-                    case "id": id = try requiredString(key)
-                    case "type": type = try requiredString(key)
-                    case "queue": queue = try requiredString(key)
-                    case "args": args = try value(depth: 1)
-                    case "attempt": attempt = try requiredInt(key)
-                    case "max_attempts": maxAttempts = try requiredInt(key)
-                    case "created_at": createdAt = try requiredDouble(key)
-                    case "enqueued_at": enqueuedAt = try requiredDouble(key)
-                    case "run_at": runAt = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredDouble(key) }
-                    case "unique_key": uniqueKey = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredString(key) }
-                    case "timeout_s": timeoutS = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredDouble(key) }
-                    case "tick": tick = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredDouble(key) }
-                    case "error": error = try optional { (reader: inout Reader) throws(Failure) in try reader.failure() }
+                    case "id" where Self.first(0, &seen): id = try requiredString(key)
+                    case "type" where Self.first(1, &seen): type = try requiredString(key)
+                    case "queue" where Self.first(2, &seen): queue = try requiredString(key)
+                    case "args" where Self.first(3, &seen): args = try value(depth: 1)
+                    case "attempt" where Self.first(4, &seen): attempt = try requiredInt(key)
+                    case "max_attempts" where Self.first(5, &seen): maxAttempts = try requiredInt(key)
+                    case "created_at" where Self.first(6, &seen): createdAt = try requiredDouble(key)
+                    case "enqueued_at" where Self.first(7, &seen): enqueuedAt = try requiredDouble(key)
+                    case "run_at" where Self.first(8, &seen): runAt = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredDouble(key) }
+                    case "unique_key" where Self.first(9, &seen): uniqueKey = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredString(key) }
+                    case "timeout_s" where Self.first(10, &seen): timeoutS = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredDouble(key) }
+                    case "tick" where Self.first(11, &seen): tick = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredDouble(key) }
+                    case "error" where Self.first(12, &seen): error = try optional { (reader: inout Reader) throws(Failure) in try reader.failure() }
                     default: try skip(depth: 1)
                     }
                 } while take(UInt8(ascii: ","))
