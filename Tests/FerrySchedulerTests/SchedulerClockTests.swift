@@ -156,4 +156,25 @@ final class ManualClock: SchedulerClock {
         #expect(try ticks("caught", on: connection) == [0, 20, 30])
         #expect(try ticks("skipped", on: connection) == [0, 30])
     }
+
+    @Test func aLastTickOthersWroteOutsideTheCalendarNeitherTrapsNorBlocksTheEntry() throws {
+        let every = try entries("""
+            every-second:
+              cron: "* * * * * *"
+              job: ferry.noop
+              queue: odd
+            """)
+        for written in ["9223372036854775807", "-9223372036854775808", "99999999999999999"] {
+            try redis.command("DEL", .string(keys.ready("odd")))
+            try redis.command("SET", .string(keys.schedule("odd", entry: "every-second")), .string(written))
+            let clock = ManualClock(start.addingTimeInterval(-0.5))
+            let scheduler = try scheduler(every, clock: clock)
+            scheduler.start()
+            for second in 0..<3 {
+                clock.set(start.addingTimeInterval(Double(second)))
+                scheduler.runDue()
+            }
+            #expect(try ticks("odd") == [0, 1, 2], "last tick \(written)")
+        }
+    }
 }

@@ -201,9 +201,11 @@ public final class Dispatcher: Sendable {
     /// The last tick enqueued for a scheduler entry, if any.
     public func lastTick(entry: String, queue: String) throws(QueueError) -> Date? {
         try withRedis { connection in
-            try connection.command("GET", .string(keys.schedule(queue, entry: entry))).int.map {
-                Date(timeIntervalSince1970: Double($0) / 1000)
-            }
+            // Written by schedulers, but any client can write it: a time outside 1970…9999 reads
+            // as unknown (as the enqueue script also takes it), not as a date the calendar
+            // arithmetic would have to work with.
+            try connection.command("GET", .string(keys.schedule(queue, entry: entry))).int
+                .flatMap { (0...Int(TimeLimits.latestInstant) * 1000).contains($0) ? Date(timeIntervalSince1970: Double($0) / 1000) : nil }
         }
     }
 

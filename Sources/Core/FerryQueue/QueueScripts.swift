@@ -266,7 +266,9 @@ public enum QueueScripts {
     /// one enqueued for the entry. KEYS: the entry's last-tick key, ready. ARGV: tick in ms, job JSON.
     /// Returns 1 if this call enqueued it, 0 if another scheduler already had.
     public static let enqueueTick = RedisScript(name: "enqueue_tick", source: """
-        local last = tonumber(redis.call('GET', KEYS[1]) or '-1')
+        local last = tonumber(redis.call('GET', KEYS[1]) or '-1') or -1
+        -- A value outside 1970…9999 (written by something else) must not block the entry forever.
+        if last > 253402300799000 then last = -1 end
         if tonumber(ARGV[1]) <= last then return 0 end
         redis.call('SET', KEYS[1], ARGV[1])
         redis.call('LPUSH', KEYS[2], ARGV[2])
