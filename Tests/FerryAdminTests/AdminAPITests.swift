@@ -408,6 +408,29 @@ import Yams
         let schedules = try call("GET", base + "/api/v1/schedules")
         #expect(schedules.json?["schedules"]?.elements?.contains { $0["name"] == .string("smoke-heartbeat") } == true)
     }
+
+    @Test func rateLimitersShowTheirBudgetsInTheAPIAndTheMetrics() throws {
+        // A limiter with two budgets: "opus" used up with one job parked, "haiku" untouched.
+        let limiter = RateLimiter(type: "claude.message", limit: try RateLimit(limit: 1, period: .seconds(60), burst: 1, key: "model"), keys: keys)
+        try limiter.register(on: redis)
+        let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), keys: keys)
+        try dispatcher.enqueue(batch: ["opus", "opus", "haiku"].map { .init(type: "claude.message", args: .object(["model": .string($0)])) })
+        let fetched = try Fetcher(keys: keys, consumer: Consumer(worker: "w", lane: .slot(0))).fetch(from: "default", limit: 2, on: redis)
+        for job in fetched { _ = try limiter.acquire(job, job: try job.job.get(), on: redis) }
+
+        let (process, base) = try startAdmin()
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        let limits = try call("GET", base + "/api/v1/rate-limits")
+        #expect(limits.status == 200)
+        let first = try #require(limits.json?["rate_limits"]?.elements?.first, "\(String(describing: limits.json))")
+        #expect(first["type"] == .string("claude.message"))
+        #expect(first["limit"]?["limit"] == .int(1) && first["limit"]?["period_ms"] == .int(60_000) && first["limit"]?["key"] == .string("model"))
+        #expect(first["waiting"] == .int(1))
+        let opus = first["budgets"]?.elements?.first { $0["key"] == .string("opus") }
+        #expect(opus?["available"] == .int(0) && opus?["waiting"] == .int(1), "\(String(describing: first))")
+        let metrics = try http.execute(HTTPRequest(url: base + "/metrics")).text
+        #expect(metrics.contains(#"ferry_rate_limit_waiting_jobs{type="claude.message",key="opus"} 1.0"#), "\(metrics)")
+    }
 }
 
 /// `ops/openapi.yaml` stays in line with the server: every documented operation is routed.
@@ -440,7 +463,7 @@ import Yams
                 checked += 1
             }
         }
-        #expect(checked == 38)
+        #expect(checked == 39)
     }
 }
 

@@ -32,6 +32,16 @@ import Testing
         ("backoff: {base: 1s, factor: 2}", "unknown backoff setting 'factor'"),
         ("- a\n- b", "must be a map of settings"),
         ("queue: [a", "is not valid YAML"),
+        ("rate: 50", "rate must be a map"),
+        ("rate: {per: 1s}", "rate.limit is required"),
+        ("rate: {limit: 0}", "rate.limit must be a whole number from 1 to 1000000"),
+        ("rate: {limit: 99999999999999999999}", "rate.limit must be a whole number"),
+        ("rate: {limit: 5, per: -1s}", "rate.per must be a duration"),
+        ("rate: {limit: 5, burst: 0}", "rate.burst must be a whole number from 1 to 100000"),
+        ("rate: {limit: 5, reserve: {critical: 120%}}", "rate.reserve.critical must be a share between 0% and 100%"),
+        ("rate: {limit: 5, reserve: {a: 60%, b: 40%}}", "the shares add up to 100% or more"),
+        ("rate: {limit: 5, reserve: {critical: lots}}", "rate.reserve.critical must be a share like 20%"),
+        ("rate: {limit: 5, every: 1s}", "unknown rate setting 'every'"),
     ])
     func badSettingsNameTheFileAndTheProblem(yaml: String, expected: String) {
         var settings = JobSettings()
@@ -42,6 +52,18 @@ import Testing
             #expect(error.description.hasPrefix("jobs/x.yml: "))
             #expect(error.description.contains(expected), "\(error)")
         }
+    }
+
+    @Test func aRateLimitIsReadWithItsKeyAndReservedShares() throws {
+        var settings = JobSettings()
+        try JobSettingsFile.apply(yaml: "rate: {limit: 50, per: 1m, burst: 10, key: model, reserve: {critical: 20%, high: 0.1}}", file: "claude.yml", to: &settings)
+        let rate = try #require(settings.rate)
+        #expect(rate == (try RateLimit(limit: 50, period: .seconds(60), burst: 10, key: "model", reserved: ["critical": 0.2, "high": 0.1])))
+        #expect(rate.intervalMS == 1200)
+        // The queues without a share get 70%: 35 a minute, 7 at once.
+        #expect(rate.sharedBurst == 7 && abs(rate.sharedIntervalMS - 1200 / 0.7) < 1e-9)
+        #expect(rate.budgetClass(forQueue: "critical") == "critical" && rate.budgetClass(forQueue: "default") == "*")
+        #expect(settings.sources["rate"] == "claude.yml")
     }
 
     @Test func backoffGrowsExponentiallyWithBoundedJitter() {

@@ -14,10 +14,11 @@ struct Stats: ParsableCommand {
         let environment = FerryEnvironment()
         let redis = try RedisConnection(configuration: try environment.redisConfiguration())
         let stats = try QueueAdmin(keys: environment.keys).queues.stats(on: redis)
+        let limiters = try RateLimits(keys: environment.keys).status(on: redis)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try encoder.encode(stats), as: UTF8.self))
+            print(String(decoding: try encoder.encode(Output(stats: stats, rateLimits: limiters)), as: UTF8.self))
             return
         }
         let header = ["queue", "ready", "scheduled", "in flight", "orphaned", "dead", "trimmed", "latency", "processed", "failed"]
@@ -36,5 +37,30 @@ struct Stats: ParsableCommand {
             }.joined(separator: "  "))
         }
         print("processed \(stats.processed), failed \(stats.failed), live worker processes \(stats.workers)")
+        for limiter in limiters {
+            let limit = limiter.limit
+            var line = "rate limit \(limiter.type): \(limit.limit) per \(Duration.milliseconds(limit.periodMS)), burst \(limit.burst)"
+            if let key = limit.key { line += ", one budget per \(key)" }
+            if !limit.reserved.isEmpty {
+                line += ", reserved " + limit.reserved.sorted { $0.key < $1.key }.map { "\($0.key) \(Int(($0.value * 100).rounded()))%" }.joined(separator: ", ")
+            }
+            print(line + "; \(limiter.waiting) waiting")
+            for budget in limiter.budgets {
+                let held = budget.heldUntil.map { String(format: ", held for %.1fs", max(0, $0 - Date().timeIntervalSince1970)) } ?? ""
+                print("  \(budget.key): \(budget.available) free now, \(budget.waiting) waiting\(held)")
+            }
+        }
+    }
+
+    /// `--json`: the stats with the rate limiters beside them.
+    struct Output: Encodable {
+        let stats: FerryQueue.Stats
+        let rateLimits: [RateLimiterStatus]
+        enum CodingKeys: String, CodingKey { case rateLimits = "rate_limits" }
+        func encode(to encoder: any Encoder) throws {
+            try stats.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(rateLimits, forKey: .rateLimits)
+        }
     }
 }

@@ -20,6 +20,9 @@
 /// | `ns:{q}:result:<id>` | string | a finished job's result record (`succeeded` with its result, or `dead` with its error), with a TTL |
 /// | `ns:{q}:finished:<id>` | list | one element once the job has a result record, for waiters to block on (same TTL) |
 /// | `ns:{q}:schedule:<entry>` | string | last tick (ms) enqueued for a scheduler entry |
+/// | `ns:{q}:granted:<type>:<n>` | string | grant `n` of a type's rate limiter already delivered to the queue (1 h TTL) |
+/// | `ns:{limit:<type>}:…` | | a job type's rate limiter (see ``RateLimiter``) |
+/// | `ns:limiters` | hash | job type → its rate limit as JSON, written by the workers |
 /// | `ns:queues` | set | names of known queues |
 /// | `ns:workers` | zset | worker process ids, score = last heartbeat in ms (Redis server clock) |
 /// | `ns:consumers:<worker>` | set | the in-flight lists a worker process may hold, as `<slot>\|<queue>` |
@@ -49,6 +52,11 @@ public struct QueueKeyspace: Sendable, Equatable {
     public func result(_ queue: String, id: String) -> String { "\(namespace):{\(queue)}:result:\(id)" }
     public func finished(_ queue: String, id: String) -> String { "\(namespace):{\(queue)}:finished:\(id)" }
     public func schedule(_ queue: String, entry: String) -> String { "\(namespace):{\(queue)}:schedule:\(entry)" }
+    /// The prefix of grant numbers delivered to `queue` by rate limiters (scripts append the number).
+    public func granted(_ queue: String) -> String { "\(namespace):{\(queue)}:granted:" }
+    /// The prefix of every key of the rate limiter of job type `type`.
+    public func limiter(_ type: String) -> String { "\(namespace):{limit:\(type)}:" }
+    public var limiters: String { "\(namespace):limiters" }
     public var queues: String { "\(namespace):queues" }
     public var workers: String { "\(namespace):workers" }
     public func worker(_ id: String) -> String { "\(namespace):worker:\(id)" }

@@ -115,15 +115,28 @@ struct Record: JobHandler {
 }
 
 /// `ferry.probe {"key": K}`: appends "<enqueued_at> <started_at>" (Unix seconds) to the Redis list
-/// K — the enqueue-to-start latency that `ops/bench` reports.
+/// K — the enqueue-to-start latency that `ops/bench` reports, and the start times that the rate
+/// limit tests count. With `"limited_ms": N` the first job to run for list K reports that the
+/// service it calls limits it for N ms (``RateLimited``), as a 429 with `retry-after` would.
 struct Probe: JobHandler {
     static let type = "ferry.probe"
-    struct Arguments: Decodable, Sendable { var key: String }
+    struct Arguments: Decodable, Sendable {
+        var key: String
+        var limitedMS: Int?
+        enum CodingKeys: String, CodingKey {
+            case key
+            case limitedMS = "limited_ms"
+        }
+    }
 
     func perform(_ arguments: Arguments, context: JobContext) throws {
         let started = Date().timeIntervalSince1970
         let enqueued = context.job.runAt ?? context.job.enqueuedAt
         try context.services.redis.withConnection { redis in
+            if let limited = arguments.limitedMS, (1...3_600_000).contains(limited),
+               try redis.command("SET", .string(arguments.key + ":limited"), .string("\(started)"), "NX").string == "OK" {
+                throw RateLimited(retryAfter: .milliseconds(limited), reason: "ferry.probe: limited as asked")
+            }
             try redis.command("RPUSH", .string(arguments.key), .string("\(enqueued) \(started)"))
         }
     }

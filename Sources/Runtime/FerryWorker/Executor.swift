@@ -66,6 +66,10 @@ struct Executor {
                         leftovers = Array(batch[index...])
                         break
                     }
+                    if try parkedByRateLimit(batch[index], on: connection) {
+                        index += 1
+                        continue
+                    }
                     let (fetched, outcome) = try runOne(batch[index], processor: processor, fetcher: fetcher, metrics: metrics, on: connection)
                     index += 1
                     switch outcome {
@@ -76,6 +80,10 @@ struct Executor {
                         unconfirmed.append((fetched, settlement))
                         try process.settle(fetched, settlement, on: connection)
                         unconfirmed.removeAll()
+                    case .limited(let holdFor):
+                        if let job = try? fetched.job.get(), let limiter = process.limiters[job.type] {
+                            try limiter.putBack(fetched, job: job, holdFor: holdFor, on: connection)
+                        }
                     case .abandoned:
                         break
                     case .interrupted:
@@ -112,6 +120,13 @@ struct Executor {
         if mustReconcile || !unconfirmed.isEmpty, let redis {
             try? reconcile(fetcher, unconfirmed: &unconfirmed, queues: queues, includingIsolationLane: false, on: redis)
         }
+    }
+
+    /// Asks the job type's rate limiter, if it has one, for a token; true when the job was parked
+    /// to wait for one (it has left this executor's list and is not run now).
+    private func parkedByRateLimit(_ fetched: FetchedJob, on connection: RedisConnection) throws(RedisError) -> Bool {
+        guard !process.limiters.isEmpty, let job = try? fetched.job.get(), let limiter = process.limiters[job.type] else { return false }
+        return try limiter.acquire(fetched, job: job, on: connection) != .admitted
     }
 
     /// Runs one job through the isolation gate: alone if it is a crash suspect, else shared.

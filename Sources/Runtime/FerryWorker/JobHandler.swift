@@ -1,3 +1,4 @@
+public import Foundation
 
 /// A job family: its type name, its arguments, and what running it does.
 ///
@@ -44,4 +45,26 @@ public struct PermanentJobError: Error, Sendable, CustomStringConvertible {
 public struct JobCancelled: Error, Sendable, CustomStringConvertible {
     public var reason: String
     public var description: String { "cancelled: \(reason)" }
+}
+
+/// Thrown by a handler that learned it is being rate limited by the service it calls (a `429`
+/// with `retry-after`, a reset header): the job goes back without spending an attempt, and when
+/// its type has a `rate:` limit the budget is held for the whole fleet until then — one 429 does
+/// not turn into a hundred. Without a rate limit the job is retried after `retryAfter`.
+public struct RateLimited: Error, Sendable, CustomStringConvertible {
+    public var retryAfter: Duration
+    public var reason: String
+
+    public init(retryAfter: Duration, reason: String = "rate limited by the service") {
+        self.retryAfter = retryAfter
+        self.reason = reason
+    }
+
+    /// Limited until `date`.
+    public init(until date: Date, reason: String = "rate limited by the service") {
+        let seconds = min(max(0, date.timeIntervalSinceNow), 86_400)
+        self.init(retryAfter: .milliseconds(Int64((seconds * 1000).rounded(.up))), reason: reason)
+    }
+
+    public var description: String { "\(reason); limited for \(retryAfter)" }
 }

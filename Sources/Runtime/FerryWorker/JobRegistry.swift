@@ -25,7 +25,7 @@ public struct JobRegistry: Sendable {
         for (name, differs) in [
             ("queue", settings.queue != defaults.queue), ("max_attempts", settings.maxAttempts != defaults.maxAttempts),
             ("timeout", settings.timeout != defaults.timeout), ("backoff", settings.backoff != defaults.backoff),
-            ("concurrency", settings.concurrency != nil),
+            ("concurrency", settings.concurrency != nil), ("rate", settings.rate != nil),
             ("parameters", !settings.parameters.isEmpty),
         ] {
             settings.sources[name] = differs ? "handler" : "default"

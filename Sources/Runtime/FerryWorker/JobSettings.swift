@@ -12,6 +12,8 @@ public struct JobSettings: Sendable, Equatable {
     /// Most jobs of this type one worker process runs at once (`nil`: no limit beyond the
     /// process's concurrency). For heavy or rate-limited work: API calls, imports.
     public var concurrency: Int?
+    /// The fleet-wide rate limit of the type (`rate:` in the YAML file), if any.
+    public var rate: RateLimit?
     /// How long a job's result (``JobContext/setResult(_:)``) is kept after the job ends.
     public var resultTTL: Duration
     /// Job-specific parameters (rates, limits), from the `parameters:` map of the YAML file.
@@ -21,7 +23,7 @@ public struct JobSettings: Sendable, Equatable {
 
     public init(
         queue: String = "default", maxAttempts: Int = 10, backoff: Backoff = Backoff(),
-        timeout: Duration = .seconds(1800), concurrency: Int? = nil, resultTTL: Duration = .seconds(86_400),
+        timeout: Duration = .seconds(1800), concurrency: Int? = nil, rate: RateLimit? = nil, resultTTL: Duration = .seconds(86_400),
         parameters: [String: JSONValue] = [:]
     ) {
         self.queue = queue
@@ -29,6 +31,7 @@ public struct JobSettings: Sendable, Equatable {
         self.backoff = backoff
         self.timeout = timeout
         self.concurrency = concurrency
+        self.rate = rate
         self.resultTTL = resultTTL
         self.parameters = parameters
         self.sources = [:]

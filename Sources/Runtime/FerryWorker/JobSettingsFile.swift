@@ -11,6 +11,7 @@ import Yams
 /// timeout: 2m            # 90, 90s, 500ms, 2m, 1h
 /// concurrency: 2         # at most 2 at once per worker process
 /// backoff: {base: 10s, max: 1h, jitter: 0.25}
+/// rate: {limit: 50, per: 1m, burst: 10, key: model, reserve: {critical: 20%}}
 /// parameters: {base_rate: "0.0125"}
 /// ```
 public enum JobSettingsFile {
@@ -72,14 +73,65 @@ public enum JobSettingsFile {
                     default: throw Invalid(file: file, message: "unknown backoff setting '\(name)' (base, max, jitter)")
                     }
                 }
+            case "rate":
+                settings.rate = try rate(value, file)
             case "parameters":
                 guard let parameters = value as? [String: Any] else { throw Invalid(file: file, message: "parameters must be a map") }
                 for (name, parameter) in parameters { settings.parameters[name] = JSONValue(parsed: parameter) }
             default:
-                throw Invalid(file: file, message: "unknown setting '\(key)' (queue, max_attempts, timeout, concurrency, backoff, result_ttl, parameters)")
+                throw Invalid(file: file, message: "unknown setting '\(key)' (queue, max_attempts, timeout, concurrency, rate, backoff, result_ttl, parameters)")
             }
             settings.sources[key] = file
         }
+    }
+
+    /// `{limit: 50, per: 1m, burst: 10, key: model, reserve: {critical: 20%}}`; `per` defaults to
+    /// 1s, `burst` to 1.
+    static func rate(_ value: Any, _ file: String) throws(Invalid) -> RateLimit {
+        guard let map = value as? [String: Any] else {
+            throw Invalid(file: file, message: "rate must be a map like {limit: 50, per: 1m, burst: 10, key: model}")
+        }
+        var limit: Int?
+        var period = Duration.seconds(1)
+        var burst = 1
+        var key: String?
+        var reserved: [String: Double] = [:]
+        for (name, part) in map {
+            switch name {
+            case "limit":
+                guard let number = part as? Int else { throw Invalid(file: file, message: "rate.limit must be a whole number") }
+                limit = number
+            case "per": period = try duration(part, "rate.per", file)
+            case "burst":
+                guard let number = part as? Int else { throw Invalid(file: file, message: "rate.burst must be a whole number") }
+                burst = number
+            case "key":
+                guard let argument = part as? String else { throw Invalid(file: file, message: "rate.key must name an argument") }
+                key = argument
+            case "reserve":
+                guard let shares = part as? [String: Any] else { throw Invalid(file: file, message: "rate.reserve must map queue names to shares, like {critical: 20%}") }
+                for (queue, share) in shares {
+                    guard let fraction = Self.share(share) else {
+                        throw Invalid(file: file, message: "rate.reserve.\(queue) must be a share like 20% or 0.2, got '\(share)'")
+                    }
+                    reserved[queue] = fraction
+                }
+            default: throw Invalid(file: file, message: "unknown rate setting '\(name)' (limit, per, burst, key, reserve)")
+            }
+        }
+        guard let limit else { throw Invalid(file: file, message: "rate.limit is required: the most jobs per period") }
+        do {
+            return try RateLimit(limit: limit, period: period, burst: burst, key: key, reserved: reserved)
+        } catch {
+            throw Invalid(file: file, message: error.description)
+        }
+    }
+
+    /// `20%` or `0.2`.
+    private static func share(_ value: Any) -> Double? {
+        if let number = value as? Double { return number }
+        if let text = value as? String, text.hasSuffix("%"), let percent = Double(text.dropLast()), percent.isFinite { return percent / 100 }
+        return nil
     }
 
     /// `90`, `90s`, `500ms`, `2m`, `1h`.

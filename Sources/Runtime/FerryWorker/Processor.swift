@@ -23,6 +23,9 @@ struct Processor: Sendable {
         case abandoned
         /// Cancelled by shutdown before it finished: to be put back, not counted as a failure.
         case interrupted
+        /// The handler reported that the service it calls limits it (``RateLimited``): the job's
+        /// rate limiter holds its budget and takes it back, spending no attempt.
+        case limited(Duration)
     }
 
     /// The cancellation reason used when the shutdown timeout runs out.
@@ -73,6 +76,11 @@ struct Processor: Sendable {
             log(fetched: fetched, job: job, outcome: "interrupted", error: "put back: the worker is shutting down", since: started)
             return .interrupted
         }
+        if let limited = failure as? RateLimited, registry[job.type]?.settings.rate != nil {
+            metrics.outcome(type: job.type, queue: job.queue, "limited").increment()
+            log(fetched: fetched, job: job, outcome: "limited", error: limited.description, since: started)
+            return .limited(limited.retryAfter)
+        }
         guard let error = failure else {
             instruments.succeeded.increment()
             log(fetched: fetched, job: job, outcome: "succeeded", error: nil, since: started)
@@ -83,7 +91,8 @@ struct Processor: Sendable {
         let (type, message, permanent) = classify(error, timeout: timeout, context: context)
         let settlement = Settlement.after(
             failure: JobFailure(type: type, message: message), job: job, permanent: permanent,
-            backoff: { entry.settings.backoff.delay(afterAttempt: $0) }
+            // A service's "limited until" is a floor for the next attempt (types without a rate limit).
+            backoff: { max(entry.settings.backoff.delay(afterAttempt: $0), (error as? RateLimited)?.retryAfter ?? .zero) }
         )
         switch settlement {
         case .bury(let failure):
@@ -106,6 +115,8 @@ struct Processor: Sendable {
             return ("PermanentJobError", error.message, true)
         case let error as InvalidArguments:
             return ("InvalidArguments", error.description, true)
+        case let error as RateLimited:
+            return ("RateLimited", error.description, false)
         case let error as MissingService:
             return ("MissingService", error.description, false)
         default:
@@ -119,7 +130,8 @@ struct Processor: Sendable {
     private func log(fetched: FetchedJob, job: Job?, outcome: String, error: String?, since started: ContinuousClock.Instant) {
         // Successes are logged at debug: at thousands of jobs a second a line each costs more than
         // the jobs (ferry_jobs_total counts them); failures at warning.
-        guard logger.logLevel <= (outcome == "succeeded" ? .debug : .warning) else { return }
+        let level: Logger.Level = outcome == "succeeded" ? .debug : outcome == "limited" ? .notice : .warning
+        guard logger.logLevel <= level else { return }
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         var metadata: Logger.Metadata = [
@@ -129,6 +141,8 @@ struct Processor: Sendable {
         if let error { metadata["error"] = "\(error)" }
         if outcome == "succeeded" {
             logger.debug("job finished", metadata: metadata)
+        } else if outcome == "limited" {
+            logger.notice("job limited by the service it calls: its budget is held and the job waits, no attempt spent", metadata: metadata)
         } else {
             logger.warning("job failed", metadata: metadata)
         }

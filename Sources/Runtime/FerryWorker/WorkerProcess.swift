@@ -31,6 +31,8 @@ public final class WorkerProcess: Sendable {
     let limits: TypeLimits
     let gate = IsolationGate()
     let settler: Settler
+    /// The rate limiters of the types that have one, by type.
+    let limiters: [String: RateLimiter]
 
     private let stopping = Atomic<Bool>(false)
     private let quiet = Atomic<Bool>(false)
@@ -56,6 +58,7 @@ public final class WorkerProcess: Sendable {
         self.registry = registry
         self.services = services
         self.settler = Settler(keys: keys, deadSet: options.deadSet)
+        self.limiters = registry.entries.compactMapValues { entry in entry.settings.rate.map { RateLimiter(type: entry.type, limit: $0, keys: keys) } }
         var logger = logger
         logger[metadataKey: "worker"] = "\(id)"
         self.logger = logger
@@ -110,6 +113,13 @@ public final class WorkerProcess: Sendable {
         Thread.detachNewThread {
             housekeeping.run()
             housekeepingDone.leave()
+        }
+        if !limiters.isEmpty {
+            housekeepingDone.enter()
+            Thread.detachNewThread { [self] in
+                LimiterPump(process: self).run()
+                housekeepingDone.leave()
+            }
         }
 
         stopSignal.wait()

@@ -52,6 +52,15 @@ struct HealthRoutes {
                 gauge("ferry_queue_paused", "flag", "1 while the queue is paused", labels, numbers.paused ? 1 : 0)
             }
             gauge("ferry_workers", "processes", "Live worker processes", [], Double(stats.workers))
+            let limiters = try await server.blocking.withRedis { [keys = server.dispatcher.keys] in try RateLimits(keys: keys).status(on: $0) }
+            for limiter in limiters {
+                for budget in limiter.budgets {
+                    let labels = [("type", limiter.type), ("key", budget.key)]
+                    gauge("ferry_rate_limit_available", "jobs", "Jobs of a rate-limited budget that could start at once now", labels, Double(budget.available))
+                    gauge("ferry_rate_limit_waiting", "jobs", "Jobs parked until their rate-limited budget frees a token", labels, Double(budget.waiting))
+                    gauge("ferry_rate_limit_held", "flag", "1 while a handler's \"limited until\" holds the budget", labels, budget.heldUntil == nil ? 0 : 1)
+                }
+            }
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))

@@ -2,7 +2,8 @@ import FerryQueue
 import FerryRedis
 import Hummingbird
 
-/// `GET stats`, `GET queues`, `POST queues/{q}/pause|resume`, `DELETE queues/{q}?confirm=true`.
+/// `GET stats`, `GET queues`, `POST queues/{q}/pause|resume`, `DELETE queues/{q}?confirm=true`,
+/// `GET rate-limits`.
 struct QueueRoutes {
     let server: AdminServer
 
@@ -10,6 +11,10 @@ struct QueueRoutes {
         let admin = server.admin
         api.get("stats") { _, _ in
             try JSONResponse.make(try await server.blocking.withRedis { try admin.queues.stats(on: $0) })
+        }
+
+        api.get("rate-limits") { _, _ in
+            try JSONResponse.make(["rate_limits": try await server.blocking.withRedis { [keys = server.dispatcher.keys] in try RateLimits(keys: keys).status(on: $0) }])
         }
 
         api.get("queues") { _, _ in
