@@ -409,6 +409,29 @@ import Yams
         #expect(schedules.json?["schedules"]?.elements?.contains { $0["name"] == .string("smoke-heartbeat") } == true)
     }
 
+    @Test func batchesAndChainsAreEnqueuedOverHTTP() throws {
+        let (process, base) = try startAdmin()
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        let created = try call("POST", base + "/api/v1/batches", body: #"{"jobs": [{"type": "ferry.noop"}, {"type": "ferry.echo", "args": {"n": 1}}], "description": "two", "on_complete": {"type": "ferry.noop"}}"#)
+        #expect(created.status == 201, "\(String(describing: created.json))")
+        let id = try #require(created.json?["id"]?.string)
+        #expect(created.json?["job_ids"]?.elements?.count == 2)
+        let progress = try call("GET", base + "/api/v1/batches/\(id)")
+        #expect(progress.status == 200)
+        #expect(progress.json?["total"] == .int(2) && progress.json?["pending"] == .int(2) && progress.json?["description"] == .string("two"))
+        #expect(try call("GET", base + "/api/v1/batches/b-nothing").status == 404)
+        #expect(try call("POST", base + "/api/v1/batches", body: #"{"jobs": []}"#).status == 400)
+        #expect(try call("POST", base + "/api/v1/batches", body: #"{"jobs": [{"type": "bad type"}]}"#).status == 400)
+        #expect(try call("POST", base + "/api/v1/batches", body: #"{"jobs": [{"type": "ferry.noop", "max_attempts": 0}]}"#).status == 400)
+
+        let chained = try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.echo", "then": {"type": "ferry.noop", "then": {"type": "ferry.noop"}}}"#)
+        #expect(chained.status == 201)
+        let job = try call("GET", base + "/api/v1/jobs/\(try #require(chained.json?["id"]?.string))")
+        #expect(job.status == 200)
+        #expect(try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.echo", "then": {"args": {}}}"#).status == 400)
+        #expect(try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.echo", "then": {"type": "x", "then": {"type": 5}}}"#).status == 400)
+    }
+
     @Test func rateLimitersShowTheirBudgetsInTheAPIAndTheMetrics() throws {
         // A limiter with two budgets: "opus" used up with one job parked, "haiku" untouched.
         let limiter = RateLimiter(type: "claude.message", limit: try RateLimit(limit: 1, period: .seconds(60), burst: 1, key: "model"), keys: keys)
@@ -463,7 +486,7 @@ import Yams
                 checked += 1
             }
         }
-        #expect(checked == 39)
+        #expect(checked == 41)
     }
 }
 

@@ -34,8 +34,9 @@ import Testing
     func limiter(_ limit: RateLimit) -> RateLimiter { RateLimiter(type: "t", limit: limit, keys: keys) }
 
     @Test func aBurstIsAdmittedThenJobsParkAndComeBackInOrderWithTheirGrant() throws {
-        // 10 per second, 3 at once.
-        let limiter = limiter(try RateLimit(limit: 10, period: .seconds(1), burst: 3))
+        // 2 per second, 3 at once (slow enough that a loaded machine takes the six decisions
+        // before a token frees).
+        let limiter = limiter(try RateLimit(limit: 2, period: .seconds(1), burst: 3))
         let jobs = try fetch(6)
         var decisions: [RateLimiter.Decision] = []
         for job in jobs { decisions.append(try limiter.acquire(job, job: try job.job.get(), on: redis)) }
@@ -47,7 +48,7 @@ import Testing
         let status = try #require(try { try limiter.register(on: redis); return try RateLimits(keys: keys).status(on: redis).first }())
         #expect(status.waiting == 3 && status.budgets.first?.available == 0, "\(status)")
 
-        // One token frees every 100 ms: the parked jobs come back one by one, oldest first.
+        // One token frees every 500 ms: the parked jobs come back one by one, oldest first.
         let parkedIDs = try jobs.dropFirst(3).map { try $0.job.get().id }
         var returned: [String] = []
         let deadline = Date().addingTimeInterval(5)
@@ -109,9 +110,9 @@ import Testing
     }
 
     @Test func aReservedShareStaysFreeForItsQueue() throws {
-        // 10 per second, 5 at once, 40% kept for `critical`: the other queues get 6 per second, 3 at once,
-        // so 2 are left for critical.
-        let limiter = limiter(try RateLimit(limit: 10, period: .seconds(1), burst: 5, reserved: ["critical": 0.4]))
+        // 10 a minute, 5 at once, 40% kept for `critical`: the other queues get 6 a minute, 3 at
+        // once, so 2 are left for critical.
+        let limiter = limiter(try RateLimit(limit: 10, period: .seconds(60), burst: 5, reserved: ["critical": 0.4]))
         let plain = try fetch(5)
         let admitted = try plain.filter { try limiter.acquire($0, job: try $0.job.get(), on: redis) == .admitted }.count
         #expect(admitted == 3)

@@ -15,11 +15,14 @@ public struct EnqueueOptions: Sendable, Equatable {
     public var uniqueKey: String?
     /// How long a unique key holds at most (it is released when the job finishes).
     public var uniqueFor: Duration
+    /// The job to enqueue when this one succeeds (a chain; see ``Chain``).
+    public var then: JSONValue?
 
     public init(
         queue: String? = nil, runAt: Date? = nil, maxAttempts: Int? = nil, timeout: Duration? = nil,
-        uniqueKey: String? = nil, uniqueFor: Duration = .seconds(3600)
+        uniqueKey: String? = nil, uniqueFor: Duration = .seconds(3600), then: JSONValue? = nil
     ) {
+        self.then = then
         self.queue = queue
         self.runAt = runAt
         self.maxAttempts = maxAttempts
@@ -230,10 +233,11 @@ public final class Dispatcher: Sendable {
         if let unique = request.options.uniqueKey {
             guard !unique.isEmpty, unique.utf8.count <= 200 else { throw .invalidJob("unique_key must be 1 to 200 bytes") }
         }
+        if let then = request.options.then { _ = try Chain.link(then) }
         let job = Job(
             type: request.type, queue: queue, args: request.args, maxAttempts: maxAttempts,
             runAt: request.options.runAt?.timeIntervalSince1970, uniqueKey: request.options.uniqueKey,
-            timeoutS: timeout?.secondsValue
+            timeoutS: timeout?.secondsValue, then: request.options.then
         )
         let payload = job.encoded()
         guard payload.count <= payloadLimit else { throw .payloadTooLarge(bytes: payload.count, limit: payloadLimit) }

@@ -28,9 +28,14 @@ public struct Job: Sendable, Equatable, Codable {
     /// For a job enqueued by the scheduler: the tick it was enqueued for (Unix seconds), so a
     /// handler can be idempotent per tick.
     public var tick: Double?
+    /// The id of the batch the job belongs to (see ``Batches``).
+    public var batch: String?
+    /// The job to enqueue once this one succeeds, with this one's result as its `parent_result`
+    /// argument: `{"type": …, "args": {…}, "queue": …, "max_attempts": …, "then": {…}}` (a chain).
+    public var then: JSONValue?
 
     enum CodingKeys: String, CodingKey {
-        case id, type, queue, args, attempt, error, tick
+        case id, type, queue, args, attempt, error, tick, batch, then
         case maxAttempts = "max_attempts"
         case createdAt = "created_at"
         case enqueuedAt = "enqueued_at"
@@ -43,7 +48,7 @@ public struct Job: Sendable, Equatable, Codable {
         id: String = Job.newID(), type: String, queue: String, args: JSONValue = .object([:]),
         attempt: Int = 1, maxAttempts: Int, createdAt: Double = Date().timeIntervalSince1970,
         enqueuedAt: Double? = nil, runAt: Double? = nil, uniqueKey: String? = nil, timeoutS: Double? = nil,
-        error: JobFailure? = nil, tick: Double? = nil
+        error: JobFailure? = nil, tick: Double? = nil, batch: String? = nil, then: JSONValue? = nil
     ) {
         self.id = id
         self.type = type
@@ -58,6 +63,8 @@ public struct Job: Sendable, Equatable, Codable {
         self.timeoutS = timeoutS
         self.error = error
         self.tick = tick
+        self.batch = batch
+        self.then = then
     }
 
     /// A new random job id: 32 lowercase hex digits.

@@ -9,6 +9,10 @@ enum JobWriter {
         write(job.args, &out)
         key("attempt", &out)
         out.append(contentsOf: String(job.attempt).utf8)
+        if let batch = job.batch {
+            key("batch", &out)
+            write(string: batch, &out)
+        }
         key("created_at", &out)
         write(number: job.createdAt, &out)
         key("enqueued_at", &out)
@@ -33,6 +37,10 @@ enum JobWriter {
         if let runAt = job.runAt {
             key("run_at", &out)
             write(number: runAt, &out)
+        }
+        if let then = job.then {
+            key("then", &out)
+            write(then, &out)
         }
         if let tick = job.tick {
             key("tick", &out)

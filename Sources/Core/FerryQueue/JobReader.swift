@@ -80,6 +80,7 @@ enum JobReader {
             var id: String?, type: String?, queue: String?, args: JSONValue?
             var attempt: Int?, maxAttempts: Int?, createdAt: Double?, enqueuedAt: Double?
             var runAt: Double?, uniqueKey: String?, timeoutS: Double?, error: JobFailure?, tick: Double?
+            var batch: String?, then: JSONValue?
             var seen: UInt16 = 0
             try expect(UInt8(ascii: "{"), "an object")
             if !take(UInt8(ascii: "}")) {
@@ -102,6 +103,8 @@ enum JobReader {
                     case "timeout_s" where Self.first(10, &seen): timeoutS = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredDouble(key) }
                     case "tick" where Self.first(11, &seen): tick = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredDouble(key) }
                     case "error" where Self.first(12, &seen): error = try optional { (reader: inout Reader) throws(Failure) in try reader.failure() }
+                    case "batch" where Self.first(13, &seen): batch = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredString(key) }
+                    case "then" where Self.first(14, &seen): then = try optional { (reader: inout Reader) throws(Failure) in try reader.value(depth: 1) }
                     default: try skip(depth: 1)
                     }
                 } while take(UInt8(ascii: ","))
@@ -118,7 +121,8 @@ enum JobReader {
             guard let enqueuedAt else { throw missing("enqueued_at") }
             return Job(
                 id: id, type: type, queue: queue, args: args, attempt: attempt, maxAttempts: maxAttempts, createdAt: createdAt,
-                enqueuedAt: enqueuedAt, runAt: runAt, uniqueKey: uniqueKey, timeoutS: timeoutS, error: error, tick: tick
+                enqueuedAt: enqueuedAt, runAt: runAt, uniqueKey: uniqueKey, timeoutS: timeoutS, error: error, tick: tick,
+                batch: batch, then: then
             )
         }
 

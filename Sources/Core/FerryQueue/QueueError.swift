@@ -8,6 +8,8 @@ public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
     case malformedJob(reason: String)
     /// No job with this id where it was looked for.
     case jobNotFound(id: String, in: String)
+    /// No batch with this id (or it expired a week after completing).
+    case batchNotFound(id: String)
     /// Redis failed underneath.
     case redis(String)
 
@@ -18,6 +20,7 @@ public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidJob(let reason): return "invalid job: \(reason)"
         case .malformedJob(let reason): return "malformed job payload: \(reason)"
         case .jobNotFound(let id, let place): return "no job \(id) in \(place)"
+        case .batchNotFound(let id): return "no batch \(id); a batch is kept for a week after it completes"
         case .redis(let message): return message
         }
     }

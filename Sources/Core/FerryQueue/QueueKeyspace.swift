@@ -20,6 +20,8 @@
 /// | `ns:{q}:result:<id>` | string | a finished job's result record (`succeeded` with its result, or `dead` with its error), with a TTL |
 /// | `ns:{q}:finished:<id>` | list | one element once the job has a result record, for waiters to block on (same TTL) |
 /// | `ns:{q}:schedule:<entry>` | string | last tick (ms) enqueued for a scheduler entry |
+/// | `ns:{q}:batch:<id>:info` | hash | a batch: description, total, succeeded, failed, dead, sealed, callbacks, times |
+/// | `ns:{q}:batch:<id>:pending` | set | ids of the batch's jobs not finished yet |
 /// | `ns:{q}:granted:<type>:<n>` | string | grant `n` of a type's rate limiter already delivered to the queue (1 h TTL) |
 /// | `ns:{limit:<type>}:…` | | a job type's rate limiter (see ``RateLimiter``) |
 /// | `ns:limiters` | hash | job type → its rate limit as JSON, written by the workers |
@@ -52,6 +54,10 @@ public struct QueueKeyspace: Sendable, Equatable {
     public func result(_ queue: String, id: String) -> String { "\(namespace):{\(queue)}:result:\(id)" }
     public func finished(_ queue: String, id: String) -> String { "\(namespace):{\(queue)}:finished:\(id)" }
     public func schedule(_ queue: String, entry: String) -> String { "\(namespace):{\(queue)}:schedule:\(entry)" }
+    /// The prefix of the keys of batch `id` (`info` hash, `pending` set), in its queue's slot.
+    public func batch(_ queue: String, id: String) -> String { "\(namespace):{\(queue)}:batch:\(id):" }
+    /// The prefix of every batch of `queue` (scripts append `<id>:`).
+    public func batchPrefix(_ queue: String) -> String { "\(namespace):{\(queue)}:batch:" }
     /// The prefix of grant numbers delivered to `queue` by rate limiters (scripts append the number).
     public func granted(_ queue: String) -> String { "\(namespace):{\(queue)}:granted:" }
     /// The prefix of every key of the rate limiter of job type `type`.

@@ -206,7 +206,7 @@ public struct WorkerRegistry: Sendable {
             keys: [.string(keys.inflight(queue, consumer: consumer)), .string(keys.ready(queue)), .string(keys.dead(queue)),
                    .string(keys.crashes(queue)), .string(keys.trimmed(queue)), .string(keys.ids(queue))],
             arguments: [.string(mode), RedisArgument(crashLimit), .string(queue), .string(consumer.worker), RedisArgument(deadSet.capacity),
-                        .string(String(deadSet.maxAge.wholeMilliseconds)), .string(keys.uniquePrefix(queue))]
+                        .string(String(deadSet.maxAge.wholeMilliseconds)), .string(keys.uniquePrefix(queue)), .string(keys.batchPrefix(queue))]
         )
         let counts = reply.array?.compactMap(\.int) ?? [0, 0]
         // Jobs now wait in a queue that may never have been registered (written by another

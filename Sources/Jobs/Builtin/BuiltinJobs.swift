@@ -4,7 +4,8 @@ import Foundation
 
 /// Job types for smoke tests of a deployment, benchmarks and crash tests.
 public enum BuiltinJobs {
-    /// Registers `ferry.noop`, `ferry.echo`, `ferry.sleep`, `ferry.fail`, `ferry.exit`, `ferry.record` and `ferry.probe`.
+    /// Registers `ferry.noop`, `ferry.echo`, `ferry.sleep`, `ferry.fail`, `ferry.flaky`, `ferry.exit`, `ferry.record`,
+    /// `ferry.fanout` and `ferry.probe`.
     ///
     /// - Parameter testJobs: whether the jobs that harm their worker run: `ferry.exit` (kills its
     ///   process) and `ferry.sleep` with `ignore_cancel` (holds a thread past its timeout). Off, as
@@ -15,6 +16,8 @@ public enum BuiltinJobs {
         try registry.register(Echo())
         try registry.register(Sleep(testJobs: testJobs))
         try registry.register(Fail())
+        try registry.register(Flaky())
+        try registry.register(Fanout())
         try registry.register(Exit(enabled: testJobs))
         try registry.register(Record())
         try registry.register(Probe())
@@ -77,6 +80,40 @@ struct Fail: JobHandler {
 
     func perform(_ arguments: Arguments, context: JobContext) throws {
         throw Failure(description: arguments.message ?? "ferry.fail failed as asked")
+    }
+}
+
+/// `ferry.flaky {"fail": N}`: fails its first N attempts, then succeeds with
+/// `{"attempt": n, "args": <its arguments>}` as its result — retries and chains, end to end.
+struct Flaky: JobHandler {
+    static let type = "ferry.flaky"
+    struct Arguments: Decodable, Sendable { var fail: Int? }
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    func perform(_ arguments: Arguments, context: JobContext) throws {
+        let failures = arguments.fail ?? 1
+        if context.attempt <= failures { throw Failure(description: "ferry.flaky: attempt \(context.attempt) fails as asked (\(failures) to fail)") }
+        try context.setResult(["attempt": .int(Int64(context.attempt)), "args": context.job.args])
+    }
+}
+
+/// `ferry.fanout {"key": K, "children": N}`: adds N `ferry.record {"key": K}` jobs to its own
+/// batch, then records itself in K like them — nested additions to a batch, end to end.
+struct Fanout: JobHandler {
+    static let type = "ferry.fanout"
+    struct Arguments: Decodable, Sendable {
+        var key: String
+        var children: Int
+    }
+
+    func perform(_ arguments: Arguments, context: JobContext) throws {
+        guard (0...10_000).contains(arguments.children) else { throw PermanentJobError("children must be from 0 to 10000") }
+        try context.addToBatch((0..<arguments.children).map { _ in
+            .init(type: Record.type, args: .object(["key": .string(arguments.key)]))
+        })
+        try Record().perform(.init(key: arguments.key), context: context)
     }
 }
 

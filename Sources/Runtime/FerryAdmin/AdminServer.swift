@@ -142,6 +142,7 @@ public struct AdminServer: Service {
         QueueRoutes(server: self).register(on: api)
         JobRoutes(server: self).register(on: api)
         WorkerRoutes(server: self).register(on: api)
+        BatchRoutes(server: self).register(on: api)
         return router
     }
 

@@ -20,7 +20,7 @@ struct Executor {
         let consumer = Consumer(worker: process.id, lane: .slot(slot))
         let fetcher = Fetcher(keys: process.keys, consumer: consumer)
         let processor = Processor(
-            registry: process.registry, services: process.services, slots: process.slots, limits: process.limits,
+            registry: process.registry, services: process.services, slots: process.slots, limits: process.limits, dispatcher: process.dispatcher,
             isStopping: { [process] in process.isStopping }, logger: process.logger
         )
         let queues = process.options.queues.names
@@ -72,6 +72,7 @@ struct Executor {
                     }
                     let (fetched, outcome) = try runOne(batch[index], processor: processor, fetcher: fetcher, metrics: metrics, on: connection)
                     index += 1
+                    if case .settle(let settlement) = outcome { try continueChain(fetched, settlement) }
                     switch outcome {
                     case .settle(.done) where !fetched.isSuspect:
                         unconfirmed.append((fetched, .done))
@@ -127,6 +128,28 @@ struct Executor {
     private func parkedByRateLimit(_ fetched: FetchedJob, on connection: RedisConnection) throws(RedisError) -> Bool {
         guard !process.limiters.isEmpty, let job = try? fetched.job.get(), let limiter = process.limiters[job.type] else { return false }
         return try limiter.acquire(fetched, job: job, on: connection) != .admitted
+    }
+
+    /// Enqueues the next job of a chain when a chained job succeeded — before it is acknowledged,
+    /// so a crash in between runs the job again rather than losing the next one (which is unique
+    /// per predecessor, so it is not enqueued twice).
+    private func continueChain(_ fetched: FetchedJob, _ settlement: Settlement) throws {
+        guard let job = try? fetched.job.get(), job.then != nil else { return }
+        let result: [UInt8]?
+        switch settlement {
+        case .done: result = nil
+        case .succeeded(let bytes, _): result = bytes
+        case .retry, .bury: return
+        }
+        do {
+            try Chain.enqueueNext(after: job, result: result, dispatcher: process.dispatcher)
+        } catch .redis(let message) {
+            throw QueueError.redis(message)
+        } catch {
+            process.logger.error("the chain ends here: the next job cannot be enqueued", metadata: [
+                "job_id": "\(job.id)", "job_type": "\(job.type)", "error": "\(error)",
+            ])
+        }
     }
 
     /// Runs one job through the isolation gate: alone if it is a crash suspect, else shared.

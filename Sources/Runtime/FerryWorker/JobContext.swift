@@ -10,6 +10,8 @@ public final class JobContext: Sendable {
     public let services: JobServices
     /// The job type's effective settings (including its `parameters`).
     public let settings: JobSettings
+    /// Enqueues jobs in the worker's namespace, with the configured defaults of their types.
+    public let dispatcher: Dispatcher
 
     private let baseLogger: Logger
     /// Made on first use: most jobs never log, and a logger with metadata costs allocations.
@@ -24,8 +26,9 @@ public final class JobContext: Sendable {
     /// The largest result a job may hand back, encoded.
     public static let resultLimit = 512 * 1024
 
-    init(job: Job, logger: Logger, services: JobServices, settings: JobSettings) {
+    init(job: Job, logger: Logger, services: JobServices, settings: JobSettings, dispatcher: Dispatcher) {
         self.job = job
+        self.dispatcher = dispatcher
         self.baseLogger = logger
         self.services = services
         self.settings = settings
@@ -47,6 +50,16 @@ public final class JobContext: Sendable {
 
     public var id: String { job.id }
     public var attempt: Int { job.attempt }
+
+    // MARK: Batches
+
+    /// Adds jobs to this job's batch: they run in the batch's queue, and the batch completes only
+    /// when they have finished too (the batch cannot complete before this job ends). Returns their ids.
+    @discardableResult
+    public func addToBatch(_ jobs: [Dispatcher.JobRequest]) throws -> [String] {
+        guard let batch = job.batch else { throw PermanentJobError("job \(job.id) (\(job.type)) is not part of a batch, so it cannot add jobs to one") }
+        return try Batches(dispatcher: dispatcher).add(jobs, to: batch, queue: job.queue)
+    }
 
     // MARK: Cancellation
 

@@ -12,6 +12,7 @@ struct Processor: Sendable {
     let services: JobServices
     let slots: ExecutorSlots
     let limits: TypeLimits
+    let dispatcher: Dispatcher
     /// True once the process is stopping (a job waiting for a type slot then goes back).
     let isStopping: @Sendable () -> Bool
     let logger: Logger
@@ -55,7 +56,7 @@ struct Processor: Sendable {
 
         // Job.decode has checked timeout_s, run_at and enqueued_at against their ranges.
         let timeout = job.timeoutS.flatMap { Duration(checkedSeconds: $0) } ?? entry.settings.timeout
-        let context = JobContext(job: job, logger: logger, services: services, settings: entry.settings)
+        let context = JobContext(job: job, logger: logger, services: services, settings: entry.settings, dispatcher: dispatcher)
         let instruments = metrics.instruments(type: job.type, queue: job.queue)
         let latency = Date().timeIntervalSince1970 - (job.runAt ?? job.enqueuedAt)
         instruments.latency.recordNanoseconds(Int64(min(max(0, latency), 1e9) * 1e9))

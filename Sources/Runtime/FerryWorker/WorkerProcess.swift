@@ -31,6 +31,8 @@ public final class WorkerProcess: Sendable {
     let limits: TypeLimits
     let gate = IsolationGate()
     let settler: Settler
+    /// Enqueues from inside the worker: chained jobs, batch additions, jobs that enqueue jobs.
+    let dispatcher: Dispatcher
     /// The rate limiters of the types that have one, by type.
     let limiters: [String: RateLimiter]
 
@@ -58,6 +60,7 @@ public final class WorkerProcess: Sendable {
         self.registry = registry
         self.services = services
         self.settler = Settler(keys: keys, deadSet: options.deadSet)
+        self.dispatcher = Dispatcher(redis: services.redis, keys: keys, defaults: { [registry] in registry.enqueueDefaults(for: $0) })
         self.limiters = registry.entries.compactMapValues { entry in entry.settings.rate.map { RateLimiter(type: entry.type, limit: $0, keys: keys) } }
         var logger = logger
         logger[metadataKey: "worker"] = "\(id)"

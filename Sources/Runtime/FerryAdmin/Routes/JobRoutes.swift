@@ -167,9 +167,11 @@ struct JobRoutes {
         let maxAttempts: Int?
         let timeoutS: Double?
         let uniqueKey: String?
+        /// The next job of a chain: `{"type", "args", "queue", "max_attempts", "then"}`.
+        let then: JSONValue?
 
         enum CodingKeys: String, CodingKey {
-            case type, args, queue
+            case type, args, queue, then
             case runAt = "run_at", delayS = "delay_s", maxAttempts = "max_attempts", timeoutS = "timeout_s", uniqueKey = "unique_key"
         }
     }
@@ -202,8 +204,12 @@ struct JobRoutes {
                 throw AdminError.badRequest("max_attempts must be between 1 and 1000, got \(attempts)")
             }
             let runAt = job.runAt.map { Date(timeIntervalSince1970: $0) } ?? job.delayS.map { Date().addingTimeInterval($0) }
+            if let then = job.then, then != .null {
+                do { _ = try Chain.link(then) } catch { throw AdminError.badRequest("\(error)") }
+            }
             let options = EnqueueOptions(
-                queue: job.queue, runAt: runAt, maxAttempts: job.maxAttempts, timeout: timeout, uniqueKey: job.uniqueKey
+                queue: job.queue, runAt: runAt, maxAttempts: job.maxAttempts, timeout: timeout, uniqueKey: job.uniqueKey,
+                then: job.then == .null ? nil : job.then
             )
             let requestToEnqueue = Dispatcher.JobRequest(type: job.type, args: job.args ?? .object([:]), options: options)
             let id: String

@@ -1,0 +1,225 @@
+public import FerryRedis
+import FerrySupport
+import Foundation
+
+/// What a batch is made of and what runs when it is done.
+public struct BatchRequest: Sendable {
+    /// The jobs. They all run in one queue, the batch's (the first job's queue unless `queue` says).
+    public var jobs: [Dispatcher.JobRequest]
+    /// The batch's queue; its jobs and callbacks run there.
+    public var queue: String?
+    /// Shown in `ferry batch` and the admin API.
+    public var description: String
+    /// Enqueued once, when every job has finished (succeeded or dead). Its arguments get `batch_id`.
+    public var onComplete: Dispatcher.JobRequest?
+    /// Enqueued once, when every job has succeeded. Its arguments get `batch_id`.
+    public var onSuccess: Dispatcher.JobRequest?
+
+    public init(
+        jobs: [Dispatcher.JobRequest], queue: String? = nil, description: String = "",
+        onComplete: Dispatcher.JobRequest? = nil, onSuccess: Dispatcher.JobRequest? = nil
+    ) {
+        self.jobs = jobs
+        self.queue = queue
+        self.description = description
+        self.onComplete = onComplete
+        self.onSuccess = onSuccess
+    }
+}
+
+/// A batch's progress.
+public struct BatchStatus: Sendable, Equatable, Codable {
+    public var id: String
+    public var queue: String
+    public var description: String
+    /// Jobs added so far (nested additions included).
+    public var total: Int
+    /// Jobs not finished yet (queued, running, or waiting for a retry).
+    public var pending: Int
+    /// Jobs that succeeded.
+    public var succeeded: Int
+    /// Failed attempts (each retried or, at the end, dead).
+    public var failed: Int
+    /// Jobs that went to the dead set.
+    public var dead: Int
+    /// False while the batch is still being enqueued: no callback fires before it is sealed.
+    public var sealed: Bool
+    /// Unix seconds.
+    public var createdAt: Double
+    /// When the last job finished and the callbacks were enqueued (Unix seconds).
+    public var completedAt: Double?
+    /// The callbacks that were enqueued: `on_complete`, `on_success`.
+    public var callbacksEnqueued: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case id, queue, description, total, pending, succeeded, failed, dead, sealed
+        case createdAt = "created_at"
+        case completedAt = "completed_at"
+        case callbacksEnqueued = "callbacks_enqueued"
+    }
+}
+
+/// Batches (Sidekiq Pro's batches, BullMQ's flows): many jobs enqueued as one, with callbacks
+/// enqueued exactly once when all have finished.
+///
+/// A batch lives in its queue's hash slot (`ns:{q}:batch:<id>:info` hash and `…:pending` set of
+/// job ids), so every change is in one script with the job's own transition: the jobs go in with
+/// the bookkeeping, and the acknowledgement, retry or burial of a job updates its batch in the
+/// same script. A job that runs twice (after a crash) is acknowledged once, the callbacks fire
+/// from the script that removes the last pending id — once, across retries, crashes and restarts.
+/// Large batches go in chunks of 1,000 jobs, each atomic with its bookkeeping; the callbacks
+/// wait until the last chunk seals the batch.
+public struct Batches: Sendable {
+    public let dispatcher: Dispatcher
+    var keys: QueueKeyspace { dispatcher.keys }
+
+    public init(dispatcher: Dispatcher) {
+        self.dispatcher = dispatcher
+    }
+
+    /// A new batch id: `b` and 32 hex digits.
+    public static func newID() -> String { "b" + Job.newID() }
+
+    /// Enqueues the jobs as one batch and returns its id and the jobs' ids.
+    @discardableResult
+    public func enqueue(_ request: BatchRequest) throws(QueueError) -> (batch: String, ids: [String]) {
+        guard !request.jobs.isEmpty else { throw .invalidJob("a batch needs at least one job") }
+        guard request.description.unicodeScalars.count <= 250 else { throw .invalidJob("a batch's description must be at most 250 characters") }
+        let id = Self.newID()
+        let queue: String
+        if let asked = request.queue { queue = asked } else { queue = try dispatcher.prepare(request.jobs[0]).0.queue }
+        try Names.validateQueue(queue)
+        func callback(_ callback: Dispatcher.JobRequest?) throws(QueueError) -> [UInt8] {
+            guard var callback else { return [] }
+            callback.options.queue = queue
+            guard var args = callback.args.object else {
+                throw .invalidJob("the arguments of the callback \(callback.type) must be a JSON object, like {\"report\": true}")
+            }
+            args["batch_id"] = .string(id)
+            callback.args = .object(args)
+            return try dispatcher.prepare(callback).1
+        }
+        let onComplete = try callback(request.onComplete)
+        let onSuccess = try callback(request.onSuccess)
+        var ids: [String] = []
+        var first = true
+        var index = 0
+        while index < request.jobs.count {
+            let chunk = Array(request.jobs[index..<min(index + 1000, request.jobs.count)])
+            index += chunk.count
+            let mode = first ? (index == request.jobs.count ? "create-sealed" : "create") : (index == request.jobs.count ? "add-seal" : "add")
+            ids += try write(chunk, batch: id, queue: queue, mode: mode,
+                             extra: first ? [.string(request.description), .bytes(onComplete), .bytes(onSuccess)] : [])
+            first = false
+        }
+        return (id, ids)
+    }
+
+    /// Adds jobs to a batch that is not complete yet — typically from one of its running jobs,
+    /// which keeps the batch open until it ends. Returns the new jobs' ids.
+    @discardableResult
+    public func add(_ jobs: [Dispatcher.JobRequest], to batch: String, queue: String) throws(QueueError) -> [String] {
+        var ids: [String] = []
+        var index = 0
+        while index < jobs.count {
+            let chunk = Array(jobs[index..<min(index + 1000, jobs.count)])
+            index += chunk.count
+            ids += try write(chunk, batch: batch, queue: queue, mode: "add", extra: [])
+        }
+        return ids
+    }
+
+    private func write(_ requests: [Dispatcher.JobRequest], batch: String, queue: String, mode: String, extra: [RedisArgument]) throws(QueueError) -> [String] {
+        var arguments: [RedisArgument] = [.string(mode)] + (extra.isEmpty ? [.string(""), .string(""), .string("")] : extra)
+        var ids: [String] = []
+        for var request in requests {
+            if let asked = request.options.queue, asked != queue {
+                throw .invalidJob("the jobs of a batch run in the batch's queue '\(queue)'; one asked for '\(asked)'")
+            }
+            request.options.queue = queue
+            guard request.options.runAt == nil, request.options.uniqueKey == nil else {
+                throw .invalidJob("a batch's jobs run now and are not unique: drop run_at and unique_key")
+            }
+            var (job, _) = try dispatcher.prepare(request)
+            job.batch = batch
+            ids.append(job.id)
+            arguments += [.string(job.id), .bytes(job.encoded())]
+        }
+        let prefix = keys.batch(queue, id: batch)
+        let reply: RedisReply
+        do {
+            reply = try dispatcher.redis.withConnection { connection in
+                try connection.command("SADD", .string(keys.queues), .string(queue))
+                return try connection.run(
+                    BatchScripts.write, keys: [.string(keys.ready(queue)), .string(prefix + "info"), .string(prefix + "pending")], arguments: arguments
+                )
+            }
+        } catch {
+            throw .redis("\(error)")
+        }
+        switch reply.string {
+        case "exists": throw .invalidJob("batch \(batch) already exists")
+        case "missing": throw .batchNotFound(id: batch)
+        case "complete": throw .invalidJob("batch \(batch) is complete: its callbacks have run, nothing can be added")
+        default: return ids
+        }
+    }
+
+    /// A batch's progress, looked up in every known queue; nil when there is none by that id.
+    public func status(id: String, on redis: RedisConnection) throws(RedisError) -> BatchStatus? {
+        guard id.utf8.count <= 200 else { return nil }
+        let queues = (try redis.command("SMEMBERS", .string(keys.queues)).array ?? []).compactMap(\.string).sorted()
+        let found = try redis.pipeline(queues.map { ["EXISTS", .string(keys.batch($0, id: id) + "info")] })
+        guard let index = found.firstIndex(where: { $0.int == 1 }) else { return nil }
+        let queue = queues[index]
+        let prefix = keys.batch(queue, id: id)
+        let replies = try redis.pipeline([
+            ["HMGET", .string(prefix + "info"), "description", "total", "succeeded", "failed", "dead", "sealed", "created_at", "completed_at",
+             "fired_complete", "fired_success"],
+            ["SCARD", .string(prefix + "pending")],
+        ])
+        let fields = replies[0].array ?? []
+        func text(_ index: Int) -> String? { index < fields.count ? fields[index].string : nil }
+        func number(_ index: Int) -> Int { text(index).flatMap { Int($0) } ?? 0 }
+        return BatchStatus(
+            id: id, queue: queue, description: text(0) ?? "", total: number(1), pending: replies[1].int ?? 0, succeeded: number(2),
+            failed: number(3), dead: number(4), sealed: text(5) == "1", createdAt: Double(number(6)) / 1000,
+            completedAt: text(7).flatMap(Double.init).map { $0 / 1000 },
+            callbacksEnqueued: (text(8) == "1" ? ["on_complete"] : []) + (text(9) == "1" ? ["on_success"] : [])
+        )
+    }
+}
+
+/// The scripts of ``Batches``; the settlement scripts update batches through
+/// ``QueueScripts`` `batch_settle`.
+enum BatchScripts {
+    /// KEYS: ready, info, pending. ARGV: mode (`create`, `create-sealed`, `add`, `add-seal`),
+    /// description, on_complete payload, on_success payload (both "" for none; only read on
+    /// create), then id and payload pairs. Returns "ok", "exists", "missing" or "complete".
+    static let write = RedisScript(name: "batch_write", source: QueueScripts.helpers + """
+        local mode = ARGV[1]
+        local creating = mode == 'create' or mode == 'create-sealed'
+        if creating then
+          if redis.call('EXISTS', KEYS[2]) == 1 then return 'exists' end
+          redis.call('HSET', KEYS[2], 'description', ARGV[2], 'created_at', now_ms(), 'total', 0, 'succeeded', 0, 'failed', 0, 'dead', 0,
+            'sealed', mode == 'create-sealed' and '1' or '0')
+          if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], 'on_complete', ARGV[3]) end
+          if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'on_success', ARGV[4]) end
+        else
+          if redis.call('EXISTS', KEYS[2]) == 0 then return 'missing' end
+          if redis.call('HEXISTS', KEYS[2], 'completed_at') == 1 then return 'complete' end
+        end
+        local n = 0
+        for i = 5, #ARGV - 1, 2 do
+          redis.call('SADD', KEYS[3], ARGV[i])
+          redis.call('LPUSH', KEYS[1], ARGV[i + 1])
+          n = n + 1
+        end
+        redis.call('HINCRBY', KEYS[2], 'total', n)
+        if mode == 'add-seal' then
+          redis.call('HSET', KEYS[2], 'sealed', '1')
+          batch_fire(KEYS[2], KEYS[3], KEYS[1])
+        end
+        return 'ok'
+        """)
+}
