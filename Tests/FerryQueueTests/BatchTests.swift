@@ -137,6 +137,10 @@ import Testing
         #expect(throws: QueueError.self) { try batches.enqueue(BatchRequest(jobs: [request("has space")])) }
         #expect(throws: QueueError.self) { try batches.enqueue(BatchRequest(jobs: [request("a")], onSuccess: .init(type: "b", args: .array([])))) }
         #expect(throws: QueueError.self) { try batches.add([request("a")], to: "b-none", queue: "default") }
+        // A bad job in the second chunk: nothing of the first is written either.
+        var jobs = (0..<1500).map { _ in request("a") }
+        jobs[1200] = request("bad type")
+        #expect(throws: QueueError.self) { try batches.enqueue(BatchRequest(jobs: jobs)) }
         #expect(try readyJobs().isEmpty)
         #expect(try batches.status(id: "b-none", on: redis) == nil)
     }

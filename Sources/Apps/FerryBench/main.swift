@@ -65,9 +65,9 @@ func format(_ rate: Double) -> String {
 }
 
 /// Starts `ferry worker` and waits until its processes have registered.
-func startWorkers(_ keys: QueueKeyspace) throws -> ChildProcess {
+func startWorkers(_ keys: QueueKeyspace, jobsDirectory: String = "jobs") throws -> ChildProcess {
     let process = try ChildProcess(
-        [options.ferry, "worker", "--processes", "\(options.processes)", "--concurrency", "\(options.concurrency)"],
+        [options.ferry, "worker", "--processes", "\(options.processes)", "--concurrency", "\(options.concurrency)", "--jobs-dir", jobsDirectory],
         environment: ["FERRY_REDIS_URL": options.redisURL, "FERRY_NAMESPACE": keys.namespace, "FERRY_LOG_LEVEL": "warning"]
     )
     let ready = try eventually(timeout: 30) { try WorkerRegistry(keys: keys).liveWorkers(on: redis).count == options.processes }
@@ -96,6 +96,24 @@ do {
     report("enqueue, bulk (batches of 10,000)", "\(format(Double(options.jobs) / seconds(since: start))) jobs/s")
 }
 
+// 2b. A batch (bookkeeping written with the jobs, chunks of 1,000) against a plain bulk enqueue
+// of the same jobs, side by side.
+do {
+    let count = 100_000
+    let jobs = [Dispatcher.JobRequest](repeating: .init(type: "ferry.noop"), count: count)
+    let (_, plain) = try fresh("plainbulk")
+    var start = ContinuousClock.now
+    for chunk in stride(from: 0, to: count, by: 10_000) { try plain.enqueue(batch: Array(jobs[chunk..<chunk + 10_000])) }
+    let plainSeconds = seconds(since: start)
+    let (_, batched) = try fresh("batch")
+    start = ContinuousClock.now
+    try Batches(dispatcher: batched).enqueue(BatchRequest(jobs: jobs, onComplete: .init(type: "ferry.noop")))
+    let batchSeconds = seconds(since: start)
+    report("enqueue 100,000 jobs: plain bulk vs one batch", String(
+        format: "%@ jobs/s vs %@ jobs/s (the batch takes %.2f× the time)",
+        format(Double(count) / plainSeconds), format(Double(count) / batchSeconds), batchSeconds / plainSeconds))
+}
+
 /// CPU seconds (user + system) a process has used, from /proc.
 func cpuSeconds(pid: Int) -> Double {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
@@ -118,14 +136,14 @@ func redisCPUSeconds() throws -> Double {
 
 /// Queues `count` jobs while the queue is paused, releases them to running workers and reports
 /// jobs/s, worker CPU per job (all worker processes) and Redis CPU per job.
-func drain(_ label: String, count: Int, request: Dispatcher.JobRequest) throws {
+func drain(_ label: String, count: Int, request: Dispatcher.JobRequest, jobsDirectory: String = "jobs") throws {
     let (keys, dispatcher) = try fresh("drain")
     let admin = QueueAdmin(keys: keys)
     try admin.paused.pause("default", on: redis)
     let batch = [Dispatcher.JobRequest](repeating: request, count: 10_000)
     for _ in 0..<(count / batch.count) { try dispatcher.enqueue(batch: batch) }
     let total = count / batch.count * batch.count
-    let workers = try startWorkers(keys)
+    let workers = try startWorkers(keys, jobsDirectory: jobsDirectory)
     let pids = try WorkerRegistry(keys: keys).liveWorkers(on: redis).map(\.pid)
     let workerCPUBefore = pids.reduce(0) { $0 + cpuSeconds(pid: $1) }
     let redisCPUBefore = try redisCPUSeconds()
@@ -162,6 +180,16 @@ func drain(_ label: String, count: Int, request: Dispatcher.JobRequest) throws {
 // no-op jobs, and jobs that make one Redis round trip each (ferry.record: SADD + INCR pipelined).
 try drain("no-op jobs", count: options.jobs, request: .init(type: "ferry.noop"))
 try drain("one-round-trip jobs", count: options.jobs / 2, request: .init(type: "ferry.record", args: .object(["key": .string("bench-record")])))
+
+// 3b. The rate limiter's own cost: no-op jobs under a limit far above the drain rate (every job
+// asks for a token, none waits), to compare with the no-op drain above.
+do {
+    let directory = NSTemporaryDirectory() + "ferry-bench-jobs-\(UUID().uuidString.prefix(6))"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    try "rate: {limit: 1000000, per: 1s, burst: 100000}\n".write(toFile: directory + "/ferry.noop.yml", atomically: true, encoding: .utf8)
+    try drain("no-op jobs under a rate limit", count: options.jobs, request: .init(type: "ferry.noop"), jobsDirectory: directory)
+}
 
 // 4. Latency from enqueue to start at a steady rate.
 do {

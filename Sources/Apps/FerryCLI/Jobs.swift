@@ -20,6 +20,7 @@ struct Jobs: ParsableCommand {
             print("  max_attempts  \(settings.maxAttempts)  (\(source("max_attempts")))")
             print("  timeout       \(settings.timeout)  (\(source("timeout")))")
             print("  concurrency   \(settings.concurrency.map(String.init) ?? "no limit")  (\(source("concurrency")))")
+            print("  rate          \(settings.rate.map(String.init(describing:)) ?? "no limit")  (\(source("rate")))")
             print("  result_ttl    \(settings.resultTTL)  (\(source("result_ttl")))")
             print("  backoff       base \(settings.backoff.base), max \(settings.backoff.max), jitter \(settings.backoff.jitter)  (\(source("backoff")))")
             if !settings.parameters.isEmpty {

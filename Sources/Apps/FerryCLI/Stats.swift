@@ -38,13 +38,7 @@ struct Stats: ParsableCommand {
         }
         print("processed \(stats.processed), failed \(stats.failed), live worker processes \(stats.workers)")
         for limiter in limiters {
-            let limit = limiter.limit
-            var line = "rate limit \(limiter.type): \(limit.limit) per \(Duration.milliseconds(limit.periodMS)), burst \(limit.burst)"
-            if let key = limit.key { line += ", one budget per \(key)" }
-            if !limit.reserved.isEmpty {
-                line += ", reserved " + limit.reserved.sorted { $0.key < $1.key }.map { "\($0.key) \(Int(($0.value * 100).rounded()))%" }.joined(separator: ", ")
-            }
-            print(line + "; \(limiter.waiting) waiting")
+            print("rate limit \(limiter.type): \(limiter.limit); \(limiter.waiting) waiting")
             for budget in limiter.budgets {
                 let held = budget.heldUntil.map { String(format: ", held for %.1fs", max(0, $0 - Date().timeIntervalSince1970)) } ?? ""
                 print("  \(budget.key): \(budget.available) free now, \(budget.waiting) waiting\(held)")

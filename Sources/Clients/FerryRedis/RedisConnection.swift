@@ -115,6 +115,22 @@ public final class RedisConnection: @unchecked Sendable {
         return try reply.check()
     }
 
+    /// Runs a script several times in one round trip (one EVALSHA per call, pipelined) and
+    /// returns the replies in order, error replies in place. A call the server had forgotten the
+    /// script for (NOSCRIPT: it did not run) is loaded and run again.
+    public func run(_ script: RedisScript, pipelined calls: [(keys: [RedisArgument], arguments: [RedisArgument])]) throws(RedisError) -> [RedisReply] {
+        guard !calls.isEmpty else { return [] }
+        let sha: String
+        if let known = script.sha { sha = known } else { sha = try load(script) }
+        var replies = try pipeline(calls.map { ["EVALSHA", .string(sha), RedisArgument($0.keys.count)] + $0.keys + $0.arguments })
+        for index in replies.indices {
+            if case .error(let message) = replies[index], message.hasPrefix("NOSCRIPT") {
+                replies[index] = try send(["EVALSHA", .string(try load(script)), RedisArgument(calls[index].keys.count)] + calls[index].keys + calls[index].arguments)
+            }
+        }
+        return replies
+    }
+
     /// Sends a script without waiting for its reply: the command leaves now (one write, no
     /// round trip) and its reply is read by the next call on this connection or by
     /// ``confirmPosted()``. A script the server had forgotten (NOSCRIPT) is loaded and run then.

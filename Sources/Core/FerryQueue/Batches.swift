@@ -101,17 +101,22 @@ public struct Batches: Sendable {
         }
         let onComplete = try callback(request.onComplete)
         let onSuccess = try callback(request.onSuccess)
+        // Every job is checked before anything is written; then the chunks go in one round trip.
+        var chunks: [[RedisArgument]] = []
         var ids: [String] = []
-        var first = true
         var index = 0
         while index < request.jobs.count {
             let chunk = Array(request.jobs[index..<min(index + 1000, request.jobs.count)])
+            let first = index == 0
             index += chunk.count
-            let mode = first ? (index == request.jobs.count ? "create-sealed" : "create") : (index == request.jobs.count ? "add-seal" : "add")
-            ids += try write(chunk, batch: id, queue: queue, mode: mode,
-                             extra: first ? [.string(request.description), .bytes(onComplete), .bytes(onSuccess)] : [])
-            first = false
+            let last = index == request.jobs.count
+            let mode = first ? (last ? "create-sealed" : "create") : (last ? "add-seal" : "add")
+            let (arguments, chunkIDs) = try prepare(chunk, batch: id, queue: queue, mode: mode,
+                                                    extra: first ? [.string(request.description), .bytes(onComplete), .bytes(onSuccess)] : [])
+            chunks.append(arguments)
+            ids += chunkIDs
         }
+        try write(chunks, batch: id, queue: queue)
         return (id, ids)
     }
 
@@ -119,18 +124,25 @@ public struct Batches: Sendable {
     /// which keeps the batch open until it ends. Returns the new jobs' ids.
     @discardableResult
     public func add(_ jobs: [Dispatcher.JobRequest], to batch: String, queue: String) throws(QueueError) -> [String] {
+        var chunks: [[RedisArgument]] = []
         var ids: [String] = []
         var index = 0
         while index < jobs.count {
             let chunk = Array(jobs[index..<min(index + 1000, jobs.count)])
             index += chunk.count
-            ids += try write(chunk, batch: batch, queue: queue, mode: "add", extra: [])
+            let (arguments, chunkIDs) = try prepare(chunk, batch: batch, queue: queue, mode: "add", extra: [])
+            chunks.append(arguments)
+            ids += chunkIDs
         }
+        try write(chunks, batch: batch, queue: queue)
         return ids
     }
 
-    private func write(_ requests: [Dispatcher.JobRequest], batch: String, queue: String, mode: String, extra: [RedisArgument]) throws(QueueError) -> [String] {
+    private func prepare(
+        _ requests: [Dispatcher.JobRequest], batch: String, queue: String, mode: String, extra: [RedisArgument]
+    ) throws(QueueError) -> (arguments: [RedisArgument], ids: [String]) {
         var arguments: [RedisArgument] = [.string(mode)] + (extra.isEmpty ? [.string(""), .string(""), .string("")] : extra)
+        arguments.reserveCapacity(4 + requests.count * 2)
         var ids: [String] = []
         for var request in requests {
             if let asked = request.options.queue, asked != queue {
@@ -140,28 +152,34 @@ public struct Batches: Sendable {
             guard request.options.runAt == nil, request.options.uniqueKey == nil else {
                 throw .invalidJob("a batch's jobs run now and are not unique: drop run_at and unique_key")
             }
-            var (job, _) = try dispatcher.prepare(request)
-            job.batch = batch
+            let (job, payload) = try dispatcher.prepare(request, batch: batch)
             ids.append(job.id)
-            arguments += [.string(job.id), .bytes(job.encoded())]
+            arguments += [.string(job.id), .bytes(payload)]
         }
+        return (arguments, ids)
+    }
+
+    /// Runs the chunks' scripts in one round trip; the first refusal is thrown.
+    private func write(_ chunks: [[RedisArgument]], batch: String, queue: String) throws(QueueError) {
         let prefix = keys.batch(queue, id: batch)
-        let reply: RedisReply
+        let scriptKeys: [RedisArgument] = [.string(keys.ready(queue)), .string(prefix + "info"), .string(prefix + "pending")]
+        let replies: [RedisReply]
         do {
-            reply = try dispatcher.redis.withConnection { connection in
+            replies = try dispatcher.redis.withConnection { connection in
                 try connection.command("SADD", .string(keys.queues), .string(queue))
-                return try connection.run(
-                    BatchScripts.write, keys: [.string(keys.ready(queue)), .string(prefix + "info"), .string(prefix + "pending")], arguments: arguments
-                )
+                return try connection.run(BatchScripts.write, pipelined: chunks.map { (scriptKeys, $0) })
             }
         } catch {
             throw .redis("\(error)")
         }
-        switch reply.string {
-        case "exists": throw .invalidJob("batch \(batch) already exists")
-        case "missing": throw .batchNotFound(id: batch)
-        case "complete": throw .invalidJob("batch \(batch) is complete: its callbacks have run, nothing can be added")
-        default: return ids
+        for reply in replies {
+            if case .error(let message) = reply { throw .redis(message) }
+            switch reply.string {
+            case "exists": throw .invalidJob("batch \(batch) already exists")
+            case "missing": throw .batchNotFound(id: batch)
+            case "complete": throw .invalidJob("batch \(batch) is complete: its callbacks have run, nothing can be added")
+            default: continue
+            }
         }
     }
 
@@ -209,13 +227,16 @@ enum BatchScripts {
           if redis.call('EXISTS', KEYS[2]) == 0 then return 'missing' end
           if redis.call('HEXISTS', KEYS[2], 'completed_at') == 1 then return 'complete' end
         end
-        local n = 0
+        local ids, payloads = {}, {}
         for i = 5, #ARGV - 1, 2 do
-          redis.call('SADD', KEYS[3], ARGV[i])
-          redis.call('LPUSH', KEYS[1], ARGV[i + 1])
-          n = n + 1
+          ids[#ids + 1] = ARGV[i]
+          payloads[#payloads + 1] = ARGV[i + 1]
         end
-        redis.call('HINCRBY', KEYS[2], 'total', n)
+        if #ids > 0 then
+          redis.call('SADD', KEYS[3], unpack(ids))
+          redis.call('LPUSH', KEYS[1], unpack(payloads))
+        end
+        redis.call('HINCRBY', KEYS[2], 'total', #ids)
         if mode == 'add-seal' then
           redis.call('HSET', KEYS[2], 'sealed', '1')
           batch_fire(KEYS[2], KEYS[3], KEYS[1])

@@ -215,7 +215,7 @@ public final class Dispatcher: Sendable {
     // MARK: Validation
 
     /// Builds the envelope and checks it: names, arguments, size.
-    func prepare(_ request: JobRequest) throws(QueueError) -> (Job, [UInt8]) {
+    func prepare(_ request: JobRequest, batch: String? = nil) throws(QueueError) -> (Job, [UInt8]) {
         try Names.validateJobType(request.type)
         let settings = defaults(request.type)
         let queue = request.options.queue ?? settings.queue
@@ -237,7 +237,7 @@ public final class Dispatcher: Sendable {
         let job = Job(
             type: request.type, queue: queue, args: request.args, maxAttempts: maxAttempts,
             runAt: request.options.runAt?.timeIntervalSince1970, uniqueKey: request.options.uniqueKey,
-            timeoutS: timeout?.secondsValue, then: request.options.then
+            timeoutS: timeout?.secondsValue, batch: batch, then: request.options.then
         )
         let payload = job.encoded()
         guard payload.count <= payloadLimit else { throw .payloadTooLarge(bytes: payload.count, limit: payloadLimit) }

@@ -93,3 +93,15 @@ public struct RateLimit: Sendable, Equatable, Codable {
         return text.utf8.count <= 200 ? text : String(decoding: Array(text.utf8.prefix(200)), as: UTF8.self)
     }
 }
+
+extension RateLimit: CustomStringConvertible {
+    /// `50 per 60.0 seconds, burst 10, one budget per model, reserved critical 20%`.
+    public var description: String {
+        var text = "\(limit) per \(Duration.milliseconds(periodMS)), burst \(burst)"
+        if let key { text += ", one budget per \(key)" }
+        if !reserved.isEmpty {
+            text += ", reserved " + reserved.sorted { $0.key < $1.key }.map { "\($0.key) \(Int(($0.value * 100).rounded()))%" }.joined(separator: ", ")
+        }
+        return text
+    }
+}

@@ -54,7 +54,13 @@ public struct RateLimiter: Sendable {
     /// Asks for a token for `fetched` (a job of this limiter's type, in its consumer's in-flight list).
     /// When parked the job is no longer in flight.
     public func acquire(_ fetched: FetchedJob, job: Job, on redis: RedisConnection) throws(RedisError) -> Decision {
-        try park(fetched, job: job, front: false, on: redis)
+        try acquire([(fetched, job)], on: redis)[0]
+    }
+
+    /// Asks for tokens for several fetched jobs of this limiter's type in one round trip, in
+    /// order (a worker's fetched batch). Parked jobs are no longer in flight.
+    public func acquire(_ jobs: [(FetchedJob, Job)], on redis: RedisConnection) throws(RedisError) -> [Decision] {
+        try decide(jobs, front: false, on: redis)
     }
 
     /// Holds the job's budget for the whole fleet for `holdFor` and puts the job back at the head
@@ -62,29 +68,40 @@ public struct RateLimiter: Sendable {
     public func putBack(_ fetched: FetchedJob, job: Job, holdFor: Duration, on redis: RedisConnection) throws(RedisError) {
         let key = limit.budgetKey(of: job.args)
         _ = try redis.run(RateLimitScripts.hold, keys: [.string(prefix + "hold:" + key)], arguments: [.string(String(max(1, holdFor.wholeMilliseconds)))])
-        _ = try park(fetched, job: job, front: true, on: redis)
+        _ = try decide([(fetched, job)], front: true, on: redis)
     }
 
-    private func park(_ fetched: FetchedJob, job: Job, front: Bool, on redis: RedisConnection) throws(RedisError) -> Decision {
-        let key = limit.budgetKey(of: job.args)
-        let budgetClass = limit.budgetClass(forQueue: fetched.queue)
-        let shared = budgetClass == RateLimit.sharedClass && !limit.reserved.isEmpty
-        var entry = Array(fetched.queue.utf8)
-        entry.append(0x0A)
-        entry += fetched.payload
-        let reply = try redis.run(
-            RateLimitScripts.acquire,
-            keys: [.string(prefix + "tat:" + key), .string(prefix + "tat*:" + key), .string(prefix + "wait:\(budgetClass):" + key),
-                   .string(prefix + "hold:" + key), .string(prefix + "grant:" + job.id), .string(prefix + "due"), .string(prefix + "known")],
-            arguments: [.string(Self.format(limit.intervalMS)), .string(Self.format(limit.intervalMS * Double(limit.burst - 1))),
-                        .string(shared ? Self.format(limit.sharedIntervalMS) : ""), .string(shared ? Self.format(limit.sharedIntervalMS * Double(limit.sharedBurst - 1)) : ""),
-                        .bytes(entry), .string("\(budgetClass):\(key)"), .string(key), front ? "front" : "acquire"]
-        )
-        let values = reply.array?.compactMap(\.int) ?? []
-        if values.first == 1 { return .admitted }
-        // Parked: now it may leave the in-flight list.
-        _ = try redis.command("LREM", .string(keys.inflight(fetched.queue, consumer: fetched.consumer)), "-1", .bytes(fetched.payload))
-        return .parked(retryIn: .milliseconds(values.count > 1 ? values[1] : 0))
+    private func decide(_ jobs: [(FetchedJob, Job)], front: Bool, on redis: RedisConnection) throws(RedisError) -> [Decision] {
+        guard !jobs.isEmpty else { return [] }
+        let shared = !limit.reserved.isEmpty
+        var arguments: [RedisArgument] = [
+            .string(prefix), .string(Self.format(limit.intervalMS)), .string(Self.format(limit.intervalMS * Double(limit.burst - 1))),
+            .string(shared ? Self.format(limit.sharedIntervalMS) : ""), .string(shared ? Self.format(limit.sharedIntervalMS * Double(limit.sharedBurst - 1)) : ""),
+            front ? "front" : "acquire",
+        ]
+        for (fetched, job) in jobs {
+            var entry = Array(fetched.queue.utf8)
+            entry.append(0x0A)
+            entry += fetched.payload
+            arguments += [.string(limit.budgetKey(of: job.args)), .string(limit.budgetClass(forQueue: fetched.queue)), .string(job.id), .bytes(entry)]
+        }
+        let replies = try redis.run(
+            RateLimitScripts.acquire, keys: [.string(prefix + "due"), .string(prefix + "known")], arguments: arguments
+        ).array ?? []
+        var decisions: [Decision] = []
+        var parked: [[RedisArgument]] = []
+        for (index, (fetched, _)) in jobs.enumerated() {
+            let values = index < replies.count ? replies[index].array?.compactMap(\.int) ?? [] : []
+            if values.first == 1 {
+                decisions.append(.admitted)
+            } else {
+                decisions.append(.parked(retryIn: .milliseconds(values.count > 1 ? values[1] : 0)))
+                parked.append(["LREM", .string(keys.inflight(fetched.queue, consumer: fetched.consumer)), "-1", .bytes(fetched.payload)])
+            }
+        }
+        // Parked (written to a waiting list): now they may leave the in-flight list.
+        for reply in try redis.pipeline(parked) { try reply.check() }
+        return decisions
     }
 
     /// Grants the tokens that have freed to the oldest waiting jobs (at most `maxJobs`) and puts
@@ -159,32 +176,43 @@ enum RateLimitScripts {
 
         """
 
-    /// KEYS: tat, shared tat, waiting list, hold, grant, due, known. ARGV: interval, tau, shared
-    /// interval ("" when the job's class is not the shared one or there are no reserves), shared
-    /// tau, entry, due member, budget key, mode (`acquire` or `front`: back to the head of the line).
-    /// Returns {1, 0} admitted, or {0, ms until a token frees} parked.
+    /// KEYS: due, known. ARGV: key prefix, interval, tau, shared interval and tau ("" without
+    /// reserves), mode (`acquire`, or `front`: back to the head of the line), then per job: budget
+    /// key, class, job id, entry. Returns per job {1, 0} admitted, or {0, ms until a token frees}
+    /// parked.
     static let acquire = RedisScript(name: "limit_acquire", source: helpers + """
         local now = now_ms()
-        local front = ARGV[8] == 'front'
-        if not front and redis.call('DEL', KEYS[5]) == 1 then return {1, 0} end
-        redis.call('ZADD', KEYS[7], now, ARGV[7])
-        local interval, tau = tonumber(ARGV[1]), tonumber(ARGV[2])
-        local tat = math.max(number(redis.call('GET', KEYS[1])), now)
-        local tat2, interval2, tau2 = nil, nil, nil
-        if ARGV[3] ~= '' then
-          interval2, tau2 = tonumber(ARGV[3]), tonumber(ARGV[4])
-          tat2 = math.max(number(redis.call('GET', KEYS[2])), now)
+        local P = ARGV[1]
+        local interval, tau = tonumber(ARGV[2]), tonumber(ARGV[3])
+        local has_shared = ARGV[4] ~= ''
+        local interval2, tau2 = tonumber(ARGV[4]), tonumber(ARGV[5])
+        local front = ARGV[6] == 'front'
+        local out = {}
+        for i = 7, #ARGV - 3, 4 do
+          local key, class, id, entry = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+          local decision = nil
+          if not front and redis.call('DEL', P .. 'grant:' .. id) == 1 then decision = {1, 0} end
+          if not decision then
+            redis.call('ZADD', KEYS[2], now, key)
+            local tat = math.max(number(redis.call('GET', P .. 'tat:' .. key)), now)
+            local tat2 = nil
+            if has_shared and class == '*' then tat2 = math.max(number(redis.call('GET', P .. 'tat*:' .. key)), now) end
+            local at = free_at(tat, tat2, tau, tau2, number(redis.call('GET', P .. 'hold:' .. key)))
+            local list = P .. 'wait:' .. class .. ':' .. key
+            if not front and at <= now and redis.call('LLEN', list) == 0 then
+              take(P .. 'tat:' .. key, tat, interval, now)
+              if tat2 then take(P .. 'tat*:' .. key, tat2, interval2, now) end
+              decision = {1, 0}
+            else
+              if front then redis.call('LPUSH', list, entry) else redis.call('RPUSH', list, entry) end
+              at = math.max(at, now)
+              redis.call('ZADD', KEYS[1], 'LT', fmt(at), class .. ':' .. key)
+              decision = {0, math.ceil(at - now)}
+            end
+          end
+          out[#out + 1] = decision
         end
-        local at = free_at(tat, tat2, tau, tau2, number(redis.call('GET', KEYS[4])))
-        if not front and at <= now and redis.call('LLEN', KEYS[3]) == 0 then
-          take(KEYS[1], tat, interval, now)
-          if tat2 then take(KEYS[2], tat2, interval2, now) end
-          return {1, 0}
-        end
-        if front then redis.call('LPUSH', KEYS[3], ARGV[5]) else redis.call('RPUSH', KEYS[3], ARGV[5]) end
-        at = math.max(at, now)
-        redis.call('ZADD', KEYS[6], 'LT', fmt(at), ARGV[6])
-        return {0, math.ceil(at - now)}
+        return out
         """)
 
     /// KEYS: due, outbox, grants counter. ARGV: key prefix, interval, tau, shared interval ("" when

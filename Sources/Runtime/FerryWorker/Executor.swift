@@ -59,6 +59,7 @@ struct Executor {
                 }
                 idlePolls = 0
                 let started = ContinuousClock.now
+                let parked = try parkedByRateLimits(batch, on: connection)
                 var index = 0
                 var leftovers: [FetchedJob] = []
                 while index < batch.count {
@@ -66,7 +67,7 @@ struct Executor {
                         leftovers = Array(batch[index...])
                         break
                     }
-                    if try parkedByRateLimit(batch[index], on: connection) {
+                    if parked.contains(index) {
                         index += 1
                         continue
                     }
@@ -123,11 +124,23 @@ struct Executor {
         }
     }
 
-    /// Asks the job type's rate limiter, if it has one, for a token; true when the job was parked
-    /// to wait for one (it has left this executor's list and is not run now).
-    private func parkedByRateLimit(_ fetched: FetchedJob, on connection: RedisConnection) throws(RedisError) -> Bool {
-        guard !process.limiters.isEmpty, let job = try? fetched.job.get(), let limiter = process.limiters[job.type] else { return false }
-        return try limiter.acquire(fetched, job: job, on: connection) != .admitted
+    /// Asks the rate limiters of the batch's limited types for tokens, one round trip per limiter
+    /// (a quick job's token is taken at most a batch's run time before it starts: batches grow
+    /// only while jobs take under 2 ms). Returns the indexes of the jobs parked to wait for one:
+    /// they have left this executor's list and are not run now.
+    private func parkedByRateLimits(_ batch: [FetchedJob], on connection: RedisConnection) throws(RedisError) -> Set<Int> {
+        guard !process.limiters.isEmpty else { return [] }
+        var byLimiter: [String: [(index: Int, fetched: FetchedJob, job: Job)]] = [:]
+        for (index, fetched) in batch.enumerated() {
+            guard let job = try? fetched.job.get(), process.limiters[job.type] != nil else { continue }
+            byLimiter[job.type, default: []].append((index, fetched, job))
+        }
+        var parked = Set<Int>()
+        for (type, jobs) in byLimiter {
+            let decisions = try process.limiters[type]!.acquire(jobs.map { ($0.fetched, $0.job) }, on: connection)
+            for (job, decision) in zip(jobs, decisions) where decision != .admitted { parked.insert(job.index) }
+        }
+        return parked
     }
 
     /// Enqueues the next job of a chain when a chained job succeeded — before it is acknowledged,
