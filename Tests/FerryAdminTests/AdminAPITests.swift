@@ -420,6 +420,7 @@ import Yams
         #expect(progress.status == 200)
         #expect(progress.json?["total"] == .int(2) && progress.json?["pending"] == .int(2) && progress.json?["description"] == .string("two"))
         #expect(try call("GET", base + "/api/v1/batches/b-nothing").status == 404)
+        #expect(try call("GET", base + "/api/v1/batches").json?["batches"]?.elements?.first?["id"] == .string(id))
         #expect(try call("POST", base + "/api/v1/batches", body: #"{"jobs": []}"#).status == 400)
         #expect(try call("POST", base + "/api/v1/batches", body: #"{"jobs": [{"type": "bad type"}]}"#).status == 400)
         #expect(try call("POST", base + "/api/v1/batches", body: #"{"jobs": [{"type": "ferry.noop", "max_attempts": 0}]}"#).status == 400)
@@ -453,6 +454,11 @@ import Yams
         #expect(opus?["available"] == .int(0) && opus?["waiting"] == .int(1), "\(String(describing: first))")
         let metrics = try http.execute(HTTPRequest(url: base + "/metrics")).text
         #expect(metrics.contains(#"ferry_rate_limit_waiting_jobs{type="claude.message",key="opus"} 1.0"#), "\(metrics)")
+        // And on the dashboard, with a batch beside it.
+        let (batch, _) = try Batches(dispatcher: dispatcher).enqueue(BatchRequest(jobs: [.init(type: "ferry.noop")], description: "<b>nightly</b>"))
+        let page = try http.execute(HTTPRequest(url: base + "/")).text
+        #expect(page.contains("<td>claude.message</td><td>1 per 60.0 seconds, burst 1, one budget per model</td><td>opus</td><td class=\"n\">0</td><td class=\"n\">1</td>"), "\(page)")
+        #expect(page.contains("<td>\(batch)</td><td>&lt;b&gt;nightly&lt;/b&gt;</td><td>default</td><td class=\"n\">0 of 1</td>"), "\(page)")
     }
 }
 
@@ -486,7 +492,7 @@ import Yams
                 checked += 1
             }
         }
-        #expect(checked == 41)
+        #expect(checked == 42)
     }
 }
 

@@ -141,7 +141,7 @@ public struct Batches: Sendable {
     private func prepare(
         _ requests: [Dispatcher.JobRequest], batch: String, queue: String, mode: String, extra: [RedisArgument]
     ) throws(QueueError) -> (arguments: [RedisArgument], ids: [String]) {
-        var arguments: [RedisArgument] = [.string(mode)] + (extra.isEmpty ? [.string(""), .string(""), .string("")] : extra)
+        var arguments: [RedisArgument] = [.string(mode)] + (extra.isEmpty ? [.string(""), .string(""), .string("")] : extra) + [.string(batch)]
         arguments.reserveCapacity(4 + requests.count * 2)
         var ids: [String] = []
         for var request in requests {
@@ -162,7 +162,9 @@ public struct Batches: Sendable {
     /// Runs the chunks' scripts in one round trip; the first refusal is thrown.
     private func write(_ chunks: [[RedisArgument]], batch: String, queue: String) throws(QueueError) {
         let prefix = keys.batch(queue, id: batch)
-        let scriptKeys: [RedisArgument] = [.string(keys.ready(queue)), .string(prefix + "info"), .string(prefix + "pending")]
+        let scriptKeys: [RedisArgument] = [
+            .string(keys.ready(queue)), .string(prefix + "info"), .string(prefix + "pending"), .string(keys.batches(queue)),
+        ]
         let replies: [RedisReply]
         do {
             replies = try dispatcher.redis.withConnection { connection in
@@ -183,13 +185,29 @@ public struct Batches: Sendable {
         }
     }
 
+    /// The newest batches of every queue, newest first (at most `limit`).
+    public func recent(limit: Int = 50, on redis: RedisConnection) throws(RedisError) -> [BatchStatus] {
+        let queues = (try redis.command("SMEMBERS", .string(keys.queues)).array ?? []).compactMap(\.string).sorted()
+        let replies = try redis.pipeline(queues.map { ["ZRANGE", .string(keys.batches($0)), "+inf", "-inf", "BYSCORE", "REV", "LIMIT", "0", RedisArgument(limit)] })
+        var found: [BatchStatus] = []
+        for (queue, reply) in zip(queues, replies) {
+            for id in (reply.array ?? []).compactMap(\.string) {
+                if let status = try status(id: id, queue: queue, on: redis) { found.append(status) }
+            }
+        }
+        return Array(found.sorted { $0.createdAt > $1.createdAt }.prefix(limit))
+    }
+
     /// A batch's progress, looked up in every known queue; nil when there is none by that id.
     public func status(id: String, on redis: RedisConnection) throws(RedisError) -> BatchStatus? {
         guard id.utf8.count <= 200 else { return nil }
         let queues = (try redis.command("SMEMBERS", .string(keys.queues)).array ?? []).compactMap(\.string).sorted()
         let found = try redis.pipeline(queues.map { ["EXISTS", .string(keys.batch($0, id: id) + "info")] })
         guard let index = found.firstIndex(where: { $0.int == 1 }) else { return nil }
-        let queue = queues[index]
+        return try status(id: id, queue: queues[index], on: redis)
+    }
+
+    private func status(id: String, queue: String, on redis: RedisConnection) throws(RedisError) -> BatchStatus? {
         let prefix = keys.batch(queue, id: id)
         let replies = try redis.pipeline([
             ["HMGET", .string(prefix + "info"), "description", "total", "succeeded", "failed", "dead", "sealed", "created_at", "completed_at",
@@ -197,6 +215,7 @@ public struct Batches: Sendable {
             ["SCARD", .string(prefix + "pending")],
         ])
         let fields = replies[0].array ?? []
+        guard fields.count > 6, !fields[6].isNull else { return nil }
         func text(_ index: Int) -> String? { index < fields.count ? fields[index].string : nil }
         func number(_ index: Int) -> Int { text(index).flatMap { Int($0) } ?? 0 }
         return BatchStatus(
@@ -211,14 +230,19 @@ public struct Batches: Sendable {
 /// The scripts of ``Batches``; the settlement scripts update batches through
 /// ``QueueScripts`` `batch_settle`.
 enum BatchScripts {
-    /// KEYS: ready, info, pending. ARGV: mode (`create`, `create-sealed`, `add`, `add-seal`),
-    /// description, on_complete payload, on_success payload (both "" for none; only read on
-    /// create), then id and payload pairs. Returns "ok", "exists", "missing" or "complete".
+    /// KEYS: ready, info, pending, the queue's recent batches. ARGV: mode (`create`,
+    /// `create-sealed`, `add`, `add-seal`), description, on_complete payload, on_success payload
+    /// (both "" for none; only read on create), batch id, then job id and payload pairs.
+    /// Returns "ok", "exists", "missing" or "complete".
     static let write = RedisScript(name: "batch_write", source: QueueScripts.helpers + """
         local mode = ARGV[1]
         local creating = mode == 'create' or mode == 'create-sealed'
         if creating then
           if redis.call('EXISTS', KEYS[2]) == 1 then return 'exists' end
+          local now = now_ms()
+          redis.call('ZADD', KEYS[4], now, ARGV[5])
+          -- Completed batches are kept a week; their index entries a day longer.
+          redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (now - 691200000))
           redis.call('HSET', KEYS[2], 'description', ARGV[2], 'created_at', now_ms(), 'total', 0, 'succeeded', 0, 'failed', 0, 'dead', 0,
             'sealed', mode == 'create-sealed' and '1' or '0')
           if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], 'on_complete', ARGV[3]) end
@@ -228,7 +252,7 @@ enum BatchScripts {
           if redis.call('HEXISTS', KEYS[2], 'completed_at') == 1 then return 'complete' end
         end
         local ids, payloads = {}, {}
-        for i = 5, #ARGV - 1, 2 do
+        for i = 6, #ARGV - 1, 2 do
           ids[#ids + 1] = ARGV[i]
           payloads[#payloads + 1] = ARGV[i + 1]
         end

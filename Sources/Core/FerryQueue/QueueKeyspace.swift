@@ -22,6 +22,7 @@
 /// | `ns:{q}:schedule:<entry>` | string | last tick (ms) enqueued for a scheduler entry |
 /// | `ns:{q}:batch:<id>:info` | hash | a batch: description, total, succeeded, failed, dead, sealed, callbacks, times |
 /// | `ns:{q}:batch:<id>:pending` | set | ids of the batch's jobs not finished yet |
+/// | `ns:{q}:batches` | zset | batch ids, score = creation time (ms); entries older than 8 days are dropped |
 /// | `ns:{q}:granted:<type>:<n>` | string | grant `n` of a type's rate limiter already delivered to the queue (1 h TTL) |
 /// | `ns:{limit:<type>}:…` | | a job type's rate limiter (see ``RateLimiter``) |
 /// | `ns:limiters` | hash | job type → its rate limit as JSON, written by the workers |
@@ -56,6 +57,8 @@ public struct QueueKeyspace: Sendable, Equatable {
     public func schedule(_ queue: String, entry: String) -> String { "\(namespace):{\(queue)}:schedule:\(entry)" }
     /// The prefix of the keys of batch `id` (`info` hash, `pending` set), in its queue's slot.
     public func batch(_ queue: String, id: String) -> String { "\(namespace):{\(queue)}:batch:\(id):" }
+    /// The batches of `queue`: id → creation time (ms), for listing the recent ones.
+    public func batches(_ queue: String) -> String { "\(namespace):{\(queue)}:batches" }
     /// The prefix of every batch of `queue` (scripts append `<id>:`).
     public func batchPrefix(_ queue: String) -> String { "\(namespace):{\(queue)}:batch:" }
     /// The prefix of grant numbers delivered to `queue` by rate limiters (scripts append the number).

@@ -3,7 +3,8 @@ import FerryRedis
 import Foundation
 import Hummingbird
 
-/// `POST batches` (enqueue a batch with its callbacks) and `GET batches/{id}` (its progress).
+/// `POST batches` (enqueue a batch with its callbacks), `GET batches` (the newest 50) and
+/// `GET batches/{id}` (its progress).
 struct BatchRoutes {
     let server: AdminServer
 
@@ -75,6 +76,10 @@ struct BatchRoutes {
                 enum CodingKeys: String, CodingKey { case id, jobIDs = "job_ids" }
             }
             return try JSONResponse.make(Created(id: created.batch, jobIDs: created.ids), status: .created)
+        }
+
+        api.get("batches") { _, _ in
+            try JSONResponse.make(["batches": try await server.blocking.withRedis { try Batches(dispatcher: dispatcher).recent(limit: 50, on: $0) }])
         }
 
         api.get("batches/{id}") { _, context in

@@ -16,10 +16,11 @@ struct Dashboard {
         router.get("/") { _, _ in
             let snapshot = try await server.blocking.withRedis { redis in
                 (try admin.queues.stats(on: redis), try admin.dead.jobs(limit: 50, on: redis), try admin.scheduled.jobs(limit: 200, on: redis),
-                 try WorkerRegistry(keys: keys).liveWorkers(on: redis))
+                 try WorkerRegistry(keys: keys).liveWorkers(on: redis), try RateLimits(keys: keys).status(on: redis),
+                 try Batches(dispatcher: server.dispatcher).recent(limit: 20, on: redis))
             }
             server.history.record(processed: snapshot.0.processed, failed: snapshot.0.failed)
-            let page = render(stats: snapshot.0, dead: snapshot.1, waiting: snapshot.2, workers: snapshot.3)
+            let page = render(stats: snapshot.0, dead: snapshot.1, waiting: snapshot.2, workers: snapshot.3, limits: snapshot.4, batches: snapshot.5)
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: page)))
         }
 
@@ -74,7 +75,10 @@ struct Dashboard {
 
     // MARK: Rendering
 
-    func render(stats: FerryQueue.Stats, dead: [DeadJob], waiting: [ScheduledJob], workers: [WorkerInfo]) -> String {
+    func render(
+        stats: FerryQueue.Stats, dead: [DeadJob], waiting: [ScheduledJob], workers: [WorkerInfo],
+        limits: [RateLimiterStatus] = [], batches: [BatchStatus] = []
+    ) -> String {
         let now = Date()
         var html = """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Ferry</title>
@@ -131,6 +135,34 @@ struct Dashboard {
                         + "<td class=\"err\">\(Self.escape(String((job.job.error?.message ?? "").prefix(300))))</td>"
                 }
                 html += "<td>\(Self.button("/ui/scheduled/\(Self.path(job.job.id))/run", "Run now")) \(Self.button("/ui/scheduled/\(Self.path(job.job.id))/delete", "Delete"))</td></tr>"
+            }
+            html += "</table>"
+        }
+
+        html += "<h2 id=\"batches\">Batches</h2>"
+        if batches.isEmpty { html += "<p class=\"muted\">No batches in the last week.</p>" } else {
+            html += "<table><tr><th>batch</th><th>description</th><th>queue</th><th>done</th><th>pending</th><th>failed attempts</th><th>dead</th><th>state</th></tr>"
+            for batch in batches {
+                let state = batch.completedAt.map { "complete " + Date(timeIntervalSince1970: $0).formatted(.iso8601) + (batch.callbacksEnqueued.isEmpty ? "" : "; " + batch.callbacksEnqueued.joined(separator: ", ") + " enqueued") }
+                    ?? (batch.sealed ? "running" : "being enqueued")
+                html += "<tr class=\"batch\"><td>\(Self.escape(batch.id))</td><td>\(Self.escape(batch.description))</td><td>\(Self.escape(batch.queue))</td>"
+                    + "<td class=\"n\">\(batch.succeeded + batch.dead) of \(batch.total)</td><td class=\"n\">\(batch.pending)</td><td class=\"n\">\(batch.failed)</td>"
+                    + "<td class=\"n\(batch.dead > 0 ? " err" : "")\">\(batch.dead)</td><td>\(Self.escape(state))</td></tr>"
+            }
+            html += "</table>"
+        }
+
+        html += "<h2 id=\"rate-limits\">Rate limits</h2>"
+        if limits.isEmpty { html += "<p class=\"muted\">No rate-limited job types (rate: in jobs/&lt;type&gt;.yml).</p>" } else {
+            html += "<table><tr><th>type</th><th>limit</th><th>budget</th><th>free now</th><th>waiting</th><th>held until</th></tr>"
+            for limiter in limits {
+                let rows = limiter.budgets.isEmpty ? [nil] : limiter.budgets.map { Optional($0) }
+                for budget in rows {
+                    html += "<tr class=\"rate-limit\"><td>\(Self.escape(limiter.type))</td><td>\(Self.escape(limiter.limit.description))</td>"
+                        + "<td>\(Self.escape(budget?.key ?? "—"))</td><td class=\"n\">\(budget.map { String($0.available) } ?? "—")</td>"
+                        + "<td class=\"n\">\(budget?.waiting ?? 0)</td>"
+                        + "<td>\(Self.escape(budget?.heldUntil.map { Date(timeIntervalSince1970: $0).formatted(.iso8601) } ?? ""))</td></tr>"
+                }
             }
             html += "</table>"
         }
