@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // MARK: Layer 1 — C bindings
@@ -145,7 +146,10 @@ let package = Package(
         // MARK: Layer 5 — jobs, one folder per family
         .target(
             name: "FerryJobs",
-            dependencies: ["FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP"], path: "Sources/Jobs",
+            dependencies: [
+                "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP",
+                .product(name: "Mustache", package: "swift-mustache"),
+            ], path: "Sources/Jobs",
             swiftSettings: strictSwift
         ),
 

@@ -4,7 +4,9 @@
 Two relays:
   --port        accepts mail without authentication
   --auth-port   requires AUTH PLAIN/LOGIN as ferry / relay-secret (no TLS: loopback only)
-Both reject any recipient whose local part starts with "reject" (550 5.1.1) and write each
+Both reject any recipient whose local part starts with "reject" (550 5.1.1), answer the first
+RCPT for each address whose local part starts with "busy" with 421 4.7.0 (try again later) and
+accept it afterwards, and write each
 accepted message to --maildir as <n>.eml, with the envelope in a first "X-Envelope" line pair.
 """
 import argparse
@@ -23,10 +25,15 @@ counter = itertools.count(1)
 class Relay:
     def __init__(self, maildir):
         self.maildir = maildir
+        self.busy_seen = set()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.split("@")[0].lower().startswith("reject"):
+        local = address.split("@")[0].lower()
+        if local.startswith("reject"):
             return "550 5.1.1 <%s>: mailbox unavailable" % address
+        if local.startswith("busy") and address.lower() not in self.busy_seen:
+            self.busy_seen.add(address.lower())
+            return "421 4.7.0 <%s>: try again later" % address
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -14,6 +14,9 @@ public enum JobCatalog {
         try registry.register(StoryExpiry())
         try registry.register(MiningRewards())
         try registry.register(AnalyticsRollup())
+        try registry.register(EmailSend())
+        try registry.register(EmailUnsuppress())
+        try registry.register(NotificationsDigest())
     }
 
     /// The clients of one worker process, configured from `environment` (DATABASE_URL, SMTP_URL).

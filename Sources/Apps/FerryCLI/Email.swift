@@ -1,0 +1,49 @@
+import ArgumentParser
+import FerryJobs
+import FerryPostgres
+import Foundation
+
+/// `ferry email …`: the suppression list of `email.send`.
+struct Email: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show or lift email suppressions (addresses a relay refused for good).",
+        subcommands: [Suppressions.self, Unsuppress.self]
+    )
+
+    static func database() throws -> PostgresConnection {
+        guard let url = FerryEnvironment().databaseURL else {
+            throw ValidationError("DATABASE_URL is not set (postgres://user:password@host:5432/database)")
+        }
+        return try PostgresConnection(url: url)
+    }
+
+    struct Suppressions: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List suppressed addresses with the relay's reply, newest first.")
+
+        @Option(help: "Most addresses to list.")
+        var limit = 100
+
+        func run() throws {
+            guard (1...100_000).contains(limit) else { throw ValidationError("--limit must be from 1 to 100000") }
+            let suppressions = try EmailDeliveries.suppressions(limit: limit, on: try Email.database())
+            if suppressions.isEmpty { print("no suppressed addresses") }
+            for suppression in suppressions {
+                print("\(suppression.address)  since \(suppression.since.formatted(.iso8601))  \(suppression.reason)")
+            }
+        }
+    }
+
+    struct Unsuppress: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Lift the suppression of an address: mail to it is sent again.")
+
+        @Argument(help: "The address.")
+        var address: String
+
+        func run() throws {
+            guard try EmailDeliveries.lift(address, on: try Email.database()) else {
+                throw ValidationError("\(address) is not suppressed")
+            }
+            print("lifted the suppression of \(address)")
+        }
+    }
+}
