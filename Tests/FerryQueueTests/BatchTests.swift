@@ -43,7 +43,8 @@ import Testing
         var status = try #require(try batches.status(id: id, on: redis))
         #expect(status.total == 3 && status.pending == 3 && status.sealed && status.completedAt == nil && status.description == "three")
         let fetched = try fetchAll()
-        #expect(fetched.allSatisfy { (try? $0.job.get().batch) == id })
+        #expect(fetched.allSatisfy { (try? $0.job.get().batchMembership?.id) == id })
+        #expect(Set(fetched.compactMap { try? $0.job.get().batchMembership?.index }) == [0, 1, 2])
 
         // One fails once (retried), then all succeed.
         try settler.settle(fetched[0], .retry(JobFailure(type: "E", message: "flaky"), after: .zero), on: redis)

@@ -18,6 +18,7 @@ struct BenchOptions {
     var latencyRate = 1000
     var latencySeconds = 5
     var databaseURL: String?
+    var smtpURL: String?
 
     init(arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -32,6 +33,7 @@ struct BenchOptions {
             case "--latency-rate": latencyRate = Int(value) ?? latencyRate
             case "--latency-seconds": latencySeconds = Int(value) ?? latencySeconds
             case "--database-url": databaseURL = value
+            case "--smtp-url": smtpURL = value
             default: fatalError("unknown option \(flag)")
             }
         }
@@ -65,10 +67,11 @@ func format(_ rate: Double) -> String {
 }
 
 /// Starts `ferry worker` and waits until its processes have registered.
-func startWorkers(_ keys: QueueKeyspace, jobsDirectory: String = "jobs") throws -> ChildProcess {
+func startWorkers(_ keys: QueueKeyspace, jobsDirectory: String = "jobs", queues: String = "default", environment: [String: String] = [:]) throws -> ChildProcess {
     let process = try ChildProcess(
-        [options.ferry, "worker", "--processes", "\(options.processes)", "--concurrency", "\(options.concurrency)", "--jobs-dir", jobsDirectory],
-        environment: ["FERRY_REDIS_URL": options.redisURL, "FERRY_NAMESPACE": keys.namespace, "FERRY_LOG_LEVEL": "warning"]
+        [options.ferry, "worker", "--processes", "\(options.processes)", "--concurrency", "\(options.concurrency)", "--jobs-dir", jobsDirectory,
+         "--queues", queues],
+        environment: ["FERRY_REDIS_URL": options.redisURL, "FERRY_NAMESPACE": keys.namespace, "FERRY_LOG_LEVEL": "warning"].merging(environment) { $1 }
     )
     let ready = try eventually(timeout: 30) { try WorkerRegistry(keys: keys).liveWorkers(on: redis).count == options.processes }
     precondition(ready, "workers did not start:\n\(process.output)")
@@ -136,14 +139,17 @@ func redisCPUSeconds() throws -> Double {
 
 /// Queues `count` jobs while the queue is paused, releases them to running workers and reports
 /// jobs/s, worker CPU per job (all worker processes) and Redis CPU per job.
-func drain(_ label: String, count: Int, request: Dispatcher.JobRequest, jobsDirectory: String = "jobs") throws {
+func drain(
+    _ label: String, count: Int, request: Dispatcher.JobRequest, jobsDirectory: String = "jobs", environment: [String: String] = [:],
+    batchSize: Int = 10_000
+) throws {
     let (keys, dispatcher) = try fresh("drain")
     let admin = QueueAdmin(keys: keys)
     try admin.paused.pause("default", on: redis)
-    let batch = [Dispatcher.JobRequest](repeating: request, count: 10_000)
+    let batch = [Dispatcher.JobRequest](repeating: request, count: min(batchSize, count))
     for _ in 0..<(count / batch.count) { try dispatcher.enqueue(batch: batch) }
     let total = count / batch.count * batch.count
-    let workers = try startWorkers(keys, jobsDirectory: jobsDirectory)
+    let workers = try startWorkers(keys, jobsDirectory: jobsDirectory, environment: environment)
     let pids = try WorkerRegistry(keys: keys).liveWorkers(on: redis).map(\.pid)
     let workerCPUBefore = pids.reduce(0) { $0 + cpuSeconds(pid: $1) }
     let redisCPUBefore = try redisCPUSeconds()
@@ -274,6 +280,39 @@ if let databaseURL = options.databaseURL {
     start = ContinuousClock.now
     let rows = try AnalyticsRollup.rollUp(until: Date(), on: db)
     report("analytics.rollup (200,000 trades)", "\(format(200_000 / seconds(since: start))) trades/s (\(format(Double(rows))) user-days)")
+
+    // notifications.digest: 100,000 users due, each with a comment on a post: one email.send each.
+    for table in ["comments", "likes", "posts", "story_reactions"] { try db.query("DELETE FROM \(table)") }
+    try db.query("INSERT INTO users (handle, email) SELECT 'd' || g, 'd' || g || '@example.com' FROM generate_series(1, 100000) g")
+    try db.query("INSERT INTO posts (user_id, body, created_at) SELECT id, 'p', now() - interval '2 hours' FROM users WHERE handle LIKE 'd%'")
+    try db.query("INSERT INTO comments (post_id, user_id, body, created_at) SELECT id, 1, 'c', now() - interval '1 hour' FROM posts")
+    try db.query("ANALYZE")
+    let (digestKeys, _) = try fresh("digest")
+    let digestDispatcher = Dispatcher(redis: pool, keys: digestKeys, defaults: { _ in EnqueueDefaults(queue: "mail") })
+    start = ContinuousClock.now
+    let digest = try NotificationsDigest.run(at: Date(), hour: 0, dispatcher: digestDispatcher, on: db)
+    report("notifications.digest (100,000 users due)", String(
+        format: "%.1f s to enqueue %@ digests (%@ users/s)", seconds(since: start), format(Double(digest.enqueued)),
+        format(Double(digest.considered) / seconds(since: start))))
+
+    // email.send into the local SMTP test relay (aiosmtpd, which writes each mail to a file): the
+    // relay, a Python process on the same 2 cores, bounds this figure.
+    if let smtpURL = options.smtpURL {
+        let directory = NSTemporaryDirectory() + "ferry-bench-mail-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try """
+            queue: default
+            parameters: {from: "Ferry Bench <bench@ferry.localhost>", templates: \(FileManager.default.currentDirectoryPath)/jobs/email/templates}
+            """.write(toFile: directory + "/email.send.yml", atomically: true, encoding: .utf8)
+        var databaseURL = options.databaseURL ?? ""
+        databaseURL += (databaseURL.contains("?") ? "&" : "?") + "search_path=\(schema)"
+        try drain(
+            "email.send into the local SMTP relay", count: 3000,
+            request: .init(type: "email.send", args: ["to": "reader@example.com", "template": "welcome", "vars": ["name": "Ada", "app": "Ferry"]]),
+            jobsDirectory: directory, environment: ["DATABASE_URL": databaseURL, "SMTP_URL": smtpURL + "?starttls=never"], batchSize: 1000
+        )
+    }
 }
 
 /// Polls `condition` until it holds or `timeout` seconds pass.

@@ -62,8 +62,8 @@ public struct BatchStatus: Sendable, Equatable, Codable {
 /// Batches (Sidekiq Pro's batches, BullMQ's flows): many jobs enqueued as one, with callbacks
 /// enqueued exactly once when all have finished.
 ///
-/// A batch lives in its queue's hash slot (`ns:{q}:batch:<id>:info` hash and `…:pending` set of
-/// job ids), so every change is in one script with the job's own transition: the jobs go in with
+/// A batch lives in its queue's hash slot (`ns:{q}:batch:<id>:info` hash and `…:pending` bitmap,
+/// bit i set while job i of the batch has not ended), so every change is in one script with the job's own transition: the jobs go in with
 /// the bookkeeping, and the acknowledgement, retry or burial of a job updates its batch in the
 /// same script. A job that runs twice (after a crash) is acknowledged once, the callbacks fire
 /// from the script that removes the last pending id — once, across retries, crashes and restarts.
@@ -111,7 +111,7 @@ public struct Batches: Sendable {
             index += chunk.count
             let last = index == request.jobs.count
             let mode = first ? (last ? "create-sealed" : "create") : (last ? "add-seal" : "add")
-            let (arguments, chunkIDs) = try prepare(chunk, batch: id, queue: queue, mode: mode,
+            let (arguments, chunkIDs) = try prepare(chunk, batch: id, firstIndex: index - chunk.count, queue: queue, mode: mode,
                                                     extra: first ? [.string(request.description), .bytes(onComplete), .bytes(onSuccess)] : [])
             chunks.append(arguments)
             ids += chunkIDs
@@ -124,13 +124,32 @@ public struct Batches: Sendable {
     /// which keeps the batch open until it ends. Returns the new jobs' ids.
     @discardableResult
     public func add(_ jobs: [Dispatcher.JobRequest], to batch: String, queue: String) throws(QueueError) -> [String] {
+        guard !jobs.isEmpty else { return [] }
+        guard batch.utf8.count <= 200 else { throw .batchNotFound(id: String(batch.prefix(200))) }
+        // Places in the batch first (a crash before the jobs are written leaves unused places, which
+        // count for nothing), then the jobs with their bookkeeping.
+        let prefix = keys.batch(queue, id: batch)
+        let reply: RedisReply
+        do {
+            reply = try dispatcher.redis.withConnection { connection in
+                try connection.run(BatchScripts.reserve, keys: [.string(prefix + "info")], arguments: [RedisArgument(jobs.count)])
+            }
+        } catch {
+            throw .redis("\(error)")
+        }
+        switch reply.string {
+        case "missing": throw .batchNotFound(id: batch)
+        case "complete": throw .invalidJob("batch \(batch) is complete: its callbacks have run, nothing can be added")
+        default: break
+        }
+        guard let firstIndex = reply.int else { throw .redis("unexpected reply to reserving places in batch \(batch): \(reply)") }
         var chunks: [[RedisArgument]] = []
         var ids: [String] = []
         var index = 0
         while index < jobs.count {
             let chunk = Array(jobs[index..<min(index + 1000, jobs.count)])
+            let (arguments, chunkIDs) = try prepare(chunk, batch: batch, firstIndex: firstIndex + index, queue: queue, mode: "add", extra: [])
             index += chunk.count
-            let (arguments, chunkIDs) = try prepare(chunk, batch: batch, queue: queue, mode: "add", extra: [])
             chunks.append(arguments)
             ids += chunkIDs
         }
@@ -139,12 +158,13 @@ public struct Batches: Sendable {
     }
 
     private func prepare(
-        _ requests: [Dispatcher.JobRequest], batch: String, queue: String, mode: String, extra: [RedisArgument]
+        _ requests: [Dispatcher.JobRequest], batch: String, firstIndex: Int, queue: String, mode: String, extra: [RedisArgument]
     ) throws(QueueError) -> (arguments: [RedisArgument], ids: [String]) {
-        var arguments: [RedisArgument] = [.string(mode)] + (extra.isEmpty ? [.string(""), .string(""), .string("")] : extra) + [.string(batch)]
-        arguments.reserveCapacity(4 + requests.count * 2)
+        var arguments: [RedisArgument] = [.string(mode)] + (extra.isEmpty ? [.string(""), .string(""), .string("")] : extra)
+            + [.string(batch), RedisArgument(firstIndex)]
+        arguments.reserveCapacity(6 + requests.count)
         var ids: [String] = []
-        for var request in requests {
+        for (offset, var request) in requests.enumerated() {
             if let asked = request.options.queue, asked != queue {
                 throw .invalidJob("the jobs of a batch run in the batch's queue '\(queue)'; one asked for '\(asked)'")
             }
@@ -152,9 +172,9 @@ public struct Batches: Sendable {
             guard request.options.runAt == nil, request.options.uniqueKey == nil else {
                 throw .invalidJob("a batch's jobs run now and are not unique: drop run_at and unique_key")
             }
-            let (job, payload) = try dispatcher.prepare(request, batch: batch)
+            let (job, payload) = try dispatcher.prepare(request, batch: "\(batch):\(firstIndex + offset)")
             ids.append(job.id)
-            arguments += [.string(job.id), .bytes(payload)]
+            arguments.append(.bytes(payload))
         }
         return (arguments, ids)
     }
@@ -211,15 +231,14 @@ public struct Batches: Sendable {
         let prefix = keys.batch(queue, id: id)
         let replies = try redis.pipeline([
             ["HMGET", .string(prefix + "info"), "description", "total", "succeeded", "failed", "dead", "sealed", "created_at", "completed_at",
-             "fired_complete", "fired_success"],
-            ["SCARD", .string(prefix + "pending")],
+             "fired_complete", "fired_success", "pending"],
         ])
         let fields = replies[0].array ?? []
         guard fields.count > 6, !fields[6].isNull else { return nil }
         func text(_ index: Int) -> String? { index < fields.count ? fields[index].string : nil }
         func number(_ index: Int) -> Int { text(index).flatMap { Int($0) } ?? 0 }
         return BatchStatus(
-            id: id, queue: queue, description: text(0) ?? "", total: number(1), pending: replies[1].int ?? 0, succeeded: number(2),
+            id: id, queue: queue, description: text(0) ?? "", total: number(1), pending: number(10), succeeded: number(2),
             failed: number(3), dead: number(4), sealed: text(5) == "1", createdAt: Double(number(6)) / 1000,
             completedAt: text(7).flatMap(Double.init).map { $0 / 1000 },
             callbacksEnqueued: (text(8) == "1" ? ["on_complete"] : []) + (text(9) == "1" ? ["on_success"] : [])
@@ -230,9 +249,9 @@ public struct Batches: Sendable {
 /// The scripts of ``Batches``; the settlement scripts update batches through
 /// ``QueueScripts`` `batch_settle`.
 enum BatchScripts {
-    /// KEYS: ready, info, pending, the queue's recent batches. ARGV: mode (`create`,
+    /// KEYS: ready, info, pending bitmap, the queue's recent batches. ARGV: mode (`create`,
     /// `create-sealed`, `add`, `add-seal`), description, on_complete payload, on_success payload
-    /// (both "" for none; only read on create), batch id, then job id and payload pairs.
+    /// (both "" for none; only read on create), batch id, the first job's index, then the payloads.
     /// Returns "ok", "exists", "missing" or "complete".
     static let write = RedisScript(name: "batch_write", source: QueueScripts.helpers + """
         local mode = ARGV[1]
@@ -243,28 +262,48 @@ enum BatchScripts {
           redis.call('ZADD', KEYS[4], now, ARGV[5])
           -- Completed batches are kept a week; their index entries a day longer.
           redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (now - 691200000))
-          redis.call('HSET', KEYS[2], 'description', ARGV[2], 'created_at', now_ms(), 'total', 0, 'succeeded', 0, 'failed', 0, 'dead', 0,
-            'sealed', mode == 'create-sealed' and '1' or '0')
+          redis.call('HSET', KEYS[2], 'description', ARGV[2], 'created_at', now, 'total', 0, 'pending', 0, 'succeeded', 0, 'failed', 0,
+            'dead', 0, 'next_index', 0, 'sealed', mode == 'create-sealed' and '1' or '0')
           if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], 'on_complete', ARGV[3]) end
           if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'on_success', ARGV[4]) end
         else
           if redis.call('EXISTS', KEYS[2]) == 0 then return 'missing' end
           if redis.call('HEXISTS', KEYS[2], 'completed_at') == 1 then return 'complete' end
         end
-        local ids, payloads = {}, {}
-        for i = 6, #ARGV - 1, 2 do
-          ids[#ids + 1] = ARGV[i]
-          payloads[#payloads + 1] = ARGV[i + 1]
+        local first, count = tonumber(ARGV[6]), #ARGV - 6
+        if count > 0 then
+          -- Mark jobs first .. first + count - 1 pending: whole bytes at once where aligned.
+          local index = first
+          if index % 8 == 0 and count >= 8 then
+            local bytes = math.floor(count / 8)
+            redis.call('SETRANGE', KEYS[3], index / 8, string.rep(string.char(255), bytes))
+            index = index + bytes * 8
+          end
+          while index < first + count do
+            redis.call('SETBIT', KEYS[3], index, 1)
+            index = index + 1
+          end
+          for i = 7, #ARGV, 1000 do
+            redis.call('LPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+          end
+          redis.call('HINCRBY', KEYS[2], 'total', count)
+          redis.call('HINCRBY', KEYS[2], 'pending', count)
+          if tonumber(redis.call('HGET', KEYS[2], 'next_index') or '0') < first + count then
+            redis.call('HSET', KEYS[2], 'next_index', first + count)
+          end
         end
-        if #ids > 0 then
-          redis.call('SADD', KEYS[3], unpack(ids))
-          redis.call('LPUSH', KEYS[1], unpack(payloads))
-        end
-        redis.call('HINCRBY', KEYS[2], 'total', #ids)
         if mode == 'add-seal' then
           redis.call('HSET', KEYS[2], 'sealed', '1')
-          batch_fire(KEYS[2], KEYS[3], KEYS[1])
+          batch_fire(KEYS[2], KEYS[1])
         end
         return 'ok'
+        """)
+
+    /// Reserves places for jobs to add to a batch. KEYS: info. ARGV: how many. Returns the first
+    /// index, or "missing" / "complete".
+    static let reserve = RedisScript(name: "batch_reserve", source: """
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
+        if redis.call('HEXISTS', KEYS[1], 'completed_at') == 1 then return 'complete' end
+        return redis.call('HINCRBY', KEYS[1], 'next_index', ARGV[1]) - tonumber(ARGV[1])
         """)
 }

@@ -28,8 +28,15 @@ public struct Job: Sendable, Equatable, Codable {
     /// For a job enqueued by the scheduler: the tick it was enqueued for (Unix seconds), so a
     /// handler can be idempotent per tick.
     public var tick: Double?
-    /// The id of the batch the job belongs to (see ``Batches``).
+    /// The batch the job belongs to and its place in it, `<batch id>:<index>` (see ``Batches``).
     public var batch: String?
+
+    /// The batch id and index of ``batch``, when it is well formed.
+    public var batchMembership: (id: String, index: Int)? {
+        guard let batch, let colon = batch.lastIndex(of: ":"), let index = Int(batch[batch.index(after: colon)...]), index >= 0,
+              index < 1 << 32 else { return nil }
+        return (String(batch[..<colon]), index)
+    }
     /// The job to enqueue once this one succeeds, with this one's result as its `parent_result`
     /// argument: `{"type": …, "args": {…}, "queue": …, "max_attempts": …, "then": {…}}` (a chain).
     public var then: JSONValue?

@@ -21,7 +21,7 @@
 /// | `ns:{q}:finished:<id>` | list | one element once the job has a result record, for waiters to block on (same TTL) |
 /// | `ns:{q}:schedule:<entry>` | string | last tick (ms) enqueued for a scheduler entry |
 /// | `ns:{q}:batch:<id>:info` | hash | a batch: description, total, succeeded, failed, dead, sealed, callbacks, times |
-/// | `ns:{q}:batch:<id>:pending` | set | ids of the batch's jobs not finished yet |
+/// | `ns:{q}:batch:<id>:pending` | string | bitmap: bit i set while job i of the batch has not ended |
 /// | `ns:{q}:batches` | zset | batch ids, score = creation time (ms); entries older than 8 days are dropped |
 /// | `ns:{q}:granted:<type>:<n>` | string | grant `n` of a type's rate limiter already delivered to the queue (1 h TTL) |
 /// | `ns:{limit:<type>}:…` | | a job type's rate limiter (see ``RateLimiter``) |
@@ -55,7 +55,7 @@ public struct QueueKeyspace: Sendable, Equatable {
     public func result(_ queue: String, id: String) -> String { "\(namespace):{\(queue)}:result:\(id)" }
     public func finished(_ queue: String, id: String) -> String { "\(namespace):{\(queue)}:finished:\(id)" }
     public func schedule(_ queue: String, entry: String) -> String { "\(namespace):{\(queue)}:schedule:\(entry)" }
-    /// The prefix of the keys of batch `id` (`info` hash, `pending` set), in its queue's slot.
+    /// The prefix of the keys of batch `id` (`info` hash, `pending` bitmap), in its queue's slot.
     public func batch(_ queue: String, id: String) -> String { "\(namespace):{\(queue)}:batch:\(id):" }
     /// The batches of `queue`: id → creation time (ms), for listing the recent ones.
     public func batches(_ queue: String) -> String { "\(namespace):{\(queue)}:batches" }

@@ -103,10 +103,11 @@ public enum QueueScripts {
 
     /// Batch bookkeeping: `batch_fire` and `batch_settle` (they need `now_ms`).
     static let batchFunctions = """
-        -- Batches (see Batches.swift): a batch's info hash and pending-id set live in its queue's slot.
+        -- Batches (see Batches.swift): a batch's info hash and its pending bitmap (bit i set while job
+        -- i has not ended) live in its queue's slot.
         -- Enqueues the callbacks once the batch is sealed and nothing is pending; HSETNX makes it once.
-        local function batch_fire(info, pending, ready)
-          if redis.call('SCARD', pending) > 0 or redis.call('HGET', info, 'sealed') ~= '1' then return end
+        local function batch_fire(info, ready)
+          if tonumber(redis.call('HGET', info, 'pending') or '1') > 0 or redis.call('HGET', info, 'sealed') ~= '1' then return end
           if redis.call('HSETNX', info, 'completed_at', now_ms()) == 0 then return end
           local complete = redis.call('HGET', info, 'on_complete')
           if complete then
@@ -122,27 +123,28 @@ public enum QueueScripts {
           end
           -- The record stays a week after completion for `ferry batch` and the admin API.
           redis.call('PEXPIRE', info, 604800000)
+          redis.call('DEL', string.sub(info, 1, -5) .. 'pending')
         end
-        -- A job of a batch ended one attempt: `done`, `dead` or `retry`. Counted once per job:
-        -- only the call that removes its id from the pending set counts it.
-        local function batch_settle(prefix, ready, id, outcome)
-          if not prefix or prefix == '' or not id then return end
+        -- Job `index` of a batch ended one attempt: `done`, `dead` or `retry`. Counted once per job:
+        -- only the call that clears its pending bit counts it.
+        local function batch_settle(prefix, ready, index, outcome)
+          if not prefix or prefix == '' or not index or index == '' then return end
           local info = prefix .. 'info'
           if redis.call('EXISTS', info) == 0 then return end
           if outcome == 'retry' then
             redis.call('HINCRBY', info, 'failed', 1)
             return
           end
-          if redis.call('SREM', prefix .. 'pending', id) == 0 then return end
+          if redis.call('SETBIT', prefix .. 'pending', tonumber(index), 0) == 0 then return end
+          redis.call('HINCRBY', info, 'pending', -1)
           if outcome == 'dead' then
             redis.call('HINCRBY', info, 'failed', 1)
             redis.call('HINCRBY', info, 'dead', 1)
           else
             redis.call('HINCRBY', info, 'succeeded', 1)
           end
-          batch_fire(info, prefix .. 'pending', ready)
+          batch_fire(info, ready)
         end
-
 
         """
 
@@ -186,25 +188,25 @@ public enum QueueScripts {
 
     /// Acknowledges one finished job. KEYS: in-flight list, processed counter, crashes, [unique key].
     /// ARGV: payload, job id, "1" if it was a crash suspect, unique-key holder id, the job's batch
-    /// key prefix ("" for none), the ready list (for the batch's callbacks).
+    /// key prefix ("" for none), the ready list (for the batch's callbacks), the job's index in its batch.
     /// Returns 1, or 0 when the job was no longer in flight (then nothing else changes).
     static let ack = RedisScript(name: "ack", source: batchHelpers + """
         if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
         redis.call('INCR', KEYS[2])
         if ARGV[3] == '1' then redis.call('HDEL', KEYS[3], ARGV[2]) end
         if KEYS[4] and redis.call('GET', KEYS[4]) == ARGV[4] then redis.call('DEL', KEYS[4]) end
-        if ARGV[5] ~= '' then batch_settle(ARGV[5], ARGV[6], ARGV[2], 'done') end
+        if ARGV[5] ~= '' then batch_settle(ARGV[5], ARGV[6], ARGV[7], 'done') end
         return 1
         """)
 
     /// Schedules a failed job's next attempt. KEYS: in-flight list, scheduled, failed counter, crashes,
     /// id index, retries counter. ARGV: payload as fetched, updated job JSON, delay in ms (from the server's now), job
     /// id, "1" if it was a crash suspect (it ended without a crash, so it is one no longer), the
-    /// job's batch key prefix ("" for none).
+    /// job's batch key prefix ("" for none), the job's index in its batch.
     /// Returns 1, or 0 when the job was no longer in flight.
     static let retry = RedisScript(name: "retry", source: helpers + """
         if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end
-        if ARGV[6] ~= '' then batch_settle(ARGV[6], '', ARGV[4], 'retry') end
+        if ARGV[6] ~= '' then batch_settle(ARGV[6], '', ARGV[7], 'retry') end
         local due = now_ms() + tonumber(ARGV[3])
         redis.call('ZADD', KEYS[2], due, ARGV[2])
         unindex_waiting(KEYS[5], KEYS[6], ARGV[4])
@@ -218,7 +220,7 @@ public enum QueueScripts {
     /// Moves a job to the dead set. KEYS: in-flight list, dead, failed counter, crashes, trimmed
     /// counter, id index. ARGV: payload as fetched, error JSON, "1" if the payload is a job, queue,
     /// dead-set capacity, dead-set max age in ms, unique-key prefix, the job's batch key prefix
-    /// ("" for none), the ready list (for the batch's callbacks).
+    /// ("" for none), the ready list (for the batch's callbacks), the job's index in its batch.
     /// Returns {1, trimmed, dead size}, or {0, 0, 0} when the job was no longer in flight.
     static let bury = RedisScript(name: "bury", source: helpers + """
         if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return {0, 0, 0} end
@@ -231,7 +233,7 @@ public enum QueueScripts {
         redis.call('INCR', KEYS[3])
         if id then redis.call('HDEL', KEYS[4], id) end
         release_unique(ARGV[7], job)
-        if ARGV[8] and ARGV[8] ~= '' then batch_settle(ARGV[8], ARGV[9], id, 'dead') end
+        if ARGV[8] and ARGV[8] ~= '' then batch_settle(ARGV[8], ARGV[9], ARGV[10], 'dead') end
         return {1, result[1], result[2]}
         """)
 
@@ -314,7 +316,10 @@ public enum QueueScripts {
           add_dead(KEYS[3], KEYS[6], KEYS[5], dead_record(running, true, ARGV[3], error_json, now), id, now, tonumber(ARGV[5]), tonumber(ARGV[6]))
           redis.call('HDEL', KEYS[4], id)
           release_unique(ARGV[7], job)
-          if ARGV[8] and type(job.batch) == 'string' then batch_settle(ARGV[8] .. job.batch .. ':', KEYS[2], id, 'dead') end
+          if ARGV[8] and type(job.batch) == 'string' then
+            local batch_id, index = string.match(job.batch, '^(.+):(%d+)$')
+            if batch_id then batch_settle(ARGV[8] .. batch_id .. ':', KEYS[2], index, 'dead') end
+          end
           buried = 1
         else
           if id and mode == 'suspect' then redis.call('HSETNX', KEYS[4], id, 0) end

@@ -87,7 +87,8 @@ public struct Settler: Sendable {
                 keys: [list, .string(keys.scheduled(fetched.queue)), .string(keys.failed(fetched.queue)), .string(keys.crashes(fetched.queue)),
                        .string(keys.ids(fetched.queue)), .string(keys.retries(fetched.queue))],
                 arguments: [.bytes(fetched.payload), .bytes(next.encoded()), .string(String(max(0, delay.wholeMilliseconds))),
-                            .string(next.id), fetched.isSuspect ? "1" : "0", .string(next.batch.map { keys.batch(fetched.queue, id: $0) } ?? "")]
+                            .string(next.id), fetched.isSuspect ? "1" : "0", .string(next.batchMembership.map { keys.batch(fetched.queue, id: $0.id) } ?? ""),
+                            .string(next.batchMembership.map { String($0.index) } ?? "")]
             )
             return Result(applied: reply.int == 1)
         case .bury(let failure):
@@ -97,8 +98,8 @@ public struct Settler: Sendable {
                        .string(keys.trimmed(fetched.queue)), .string(keys.ids(fetched.queue))],
                 arguments: [.bytes(fetched.payload), .bytes(DeadRecord.encode(failure)), job != nil ? "1" : "0", .string(fetched.queue),
                             RedisArgument(deadSet.capacity), .string(String(deadSet.maxAge.wholeMilliseconds)),
-                            .string(keys.uniquePrefix(fetched.queue)), .string(job?.batch.map { keys.batch(fetched.queue, id: $0) } ?? ""),
-                            .string(keys.ready(fetched.queue))]
+                            .string(keys.uniquePrefix(fetched.queue)), .string(job?.batchMembership.map { keys.batch(fetched.queue, id: $0.id) } ?? ""),
+                            .string(keys.ready(fetched.queue)), .string(job?.batchMembership.map { String($0.index) } ?? "")]
             )
             let values = reply.array?.compactMap(\.int) ?? []
             if values.first == 1, let id = job?.id {
@@ -136,7 +137,8 @@ extension Settler {
         ]
         if let unique = job?.uniqueKey { scriptKeys.append(.string(keys.unique(fetched.queue, key: unique))) }
         return (scriptKeys, [.bytes(fetched.payload), .string(job?.id ?? ""), fetched.isSuspect ? "1" : "0", .string(job?.id ?? ""),
-                             .string(job?.batch.map { keys.batch(fetched.queue, id: $0) } ?? ""), .string(keys.ready(fetched.queue))])
+                             .string(job?.batchMembership.map { keys.batch(fetched.queue, id: $0.id) } ?? ""), .string(keys.ready(fetched.queue)),
+                             .string(job?.batchMembership.map { String($0.index) } ?? "")])
     }
 }
 

@@ -57,8 +57,8 @@ public final class JobContext: Sendable {
     /// when they have finished too (the batch cannot complete before this job ends). Returns their ids.
     @discardableResult
     public func addToBatch(_ jobs: [Dispatcher.JobRequest]) throws -> [String] {
-        guard let batch = job.batch else { throw PermanentJobError("job \(job.id) (\(job.type)) is not part of a batch, so it cannot add jobs to one") }
-        return try Batches(dispatcher: dispatcher).add(jobs, to: batch, queue: job.queue)
+        guard let batch = job.batchMembership else { throw PermanentJobError("job \(job.id) (\(job.type)) is not part of a batch, so it cannot add jobs to one") }
+        return try Batches(dispatcher: dispatcher).add(jobs, to: batch.id, queue: job.queue)
     }
 
     // MARK: Cancellation
