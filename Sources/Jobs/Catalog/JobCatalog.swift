@@ -17,6 +17,7 @@ public enum JobCatalog {
         try registry.register(EmailSend())
         try registry.register(EmailUnsuppress())
         try registry.register(NotificationsDigest())
+        try registry.register(TradesImport())
     }
 
     /// The clients of one worker process, configured from `environment` (DATABASE_URL, SMTP_URL).

@@ -1,0 +1,298 @@
+public import FerryWorker
+public import FerryPostgres
+import FerryQueue
+import Foundation
+
+/// `trades.import {"user_id": 42, "source": "alice/ib-2026.csv", "profile": "interactive-brokers"}`:
+/// one broker CSV export into `trades` for one user — streamed, validated, idempotent, resumable.
+///
+/// The file is read in 256 KiB blocks and parsed as the bytes come (``CSVParser``); accepted rows
+/// are COPYed, 10,000 at a time, into a temporary staging table and moved into `trades` by one
+/// `INSERT … SELECT … ON CONFLICT DO NOTHING`, in the transaction that also records the refused
+/// rows (`import_errors`) and the checkpoint (`imports.bytes_done`). A retry of the job resumes
+/// at the checkpoint. Each trade's key is the broker's trade id where the layout has one, else a
+/// hash of the normalized row and its occurrence number in the file, unique per user: the same
+/// file twice adds nothing. When the refused share passes `max_rejected_share` (default 0.5) the
+/// import stops and goes dead saying so. A finished import enqueues `analytics.rollup` (unique).
+public struct TradesImport: JobHandler {
+    public static let type = "trades.import"
+    public static let defaultSettings = JobSettings(queue: "imports", maxAttempts: 5, timeout: .seconds(7200))
+
+    public init() {}
+
+    public struct Arguments: Decodable, Sendable {
+        public var userID: Int64
+        public var source: String
+        public var profile: String?
+
+        enum CodingKeys: String, CodingKey {
+            case source, profile
+            case userID = "user_id"
+        }
+    }
+
+    /// Rows per transaction (and per checkpoint).
+    static let chunkRows = 10_000
+
+    /// The summary of an import.
+    public struct Summary: Sendable, Equatable, Encodable {
+        public var importID: Int64
+        public var profile: String
+        public var accepted: Int
+        public var rejected: Int
+        public var duplicates: Int
+        public var bytes: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case profile, accepted, rejected, duplicates, bytes
+            case importID = "import_id"
+        }
+    }
+
+    public func perform(_ arguments: Arguments, context: JobContext) throws {
+        let root = ProcessInfo.processInfo.environment["FERRY_IMPORT_ROOT"].flatMap { $0.isEmpty ? nil : $0 } ?? ".ferry/imports"
+        let path = try Self.resolve(arguments.source, root: root)
+        let profiles = try ImportProfile.load(directory: context.settings.parameters["profiles"]?.string ?? "jobs/trades.import")
+        let threshold = context.settings.parameters["max_rejected_share"]?.double ?? 0.5
+        let pool = try context.services.require(PostgresService.self, for: Self.type)
+        let summary = try pool.withConnection { db in
+            try Self.run(
+                path: path, source: arguments.source, userID: arguments.userID, profileName: arguments.profile, profiles: profiles,
+                jobID: context.id, maxRejectedShare: threshold, on: db
+            ) { done, total, accepted in
+                context.reportProgress(done: Int(done), total: Int(total), message: "\(accepted) trades imported")
+                try context.checkCancellation()
+            }
+        }
+        try context.dispatcher.enqueue(.init(type: "analytics.rollup", options: .init(uniqueKey: "rollup-after-import")))
+        try context.setResult(summary)
+    }
+
+    /// The file under `root` that `source` names; paths that leave the root are refused.
+    public static func resolve(_ source: String, root: String) throws -> String {
+        if source.hasPrefix("http://") || source.hasPrefix("https://") {
+            throw PermanentJobError("http(s) sources are not supported yet: put the file under the import root (\(root)) and give its path")
+        }
+        guard !source.isEmpty, !source.hasPrefix("/"), !source.split(separator: "/").contains("..") else {
+            throw PermanentJobError("source must be a path inside the import root, without '..' or a leading '/': '\(source.prefix(200))'")
+        }
+        let rootURL = URL(fileURLWithPath: root).standardizedFileURL.resolvingSymlinksInPath()
+        let file = rootURL.appendingPathComponent(source).standardizedFileURL.resolvingSymlinksInPath()
+        guard file.path.hasPrefix(rootURL.path + "/") else {
+            throw PermanentJobError("'\(source.prefix(200))' leads out of the import root \(root) (a symbolic link?)")
+        }
+        guard FileManager.default.fileExists(atPath: file.path) else { throw PermanentJobError("no file '\(source.prefix(200))' under the import root \(root)") }
+        return file.path
+    }
+
+    static let begin = """
+        INSERT INTO imports (job_id, user_id, source, profile, status, bytes_total)
+        VALUES ($1, $2, $3, $4, 'running', $5)
+        ON CONFLICT (job_id) DO UPDATE SET bytes_total = EXCLUDED.bytes_total
+        RETURNING id, status, bytes_done, lines_done, accepted, rejected, duplicates, profile
+        """
+
+    static let createStaging = """
+        CREATE TEMP TABLE IF NOT EXISTS import_staging (
+            line bigint, row_hash text, trade_id text, symbol text, side text, quantity numeric(30, 8), entry_price numeric(30, 8),
+            exit_price numeric(30, 8), pnl numeric(30, 8), fees numeric(30, 8), currency text, opened_local timestamp, closed_local timestamp
+        ) ON COMMIT DELETE ROWS
+        """
+
+    /// Moves the staged chunk into `trades`: keys from broker ids or from the row hash and its
+    /// occurrence number in the file (counted across chunks in `import_row_counts`).
+    static let moveChunk = """
+        WITH ranked AS (
+            SELECT s.*, row_number() OVER (PARTITION BY s.row_hash ORDER BY s.line) AS rank FROM import_staging s
+        ), keyed AS (
+            SELECT r.*, CASE WHEN r.trade_id IS NOT NULL THEN 'id:' || $4 || ':' || r.trade_id
+                             ELSE 'h:' || r.row_hash || ':' || (r.rank + COALESCE(c.seen, 0)) END AS key
+            FROM ranked r
+            LEFT JOIN import_row_counts c ON r.trade_id IS NULL AND c.import_id = $2 AND c.row_hash = r.row_hash
+        ), inserted AS (
+            INSERT INTO trades (user_id, symbol, side, quantity, entry_price, exit_price, pnl, fees, currency, opened_at, closed_at, trade_key, import_id)
+            SELECT $1, symbol, side, quantity, entry_price, exit_price, pnl, fees, currency,
+                   opened_local AT TIME ZONE $3, closed_local AT TIME ZONE $3, key, $2
+            FROM keyed ORDER BY line
+            ON CONFLICT (user_id, trade_key) WHERE trade_key IS NOT NULL DO NOTHING
+            RETURNING 1
+        ), counted AS (
+            INSERT INTO import_row_counts (import_id, row_hash, seen)
+            SELECT $2, row_hash, count(*) FROM import_staging WHERE trade_id IS NULL GROUP BY row_hash
+            ON CONFLICT (import_id, row_hash) DO UPDATE SET seen = import_row_counts.seen + EXCLUDED.seen
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM import_staging)::int AS staged,
+               (SELECT count(*) FROM counted)::int AS hashes
+        """
+
+    static let checkpoint = """
+        UPDATE imports SET accepted = accepted + $2, duplicates = duplicates + $3, rejected = rejected + $4,
+                           bytes_done = $5, lines_done = $6, profile = $7
+        WHERE id = $1
+        """
+
+    /// Imports `path`; resumes the import of `jobID` when there is one. `progress` gets bytes done,
+    /// bytes in all and trades accepted after each chunk.
+    public static func run(
+        path: String, source: String, userID: Int64, profileName: String?, profilesDirectory: String, jobID: String,
+        maxRejectedShare: Double = 0.5, on db: PostgresConnection, progress: (Int64, Int64, Int) throws -> Void = { _, _, _ in }
+    ) throws -> Summary {
+        try run(path: path, source: source, userID: userID, profileName: profileName, profiles: try ImportProfile.load(directory: profilesDirectory),
+                jobID: jobID, maxRejectedShare: maxRejectedShare, on: db, progress: progress)
+    }
+
+    static func run(
+        path: String, source: String, userID: Int64, profileName: String?, profiles: [ImportProfile], jobID: String,
+        maxRejectedShare: Double, on db: PostgresConnection, progress: (Int64, Int64, Int) throws -> Void
+    ) throws -> Summary {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw PermanentJobError("cannot open '\(source)'") }
+        defer { try? handle.close() }
+        let size = Int64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0)
+        guard size > 0 else { throw PermanentJobError("'\(source)' is empty: not even a header") }
+        guard let row = try db.query(begin, [jobID, userID, source, profileName, size]).first else { throw PermanentJobError("could not record the import") }
+        let importID = try row.decode("id", as: Int64.self)
+        var summary = Summary(
+            importID: importID, profile: profileName ?? "", accepted: try row.decode("accepted", as: Int.self), rejected: try row.decode("rejected", as: Int.self),
+            duplicates: try row.decode("duplicates", as: Int.self), bytes: size
+        )
+        if try row.decode("status", as: String.self) == "succeeded" { return summary }
+        let resumeAt = try row.decode("bytes_done", as: Int64.self)
+        let resumeLine = try row.decode("lines_done", as: Int.self)
+
+        // The header first (always from the top), to know the layout.
+        let header = try readHeader(handle)
+        guard let header else { throw PermanentJobError("'\(source)' has no header line") }
+        let headerNames = header.record.fields.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
+        let candidates = profileName.map { name in profiles.filter { $0.name == name } } ?? profiles
+        if let profileName, candidates.isEmpty {
+            throw PermanentJobError("no profile '\(profileName)'; known: \(profiles.map(\.name).joined(separator: ", "))")
+        }
+        guard let (profile, columns) = candidates.lazy.compactMap({ profile in profile.match(header: headerNames).map { (profile, $0) } }).first else {
+            throw PermanentJobError("the header does not match \(profileName.map { "profile '\($0)'" } ?? "any profile"): columns found: \(headerNames.map { "'\($0.prefix(40))'" }.joined(separator: ", ")); profiles tried: \(candidates.map(\.name).joined(separator: ", "))")
+        }
+        summary.profile = profile.name
+        // The header was parsed with the first profile's delimiter guess; parse again with this one's.
+        let start = max(resumeAt, try headerEnd(handle, delimiter: profile.delimiter))
+        let startLine = resumeAt > 0 ? resumeLine + 1 : 2
+        var afterCR = false
+        if start > 0 {
+            try handle.seek(toOffset: UInt64(start - 1))
+            afterCR = try handle.read(upToCount: 1)?.first == 0x0D
+        }
+        try handle.seek(toOffset: UInt64(start))
+        var parser = CSVParser(delimiter: profile.delimiter, offset: start, line: startLine, afterCarriageReturn: afterCR)
+        var rows: [TradeRow] = []
+        var rejections: [TradeRow.Rejection] = []
+        var lastOffset = start
+        var lastLine = startLine - 1
+        rows.reserveCapacity(chunkRows)
+
+        func flush() throws {
+            let (accepted, duplicates) = try commit(rows, rejections, importID: importID, userID: userID, profile: profile,
+                                                   offset: lastOffset, line: lastLine, on: db)
+            summary.accepted += accepted
+            summary.duplicates += duplicates
+            summary.rejected += rejections.count
+            rows.removeAll(keepingCapacity: true)
+            rejections.removeAll(keepingCapacity: true)
+            let processed = summary.accepted + summary.duplicates + summary.rejected
+            if processed >= 20, Double(summary.rejected) / Double(processed) > maxRejectedShare {
+                let message = "stopped: \(summary.rejected) of \(processed) rows refused, over the \(Int(maxRejectedShare * 100))% limit (see import_errors for import \(importID))"
+                try db.query("UPDATE imports SET status = 'failed', error = $2, finished_at = now() WHERE id = $1", [importID, message])
+                throw PermanentJobError(message)
+            }
+            try progress(lastOffset, size, summary.accepted)
+        }
+        func take(_ record: CSVRecord) throws {
+            switch TradeRow.make(record, columns: columns, width: headerNames.count, profile: profile) {
+            case .success(let row): rows.append(row)
+            case .failure(let rejection): rejections.append(rejection)
+            }
+            lastOffset = record.endOffset
+            lastLine = record.nextLine - 1
+            if rows.count + rejections.count >= chunkRows { try flush() }
+        }
+        while true {
+            let block = try handle.read(upToCount: 256 * 1024) ?? Data()
+            if block.isEmpty { break }
+            try parser.feed(block, emit: take)
+        }
+        try parser.finish(emit: take)
+        lastOffset = size
+        try flush()
+        try db.query("UPDATE imports SET status = 'succeeded', finished_at = now() WHERE id = $1", [importID])
+        try db.query("DELETE FROM import_row_counts WHERE import_id = $1", [importID])
+        return summary
+    }
+
+    /// Stages and moves one chunk, records its refused rows and the checkpoint, in one transaction.
+    static func commit(
+        _ rows: [TradeRow], _ rejections: [TradeRow.Rejection], importID: Int64, userID: Int64, profile: ImportProfile,
+        offset: Int64, line: Int, on db: PostgresConnection
+    ) throws -> (accepted: Int, duplicates: Int) {
+        try db.transaction { tx in
+            var accepted = 0, duplicates = 0
+            if !rows.isEmpty {
+                try tx.query(createStaging)
+                _ = try tx.copy("COPY import_staging FROM STDIN") { writer in
+                    for row in rows {
+                        try writer.writeRow([
+                            String(row.line), Self.hash(row.fingerprint), row.tradeID, row.symbol, row.side, row.quantity, row.entryPrice,
+                            row.exitPrice, row.pnl, row.fees, row.currency, row.openedAt, row.closedAt,
+                        ])
+                    }
+                }
+                let moved = try tx.query(moveChunk, [userID, importID, profile.timeZone, profile.name]).first
+                accepted = try moved?.decode("inserted", as: Int.self) ?? 0
+                duplicates = (try moved?.decode("staged", as: Int.self) ?? 0) - accepted
+            }
+            if !rejections.isEmpty {
+                _ = try tx.copy("COPY import_errors (import_id, line, column_name, raw_value, reason) FROM STDIN") { writer in
+                    for rejection in rejections {
+                        try writer.writeRow([String(importID), String(rejection.line), rejection.column, rejection.raw, rejection.reason])
+                    }
+                }
+            }
+            try tx.query(checkpoint, [importID, accepted, duplicates, rejections.count, offset, line, profile.name])
+            return (accepted, duplicates)
+        }
+    }
+
+    /// The first record of the file (with a `,` guess; only its field names matter if it matches).
+    static func readHeader(_ handle: FileHandle) throws -> (record: CSVRecord, end: Int64)? {
+        for delimiter in [UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "\t"), UInt8(ascii: "|")] {
+            try handle.seek(toOffset: 0)
+            var parser = CSVParser(delimiter: delimiter)
+            var header: CSVRecord?
+            while header == nil, let block = try handle.read(upToCount: 64 * 1024), !block.isEmpty {
+                parser.feed(block) { record in if header == nil { header = record } }
+            }
+            if header == nil { parser.finish { record in if header == nil { header = record } } }
+            if let header, header.fields.count > 1 || delimiter == UInt8(ascii: "|") { return (header, header.endOffset) }
+        }
+        return nil
+    }
+
+    /// Where the header line ends when read with `delimiter`.
+    static func headerEnd(_ handle: FileHandle, delimiter: UInt8) throws -> Int64 {
+        try handle.seek(toOffset: 0)
+        var parser = CSVParser(delimiter: delimiter)
+        var end: Int64?
+        while end == nil, let block = try handle.read(upToCount: 64 * 1024), !block.isEmpty {
+            parser.feed(block) { record in if end == nil { end = record.endOffset } }
+        }
+        if end == nil { parser.finish { record in if end == nil { end = record.endOffset } } }
+        return end ?? 0
+    }
+
+    /// 128 bits of FNV-1a (two seeds) as hex: stable across processes and versions.
+    static func hash(_ text: String) -> String {
+        func fnv(_ offset: UInt64) -> UInt64 {
+            var hash = offset
+            for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            return hash
+        }
+        return [fnv(0xcbf2_9ce4_8422_2325), fnv(0x8422_2325_cbf2_9ce4)].map { String($0, radix: 16) }.map { String(repeating: "0", count: 16 - $0.count) + $0 }.joined()
+    }
+}

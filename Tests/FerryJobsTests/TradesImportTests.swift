@@ -1,0 +1,232 @@
+import FerryJobs
+import FerryWorker
+import FerryPostgres
+import FerryProcess
+import FerryQueue
+import FerryRedis
+import FerryTestSupport
+import Foundation
+import Testing
+
+/// `trades.import` against real PostgreSQL: every shipped layout, broken rows, the same file twice,
+/// paths out of the root, and a worker killed mid-file.
+@Suite(.serialized) struct TradesImportTests {
+    let fixture: DatabaseFixture
+    let root: String
+
+    init() throws {
+        fixture = try DatabaseFixture()
+        root = NSTemporaryDirectory() + "ferry-imports-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try fixture.db.query("INSERT INTO users (id, handle) VALUES (1, 'ada'), (2, 'bob')")
+    }
+
+    var profilesDirectory: String { FileManager.default.currentDirectoryPath + "/jobs/trades.import" }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: "\(root)/\(name)"))
+        return name
+    }
+
+    func write(_ name: String, bytes: [UInt8]) throws -> String {
+        try Data(bytes).write(to: URL(fileURLWithPath: "\(root)/\(name)"))
+        return name
+    }
+
+    func run(_ source: String, user: Int64 = 1, profile: String? = nil, job: String = UUID().uuidString, maxRejected: Double = 0.5) throws -> TradesImport.Summary {
+        try TradesImport.run(
+            path: "\(root)/\(source)", source: source, userID: user, profileName: profile, profilesDirectory: profilesDirectory, jobID: job,
+            maxRejectedShare: maxRejected, on: fixture.db
+        )
+    }
+
+    func trades(_ user: Int64 = 1) throws -> [PostgresRow] {
+        try fixture.db.query("""
+            SELECT symbol, side, quantity::text AS quantity, entry_price::text AS entry, exit_price::text AS exit, pnl::text AS pnl,
+                   fees::text AS fees, currency, to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS opened,
+                   to_char(closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS closed, trade_key
+            FROM trades WHERE user_id = $1 ORDER BY opened_at, id
+            """, [user]).rows
+    }
+
+    func errors(_ importID: Int64) throws -> [(line: Int, column: String?, reason: String)] {
+        try fixture.db.query("SELECT line::int, column_name, reason FROM import_errors WHERE import_id = $1 ORDER BY line", [importID]).rows.map {
+            (try $0.decode("line", as: Int.self), try $0.decode("column_name", as: String?.self), try $0.decode("reason", as: String.self))
+        }
+    }
+
+    @Test func everyShippedLayoutIsDetectedAndRead() throws {
+        // Ferry's own layout.
+        var summary = try run(write("ferry.csv", """
+            trade_id,symbol,side,quantity,entry_price,exit_price,opened_at,closed_at,pnl,fees,currency
+            T1,AAPL,buy,10,189.5,191.25,2026-11-02 14:30:00,2026-11-02 15:00:00,17.5,1.00,USD
+            T2,MSFT,short,5,410,400.125,2026-11-03 14:30:00,,50.625,,USD
+            """))
+        #expect(summary.profile == "ferry" && summary.accepted == 2 && summary.rejected == 0)
+        var rows = try trades()
+        #expect(try rows[0].decode("entry", as: String.self) == "189.50000000" && rows[0].decode("closed", as: String?.self) == "2026-11-02 15:00:00")
+        #expect(try rows[1].decode("side", as: String.self) == "sell" && rows[1].decode("exit", as: String.self) == "400.12500000")
+
+        // Interactive Brokers: New York times (EST in November: UTC-5), sells as negative quantities.
+        summary = try run(write("ib.csv", """
+            "ClientAccountID","CurrencyPrimary","Symbol","DateTime","TradeID","Buy/Sell","Quantity","TradePrice","IBCommission","FifoPnlRealized"
+            "U123","USD","NVDA","20261104;093012","9001","BUY","20","140.55","-1.0","0"
+            "U123","USD","NVDA","20261105;154501","9002","SELL","-20","145.1","-1.02","89.98"
+            """), user: 2)
+        #expect(summary.profile == "interactive-brokers" && summary.accepted == 2, "\(summary)")
+        rows = try trades(2)
+        #expect(try rows[0].decode("opened", as: String.self) == "2026-11-04 14:30:12")
+        #expect(try rows[1].decode("side", as: String.self) == "sell" && rows[1].decode("quantity", as: String.self) == "20.00000000")
+        #expect(try rows[1].decode("fees", as: String.self) == "-1.02000000" && rows[1].decode("trade_key", as: String.self) == "id:interactive-brokers:9002")
+
+        // MetaTrader history.
+        try fixture.db.query("INSERT INTO users (id, handle) VALUES (3, 'cy'), (4, 'di')")
+        summary = try run(write("mt4.csv", """
+            Ticket,Open Time,Type,Size,Item,Open Price,Close Time,Close Price,Commission,Swap,Profit
+            55501,2026.10.01 08:00:00,buy,0.10,eurusd,1.08250,2026.10.01 12:00:00,1.08400,-0.70,0.00,15.00
+            55502,2026.10.02 09:30:00,sell,1.00,xauusd,2650.10,2026.10.02 10:00:00,2640.00,-7.00,0.00,1010.00
+            """), user: 3)
+        #expect(summary.profile == "metatrader" && summary.accepted == 2, "\(summary)")
+        #expect(try trades(3)[1].decode("pnl", as: String.self) == "1010.00000000")
+
+        // A German broker: semicolons, decimal commas, thousands dots, Berlin time (CET: UTC+1).
+        summary = try run(write("de.csv", """
+            Auftragsnummer;Ausführungszeit;Wertpapier;ISIN;Richtung;Stück;Kurs;Gebühren;Währung
+            A-1;03.11.2026 09:15:00;SAP SE;DE0007164600;Kauf;1.000;234,50;9,90;EUR
+            A-2;04.11.2026 17:35:10;SAP SE;DE0007164600;Verkauf;500;1.240,05;9,90;EUR
+            """), user: 4)
+        #expect(summary.profile == "german-broker" && summary.accepted == 2, "\(summary)")
+        rows = try trades(4)
+        #expect(try rows[0].decode("quantity", as: String.self) == "1000.00000000" && rows[0].decode("opened", as: String.self) == "2026-11-03 08:15:00")
+        #expect(try rows[1].decode("entry", as: String.self) == "1240.05000000" && rows[1].decode("side", as: String.self) == "sell")
+    }
+
+    @Test func brokenRowsAreRecordedWithTheirLineAndTheRestIsImported() throws {
+        var text = Array("""
+            symbol,side,quantity,entry_price,exit_price,opened_at,closed_at
+            AAPL,buy,10,190,191,2026-11-02 14:30:00,2026-11-02 15:00:00
+            AAPL,buy,10,190
+            "AAPL,buy,10,190,191,2026-11-02 14:30:00,
+            AAPL,buy,10,190,191,2026-02-30 14:30:00,
+            AAPL,hold,10,190,191,2026-11-02 14:30:00,
+            AAPL,buy,0,190,191,2026-11-02 14:30:00,
+            AAPL,buy,10,-190,191,2026-11-02 14:30:00,
+            AAPL,buy,10,190,191,2026-11-02 14:30:00,2026-11-01 14:30:00
+            AAPL,buy,ten,190,191,2026-11-02 14:30:00,
+            MSFT,sell,1,400,,2026-11-03 10:00:00,
+
+            """.utf8)
+        text += Array("AAPL".utf8) + [0xFF] + Array(",buy,1,1,1,2026-11-02 14:30:00,\n".utf8)
+        text += Array("GOOG,buy,2,170,,2026-11-04 10:00:00,\n".utf8)
+        let summary = try run(write("broken.csv", bytes: text), maxRejected: 0.9)
+        #expect(summary.accepted == 3 && summary.rejected == 9, "\(summary)")
+        let found = try errors(summary.importID)
+        #expect(found.map(\.line) == [3, 4, 5, 6, 7, 8, 9, 10, 12], "\(found)")
+        #expect(found[0].reason.contains("4 columns where the header has 7"))
+        #expect(found[1].reason.contains("quote"))
+        #expect(found[2].column == "opened_at" && found[2].reason.contains("not a valid date"))
+        #expect(found[3].column == "side" && found[3].reason.contains("unknown side"))
+        #expect(found[4].reason.contains("quantity must be more than 0"))
+        #expect(found[5].reason.contains("entry_price must not be negative"))
+        #expect(found[6].reason.contains("closes") && found[6].reason.contains("before it opens"))
+        #expect(found[7].reason.contains("quantity is not a number"))
+        #expect(found[8].reason.contains("not valid UTF-8"))
+    }
+
+    @Test func aBOMCRLFAndQuotedNewlinesAreRead() throws {
+        let text = "\u{FEFF}symbol,side,quantity,entry_price,opened_at,note\r\n"
+            + "AAPL,buy,1,190,2026-11-02 14:30:00,\"a, \"\"quoted\"\"\r\nnote\"\r\n"
+            + "MSFT,sell,2,400,2026-11-02 14:31:00,plain\r\n"
+            + "TSLA,buy,3,250,2026-11-02 14:32:00,\"last, no line end\""
+        let summary = try run(write("crlf.csv", text))
+        let found = try errors(summary.importID)
+        #expect(summary.accepted == 3 && summary.rejected == 0, "\(summary) \(found)")
+        #expect(try trades().map { try $0.decode("symbol", as: String.self) } == ["AAPL", "MSFT", "TSLA"])
+    }
+
+    @Test func theSameFileTwiceAddsNothing() throws {
+        // No broker ids: two identical rows are two trades (occurrence numbers), once.
+        let source = try write("twice.csv", """
+            symbol,side,quantity,entry_price,opened_at
+            AAPL,buy,1,190,2026-11-02 14:30:00
+            AAPL,buy,1,190,2026-11-02 14:30:00
+            MSFT,buy,1,400,2026-11-02 14:31:00
+            """)
+        let first = try run(source)
+        let second = try run(source)
+        #expect(first.accepted == 3 && first.duplicates == 0)
+        #expect(second.accepted == 0 && second.duplicates == 3, "\(second)")
+        #expect(try trades().count == 3)
+        // Another user imports the same file: their own trades.
+        #expect(try run(source, user: 2).accepted == 3)
+    }
+
+    @Test func pathsOutOfTheRootEmptyFilesAndUnknownLayoutsAreRefused() throws {
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/escape.csv", withDestinationPath: "/etc/hostname")
+        for source in ["../secrets.csv", "/etc/passwd", "a/../../x.csv", "escape.csv", "https://example.com/x.csv"] {
+            #expect(throws: PermanentJobError.self, "\(source)") { try TradesImport.resolve(source, root: root) }
+        }
+        #expect(throws: PermanentJobError.self) { try run(write("empty.csv", "")) }
+        let headerOnly = try run(write("header.csv", "symbol,side,quantity,entry_price,opened_at\n"))
+        #expect(headerOnly.accepted == 0 && headerOnly.rejected == 0)
+        do {
+            _ = try run(write("unknown.csv", "Date,Ticker,Shares\n2026-11-02,AAPL,1\n"))
+            Issue.record("an unknown layout was imported")
+        } catch let error as PermanentJobError {
+            #expect(error.message.contains("columns found: 'Date', 'Ticker', 'Shares'") && error.message.contains("profiles tried: ferry, german-broker"), "\(error)")
+        }
+        // Mostly garbage: stopped, saying why.
+        do {
+            _ = try run(write("garbage.csv", "symbol,side,quantity,entry_price,opened_at\n" + String(repeating: "x,y,z,w,v\n", count: 30)))
+            Issue.record("a file of refused rows was imported")
+        } catch let error as PermanentJobError {
+            #expect(error.message.contains("30 of 30 rows refused, over the 50% limit"), "\(error)")
+        }
+    }
+
+    @Test func aWorkerKilledMidFileResumesAndTheTableEqualsACleanImport() throws {
+        // 150,000 rows without broker ids (keys from row hashes and occurrences), some repeated.
+        var text = "symbol,side,quantity,entry_price,opened_at\n"
+        text.reserveCapacity(150_000 * 45)
+        for index in 0..<150_000 {
+            text += "S\(index % 500),\(index % 2 == 0 ? "buy" : "sell"),\(1 + index % 7),\(100 + index % 13).25,2026-10-\(10 + index % 20) 1\(index % 10):00:00\n"
+        }
+        let source = try write("large.csv", text)
+        let namespace = "itest-\(UUID().uuidString.prefix(8))"
+        let keys = QueueKeyspace(namespace: namespace)
+        let redis = try RedisConnection(url: TestEnvironment.redisURL)
+        let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), keys: keys)
+        let id = try dispatcher.enqueue(.init(type: "trades.import", args: ["user_id": 1, "source": .string(source)], options: .init(queue: "imports")))
+        let worker = try ChildProcess([TestEnvironment.ferryBinary, "worker", "--queues", "imports", "--heartbeat", "0.3", "--heartbeat-ttl", "1.5"], environment: [
+            "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_IMPORT_ROOT": root,
+            "DATABASE_URL": TestEnvironment.postgresURL + "?search_path=\(fixture.schema)",
+        ])
+        defer { worker.signal(SIGTERM); worker.waitForExit(timeout: 30) }
+        // Kill -9 the worker process once some chunks are committed and more remain.
+        let midway = try eventually(timeout: 60) {
+            let done = try fixture.int("SELECT COALESCE(max(bytes_done), 0)::int FROM imports WHERE job_id = $1", [id])
+            return done > 0 && done < text.utf8.count / 2
+        }
+        #expect(midway, "\(worker.output.suffix(2000))")
+        let victim = try #require(try WorkerRegistry(keys: keys).liveWorkers(on: redis).first)
+        kill(pid_t(victim.pid), SIGKILL)
+        let result = try #require(try JobResults(keys: keys).wait(id: id, queue: "imports", timeout: .seconds(120), on: redis), "\(worker.output.suffix(2000))")
+        #expect(result.status == .succeeded, "\(result)")
+        #expect(worker.output.contains("recovered the jobs of an exited worker process"))
+        // The same file imported cleanly for user 2: the same trades, no gap, no duplicate.
+        let clean = try run(source, user: 2)
+        #expect(clean.accepted == 150_000)
+        #expect(try fixture.int("SELECT count(*)::int FROM trades WHERE user_id = 1") == 150_000)
+        #expect(try fixture.int("""
+            SELECT count(*)::int FROM (
+                (SELECT trade_key, symbol, side, quantity, entry_price, opened_at FROM trades WHERE user_id = 1
+                 EXCEPT SELECT trade_key, symbol, side, quantity, entry_price, opened_at FROM trades WHERE user_id = 2)
+                UNION ALL
+                (SELECT trade_key, symbol, side, quantity, entry_price, opened_at FROM trades WHERE user_id = 2
+                 EXCEPT SELECT trade_key, symbol, side, quantity, entry_price, opened_at FROM trades WHERE user_id = 1)) AS difference
+            """) == 0)
+        #expect(try fixture.int("SELECT accepted::int FROM imports WHERE job_id = $1", [id]) == 150_000)
+        // Resumed at its checkpoint, not started over: nothing of the first run came back as a duplicate.
+        #expect(try fixture.int("SELECT duplicates::int FROM imports WHERE job_id = $1", [id]) == 0)
+    }
+}
