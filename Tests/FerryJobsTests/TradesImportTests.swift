@@ -208,6 +208,16 @@ import Testing
             return done > 0 && done < text.utf8.count / 2
         }
         #expect(midway, "\(worker.output.suffix(2000))")
+        // Its progress shows with its worker's heartbeat: bytes done of the file's size.
+        let size = text.utf8.count
+        let reported = try eventually(timeout: 10) {
+            let progress = try WorkerRegistry(keys: keys).liveWorkers(on: redis).flatMap(\.busy).first { $0.id == id }?.progress
+            return progress?.total == size && (progress?.done ?? 0) > 0 && progress?.message?.contains("trades imported") == true
+        }
+        #expect(reported)
+        let stats = try ChildProcess([TestEnvironment.ferryBinary, "stats"], environment: ["FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace])
+        #expect(stats.waitForExit(timeout: 30) == 0)
+        #expect(stats.output.contains("running trades.import \(id): ") && stats.output.contains(" of \(size) ("), "\(stats.output)")
         let victim = try #require(try WorkerRegistry(keys: keys).liveWorkers(on: redis).first)
         kill(pid_t(victim.pid), SIGKILL)
         let result = try #require(try JobResults(keys: keys).wait(id: id, queue: "imports", timeout: .seconds(120), on: redis), "\(worker.output.suffix(2000))")

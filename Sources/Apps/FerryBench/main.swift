@@ -19,6 +19,8 @@ struct BenchOptions {
     var latencySeconds = 5
     var databaseURL: String?
     var smtpURL: String?
+    var importRows = 1_000_000
+    var largeImportFactor = 20
 
     init(arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -34,6 +36,8 @@ struct BenchOptions {
             case "--latency-seconds": latencySeconds = Int(value) ?? latencySeconds
             case "--database-url": databaseURL = value
             case "--smtp-url": smtpURL = value
+            case "--import-rows": importRows = Int(value) ?? importRows
+            case "--large-import-factor": largeImportFactor = Int(value) ?? largeImportFactor
             default: fatalError("unknown option \(flag)")
             }
         }
@@ -295,6 +299,10 @@ if let databaseURL = options.databaseURL {
         format: "%.1f s to enqueue %@ digests (%@ users/s)", seconds(since: start), format(Double(digest.enqueued)),
         format(Double(digest.considered) / seconds(since: start))))
 
+    // trades.import against psql's \copy of the same rows into the same table, and the worker's
+    // peak RSS on that file and on one `largeImportFactor` times larger.
+    try importBenchmark(schema: schema, db: db)
+
     // email.send into the local SMTP test relay (aiosmtpd, which writes each mail to a file): the
     // relay, a Python process on the same 2 cores, bounds this figure.
     if let smtpURL = options.smtpURL {
@@ -312,6 +320,108 @@ if let databaseURL = options.databaseURL {
             request: .init(type: "email.send", args: ["to": "reader@example.com", "template": "welcome", "vars": ["name": "Ada", "app": "Ferry"]]),
             jobsDirectory: directory, environment: ["DATABASE_URL": databaseURL, "SMTP_URL": smtpURL + "?starttls=never"], batchSize: 1000
         )
+    }
+}
+
+/// Writes `rows` generated trades in Ferry's generic layout (and, for `\copy`, the same rows with
+/// the user id first); returns the files' sizes.
+func writeTradeFiles(rows: Int, importPath: String, copyPath: String?) throws -> Int64 {
+    _ = FileManager.default.createFile(atPath: importPath, contents: nil)
+    let importFile = try FileHandle(forWritingTo: URL(fileURLWithPath: importPath))
+    defer { try? importFile.close() }
+    var copyFile: FileHandle?
+    if let copyPath {
+        _ = FileManager.default.createFile(atPath: copyPath, contents: nil)
+        copyFile = try FileHandle(forWritingTo: URL(fileURLWithPath: copyPath))
+    }
+    defer { try? copyFile?.close() }
+    var buffer = "trade_id,symbol,side,quantity,entry_price,exit_price,opened_at,closed_at,pnl,fees,currency\n"
+    var copyBuffer = ""
+    for index in 0..<rows {
+        let day = 1 + index % 28, hour = index % 24
+        let fields = "T\(index),SYM\(index % 997),\(index % 2 == 0 ? "buy" : "sell"),\(1 + index % 50),\(100 + index % 89).\(index % 100),"
+            + "\(101 + index % 89).5,2026-10-\(day < 10 ? "0" : "")\(day) \(hour < 10 ? "0" : "")\(hour):15:00,"
+            + "2026-10-\(day < 10 ? "0" : "")\(day) \(hour < 10 ? "0" : "")\(hour):45:00,\(index % 41 - 20).25,1.5,USD"
+        buffer += fields + "\n"
+        if copyFile != nil { copyBuffer += "1," + fields + "\n" }
+        if buffer.utf8.count > 1 << 20 {
+            importFile.write(Data(buffer.utf8))
+            buffer.removeAll(keepingCapacity: true)
+            if let copyFile {
+                copyFile.write(Data(copyBuffer.utf8))
+                copyBuffer.removeAll(keepingCapacity: true)
+            }
+        }
+    }
+    importFile.write(Data(buffer.utf8))
+    copyFile?.write(Data(copyBuffer.utf8))
+    return Int64((try FileManager.default.attributesOfItem(atPath: importPath)[.size] as? NSNumber)?.int64Value ?? 0)
+}
+
+/// Peak resident memory of a process (VmHWM), in MB.
+func peakRSS(pid: Int) -> Double {
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+    return kilobytes / 1024
+}
+
+func importBenchmark(schema: String, db: PostgresConnection) throws {
+    guard let databaseURL = options.databaseURL else { return }
+    let root = FileManager.default.currentDirectoryPath + "/.ferry/bench/imports"
+    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    let rows = options.importRows
+    let size = try writeTradeFiles(rows: rows, importPath: root + "/trades.csv", copyPath: root + "/copy.csv")
+    try db.query("DELETE FROM trades")
+
+    // psql \copy, the reference: the same rows, the same table and indexes.
+    var connection = URLComponents(string: databaseURL)!
+    connection.queryItems = [URLQueryItem(name: "options", value: "-csearch_path=\(schema)")]
+    var start = ContinuousClock.now
+    let copy = try ChildProcess(["/usr/bin/env", "psql", connection.string!, "-v", "ON_ERROR_STOP=1", "-c",
+        "\\copy trades (user_id, trade_key, symbol, side, quantity, entry_price, exit_price, opened_at, closed_at, pnl, fees, currency) FROM '\(root)/copy.csv' WITH (FORMAT csv)"])
+    precondition(copy.waitForExit(timeout: 600) == 0, "psql \\copy failed: \(copy.output)")
+    let copySeconds = seconds(since: start)
+    try db.query("DELETE FROM trades")
+    try db.query("VACUUM trades")
+
+    // trades.import through a worker process.
+    func importThroughWorker(_ source: String, rows: Int) throws -> (seconds: Double, peakMB: Double) {
+        let (keys, dispatcher) = try fresh("import")
+        let workers = try ChildProcess(
+            [options.ferry, "worker", "--processes", "1", "--concurrency", "2", "--queues", "imports", "--jobs-dir", FileManager.default.currentDirectoryPath + "/jobs"],
+            environment: ["FERRY_REDIS_URL": options.redisURL, "FERRY_NAMESPACE": keys.namespace, "FERRY_LOG_LEVEL": "warning",
+                          "FERRY_IMPORT_ROOT": root, "DATABASE_URL": databaseURL + (databaseURL.contains("?") ? "&" : "?") + "search_path=\(schema)"]
+        )
+        defer { workers.signal(SIGTERM); _ = workers.waitForExit(timeout: 60) }
+        let started = try eventually(timeout: 30) { try WorkerRegistry(keys: keys).liveWorkers(on: redis).count == 1 }
+        precondition(started, "worker did not start")
+        let pid = try WorkerRegistry(keys: keys).liveWorkers(on: redis)[0].pid
+        let start = ContinuousClock.now
+        let id = try dispatcher.enqueue(.init(type: "trades.import", args: ["user_id": 1, "source": .string(source)], options: .init(queue: "imports")))
+        let result = try JobResults(keys: keys).wait(id: id, queue: "imports", timeout: .seconds(3600), on: try RedisConnection(configuration: configuration))
+        precondition(result?.status == .succeeded, "the import failed: \(String(describing: result)) \(workers.output.suffix(2000))")
+        precondition(result?.value?["accepted"] == .int(Int64(rows)), "the import accepted \(String(describing: result?.value))")
+        return (seconds(since: start), peakRSS(pid: pid))
+    }
+    let small = try importThroughWorker("trades.csv", rows: rows)
+    start = ContinuousClock.now
+    let megabytes = Double(size) / 1_048_576
+    report("trades.import (\(format(Double(rows))) rows, \(String(format: "%.0f", megabytes)) MB)", String(
+        format: "%@ rows/s, %.1f MB/s; psql \\copy %@ rows/s, %.1f MB/s (import at %.0f%% of copy); worker peak RSS %.1f MB",
+        format(Double(rows) / small.seconds), megabytes / small.seconds, format(Double(rows) / copySeconds), megabytes / copySeconds,
+        copySeconds / small.seconds * 100, small.peakMB))
+    if options.largeImportFactor > 1 {
+        try db.query("DELETE FROM trades")
+        try db.query("VACUUM trades")
+        let largeRows = rows * options.largeImportFactor
+        let largeSize = try writeTradeFiles(rows: largeRows, importPath: root + "/large.csv", copyPath: nil)
+        let large = try importThroughWorker("large.csv", rows: largeRows)
+        report("trades.import (\(format(Double(largeRows))) rows, \(String(format: "%.0f", Double(largeSize) / 1_048_576)) MB)", String(
+            format: "%@ rows/s; worker peak RSS %.1f MB (%+.1f MB against the %@-row file)", format(Double(largeRows) / large.seconds), large.peakMB,
+            large.peakMB - small.peakMB, format(Double(rows))))
+        try db.query("DELETE FROM trades")
     }
 }
 

@@ -37,6 +37,12 @@ struct Stats: ParsableCommand {
             }.joined(separator: "  "))
         }
         print("processed \(stats.processed), failed \(stats.failed), live worker processes \(stats.workers)")
+        // Running jobs that report progress (imports, rollups), as of their workers' last heartbeats.
+        for job in try WorkerRegistry(keys: environment.keys).liveWorkers(on: redis).flatMap(\.busy) {
+            guard let progress = job.progress else { continue }
+            let share = progress.total.flatMap { $0 > 0 ? " of \($0) (\(progress.done * 100 / $0)%)" : nil } ?? ""
+            print("running \(job.type) \(job.id): \(progress.done)\(share)\(progress.message.map { ", \($0)" } ?? "")")
+        }
         for limiter in limiters {
             print("rate limit \(limiter.type): \(limiter.limit); \(limiter.waiting) waiting")
             for budget in limiter.budgets {

@@ -19,12 +19,28 @@ public struct WorkerInfo: Sendable, Equatable {
         public var type: String
         public var queue: String
         public var startedAt: Double
+        /// The job's last reported progress (as of the worker's last heartbeat), if it reports any.
+        public var progress: Progress?
 
-        public init(id: String, type: String, queue: String, startedAt: Double) {
+        /// How far a running job is: `done` of `total` (when known), and what it says.
+        public struct Progress: Sendable, Equatable, Codable {
+            public var done: Int
+            public var total: Int?
+            public var message: String?
+
+            public init(done: Int, total: Int? = nil, message: String? = nil) {
+                self.done = done
+                self.total = total
+                self.message = message
+            }
+        }
+
+        public init(id: String, type: String, queue: String, startedAt: Double, progress: Progress? = nil) {
             self.id = id
             self.type = type
             self.queue = queue
             self.startedAt = startedAt
+            self.progress = progress
         }
     }
 

@@ -59,23 +59,23 @@ struct CSVParser: Sendable {
         self.pendingCR = afterCarriageReturn
     }
 
-    /// Parses `bytes`, calling `emit` for each complete record.
-    mutating func feed(_ bytes: some Collection<UInt8>, emit: (CSVRecord) throws -> Void) rethrows {
-        for byte in bytes { try consume(byte, emit) }
+    /// Parses `bytes`, appending each complete record to `records`.
+    mutating func feed(_ bytes: some Collection<UInt8>, into records: inout [CSVRecord]) {
+        for byte in bytes { consume(byte, &records) }
     }
 
-    /// Ends the input: emits the last record if the file does not end with a line break.
-    mutating func finish(emit: (CSVRecord) throws -> Void) rethrows {
+    /// Ends the input: appends the last record if the file does not end with a line break.
+    mutating func finish(into records: inout [CSVRecord]) {
         if inQuotes {
-            try backtrack("an unbalanced quote: the file ends inside a quoted field", emit)
-            try finish(emit: emit)
+            backtrack("an unbalanced quote: the file ends inside a quoted field", &records)
+            finish(into: &records)
             return
         }
         if atStart, bomBytes > 0 { field += [0xEF, 0xBB, 0xBF][..<bomBytes] }
-        if !field.isEmpty || !fields.isEmpty || error != nil || fieldWasQuoted { try endRecord(emit) }
+        if !field.isEmpty || !fields.isEmpty || error != nil || fieldWasQuoted { endRecord(&records) }
     }
 
-    private mutating func consume(_ byte: UInt8, _ emit: (CSVRecord) throws -> Void) rethrows {
+    private mutating func consume(_ byte: UInt8, _ records: inout [CSVRecord]) {
         offset += 1
         if atStart {
             // The UTF-8 byte order mark, EF BB BF, at the very start of the file.
@@ -105,7 +105,7 @@ struct CSVParser: Sendable {
             if byte == 0x0A || byte == 0x0D {
                 skippingToLineEnd = false
                 pendingCR = byte == 0x0D
-                try endRecord(emit)
+                endRecord(&records)
             }
             return
         }
@@ -121,7 +121,7 @@ struct CSVParser: Sendable {
             }
             if byte == 0x0A { line += 1 }
             guard field.count < maximumFieldBytes, raw.count < maximumRecordBytes else {
-                try backtrack("an unbalanced quote: a quoted field runs over \(maximumFieldBytes) bytes", emit)
+                backtrack("an unbalanced quote: a quoted field runs over \(maximumFieldBytes) bytes", &records)
                 return
             }
             field.append(byte)
@@ -147,7 +147,7 @@ struct CSVParser: Sendable {
             fieldWasQuoted = false
         case 0x0A, 0x0D:
             pendingCR = byte == 0x0D
-            try endRecord(emit)
+            endRecord(&records)
         case UInt8(ascii: "\""):
             if field.isEmpty, !fieldWasQuoted {
                 inQuotes = true
@@ -170,13 +170,13 @@ struct CSVParser: Sendable {
 
     /// An unbalanced quote: the record is its first line, reported broken; the bytes after that
     /// line are parsed again from a clean state.
-    private mutating func backtrack(_ reason: String, _ emit: (CSVRecord) throws -> Void) rethrows {
+    private mutating func backtrack(_ reason: String, _ records: inout [CSVRecord]) {
         let bytes = raw
         let breakIndex = bytes.firstIndex { $0 == 0x0A || $0 == 0x0D } ?? bytes.count - 1
         var end = breakIndex + 1
         if bytes[breakIndex] == 0x0D, end < bytes.count, bytes[end] == 0x0A { end += 1 }
         let restart = recordStart + Int64(end)
-        try emit(CSVRecord(fields: [Array(bytes[..<breakIndex])], line: recordLine, endOffset: restart, nextLine: recordLine + 1, error: reason))
+        records.append(CSVRecord(fields: [Array(bytes[..<breakIndex])], line: recordLine, endOffset: restart, nextLine: recordLine + 1, error: reason))
         let rest = Array(bytes[end...])
         field.removeAll(keepingCapacity: true)
         fields.removeAll(keepingCapacity: true)
@@ -190,10 +190,10 @@ struct CSVParser: Sendable {
         recordLine = line
         offset = restart
         recordStart = restart
-        for byte in rest { try consume(byte, emit) }
+        for byte in rest { consume(byte, &records) }
     }
 
-    private mutating func endRecord(_ emit: (CSVRecord) throws -> Void) rethrows {
+    private mutating func endRecord(_ records: inout [CSVRecord]) {
         fields.append(field)
         let record = CSVRecord(fields: fields, line: recordLine, endOffset: offset, nextLine: line + 1, error: error)
         field.removeAll(keepingCapacity: true)
@@ -207,6 +207,6 @@ struct CSVParser: Sendable {
         recordStart = offset
         // A blank line is no record.
         if record.fields.count == 1, record.fields[0].isEmpty, record.error == nil { return }
-        try emit(record)
+        records.append(record)
     }
 }

@@ -213,12 +213,16 @@ public struct TradesImport: JobHandler {
             lastLine = record.nextLine - 1
             if rows.count + rejections.count >= chunkRows { try flush() }
         }
+        var records: [CSVRecord] = []
         while true {
             let block = try handle.read(upToCount: 256 * 1024) ?? Data()
             if block.isEmpty { break }
-            try parser.feed(block, emit: take)
+            parser.feed(block, into: &records)
+            for record in records { try take(record) }
+            records.removeAll(keepingCapacity: true)
         }
-        try parser.finish(emit: take)
+        parser.finish(into: &records)
+        for record in records { try take(record) }
         lastOffset = size
         try flush()
         try db.query("UPDATE imports SET status = 'succeeded', finished_at = now() WHERE id = $1", [importID])
@@ -238,7 +242,7 @@ public struct TradesImport: JobHandler {
                 _ = try tx.copy("COPY import_staging FROM STDIN") { writer in
                     for row in rows {
                         try writer.writeRow([
-                            String(row.line), Self.hash(row.fingerprint), row.tradeID, row.symbol, row.side, row.quantity, row.entryPrice,
+                            String(row.line), row.tradeID == nil ? Self.hash(row.fingerprint) : nil, row.tradeID, row.symbol, row.side, row.quantity, row.entryPrice,
                             row.exitPrice, row.pnl, row.fees, row.currency, row.openedAt, row.closedAt,
                         ])
                     }
@@ -265,10 +269,12 @@ public struct TradesImport: JobHandler {
             try handle.seek(toOffset: 0)
             var parser = CSVParser(delimiter: delimiter)
             var header: CSVRecord?
-            while header == nil, let block = try handle.read(upToCount: 64 * 1024), !block.isEmpty {
-                parser.feed(block) { record in if header == nil { header = record } }
+            var records: [CSVRecord] = []
+            while records.isEmpty, let block = try handle.read(upToCount: 64 * 1024), !block.isEmpty {
+                parser.feed(block, into: &records)
             }
-            if header == nil { parser.finish { record in if header == nil { header = record } } }
+            if records.isEmpty { parser.finish(into: &records) }
+            header = records.first
             if let header, header.fields.count > 1 || delimiter == UInt8(ascii: "|") { return (header, header.endOffset) }
         }
         return nil
@@ -278,12 +284,12 @@ public struct TradesImport: JobHandler {
     static func headerEnd(_ handle: FileHandle, delimiter: UInt8) throws -> Int64 {
         try handle.seek(toOffset: 0)
         var parser = CSVParser(delimiter: delimiter)
-        var end: Int64?
-        while end == nil, let block = try handle.read(upToCount: 64 * 1024), !block.isEmpty {
-            parser.feed(block) { record in if end == nil { end = record.endOffset } }
+        var records: [CSVRecord] = []
+        while records.isEmpty, let block = try handle.read(upToCount: 64 * 1024), !block.isEmpty {
+            parser.feed(block, into: &records)
         }
-        if end == nil { parser.finish { record in if end == nil { end = record.endOffset } } }
-        return end ?? 0
+        if records.isEmpty { parser.finish(into: &records) }
+        return records.first?.endOffset ?? 0
     }
 
     /// 128 bits of FNV-1a (two seeds) as hex: stable across processes and versions.

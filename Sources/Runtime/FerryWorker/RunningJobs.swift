@@ -45,7 +45,14 @@ final class ExecutorSlots: Sendable {
 
     var busy: [WorkerInfo.BusyJob] {
         slots.compactMap { slot in
-            slot.running.withLock { $0.map { WorkerInfo.BusyJob(id: $0.job.id, type: $0.job.type, queue: $0.job.queue, startedAt: $0.startedAt.timeIntervalSince1970) } }
+            slot.running.withLock { running in
+                running.map { entry in
+                    WorkerInfo.BusyJob(
+                        id: entry.job.id, type: entry.job.type, queue: entry.job.queue, startedAt: entry.startedAt.timeIntervalSince1970,
+                        progress: entry.context.progress.map { .init(done: $0.done, total: $0.total, message: $0.message) }
+                    )
+                }
+            }
         }
     }
 

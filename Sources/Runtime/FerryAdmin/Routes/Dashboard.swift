@@ -171,7 +171,18 @@ struct Dashboard {
         if workers.isEmpty { html += "<p class=\"muted\">No live worker process.</p>" } else {
             html += "<table><tr><th>host</th><th>pid</th><th>queues</th><th>started</th><th>busy</th></tr>"
             for worker in workers {
-                let busy = worker.busy.map { "\(Self.escape($0.type)) \(Self.escape($0.id)) (\(Int(now.timeIntervalSince1970 - $0.startedAt)) s)" }
+                let busy = worker.busy.map { job in
+                    var text = "\(Self.escape(job.type)) \(Self.escape(job.id)) (\(Int(now.timeIntervalSince1970 - job.startedAt)) s)"
+                    if let progress = job.progress {
+                        if let total = progress.total, total > 0 {
+                            text += " <progress max=\"\(total)\" value=\"\(min(progress.done, total))\">\(progress.done * 100 / total)%</progress> \(progress.done * 100 / total)%"
+                        } else {
+                            text += " \(progress.done) done"
+                        }
+                        if let message = progress.message { text += " <span class=\"muted\">\(Self.escape(message))</span>" }
+                    }
+                    return text
+                }
                 html += "<tr><td>\(Self.escape(worker.host))\(worker.quiet ? " <span class=\"muted\">(quiet)</span>" : "")</td><td class=\"n\">\(worker.pid)</td>"
                     + "<td>\(Self.escape(worker.queues.joined(separator: ", ")))</td>"
                     + "<td>\(Self.escape(Date(timeIntervalSince1970: worker.startedAt).formatted(.iso8601)))</td>"

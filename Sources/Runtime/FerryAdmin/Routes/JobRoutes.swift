@@ -234,9 +234,10 @@ struct JobRoutes {
                 var finishedAt: Double?
                 var result: JSONValue?
                 var error: JobFailure?
+                var progress: WorkerInfo.BusyJob.Progress?
 
                 enum CodingKeys: String, CodingKey {
-                    case state, worker, job, queue, result, error
+                    case state, worker, job, queue, result, error, progress
                     case finishedAt = "finished_at"
                 }
             }
@@ -251,7 +252,10 @@ struct JobRoutes {
                     )
                 }
                 switch location {
-                case .running(let worker): return Found(state: "running", worker: worker, job: job.map { JobView($0) })
+                case .running(let worker):
+                    // Its progress as of its worker's last heartbeat.
+                    let progress = try WorkerRegistry(keys: admin.keys).liveWorkers(on: redis).lazy.flatMap(\.busy).first { $0.id == id }?.progress
+                    return Found(state: "running", worker: worker, job: job.map { JobView($0) }, progress: progress)
                 case .ready: return Found(state: "ready", worker: nil, job: job.map { JobView($0) })
                 case .scheduled(let scheduled):
                     return Found(state: scheduled.isRetry ? "retry" : "scheduled", worker: nil, job: JobView(scheduled.job, runAt: scheduled.runAt))

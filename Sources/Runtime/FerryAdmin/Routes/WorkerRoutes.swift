@@ -12,8 +12,8 @@ struct WorkerRoutes {
         let keys = server.dispatcher.keys
         api.get("workers") { _, _ in
             struct Busy: Encodable {
-                let id: String, type: String, queue: String, startedAt: Double, runningS: Double
-                enum CodingKeys: String, CodingKey { case id, type, queue, startedAt = "started_at", runningS = "running_s" }
+                let id: String, type: String, queue: String, startedAt: Double, runningS: Double, progress: WorkerInfo.BusyJob.Progress?
+                enum CodingKeys: String, CodingKey { case id, type, queue, progress, startedAt = "started_at", runningS = "running_s" }
             }
             struct Worker: Encodable {
                 let id: String, host: String, pid: Int, queues: [String], concurrency: Int, startedAt: Double, quiet: Bool, busy: [Busy]
@@ -24,7 +24,7 @@ struct WorkerRoutes {
             return try JSONResponse.make(["workers": workers.map { worker in
                 Worker(id: worker.id, host: worker.host, pid: worker.pid, queues: worker.queues, concurrency: worker.concurrency,
                        startedAt: worker.startedAt, quiet: worker.quiet,
-                       busy: worker.busy.map { Busy(id: $0.id, type: $0.type, queue: $0.queue, startedAt: $0.startedAt, runningS: max(0, now - $0.startedAt)) })
+                       busy: worker.busy.map { Busy(id: $0.id, type: $0.type, queue: $0.queue, startedAt: $0.startedAt, runningS: max(0, now - $0.startedAt), progress: $0.progress) })
             }])
         }
 
