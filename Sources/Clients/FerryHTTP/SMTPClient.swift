@@ -6,7 +6,9 @@ import CCurlShim
 /// `send` blocks its thread: call it from dedicated threads, not from async tasks.
 public final class SMTPClient: Sendable {
     public let configuration: SMTPConfiguration
-    private let handles = CurlHandleCache(limit: 2)
+    /// Idle handles kept, one per sender at once: libcurl keeps a handle's SMTP connection open
+    /// and reuses it for the next mail (10 mails in a row through one client: one TCP connection).
+    private let handles = CurlHandleCache(limit: 16)
 
     public init(configuration: SMTPConfiguration) {
         self.configuration = configuration
