@@ -4,7 +4,7 @@
 //
 // Targets follow the layers in ARCHITECTURE.md, one folder each under Sources/:
 //   Bindings  CHiredis, CLibPQ, CCurl (+ CCurlShim for curl's variadic calls)
-//   Support   FerrySupport (time, redaction), FerryConnectionPool, FerryProcess, FerryLifecycle
+//   Support   FerrySupport (time, redaction, stable hashes), FerryConnectionPool, FerryProcess, FerryLifecycle
 //   Clients   FerryRedis, FerryPostgres, FerryHTTP (HTTP + SMTP)
 //   Core      FerryQueue — the queue in Redis; knows no particular job
 //   Runtime   FerryWorker, FerryScheduler, FerryAdmin, FerryEmbedded
@@ -147,7 +147,7 @@ let package = Package(
         .target(
             name: "FerryJobs",
             dependencies: [
-                "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP",
+                "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP", "FerrySupport",
                 .product(name: "Mustache", package: "swift-mustache"),
             ], path: "Sources/Jobs",
             swiftSettings: strictSwift

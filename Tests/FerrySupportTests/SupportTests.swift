@@ -34,3 +34,12 @@ import Testing
         #expect(!URLRedaction.redact(url).contains("s3cret"))
     }
 }
+
+@Suite struct StableHashTests {
+    /// Values computed independently (FNV-1a 64, two offsets): stored keys depend on them never changing.
+    @Test func valuesAreFixedForever() {
+        #expect(StableHash.hex128("") == "cbf29ce48422232584222325cbf29ce4")
+        #expect(StableHash.hex128("ferry") == "893224dff4dcf75b7fada97654c06200")
+        #expect(StableHash.hex128("ferry") != StableHash.hex128("ferrz"))
+    }
+}

@@ -1,4 +1,5 @@
 public import FerryPostgres
+import FerrySupport
 public import Foundation
 
 /// The delivery record of each mail and the suppression list, in PostgreSQL.
@@ -89,13 +90,6 @@ public enum EmailDeliveries {
 
     /// A Message-ID derived from the idempotency key: the same mail always has the same id.
     static func messageID(key: String, domain: String) -> String {
-        // Two 64-bit FNV-1a hashes with different offsets: stable across processes and versions.
-        func fnv(_ offset: UInt64) -> UInt64 {
-            var hash = offset
-            for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            return hash
-        }
-        let hex = [fnv(0xcbf2_9ce4_8422_2325), fnv(0x8422_2325_cbf2_9ce4)].map { String($0, radix: 16) }.map { String(repeating: "0", count: 16 - $0.count) + $0 }
-        return "<\(hex.joined()).ferry@\(domain)>"
+        "<\(StableHash.hex128(key)).ferry@\(domain)>"
     }
 }

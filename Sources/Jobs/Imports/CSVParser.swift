@@ -178,13 +178,8 @@ struct CSVParser: Sendable {
         let restart = recordStart + Int64(end)
         records.append(CSVRecord(fields: [Array(bytes[..<breakIndex])], line: recordLine, endOffset: restart, nextLine: recordLine + 1, error: reason))
         let rest = Array(bytes[end...])
-        field.removeAll(keepingCapacity: true)
-        fields.removeAll(keepingCapacity: true)
-        raw.removeAll(keepingCapacity: true)
+        startNextRecord()
         inQuotes = false
-        afterQuote = false
-        fieldWasQuoted = false
-        error = nil
         pendingCR = false
         line = recordLine + 1
         recordLine = line
@@ -196,17 +191,22 @@ struct CSVParser: Sendable {
     private mutating func endRecord(_ records: inout [CSVRecord]) {
         fields.append(field)
         let record = CSVRecord(fields: fields, line: recordLine, endOffset: offset, nextLine: line + 1, error: error)
-        field.removeAll(keepingCapacity: true)
-        fields.removeAll(keepingCapacity: true)
-        raw.removeAll(keepingCapacity: true)
-        fieldWasQuoted = false
-        afterQuote = false
-        error = nil
+        startNextRecord()
         line += 1
         recordLine = line
         recordStart = offset
         // A blank line is no record.
         if record.fields.count == 1, record.fields[0].isEmpty, record.error == nil { return }
         records.append(record)
+    }
+
+    /// Clears what the last record held.
+    private mutating func startNextRecord() {
+        field.removeAll(keepingCapacity: true)
+        fields.removeAll(keepingCapacity: true)
+        raw.removeAll(keepingCapacity: true)
+        fieldWasQuoted = false
+        afterQuote = false
+        error = nil
     }
 }

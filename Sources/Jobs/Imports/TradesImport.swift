@@ -1,5 +1,6 @@
 public import FerryWorker
 public import FerryPostgres
+import FerrySupport
 import FerryQueue
 import Foundation
 
@@ -242,7 +243,7 @@ public struct TradesImport: JobHandler {
                 _ = try tx.copy("COPY import_staging FROM STDIN") { writer in
                     for row in rows {
                         try writer.writeRow([
-                            String(row.line), row.tradeID == nil ? Self.hash(row.fingerprint) : nil, row.tradeID, row.symbol, row.side, row.quantity, row.entryPrice,
+                            String(row.line), row.tradeID == nil ? StableHash.hex128(row.fingerprint) : nil, row.tradeID, row.symbol, row.side, row.quantity, row.entryPrice,
                             row.exitPrice, row.pnl, row.fees, row.currency, row.openedAt, row.closedAt,
                         ])
                     }
@@ -290,15 +291,5 @@ public struct TradesImport: JobHandler {
         }
         if records.isEmpty { parser.finish(into: &records) }
         return records.first?.endOffset ?? 0
-    }
-
-    /// 128 bits of FNV-1a (two seeds) as hex: stable across processes and versions.
-    static func hash(_ text: String) -> String {
-        func fnv(_ offset: UInt64) -> UInt64 {
-            var hash = offset
-            for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            return hash
-        }
-        return [fnv(0xcbf2_9ce4_8422_2325), fnv(0x8422_2325_cbf2_9ce4)].map { String($0, radix: 16) }.map { String(repeating: "0", count: 16 - $0.count) + $0 }.joined()
     }
 }
