@@ -131,6 +131,15 @@ import Testing
         #expect(found[6].reason.contains("closes") && found[6].reason.contains("before it opens"))
         #expect(found[7].reason.contains("quantity is not a number"))
         #expect(found[8].reason.contains("not valid UTF-8"))
+
+        // From the terminal: the import with its counts and its refused rows.
+        let environment = ["DATABASE_URL": TestEnvironment.postgresURL + "?search_path=\(fixture.schema)"]
+        let shown = try ChildProcess([TestEnvironment.ferryBinary, "imports", String(summary.importID)], environment: environment)
+        #expect(shown.waitForExit(timeout: 30) == 0, "\(shown.output)")
+        #expect(shown.output.contains(#""accepted" : 3"#) && shown.output.contains(#""rejected" : 9"#) && shown.output.contains(#""status" : "succeeded""#), "\(shown.output)")
+        #expect(shown.output.contains(#""line" : 12"#) && shown.output.contains("not valid UTF-8"), "\(shown.output)")
+        let listed = try ChildProcess([TestEnvironment.ferryBinary, "imports"], environment: environment)
+        #expect(listed.waitForExit(timeout: 30) == 0 && listed.output.contains(#""source" : "broken.csv""#), "\(listed.output)")
     }
 
     @Test func aBOMCRLFAndQuotedNewlinesAreRead() throws {

@@ -1,0 +1,36 @@
+import ArgumentParser
+import FerryJobs
+import FerryPostgres
+import Foundation
+
+/// `ferry imports [ID]`: trade imports with their counts, or one with its refused rows.
+struct Imports: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List trade imports (trades.import), or show one with its refused rows, as JSON."
+    )
+
+    @Argument(help: "An import's id: show it and its first refused rows.")
+    var id: Int64?
+
+    @Option(help: "Most imports to list, or refused rows to show.")
+    var limit = 50
+
+    func run() throws {
+        guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be from 1 to 10000") }
+        let db = try Email.database()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        encoder.dateEncodingStrategy = .iso8601
+        guard let id else {
+            print(String(decoding: try encoder.encode(try ImportRecords.imports(limit: limit, on: db)), as: UTF8.self))
+            return
+        }
+        guard let found = try ImportRecords.imports(id: id, on: db).first else { throw ValidationError("no import \(id)") }
+        struct Shown: Encodable {
+            let `import`: ImportRecords.Import
+            let refusedRows: [ImportRecords.RefusedRow]
+            enum CodingKeys: String, CodingKey { case `import`, refusedRows = "refused_rows" }
+        }
+        print(String(decoding: try encoder.encode(Shown(import: found, refusedRows: try ImportRecords.refusedRows(importID: id, limit: limit, on: db))), as: UTF8.self))
+    }
+}
