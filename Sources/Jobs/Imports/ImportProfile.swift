@@ -36,6 +36,40 @@ struct ImportProfile: Sendable {
     enum Field: String, CaseIterable, Sendable {
         case tradeID = "trade_id", symbol, side, quantity, entryPrice = "entry_price", exitPrice = "exit_price"
         case openedAt = "opened_at", closedAt = "closed_at", pnl, fees, currency
+
+        /// The field's place in ``Positions``.
+        var ordinal: Int {
+            switch self {
+            case .tradeID: 0
+            case .symbol: 1
+            case .side: 2
+            case .quantity: 3
+            case .entryPrice: 4
+            case .exitPrice: 5
+            case .openedAt: 6
+            case .closedAt: 7
+            case .pnl: 8
+            case .fees: 9
+            case .currency: 10
+            }
+        }
+    }
+
+    /// Where each field is in a row, as an array (a dictionary lookup per field and row showed in
+    /// the import's profile).
+    struct Positions: Sendable {
+        private let columns: [Int]
+
+        init(_ found: [Field: Int]) {
+            var columns = [Int](repeating: -1, count: Field.allCases.count)
+            for (field, column) in found { columns[field.ordinal] = column }
+            self.columns = columns
+        }
+
+        subscript(field: Field) -> Int? {
+            let column = columns[field.ordinal]
+            return column >= 0 ? column : nil
+        }
     }
 
     struct Invalid: Error, CustomStringConvertible {

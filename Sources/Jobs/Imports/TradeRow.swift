@@ -29,7 +29,7 @@ struct TradeRow: Sendable {
         [symbol, side, quantity, entryPrice, exitPrice ?? "", pnl ?? "", fees ?? "", currency ?? "", openedAt, closedAt ?? ""].joined(separator: "\u{1F}")
     }
 
-    static func make(_ record: CSVRecord, columns: [ImportProfile.Field: Int], width: Int, profile: ImportProfile) -> Result<TradeRow, Rejection> {
+    static func make(_ record: CSVRecord, columns: ImportProfile.Positions, width: Int, profile: ImportProfile) -> Result<TradeRow, Rejection> {
         let line = record.line
         if let error = record.error { return .failure(Rejection(line: line, column: nil, raw: raw(record.fields.last ?? []), reason: error)) }
         guard record.fields.count == width else {

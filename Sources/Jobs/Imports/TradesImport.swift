@@ -173,6 +173,7 @@ public struct TradesImport: JobHandler {
             throw PermanentJobError("the header does not match \(profileName.map { "profile '\($0)'" } ?? "any profile"): columns found: \(headerNames.map { "'\($0.prefix(40))'" }.joined(separator: ", ")); profiles tried: \(candidates.map(\.name).joined(separator: ", "))")
         }
         summary.profile = profile.name
+        let positions = ImportProfile.Positions(columns)
         // The header was parsed with the first profile's delimiter guess; parse again with this one's.
         let start = max(resumeAt, try headerEnd(handle, delimiter: profile.delimiter))
         let startLine = resumeAt > 0 ? resumeLine + 1 : 2
@@ -206,7 +207,7 @@ public struct TradesImport: JobHandler {
             try progress(lastOffset, size, summary.accepted)
         }
         func take(_ record: CSVRecord) throws {
-            switch TradeRow.make(record, columns: columns, width: headerNames.count, profile: profile) {
+            switch TradeRow.make(record, columns: positions, width: headerNames.count, profile: profile) {
             case .success(let row): rows.append(row)
             case .failure(let rejection): rejections.append(rejection)
             }
@@ -218,7 +219,7 @@ public struct TradesImport: JobHandler {
         while true {
             let block = try handle.read(upToCount: 256 * 1024) ?? Data()
             if block.isEmpty { break }
-            parser.feed(block, into: &records)
+            block.withUnsafeBytes { parser.feed($0, into: &records) }
             for record in records { try take(record) }
             records.removeAll(keepingCapacity: true)
         }
