@@ -104,11 +104,9 @@ public final class Dispatcher: Sendable {
         var commands: [[RedisArgument]] = []
         var script: (RedisScript, [RedisArgument], [RedisArgument])?
         let due = job.runAt.map { $0 > Date().timeIntervalSince1970 } ?? false
-        if let unique = job.uniqueKey {
-            let target = due ? keys.scheduled(job.queue) : keys.ready(job.queue)
-            let ttlMilliseconds = max(1, request.options.uniqueFor.wholeMilliseconds)
-            script = (QueueScripts.enqueueUnique, [.string(target), .string(keys.unique(job.queue, key: unique)), .string(keys.ids(job.queue))],
-                      [.bytes(payload), .string(job.id), .string(String(ttlMilliseconds)), .string(due ? Self.score(job.runAt!) : "")])
+        if job.uniqueKey != nil {
+            let call = uniqueCall(job, payload: payload, uniqueFor: request.options.uniqueFor)
+            script = (QueueScripts.enqueueUnique, call.keys, call.arguments)
         } else if due {
             commands = scheduling(job, payload: payload)
         } else {
@@ -153,16 +151,27 @@ public final class Dispatcher: Sendable {
         }
         for list in pending.values where list.count > 2 { commands.append(list) }
         let queues = Set(prepared.map(\.job.queue))
-        try withRedis { connection in
+        // Unique jobs each need their check-and-set script: all of them in one pipelined round
+        // trip after the plain jobs (run in order, so a key repeated in the batch goes to its first job).
+        let uniqueCalls = uniqueIndexes.map { index in
+            uniqueCall(prepared[index].job, payload: prepared[index].payload, uniqueFor: requests[index].options.uniqueFor)
+        }
+        let holders = try withRedis { connection in
             try registerQueues(queues, on: connection)
             for reply in try connection.pipeline(commands) { try reply.check() }
+            return try connection.run(QueueScripts.enqueueUnique, pipelined: uniqueCalls).map { try $0.check() }
         }
-        // Unique jobs each need their check-and-set script; done after the pipeline, each with a
-        // connection of its own from the pool (never nested inside the one above).
-        for index in uniqueIndexes {
-            ids[index] = try enqueue(requests[index])
-        }
+        for (index, holder) in zip(uniqueIndexes, holders) { ids[index] = holder.string ?? ids[index] }
         return ids
+    }
+
+    /// The enqueue-unique script's keys and arguments for `job`.
+    private func uniqueCall(_ job: Job, payload: [UInt8], uniqueFor: Duration) -> (keys: [RedisArgument], arguments: [RedisArgument]) {
+        let due = job.runAt.map { $0 > Date().timeIntervalSince1970 } ?? false
+        let target = due ? keys.scheduled(job.queue) : keys.ready(job.queue)
+        let ttlMilliseconds = max(1, uniqueFor.wholeMilliseconds)
+        return ([.string(target), .string(keys.unique(job.queue, key: job.uniqueKey ?? "")), .string(keys.ids(job.queue))],
+                [.bytes(payload), .string(job.id), .string(String(ttlMilliseconds)), .string(due ? Self.score(job.runAt!) : "")])
     }
 
     /// Enqueues a job whose payload someone else built (admin API, other tools), after validating it.
