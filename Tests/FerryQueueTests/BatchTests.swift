@@ -70,6 +70,13 @@ import Testing
         // A job settled again (it ran twice after a crash) changes nothing: no second callback.
         #expect(try settler.settle(retried, .done, on: redis).applied == false)
         #expect(try readyJobs().count == 2)
+        // A job claiming a place the batch never gave out (written by someone else) changes nothing
+        // and does not grow the bitmap.
+        let forged = Job(type: "work", queue: "default", maxAttempts: 1, batch: "\(id):4000000000")
+        try redis.command("LPUSH", .string(keys.ready("default")), .bytes(forged.encoded()))
+        #expect(try settler.settle(try #require(try fetchAll().first { (try? $0.job.get().type) == "work" }), .done, on: redis).applied)
+        #expect(try batches.status(id: id, on: redis)?.succeeded == 3)
+        #expect(try redis.command("STRLEN", .string(keys.batch("default", id: id) + "pending")).int ?? 0 < 1000)
         // Nothing can join a complete batch.
         #expect(throws: QueueError.self) { try batches.add([request("late")], to: id, queue: "default") }
     }

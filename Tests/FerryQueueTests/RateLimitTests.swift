@@ -160,4 +160,25 @@ import Testing
         #expect(limit.budgetKey(of: .object(["model": .array([])])) == "-")
         #expect(limit.budgetKey(of: .object(["model": .string(String(repeating: "x", count: 5000))])).utf8.count == 200)
     }
+
+    @Test func stateOthersWroteNeverTrapsTheReaders() throws {
+        let limiter = limiter(try RateLimit(limit: 5, period: .seconds(1), burst: 2))
+        try limiter.register(on: redis)
+        let jobs = try fetch(1)
+        _ = try limiter.acquire(jobs[0], job: try jobs[0].job.get(), on: redis)
+        // Garbage where numbers belong: a limit that bypasses the checks, times that are not times.
+        try redis.command("HSET", .string(keys.limiters), "forged", #"{"limit":0,"period_ms":-5,"burst":-9223372036854775808,"reserved":{}}"#)
+        try redis.command("HSET", .string(keys.limiters), "huge", #"{"limit":1,"period_ms":9223372036854775807,"burst":1,"reserved":{}}"#)
+        try redis.command("SET", .string(keys.limiter("t") + "tat:-"), "nan")
+        try redis.command("SET", .string(keys.limiter("t") + "hold:-"), "1e300")
+        try redis.command("SET", .string(keys.limiter("t") + "wait:*:-"), "not a list")
+        let status = try RateLimits(keys: keys).status(on: redis)
+        #expect(status.map(\.type) == ["t"], "\(status)")
+        let budget = try #require(status.first?.budgets.first)
+        #expect((0...2).contains(budget.available) && budget.heldUntil == nil, "\(budget)")
+        // A worker hash with absurd progress.
+        #expect(WorkerInfo.BusyJob.Progress(done: .max, total: 3).percent == 100)
+        #expect(WorkerInfo.BusyJob.Progress(done: .min, total: .max).percent == 0)
+        #expect(WorkerInfo.BusyJob.Progress(done: 5, total: 0).percent == nil)
+    }
 }

@@ -40,7 +40,7 @@ struct Stats: ParsableCommand {
         // Running jobs that report progress (imports, rollups), as of their workers' last heartbeats.
         for job in try WorkerRegistry(keys: environment.keys).liveWorkers(on: redis).flatMap(\.busy) {
             guard let progress = job.progress else { continue }
-            let share = progress.total.flatMap { $0 > 0 ? " of \($0) (\(progress.done * 100 / $0)%)" : nil } ?? ""
+            let share = progress.total.flatMap { total in progress.percent.map { " of \(total) (\($0)%)" } } ?? ""
             print("running \(job.type) \(job.id): \(progress.done)\(share)\(progress.message.map { ", \($0)" } ?? "")")
         }
         for limiter in limiters {

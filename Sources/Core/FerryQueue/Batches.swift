@@ -240,7 +240,7 @@ public struct Batches: Sendable {
         return BatchStatus(
             id: id, queue: queue, description: text(0) ?? "", total: number(1), pending: number(10), succeeded: number(2),
             failed: number(3), dead: number(4), sealed: text(5) == "1", createdAt: Double(number(6)) / 1000,
-            completedAt: text(7).flatMap(Double.init).map { $0 / 1000 },
+            completedAt: text(7).flatMap(Double.init).flatMap { $0.isFinite && $0 >= 0 && $0 < 1e15 ? $0 / 1000 : nil },
             callbacksEnqueued: (text(8) == "1" ? ["on_complete"] : []) + (text(9) == "1" ? ["on_success"] : [])
         )
     }

@@ -135,7 +135,10 @@ public enum QueueScripts {
             redis.call('HINCRBY', info, 'failed', 1)
             return
           end
-          if redis.call('SETBIT', prefix .. 'pending', tonumber(index), 0) == 0 then return end
+          -- Only places the batch gave out: a forged index must not grow the bitmap.
+          local place = tonumber(index)
+          if not place or place < 0 or place >= tonumber(redis.call('HGET', info, 'next_index') or '0') then return end
+          if redis.call('SETBIT', prefix .. 'pending', place, 0) == 0 then return end
           redis.call('HINCRBY', info, 'pending', -1)
           if outcome == 'dead' then
             redis.call('HINCRBY', info, 'failed', 1)

@@ -67,7 +67,9 @@ public struct RateLimiter: Sendable {
     /// of its waiting list, without spending an attempt: what a handler's `RateLimited` error does.
     public func putBack(_ fetched: FetchedJob, job: Job, holdFor: Duration, on redis: RedisConnection) throws(RedisError) {
         let key = limit.budgetKey(of: job.args)
-        _ = try redis.run(RateLimitScripts.hold, keys: [.string(prefix + "hold:" + key)], arguments: [.string(String(max(1, holdFor.wholeMilliseconds)))])
+        // A service's "retry after" is trusted for at most a day.
+        let milliseconds = min(max(1, holdFor.wholeMilliseconds), 86_400_000)
+        _ = try redis.run(RateLimitScripts.hold, keys: [.string(prefix + "hold:" + key)], arguments: [.string(String(milliseconds))])
         _ = try decide([(fetched, job)], front: true, on: redis)
     }
 
@@ -95,7 +97,8 @@ public struct RateLimiter: Sendable {
             if values.first == 1 {
                 decisions.append(.admitted)
             } else {
-                decisions.append(.parked(retryIn: .milliseconds(values.count > 1 ? values[1] : 0)))
+                // Computed from state others can write: kept to 0 … 1 day.
+                decisions.append(.parked(retryIn: .milliseconds(min(max(values.count > 1 ? values[1] : 0, 0), 86_400_000))))
                 parked.append(["LREM", .string(keys.inflight(fetched.queue, consumer: fetched.consumer)), "-1", .bytes(fetched.payload)])
             }
         }
@@ -121,7 +124,7 @@ public struct RateLimiter: Sendable {
         let records = (parts.first?.array ?? []).compactMap(\.bytes)
         let wait = parts.count > 1 ? parts[1].int ?? -1 : -1
         try deliver(records, on: redis)
-        return (records.count, wait >= 0 ? .milliseconds(wait) : nil)
+        return (records.count, wait >= 0 ? .milliseconds(min(wait, 86_400_000)) : nil)
     }
 
     /// Pushes released records (`<grant>\n<queue>\n<payload>`) to the front of their queues,

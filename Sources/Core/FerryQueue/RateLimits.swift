@@ -43,13 +43,19 @@ public struct RateLimits: Sendable {
         let time = try redis.command("TIME").array ?? []
         let seconds = time.first.flatMap { $0.bytes.flatMap { Double(String(decoding: $0, as: UTF8.self)) } } ?? Date().timeIntervalSince1970
         let micros = time.count > 1 ? time[1].bytes.flatMap { Double(String(decoding: $0, as: UTF8.self)) } ?? 0 : 0
-        let now = seconds * 1000 + micros / 1000
+        var now = seconds * 1000 + micros / 1000
+        if !(now.isFinite && now > 0 && now < 253_402_300_799_000) { now = Date().timeIntervalSince1970 * 1000 }
         var limiters: [RateLimiterStatus] = []
         var index = 0
         while index + 1 < fields.count {
             defer { index += 2 }
+            // Written by workers, but anyone can write the hash: only limits that pass the same
+            // checks as a settings file are read.
             guard let type = fields[index].string, let json = fields[index + 1].bytes,
-                  let limit = try? JSONDecoder().decode(RateLimit.self, from: Data(json)), limit.limit > 0, limit.burst > 0
+                  let decoded = try? JSONDecoder().decode(RateLimit.self, from: Data(json)),
+                  (1...86_400_000).contains(decoded.periodMS),
+                  let limit = try? RateLimit(limit: decoded.limit, period: .milliseconds(decoded.periodMS), burst: decoded.burst, key: decoded.key,
+                                             reserved: decoded.reserved)
             else { continue }
             limiters.append(try status(of: type, limit: limit, now: now, on: redis))
         }
@@ -74,12 +80,15 @@ public struct RateLimits: Sendable {
             var commands: [[RedisArgument]] = [["GET", .string(prefix + "tat:" + key)], ["GET", .string(prefix + "hold:" + key)]]
             commands += classes.map { ["LLEN", .string(prefix + "wait:\($0):" + key)] }
             let replies = try redis.pipeline(commands)
-            let tat = max(replies[0].string.flatMap(Double.init) ?? 0, now)
+            // Values others could have written: anything not a finite time counts as none.
+            func time(_ reply: RedisReply) -> Double? { reply.string.flatMap(Double.init).flatMap { $0.isFinite && $0 < 1e15 ? $0 : nil } }
+            let tat = max(time(replies[0]) ?? 0, now)
             let tau = limit.intervalMS * Double(limit.burst - 1)
-            let available = Int(((tau - (tat - now)) / limit.intervalMS).rounded(.down)) + 1
-            let held = replies[1].string.flatMap(Double.init).flatMap { $0 > now ? $0 / 1000 : nil }
-            let waiting = replies[2...].reduce(0) { $0 + ($1.int ?? 0) }
-            budgets.append(.init(key: key, available: held == nil ? min(max(available, 0), limit.burst) : 0, waiting: waiting, heldUntil: held))
+            let free = ((tau - (tat - now)) / limit.intervalMS).rounded(.down) + 1
+            let available = free.isFinite ? Int(min(max(free, 0), Double(limit.burst))) : 0
+            let held = time(replies[1]).flatMap { $0 > now ? $0 / 1000 : nil }
+            let waiting = replies[2...].reduce(0) { $0 + min(max($1.int ?? 0, 0), 1 << 40) }
+            budgets.append(.init(key: key, available: held == nil ? available : 0, waiting: waiting, heldUntil: held))
         }
         // Old budgets are forgotten from the list of those in use.
         _ = try redis.command("ZREMRANGEBYSCORE", .string(prefix + "known"), "-inf", .string("(" + String(Int64(now) - 86_400_000)))

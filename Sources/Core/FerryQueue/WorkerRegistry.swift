@@ -33,6 +33,12 @@ public struct WorkerInfo: Sendable, Equatable {
                 self.total = total
                 self.message = message
             }
+
+            /// Percent done (0 … 100) when the total is known; safe for any numbers a worker hash holds.
+            public var percent: Int? {
+                guard let total, total > 0 else { return nil }
+                return Int(min(max(Double(done) / Double(total) * 100, 0), 100))
+            }
         }
 
         public init(id: String, type: String, queue: String, startedAt: Double, progress: Progress? = nil) {

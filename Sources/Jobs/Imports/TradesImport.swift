@@ -55,6 +55,7 @@ public struct TradesImport: JobHandler {
         let path = try Self.resolve(arguments.source, root: root)
         let profiles = try ImportProfile.load(directory: context.settings.parameters["profiles"]?.string ?? "jobs/trades.import")
         let threshold = context.settings.parameters["max_rejected_share"]?.double ?? 0.5
+        guard threshold.isFinite, (0...1).contains(threshold) else { throw PermanentJobError("parameters.max_rejected_share must be from 0 to 1") }
         let pool = try context.services.require(PostgresService.self, for: Self.type)
         let summary = try pool.withConnection { db in
             try Self.run(
@@ -160,6 +161,11 @@ public struct TradesImport: JobHandler {
         if try row.decode("status", as: String.self) == "succeeded" { return summary }
         let resumeAt = try row.decode("bytes_done", as: Int64.self)
         let resumeLine = try row.decode("lines_done", as: Int.self)
+        // The checkpoint and counts are read back from the table: out of range means someone else wrote them.
+        let counts = [summary.accepted, summary.rejected, summary.duplicates]
+        guard (0...size).contains(resumeAt), (0...(1 << 40)).contains(resumeLine), counts.allSatisfy({ (0...(1 << 50)).contains($0) }) else {
+            throw PermanentJobError("import \(importID) has a checkpoint out of range (bytes_done \(resumeAt), lines_done \(resumeLine)); delete its row to start over")
+        }
 
         // The header first (always from the top), to know the layout.
         let header = try readHeader(handle)

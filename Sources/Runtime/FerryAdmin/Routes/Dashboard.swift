@@ -174,8 +174,8 @@ struct Dashboard {
                 let busy = worker.busy.map { job in
                     var text = "\(Self.escape(job.type)) \(Self.escape(job.id)) (\(Int(now.timeIntervalSince1970 - job.startedAt)) s)"
                     if let progress = job.progress {
-                        if let total = progress.total, total > 0 {
-                            text += " <progress max=\"\(total)\" value=\"\(min(progress.done, total))\">\(progress.done * 100 / total)%</progress> \(progress.done * 100 / total)%"
+                        if let percent = progress.percent {
+                            text += " <progress max=\"100\" value=\"\(percent)\">\(percent)%</progress> \(percent)%"
                         } else {
                             text += " \(progress.done) done"
                         }
