@@ -189,7 +189,7 @@ let package = Package(
             name: "FerryAdminTests",
             dependencies: ["FerryAdmin", "FerryHTTP", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport", .product(name: "Yams", package: "Yams")]
         ),
-        .testTarget(name: "FerryJobsTests", dependencies: ["FerryJobs", "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryProcess", "FerryTestSupport"]),
+        .testTarget(name: "FerryJobsTests", dependencies: ["FerryJobs", "FerryHTTP", "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryProcess", "FerryTestSupport"]),
         .testTarget(
             name: "FerrySchedulerTests",
             dependencies: ["FerryScheduler", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport", .product(name: "Logging", package: "swift-log")]

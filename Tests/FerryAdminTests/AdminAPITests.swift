@@ -313,6 +313,14 @@ import Yams
         let delayed = try #require(try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.noop", "delay_s": 60}"#).json?["id"]?.string)
         #expect(try call("GET", base + "/api/v1/jobs/\(delayed)").json?["state"] == .string("scheduled"))
         #expect(try call("GET", base + "/api/v1/jobs/\(other)").status == 404)
+        // Arguments are shown without their secrets: pre-signed URLs' signatures, passwords, tokens.
+        let secretive = try #require(try call("POST", base + "/api/v1/jobs", body: """
+            {"type": "ferry.noop", "delay_s": 60, "args": {"source": "https://bucket.example/t.csv?X-Amz-Signature=abc123&part=1",
+             "nested": [{"api_key": "k-999"}], "note": "plain"}}
+            """).json?["id"]?.string)
+        let shownArgs = try call("GET", base + "/api/v1/jobs/\(secretive)").json?["job"]?["args"]
+        #expect(shownArgs?["source"] == .string("https://bucket.example/t.csv?X-Amz-Signature=***&part=1"))
+        #expect(shownArgs?["nested"]?.elements?.first?["api_key"] == .string("***") && shownArgs?["note"] == .string("plain"), "\(String(describing: shownArgs))")
 
         let ran = try call("POST", base + "/api/v1/schedules/smoke-heartbeat/run")
         #expect(ran.status == 201)

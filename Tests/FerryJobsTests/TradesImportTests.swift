@@ -1,4 +1,5 @@
-import FerryJobs
+@testable import FerryJobs
+import FerryHTTP
 import FerryWorker
 import FerryPostgres
 import FerryProcess
@@ -172,7 +173,7 @@ import Testing
 
     @Test func pathsOutOfTheRootEmptyFilesAndUnknownLayoutsAreRefused() throws {
         try FileManager.default.createSymbolicLink(atPath: "\(root)/escape.csv", withDestinationPath: "/etc/hostname")
-        for source in ["../secrets.csv", "/etc/passwd", "a/../../x.csv", "escape.csv", "https://example.com/x.csv"] {
+        for source in ["../secrets.csv", "/etc/passwd", "a/../../x.csv", "escape.csv", "file:///etc/passwd", "missing.csv"] {
             #expect(throws: PermanentJobError.self, "\(source)") { try TradesImport.resolve(source, root: root) }
         }
         #expect(throws: PermanentJobError.self) { try run(write("empty.csv", "")) }
@@ -191,6 +192,85 @@ import Testing
         } catch let error as PermanentJobError {
             #expect(error.message.contains("30 of 30 rows refused, over the 50% limit"), "\(error)")
         }
+    }
+
+    /// Puts `text` on the local HTTP server; returns its URL.
+    func upload(_ name: String, _ text: String) throws -> String {
+        let url = "\(TestEnvironment.httpURL)/files/\(name)"
+        let response = try HTTPClient().execute(HTTPRequest(method: "PUT", url: url, text: text))
+        #expect(response.status == 201)
+        return url
+    }
+
+    static func rows(_ count: Int, from first: Int = 0) -> String {
+        (first..<(first + count)).map { "S\($0 % 50),\($0 % 2 == 0 ? "buy" : "sell"),\(1 + $0 % 7),\(100 + $0 % 13).5,2026-10-\(10 + $0 % 20) 09:00:00\n" }.joined()
+    }
+
+    struct SimulatedCrash: Error {}
+
+    @Test(arguments: ["", "?ranges=ignore"])
+    func aDownloadIsStreamedAndAnInterruptedOneResumesWhereItStopped(query: String) throws {
+        let text = "symbol,side,quantity,entry_price,opened_at\r\n" + Self.rows(25_000).replacingOccurrences(of: "\n", with: "\r\n")
+        let url = try upload("resumable-\(UUID().uuidString.prefix(6)).csv", text) + query
+        let client = HTTPClient()
+        let job = UUID().uuidString
+        // The first run dies after its first chunk (a worker killed), the second resumes from the checkpoint.
+        var chunks = 0
+        #expect(throws: SimulatedCrash.self) {
+            _ = try TradesImport.run(url: url, client: client, userID: 1, profileName: nil, profilesDirectory: profilesDirectory, jobID: job, on: fixture.db) { done, total, _ in
+                chunks += 1
+                #expect(total == Int64(text.utf8.count) && done > 0 && done < total!)
+                throw SimulatedCrash()
+            }
+        }
+        #expect(try fixture.int("SELECT count(*)::int FROM trades WHERE user_id = 1") == TradesImport.chunkRows)
+        let summary = try TradesImport.run(url: url, client: client, userID: 1, profileName: nil, profilesDirectory: profilesDirectory, jobID: job, on: fixture.db)
+        #expect(summary.accepted == 25_000 && summary.duplicates == 0 && summary.rejected == 0 && summary.bytes == Int64(text.utf8.count), "\(summary)")
+        // The same rows from a file: the same keys, so nothing new.
+        let again = try run(write("same.csv", text))
+        #expect(again.accepted == 0 && again.duplicates == 25_000)
+        #expect(try fixture.int("SELECT count(DISTINCT trade_key)::int FROM trades WHERE user_id = 1") == 25_000)
+    }
+
+    @Test func aDroppedConnectionIsRetriedAndResumes() throws {
+        let text = "symbol,side,quantity,entry_price,opened_at\n" + Self.rows(30_000)
+        let url = try upload("dropped-\(UUID().uuidString.prefix(6)).csv", text)
+        let job = UUID().uuidString
+        // The connection breaks after 700,000 bytes (past the first 10,000-row chunk, before the end).
+        do {
+            _ = try TradesImport.run(url: url + "?drop_after=700000", client: HTTPClient(), userID: 1, profileName: nil, profilesDirectory: profilesDirectory, jobID: job, on: fixture.db)
+            Issue.record("a broken download was imported")
+        } catch let error as ImportSourceError {
+            #expect("\(error)".contains("unavailable"), "\(error)")
+        }
+        let committed = try fixture.int("SELECT count(*)::int FROM trades WHERE user_id = 1")
+        #expect(committed > 0 && committed < 30_000)
+        let summary = try TradesImport.run(url: url, client: HTTPClient(), userID: 1, profileName: nil, profilesDirectory: profilesDirectory, jobID: job, on: fixture.db)
+        #expect(summary.accepted == 30_000 && summary.duplicates == 0, "\(summary)")
+        #expect(try fixture.int("SELECT count(*)::int FROM trades WHERE user_id = 1") == 30_000)
+    }
+
+    @Test func unreachableURLsAreRetriedAndMissingOnesGoDead() throws {
+        func attempt(_ url: String) throws {
+            _ = try TradesImport.run(url: url, client: HTTPClient(), userID: 1, profileName: nil, profilesDirectory: profilesDirectory, jobID: UUID().uuidString, on: fixture.db)
+        }
+        // Nothing listens on port 1: retried later (not a PermanentJobError).
+        #expect(throws: ImportSourceError.self) { try attempt("http://127.0.0.1:1/trades.csv") }
+        #expect(throws: ImportSourceError.self) { try attempt("\(TestEnvironment.httpURL)/status/503") }
+        // A 404 or 403 will not change: dead, with the status, and never the URL's signature.
+        do {
+            try attempt("\(TestEnvironment.httpURL)/files/nowhere.csv?X-Amz-Signature=s3cr3t")
+            Issue.record("a missing file was imported")
+        } catch let error as PermanentJobError {
+            #expect(error.message.contains("HTTP 404") && error.message.contains("X-Amz-Signature=***") && !error.message.contains("s3cr3t"), "\(error)")
+        }
+        #expect(throws: PermanentJobError.self) { try attempt("\(TestEnvironment.httpURL)/status/403") }
+        // An empty download and a header-only one, as with files.
+        #expect(throws: PermanentJobError.self) { try attempt(try upload("empty.csv", "")) }
+        let url = try upload("header-only.csv", "symbol,side,quantity,entry_price,opened_at\n") + "?token=abc"
+        let headerOnly = try TradesImport.run(url: url, client: HTTPClient(), userID: 1, profileName: nil, profilesDirectory: profilesDirectory, jobID: UUID().uuidString, on: fixture.db)
+        #expect(headerOnly.accepted == 0 && headerOnly.rejected == 0)
+        #expect(try fixture.db.query("SELECT source FROM imports WHERE id = $1", [headerOnly.importID]).first?.decode("source", as: String.self).hasSuffix("?token=***") == true)
     }
 
     @Test func aWorkerKilledMidFileResumesAndTheTableEqualsACleanImport() throws {

@@ -7,12 +7,21 @@ Routes:
   ANY /delay/<ms>                   waits, then answers 200
   GET /bytes/<n>                    n bytes of 'x'
   GET /headers?name=value&...       answers 200 with those response headers
+  PUT /files/<name>                 keeps the body (in memory) as that file
+  GET /files/<name>                 the file, honouring "Range: bytes=N-" (206) unless ?ranges=ignore;
+                                    ?drop_after=N closes the connection after N bytes of the body
 """
+import re
+import threading
 import argparse
 import json
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
+
+
+FILES = {}
+FILES_LOCK = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -57,9 +66,42 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, b"slept\n")
         if parts[:1] == ["bytes"] and len(parts) == 2 and parts[1].isdigit():
             return self._send(200, b"x" * int(parts[1]), "application/octet-stream")
+        if parts[:1] == ["files"] and len(parts) == 2:
+            return self._file(parts[1], dict(parse_qsl(url.query)), body)
         if parts[:1] == ["headers"]:
             return self._send(200, b"ok\n", headers=parse_qsl(url.query))
         return self._send(404, b"no such route\n")
+
+    def _file(self, name, query, body):
+        if self.command == "PUT":
+            with FILES_LOCK:
+                FILES[name] = body
+            return self._send(201, b"stored\n")
+        with FILES_LOCK:
+            data = FILES.get(name)
+        if data is None:
+            return self._send(404, b"no such file\n")
+        total, start, status, headers = len(data), 0, 200, [("Accept-Ranges", "bytes")]
+        wanted = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range") or "")
+        if wanted and query.get("ranges") != "ignore":
+            start = int(wanted.group(1))
+            end = int(wanted.group(2)) + 1 if wanted.group(2) else len(data)
+            if start >= len(data):
+                return self._send(416, b"", headers=[("Content-Range", f"bytes */{total}")])
+            end = min(end, total)
+            data, status = data[start:end], 206
+            headers.append(("Content-Range", f"bytes {start}-{start + len(data) - 1}/{total}"))
+        if "drop_after" in query:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            for header in headers:
+                self.send_header(*header)
+            self.end_headers()
+            self.wfile.write(data[: int(query["drop_after"])])
+            self.wfile.flush()
+            self.close_connection = True
+            return None
+        return self._send(status, data, "text/csv", headers)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _route
 

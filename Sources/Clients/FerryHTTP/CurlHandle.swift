@@ -125,6 +125,8 @@ final class CurlReceiver {
 
     init(limit: Int) { self.limit = limit }
 
+    var headerFields: HTTPHeaders { HTTPHeaders(headers.map { ($0.name, $0.value) }) }
+
     /// Write callback: appends body bytes; stops the transfer past the limit.
     static let writeBody: ferry_curl_data_callback = { buffer, size, count, userdata in
         let receiver = Unmanaged<CurlReceiver>.fromOpaque(userdata!).takeUnretainedValue()
@@ -152,6 +154,40 @@ final class CurlReceiver {
             receiver.headers.append((name, value))
         }
         return length
+    }
+}
+
+/// A streamed transfer's body, handed block by block to a closure (``HTTPClient/stream(_:stallTimeout:receive:)``).
+final class CurlStreamSink {
+    let receive: (HTTPResponseHead, UnsafeRawBufferPointer) throws -> HTTPStreamAction
+    let headerReceiver = CurlReceiver(limit: 0)
+    /// The handle of the running transfer, for the status code.
+    var handle: CurlHandle?
+    /// What `receive` threw, rethrown once curl returns.
+    var error: (any Error)?
+    /// `receive` asked to end the transfer.
+    var stopped = false
+
+    init(receive: @escaping (HTTPResponseHead, UnsafeRawBufferPointer) throws -> HTTPStreamAction) {
+        self.receive = receive
+    }
+
+    static let write: ferry_curl_data_callback = { buffer, size, count, userdata in
+        let sink = Unmanaged<CurlStreamSink>.fromOpaque(userdata!).takeUnretainedValue()
+        let length = size * count
+        guard let buffer, length > 0 else { return length }
+        let head = HTTPResponseHead(status: sink.handle?.info(CURLINFO_RESPONSE_CODE) ?? 0, headers: sink.headerReceiver.headerFields)
+        do {
+            switch try sink.receive(head, UnsafeRawBufferPointer(start: buffer, count: length)) {
+            case .continue: return length
+            case .stop:
+                sink.stopped = true
+                return 0
+            }
+        } catch {
+            sink.error = error
+            return 0
+        }
     }
 }
 

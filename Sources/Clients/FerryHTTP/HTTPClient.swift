@@ -18,6 +18,51 @@ public final class HTTPClient: Sendable {
 
     /// Sends `request` and returns the response, whatever its status.
     public func execute(_ request: HTTPRequest) throws(HTTPClientError) -> HTTPResponse {
+        let shownURL = try validate(request)
+        let result: Result<HTTPResponse, HTTPClientError> = handles.withHandle { handle in
+            Result { () throws(HTTPClientError) in try perform(request, on: handle, shownURL: shownURL) }
+        }
+        return try result.get()
+    }
+
+    /// Sends `request` and hands the response body to `receive` block by block as it arrives,
+    /// holding no more than one block: for downloads of any size.
+    ///
+    /// `receive` runs on the calling thread, inside the transfer, with the response's status and
+    /// headers; the next block is read only when it returns (TCP slows the sender meanwhile). It may
+    /// end the transfer early with ``HTTPStreamAction/stop``, or throw: the transfer ends and the error
+    /// is rethrown as it was. Any status is handed over, 4xx and 5xx included. The request's
+    /// `timeout` bounds the whole exchange; a transfer that moves less than one byte a second for
+    /// `stallTimeout` ends as ``HTTPClientError/timeout(url:after:)``.
+    ///
+    /// - Returns: the response's status and headers (also when the body was empty or stopped early).
+    public func stream(
+        _ request: HTTPRequest, stallTimeout: Duration = .seconds(60),
+        receive: (HTTPResponseHead, UnsafeRawBufferPointer) throws -> HTTPStreamAction
+    ) throws -> HTTPResponseHead {
+        let shownURL = try validate(request)
+        return try withoutActuallyEscaping(receive) { receive in
+            let sink = CurlStreamSink(receive: receive)
+            let result: Result<HTTPResponseHead, any Error> = handles.withHandle { handle in
+                Result { () throws in
+                    sink.handle = handle
+                    defer { sink.handle = nil }
+                    handle.set(CURLOPT_LOW_SPEED_LIMIT, 1)
+                    handle.set(CURLOPT_LOW_SPEED_TIME, max(1, stallTimeout.curlMilliseconds / 1000))
+                    let (code, reason) = transfer(request, on: handle, body: CurlStreamSink.write, bodyData: sink, headers: sink.headerReceiver)
+                    if let error = sink.error { throw error }
+                    if code != CURLE_OK && !(code == CURLE_WRITE_ERROR && sink.stopped) {
+                        throw failure(code, reason: reason, url: shownURL, request: request, overflowed: false)
+                    }
+                    return HTTPResponseHead(status: handle.info(CURLINFO_RESPONSE_CODE), headers: sink.headerReceiver.headerFields)
+                }
+            }
+            return try result.get()
+        }
+    }
+
+    /// Checks what curl would not, and returns the URL fit for messages.
+    private func validate(_ request: HTTPRequest) throws(HTTPClientError) -> String {
         let shownURL = redactedURL(request.url)
         guard request.url.hasPrefix("http://") || request.url.hasPrefix("https://") else {
             throw .invalidRequest("\(shownURL) is not an http:// or https:// URL")
@@ -28,15 +73,28 @@ public final class HTTPClient: Sendable {
         for field in request.headers where field.name.contains(where: \.isNewline) || field.value.contains(where: \.isNewline) {
             throw .invalidRequest("header '\(field.name.prefix(40))' contains a line break")
         }
-        let result: Result<HTTPResponse, HTTPClientError> = handles.withHandle { handle in
-            Result { () throws(HTTPClientError) in try perform(request, on: handle, shownURL: shownURL) }
-        }
-        return try result.get()
+        return shownURL
     }
 
     private func perform(_ request: HTTPRequest, on handle: CurlHandle, shownURL: String) throws(HTTPClientError) -> HTTPResponse {
         let receiver = CurlReceiver(limit: maxResponseBytes)
-        let receiverPointer = Unmanaged.passUnretained(receiver).toOpaque()
+        let (code, reason) = transfer(request, on: handle, body: CurlReceiver.writeBody, bodyData: receiver, headers: receiver)
+        guard code == CURLE_OK else {
+            throw failure(code, reason: reason, url: shownURL, request: request, overflowed: receiver.overflowed)
+        }
+        return HTTPResponse(
+            status: handle.info(CURLINFO_RESPONSE_CODE),
+            headers: receiver.headerFields,
+            body: receiver.body
+        )
+    }
+
+    /// Sets up `handle` for `request` and runs the transfer, body bytes to `body(bodyData)`.
+    private func transfer(
+        _ request: HTTPRequest, on handle: CurlHandle, body: ferry_curl_data_callback, bodyData: AnyObject, headers: CurlReceiver
+    ) -> (code: CURLcode, reason: String) {
+        let bodyPointer = Unmanaged.passUnretained(bodyData).toOpaque()
+        let headerPointer = Unmanaged.passUnretained(headers).toOpaque()
         handle.set(CURLOPT_URL, request.url)
         handle.set(CURLOPT_PROTOCOLS_STR, "http,https")
         handle.set(CURLOPT_SSL_VERIFYPEER, 1)
@@ -44,10 +102,10 @@ public final class HTTPClient: Sendable {
         handle.set(CURLOPT_TIMEOUT_MS, request.timeout.curlMilliseconds)
         handle.set(CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeout.curlMilliseconds)
         handle.set(CURLOPT_ACCEPT_ENCODING, "")
-        handle.set(CURLOPT_WRITEFUNCTION, callback: CurlReceiver.writeBody)
-        handle.set(CURLOPT_WRITEDATA, pointer: receiverPointer)
+        handle.set(CURLOPT_WRITEFUNCTION, callback: body)
+        handle.set(CURLOPT_WRITEDATA, pointer: bodyPointer)
         handle.set(CURLOPT_HEADERFUNCTION, callback: CurlReceiver.writeHeader)
-        handle.set(CURLOPT_HEADERDATA, pointer: receiverPointer)
+        handle.set(CURLOPT_HEADERDATA, pointer: headerPointer)
         switch request.method {
         case "GET": handle.set(CURLOPT_HTTPGET, 1)
         case "HEAD": handle.set(CURLOPT_NOBODY, 1)
@@ -63,28 +121,23 @@ public final class HTTPClient: Sendable {
             if request.method != "POST" { handle.set(CURLOPT_CUSTOMREQUEST, request.method) }
         }
         // An empty Expect: header stops curl from waiting for "100 Continue" on large bodies.
-        let headers = CurlStringList(request.headers.map { "\($0.name): \($0.value)" } + ["Expect:"])
-        handle.set(CURLOPT_HTTPHEADER, list: headers)
+        let headerList = CurlStringList(request.headers.map { "\($0.name): \($0.value)" } + ["Expect:"])
+        handle.set(CURLOPT_HTTPHEADER, list: headerList)
+        let result = handle.perform()
+        withExtendedLifetime((headerList, bodyData, headers)) {}
+        return result
+    }
 
-        let (code, reason) = handle.perform()
-        withExtendedLifetime(headers) {}
-        withExtendedLifetime(receiver) {}
-        guard code == CURLE_OK else {
-            if receiver.overflowed { throw .responseTooLarge(url: shownURL, limit: maxResponseBytes) }
-            switch code {
-            case CURLE_OPERATION_TIMEDOUT: throw .timeout(url: shownURL, after: request.timeout)
-            case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: throw .unknownHost(url: shownURL, reason: reason)
-            case CURLE_COULDNT_CONNECT: throw .connectionFailed(url: shownURL, reason: reason)
-            case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE:
-                throw .tls(url: shownURL, reason: reason)
-            case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL: throw .invalidRequest("\(shownURL): \(reason)")
-            default: throw .transport(url: shownURL, code: Int(code.rawValue), reason: reason)
-            }
+    private func failure(_ code: CURLcode, reason: String, url: String, request: HTTPRequest, overflowed: Bool) -> HTTPClientError {
+        if overflowed { return .responseTooLarge(url: url, limit: maxResponseBytes) }
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT: return .timeout(url: url, after: request.timeout)
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: return .unknownHost(url: url, reason: reason)
+        case CURLE_COULDNT_CONNECT: return .connectionFailed(url: url, reason: reason)
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE:
+            return .tls(url: url, reason: reason)
+        case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL: return .invalidRequest("\(url): \(reason)")
+        default: return .transport(url: url, code: Int(code.rawValue), reason: reason)
         }
-        return HTTPResponse(
-            status: handle.info(CURLINFO_RESPONSE_CODE),
-            headers: HTTPHeaders(receiver.headers.map { ($0.name, $0.value) }),
-            body: receiver.body
-        )
     }
 }

@@ -80,3 +80,25 @@ public struct HTTPResponse: Sendable {
     /// 200–299.
     public var isSuccess: Bool { (200..<300).contains(status) }
 }
+
+/// The status line and headers of a response whose body is streamed.
+public struct HTTPResponseHead: Sendable, Equatable {
+    public var status: Int
+    public var headers: HTTPHeaders
+
+    public init(status: Int, headers: HTTPHeaders) {
+        self.status = status
+        self.headers = headers
+    }
+
+    /// 200–299.
+    public var isSuccess: Bool { (200..<300).contains(status) }
+}
+
+/// What a streaming receiver wants after a block of the body.
+public enum HTTPStreamAction: Sendable {
+    /// Read the next block.
+    case `continue`
+    /// End the transfer now; not an error.
+    case stop
+}

@@ -1,3 +1,5 @@
+import FerrySupport
+
 /// Any JSON value, kept exactly: integers stay integers (to 64 bits), objects keep their keys.
 ///
 /// Job arguments travel as `JSONValue` so the queue never needs to know a job's argument type.
@@ -96,4 +98,21 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(Dictionary(elements, uniquingKeysWith: { first, _ in first })) }
     public init(nilLiteral: ()) { self = .null }
+}
+
+extension JSONValue {
+    /// This value fit for an admin's screen: members named like secrets (`password`, `token`,
+    /// `api_key`, …) become `"***"`, and URLs lose their passwords and signatures
+    /// (``URLRedaction``), at any depth.
+    public func redactingSecrets() -> JSONValue {
+        switch self {
+        case .string(let text) where text.contains("://"): return .string(URLRedaction.redact(text))
+        case .array(let items): return .array(items.map { $0.redactingSecrets() })
+        case .object(let members):
+            return .object(members.reduce(into: [:]) { result, member in
+                result[member.key] = URLRedaction.isSecretName(member.key) ? .string("***") : member.value.redactingSecrets()
+            })
+        default: return self
+        }
+    }
 }

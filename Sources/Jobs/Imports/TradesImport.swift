@@ -1,5 +1,6 @@
 public import FerryWorker
 public import FerryPostgres
+public import FerryHTTP
 import FerrySupport
 import FerryQueue
 import Foundation
@@ -52,17 +53,22 @@ public struct TradesImport: JobHandler {
 
     public func perform(_ arguments: Arguments, context: JobContext) throws {
         let root = ProcessInfo.processInfo.environment["FERRY_IMPORT_ROOT"].flatMap { $0.isEmpty ? nil : $0 } ?? ".ferry/imports"
-        let path = try Self.resolve(arguments.source, root: root)
+        let source: any ImportSource
+        if Self.isURL(arguments.source) {
+            source = HTTPImportSource(url: arguments.source, client: try context.services.require(HTTPService.self, for: Self.type), timeout: context.settings.timeout)
+        } else {
+            source = FileImportSource(path: try Self.resolve(arguments.source, root: root), name: arguments.source)
+        }
         let profiles = try ImportProfile.load(directory: context.settings.parameters["profiles"]?.string ?? "jobs/trades.import")
         let threshold = context.settings.parameters["max_rejected_share"]?.double ?? 0.5
         guard threshold.isFinite, (0...1).contains(threshold) else { throw PermanentJobError("parameters.max_rejected_share must be from 0 to 1") }
         let pool = try context.services.require(PostgresService.self, for: Self.type)
         let summary = try pool.withConnection { db in
             try Self.run(
-                path: path, source: arguments.source, userID: arguments.userID, profileName: arguments.profile, profiles: profiles,
+                source, userID: arguments.userID, profileName: arguments.profile, profiles: profiles,
                 jobID: context.id, maxRejectedShare: threshold, on: db
             ) { done, total, accepted in
-                context.reportProgress(done: Int(done), total: Int(total), message: "\(accepted) trades imported")
+                context.reportProgress(done: Int(done), total: total.map { Int($0) }, message: "\(accepted) trades imported")
                 try context.checkCancellation()
             }
         }
@@ -70,13 +76,15 @@ public struct TradesImport: JobHandler {
         try context.setResult(summary)
     }
 
+    static func isURL(_ source: String) -> Bool {
+        let lowered = source.prefix(8).lowercased()
+        return lowered.hasPrefix("http://") || lowered.hasPrefix("https://")
+    }
+
     /// The file under `root` that `source` names; paths that leave the root are refused.
     public static func resolve(_ source: String, root: String) throws -> String {
-        if source.hasPrefix("http://") || source.hasPrefix("https://") {
-            throw PermanentJobError("http(s) sources are not supported yet: put the file under the import root (\(root)) and give its path")
-        }
         guard !source.isEmpty, !source.hasPrefix("/"), !source.split(separator: "/").contains("..") else {
-            throw PermanentJobError("source must be a path inside the import root, without '..' or a leading '/': '\(source.prefix(200))'")
+            throw PermanentJobError("source must be an http(s):// URL or a path inside the import root, without '..' or a leading '/': '\(source.prefix(200))'")
         }
         let rootURL = URL(fileURLWithPath: root).standardizedFileURL.resolvingSymlinksInPath()
         let file = rootURL.appendingPathComponent(source).standardizedFileURL.resolvingSymlinksInPath()
@@ -134,43 +142,55 @@ public struct TradesImport: JobHandler {
         WHERE id = $1
         """
 
-    /// Imports `path`; resumes the import of `jobID` when there is one. `progress` gets bytes done,
-    /// bytes in all and trades accepted after each chunk.
+    /// Imports the file at `path`; resumes the import of `jobID` when there is one. `progress` gets
+    /// bytes done, bytes in all and trades accepted after each chunk.
     public static func run(
         path: String, source: String, userID: Int64, profileName: String?, profilesDirectory: String, jobID: String,
-        maxRejectedShare: Double = 0.5, on db: PostgresConnection, progress: (Int64, Int64, Int) throws -> Void = { _, _, _ in }
+        maxRejectedShare: Double = 0.5, on db: PostgresConnection, progress: (Int64, Int64?, Int) throws -> Void = { _, _, _ in }
     ) throws -> Summary {
-        try run(path: path, source: source, userID: userID, profileName: profileName, profiles: try ImportProfile.load(directory: profilesDirectory),
+        try run(FileImportSource(path: path, name: source), userID: userID, profileName: profileName, profiles: try ImportProfile.load(directory: profilesDirectory),
                 jobID: jobID, maxRejectedShare: maxRejectedShare, on: db, progress: progress)
     }
 
-    static func run(
-        path: String, source: String, userID: Int64, profileName: String?, profiles: [ImportProfile], jobID: String,
-        maxRejectedShare: Double, on db: PostgresConnection, progress: (Int64, Int64, Int) throws -> Void
+    /// Imports what `url` answers (streamed, resumed with a `Range` request); otherwise as above.
+    public static func run(
+        url: String, client: HTTPClient, userID: Int64, profileName: String?, profilesDirectory: String, jobID: String,
+        maxRejectedShare: Double = 0.5, on db: PostgresConnection, progress: (Int64, Int64?, Int) throws -> Void = { _, _, _ in }
     ) throws -> Summary {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw PermanentJobError("cannot open '\(source)'") }
-        defer { try? handle.close() }
-        let size = Int64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0)
-        guard size > 0 else { throw PermanentJobError("'\(source)' is empty: not even a header") }
-        guard let row = try db.query(begin, [jobID, userID, source, profileName, size]).first else { throw PermanentJobError("could not record the import") }
+        try run(HTTPImportSource(url: url, client: client, timeout: .seconds(600)), userID: userID, profileName: profileName,
+                profiles: try ImportProfile.load(directory: profilesDirectory), jobID: jobID, maxRejectedShare: maxRejectedShare, on: db, progress: progress)
+    }
+
+    /// The longest header line read.
+    static let headerLimit = 64 * 1024
+
+    static func run(
+        _ source: any ImportSource, userID: Int64, profileName: String?, profiles: [ImportProfile], jobID: String,
+        maxRejectedShare: Double, on db: PostgresConnection, progress: (Int64, Int64?, Int) throws -> Void
+    ) throws -> Summary {
+        let (prefix, size) = try source.prefix(headerLimit)
+        guard !prefix.isEmpty else { throw PermanentJobError("'\(source.name)' is empty: not even a header") }
+        guard let row = try db.query(begin, [jobID, userID, source.name, profileName, size]).first else { throw PermanentJobError("could not record the import") }
         let importID = try row.decode("id", as: Int64.self)
         var summary = Summary(
             importID: importID, profile: profileName ?? "", accepted: try row.decode("accepted", as: Int.self), rejected: try row.decode("rejected", as: Int.self),
-            duplicates: try row.decode("duplicates", as: Int.self), bytes: size
+            duplicates: try row.decode("duplicates", as: Int.self), bytes: size ?? 0
         )
         if try row.decode("status", as: String.self) == "succeeded" { return summary }
         let resumeAt = try row.decode("bytes_done", as: Int64.self)
         let resumeLine = try row.decode("lines_done", as: Int.self)
         // The checkpoint and counts are read back from the table: out of range means someone else wrote them.
         let counts = [summary.accepted, summary.rejected, summary.duplicates]
-        guard (0...size).contains(resumeAt), (0...(1 << 40)).contains(resumeLine), counts.allSatisfy({ (0...(1 << 50)).contains($0) }) else {
+        guard (0...(size ?? 1 << 50)).contains(resumeAt), (0...(1 << 40)).contains(resumeLine), counts.allSatisfy({ (0...(1 << 50)).contains($0) }) else {
             throw PermanentJobError("import \(importID) has a checkpoint out of range (bytes_done \(resumeAt), lines_done \(resumeLine)); delete its row to start over")
         }
 
         // The header first (always from the top), to know the layout.
-        let header = try readHeader(handle)
-        guard let header else { throw PermanentJobError("'\(source)' has no header line") }
-        let headerNames = header.record.fields.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
+        let wholeFile = prefix.count < headerLimit || size == Int64(prefix.count)
+        guard let header = readHeader(prefix, wholeFile: wholeFile) else {
+            throw PermanentJobError(wholeFile ? "'\(source.name)' has no header line" : "'\(source.name)' has no header line within its first \(headerLimit / 1024) KiB")
+        }
+        let headerNames = header.fields.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
         let candidates = profileName.map { name in profiles.filter { $0.name == name } } ?? profiles
         if let profileName, candidates.isEmpty {
             throw PermanentJobError("no profile '\(profileName)'; known: \(profiles.map(\.name).joined(separator: ", "))")
@@ -180,16 +200,9 @@ public struct TradesImport: JobHandler {
         }
         summary.profile = profile.name
         let positions = ImportProfile.Positions(columns)
-        // The header was parsed with the first profile's delimiter guess; parse again with this one's.
-        let start = max(resumeAt, try headerEnd(handle, delimiter: profile.delimiter))
+        // The header was parsed with a delimiter guess; parse again with the profile's.
+        let start = max(resumeAt, headerEnd(prefix, delimiter: profile.delimiter, wholeFile: wholeFile))
         let startLine = resumeAt > 0 ? resumeLine + 1 : 2
-        var afterCR = false
-        if start > 0 {
-            try handle.seek(toOffset: UInt64(start - 1))
-            afterCR = try handle.read(upToCount: 1)?.first == 0x0D
-        }
-        try handle.seek(toOffset: UInt64(start))
-        var parser = CSVParser(delimiter: profile.delimiter, offset: start, line: startLine, afterCarriageReturn: afterCR)
         var rows: [TradeRow] = []
         var rejections: [TradeRow.Rejection] = []
         var lastOffset = start
@@ -221,19 +234,27 @@ public struct TradesImport: JobHandler {
             lastLine = record.nextLine - 1
             if rows.count + rejections.count >= chunkRows { try flush() }
         }
+        // One byte before the start is read too: a record that ended in CR may be followed by LF.
+        var parser: CSVParser? = start > 0 ? nil : CSVParser(delimiter: profile.delimiter, offset: 0, line: startLine)
         var records: [CSVRecord] = []
-        while true {
-            let block = try handle.read(upToCount: 256 * 1024) ?? Data()
-            if block.isEmpty { break }
-            block.withUnsafeBytes { parser.feed($0, into: &records) }
+        var end = start
+        try source.stream(from: max(0, start - 1)) { block in
+            var block = block
+            if parser == nil {
+                parser = CSVParser(delimiter: profile.delimiter, offset: start, line: startLine, afterCarriageReturn: block.first == 0x0D)
+                block = UnsafeRawBufferPointer(rebasing: block.dropFirst())
+            }
+            end += Int64(block.count)
+            parser!.feed(block, into: &records)
             for record in records { try take(record) }
             records.removeAll(keepingCapacity: true)
         }
-        parser.finish(into: &records)
+        parser?.finish(into: &records)
         for record in records { try take(record) }
-        lastOffset = size
+        lastOffset = end
+        summary.bytes = end
         try flush()
-        try db.query("UPDATE imports SET status = 'succeeded', finished_at = now() WHERE id = $1", [importID])
+        try db.query("UPDATE imports SET status = 'succeeded', bytes_total = $2, finished_at = now() WHERE id = $1", [importID, end])
         try db.query("DELETE FROM import_row_counts WHERE import_id = $1", [importID])
         return summary
     }
@@ -271,32 +292,27 @@ public struct TradesImport: JobHandler {
         }
     }
 
-    /// The first record of the file (with a `,` guess; only its field names matter if it matches).
-    static func readHeader(_ handle: FileHandle) throws -> (record: CSVRecord, end: Int64)? {
+    /// The first record of `bytes` read with the first delimiter that splits it (only its field
+    /// names matter, and only if they match a profile).
+    static func readHeader(_ bytes: [UInt8], wholeFile: Bool) -> CSVRecord? {
         for delimiter in [UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "\t"), UInt8(ascii: "|")] {
-            try handle.seek(toOffset: 0)
-            var parser = CSVParser(delimiter: delimiter)
-            var header: CSVRecord?
-            var records: [CSVRecord] = []
-            while records.isEmpty, let block = try handle.read(upToCount: 64 * 1024), !block.isEmpty {
-                parser.feed(block, into: &records)
+            if let header = firstRecord(bytes, delimiter: delimiter, wholeFile: wholeFile), header.fields.count > 1 || delimiter == UInt8(ascii: "|") {
+                return header
             }
-            if records.isEmpty { parser.finish(into: &records) }
-            header = records.first
-            if let header, header.fields.count > 1 || delimiter == UInt8(ascii: "|") { return (header, header.endOffset) }
         }
         return nil
     }
 
     /// Where the header line ends when read with `delimiter`.
-    static func headerEnd(_ handle: FileHandle, delimiter: UInt8) throws -> Int64 {
-        try handle.seek(toOffset: 0)
+    static func headerEnd(_ bytes: [UInt8], delimiter: UInt8, wholeFile: Bool) -> Int64 {
+        firstRecord(bytes, delimiter: delimiter, wholeFile: wholeFile)?.endOffset ?? Int64(bytes.count)
+    }
+
+    private static func firstRecord(_ bytes: [UInt8], delimiter: UInt8, wholeFile: Bool) -> CSVRecord? {
         var parser = CSVParser(delimiter: delimiter)
         var records: [CSVRecord] = []
-        while records.isEmpty, let block = try handle.read(upToCount: 64 * 1024), !block.isEmpty {
-            parser.feed(block, into: &records)
-        }
-        if records.isEmpty { parser.finish(into: &records) }
-        return records.first?.endOffset ?? 0
+        bytes.withUnsafeBytes { parser.feed($0, into: &records) }
+        if records.isEmpty && wholeFile { parser.finish(into: &records) }
+        return records.first
     }
 }

@@ -8,6 +8,11 @@ public enum URLRedaction {
         "auth", "sig", "signature", "x-amz-signature", "x-amz-credential", "x-amz-security-token", "sslpassword",
     ]
 
+    /// Whether a parameter or field called `name` holds a secret (`password`, `api_key`, …, any case).
+    public static func isSecretName(_ name: some StringProtocol) -> Bool {
+        secretParameters.contains(name.lowercased())
+    }
+
     public static func redact(_ url: String) -> String {
         var text = Substring(url)
         var out = ""

@@ -29,7 +29,7 @@ struct JobView: Encodable {
         id = job.id
         type = job.type
         queue = job.queue
-        args = job.args
+        args = job.args.redactingSecrets()
         attempt = job.attempt
         maxAttempts = job.maxAttempts
         createdAt = job.createdAt
