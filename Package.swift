@@ -187,7 +187,7 @@ let package = Package(
         .testTarget(name: "FerryQueueTests", dependencies: ["FerryQueue", "FerryRedis", "FerryTestSupport"]),
         .testTarget(
             name: "FerryAdminTests",
-            dependencies: ["FerryAdmin", "FerryHTTP", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport", .product(name: "Yams", package: "Yams")]
+            dependencies: ["FerryAdmin", "FerryHTTP", "FerryPostgres", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(name: "FerryJobsTests", dependencies: ["FerryJobs", "FerryHTTP", "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryProcess", "FerryTestSupport"]),
         .testTarget(

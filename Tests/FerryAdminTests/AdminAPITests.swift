@@ -1,4 +1,5 @@
 import FerryHTTP
+import FerryPostgres
 import FerryProcess
 import FerryQueue
 import FerryRedis
@@ -313,6 +314,10 @@ import Yams
         let delayed = try #require(try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.noop", "delay_s": 60}"#).json?["id"]?.string)
         #expect(try call("GET", base + "/api/v1/jobs/\(delayed)").json?["state"] == .string("scheduled"))
         #expect(try call("GET", base + "/api/v1/jobs/\(other)").status == 404)
+        // Imports need PostgreSQL: when it cannot answer (here no DATABASE_URL, or one without the
+        // tables), the route says so without the driver's details.
+        let imports = try http.execute(HTTPRequest(url: base + "/api/v1/imports"))
+        #expect(imports.status == 503 && imports.text.contains("PostgreSQL") && !imports.text.contains("ferry:"), "\(imports.status) \(imports.text)")
         // Arguments are shown without their secrets: pre-signed URLs' signatures, passwords, tokens.
         let secretive = try #require(try call("POST", base + "/api/v1/jobs", body: """
             {"type": "ferry.noop", "delay_s": 60, "args": {"source": "https://bucket.example/t.csv?X-Amz-Signature=abc123&part=1",
@@ -500,7 +505,7 @@ import Yams
                 checked += 1
             }
         }
-        #expect(checked == 42)
+        #expect(checked == 44)
     }
 }
 
@@ -512,15 +517,24 @@ import Yams
         let namespace = "fuzz-\(UUID().uuidString.prefix(8))"
         let port = try FreePort.find()
         let token = "fuzz-\(UUID().uuidString)"
+        // A migrated schema of its own, so that the PostgreSQL-backed routes (imports) answer too.
+        let schema = "fuzz_\(UUID().uuidString.prefix(8).lowercased())"
+        let postgres = try PostgresConnection(url: TestEnvironment.postgresURL)
+        try postgres.query("CREATE SCHEMA \(schema)")
+        defer { _ = try? postgres.query("DROP SCHEMA \(schema) CASCADE") }
+        let databaseURL = TestEnvironment.postgresURL + "?search_path=\(schema)"
+        let migrate = try ChildProcess([TestEnvironment.ferryBinary, "migrate"], environment: ["DATABASE_URL": databaseURL])
+        #expect(migrate.waitForExit(timeout: 60) == 0, "\(migrate.output.suffix(2000))")
         let admin = try ChildProcess([TestEnvironment.ferryBinary, "admin"], environment: [
             "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_ADMIN_ADDR": "127.0.0.1:\(port)",
-            "FERRY_ADMIN_TOKEN": token,
+            "FERRY_ADMIN_TOKEN": token, "DATABASE_URL": databaseURL,
         ])
         defer { admin.signal(SIGTERM); admin.waitForExit(timeout: 10) }
         let base = "http://127.0.0.1:\(port)"
         #expect(eventually(timeout: 20) { (try? HTTPClient().execute(HTTPRequest(url: base + "/healthz")))?.status == 200 })
         let fuzzer = try ChildProcess([
-            "/usr/bin/env", "schemathesis", "run", FileManager.default.currentDirectoryPath + "/ops/openapi.yaml",
+            "/usr/bin/env", "schemathesis", "--config-file", FileManager.default.currentDirectoryPath + "/ops/schemathesis.toml",
+            "run", FileManager.default.currentDirectoryPath + "/ops/openapi.yaml",
             "--url", base, "-H", "Authorization: Bearer \(token)", "--checks", "all",
             // Hummingbird answers 404, not 405, for a method a path does not serve.
             "--exclude-checks", "unsupported_method",

@@ -273,6 +273,36 @@ import Testing
         #expect(try fixture.db.query("SELECT source FROM imports WHERE id = $1", [headerOnly.importID]).first?.decode("source", as: String.self).hasSuffix("?token=***") == true)
     }
 
+    @Test func importsAreReadableThroughTheAdminAPI() throws {
+        let summary = try run(write("admin.csv", """
+            symbol,side,quantity,entry_price,opened_at
+            AAPL,buy,1,10,2026-11-02 10:00:00
+            AAPL,hold,1,10,2026-11-02 10:00:00
+            """))
+        let port = try FreePort.find()
+        let admin = try ChildProcess([TestEnvironment.ferryBinary, "admin"], environment: [
+            "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": "itest-\(UUID().uuidString.prefix(8))", "FERRY_ADMIN_ADDR": "127.0.0.1:\(port)",
+            "DATABASE_URL": TestEnvironment.postgresURL + "?search_path=\(fixture.schema)",
+        ])
+        defer { admin.signal(SIGTERM); admin.waitForExit(timeout: 10) }
+        let http = HTTPClient()
+        let base = "http://127.0.0.1:\(port)/api/v1/imports"
+        #expect(eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: base)))?.status == 200 }, "\(admin.output.suffix(2000))")
+        func get(_ url: String) throws -> (Int, JSONValue?) {
+            let response = try http.execute(HTTPRequest(url: url))
+            return (response.status, try? JSONDecoder().decode(JSONValue.self, from: Data(response.body)))
+        }
+        let (status, listed) = try get(base + "?limit=5")
+        #expect(status == 200 && listed?["imports"]?.elements?.first?["id"]?.int == Int(summary.importID), "\(String(describing: listed))")
+        #expect(listed?["imports"]?.elements?.first?["started_at"]?.string?.hasPrefix("20") == true)
+        let (found, shown) = try get(base + "/\(summary.importID)")
+        #expect(found == 200 && shown?["import"]?["accepted"]?.int == 1 && shown?["import"]?["status"] == .string("succeeded"))
+        #expect(shown?["refused_rows"]?.elements?.first?["line"]?.int == 3 && shown?["refused_rows"]?.elements?.first?["column"] == .string("side"), "\(String(describing: shown))")
+        #expect(try get(base + "/999999999").0 == 404)
+        #expect(try get(base + "/abc").0 == 400)
+        #expect(try get(base + "?limit=0").0 == 400)
+    }
+
     @Test func aWorkerKilledMidFileResumesAndTheTableEqualsACleanImport() throws {
         // 150,000 rows without broker ids (keys from row hashes and occurrences), some repeated.
         var text = "symbol,side,quantity,entry_price,opened_at\n"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FerryAdmin
+import FerryJobs
 import FerryPostgres
 import FerryQueue
 import FerryScheduler
@@ -68,11 +69,13 @@ struct Admin: ParsableCommand {
         let entries = FileManager.default.fileExists(atPath: schedules)
             ? try ScheduleFile.load(directory: schedules, knownTypes: Set(registry.types)) : []
         var postgresReady: (@Sendable () -> String?)?
+        var postgres: PostgresConnectionPool?
         if let databaseURL = environment.databaseURL {
-            let postgres = try PostgresConfiguration(url: databaseURL)
+            let configuration = try PostgresConfiguration(url: databaseURL)
+            postgres = PostgresConnectionPool(configuration: configuration, capacity: 4)
             postgresReady = {
                 do {
-                    try PostgresConnection(configuration: postgres).query("SELECT 1")
+                    try PostgresConnection(configuration: configuration).query("SELECT 1")
                     return nil
                 } catch {
                     // The details (host, driver message) go to the log, never to the caller.
@@ -84,7 +87,32 @@ struct Admin: ParsableCommand {
         let dispatcher = Dispatcher(redis: try environment.redisPool(capacity: 8), keys: environment.keys, defaults: { registry.enqueueDefaults(for: $0) })
         return AdminServer(
             configuration: configuration, dispatcher: dispatcher, schedules: entries, postgresReady: postgresReady,
-            logger: Logger(label: "ferry.admin")
+            resources: [importsResource(postgres)], logger: Logger(label: "ferry.admin")
+        )
+    }
+
+    /// `GET /api/v1/imports[/{id}]`: trade imports (`ferry imports` over HTTP).
+    static func importsResource(_ postgres: PostgresConnectionPool?) -> AdminResource {
+        @Sendable func database() throws -> PostgresConnectionPool {
+            guard let postgres else { throw AdminResource.Failure.unavailable("imports live in PostgreSQL: start the admin server with DATABASE_URL") }
+            return postgres
+        }
+        @Sendable func query<Value>(_ body: (PostgresConnection) throws -> Value) throws -> Value {
+            do {
+                return try database().withConnection(body)
+            } catch let error as PostgresError {
+                // The driver's message may name hosts and users: it goes to the log, not the caller.
+                Logger(label: "ferry.admin").error("reading imports failed", metadata: ["error": "\(error)"])
+                throw AdminResource.Failure.unavailable("PostgreSQL did not answer; see the admin server's log")
+            }
+        }
+        return AdminResource(
+            name: "imports",
+            list: { limit in try query { try ImportRecords.imports(limit: limit, on: $0) } },
+            show: { id in
+                guard let number = Int64(id), number > 0 else { throw AdminResource.Failure.badRequest("an import id is a positive whole number, not '\(id.prefix(40))'") }
+                return try query { try ImportRecords.detail(id: number, on: $0) }
+            }
         )
     }
 }

@@ -25,12 +25,7 @@ struct Imports: ParsableCommand {
             print(String(decoding: try encoder.encode(try ImportRecords.imports(limit: limit, on: db)), as: UTF8.self))
             return
         }
-        guard let found = try ImportRecords.imports(id: id, on: db).first else { throw ValidationError("no import \(id)") }
-        struct Shown: Encodable {
-            let `import`: ImportRecords.Import
-            let refusedRows: [ImportRecords.RefusedRow]
-            enum CodingKeys: String, CodingKey { case `import`, refusedRows = "refused_rows" }
-        }
-        print(String(decoding: try encoder.encode(Shown(import: found, refusedRows: try ImportRecords.refusedRows(importID: id, limit: limit, on: db))), as: UTF8.self))
+        guard let found = try ImportRecords.detail(id: id, limit: limit, on: db) else { throw ValidationError("no import \(id)") }
+        print(String(decoding: try encoder.encode(found), as: UTF8.self))
     }
 }

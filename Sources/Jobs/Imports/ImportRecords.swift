@@ -40,6 +40,23 @@ public enum ImportRecords {
         }
     }
 
+    /// One import with its first refused rows.
+    public struct Detail: Sendable, Equatable, Encodable {
+        public var `import`: Import
+        public var refusedRows: [RefusedRow]
+
+        enum CodingKeys: String, CodingKey {
+            case `import`
+            case refusedRows = "refused_rows"
+        }
+    }
+
+    /// Import `id` with its first `limit` refused rows, or nil when there is none.
+    public static func detail(id: Int64, limit: Int = 100, on db: PostgresConnection) throws(PostgresError) -> Detail? {
+        guard let found = try imports(id: id, on: db).first else { return nil }
+        return Detail(import: found, refusedRows: try refusedRows(importID: id, limit: limit, on: db))
+    }
+
     static let columns = """
         id, job_id, user_id, source, profile, status, accepted, rejected, duplicates, bytes_done, bytes_total, started_at, finished_at, error
         """

@@ -66,6 +66,7 @@ public struct AdminServer: Service {
     let blocking: Blocking
     let schedules: [ScheduleEntry]
     let postgresReady: (@Sendable () -> String?)?
+    let resources: [AdminResource]
     let prometheus: PrometheusCollectorRegistry
     let history = ThroughputHistory()
     let sessions = DashboardSessions()
@@ -74,9 +75,10 @@ public struct AdminServer: Service {
     /// - Parameters:
     ///   - schedules: the scheduler's entries, for `GET /api/v1/schedules`.
     ///   - postgresReady: checks PostgreSQL for `/readyz`; returns nil when reachable, else why not.
+    ///   - resources: records kept outside Redis to serve under `/api/v1` (``AdminResource``).
     public init(
         configuration: Configuration, dispatcher: Dispatcher, schedules: [ScheduleEntry] = [],
-        postgresReady: (@Sendable () -> String?)? = nil, logger: Logger
+        postgresReady: (@Sendable () -> String?)? = nil, resources: [AdminResource] = [], logger: Logger
     ) {
         self.configuration = configuration
         self.dispatcher = dispatcher
@@ -84,6 +86,7 @@ public struct AdminServer: Service {
         self.blocking = Blocking(redis: dispatcher.redis)
         self.schedules = schedules
         self.postgresReady = postgresReady
+        self.resources = resources
         self.prometheus = PrometheusCollectorRegistry()
         self.logger = logger
     }
@@ -143,6 +146,7 @@ public struct AdminServer: Service {
         JobRoutes(server: self).register(on: api)
         WorkerRoutes(server: self).register(on: api)
         BatchRoutes(server: self).register(on: api)
+        ResourceRoutes(server: self).register(on: api)
         return router
     }
 

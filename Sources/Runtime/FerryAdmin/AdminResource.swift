@@ -1,0 +1,110 @@
+import Foundation
+import Hummingbird
+
+/// Records kept outside Redis — a job family's table, say — that the admin API serves beside the
+/// queues, so that the admin server knows nothing of them.
+///
+/// `GET /api/v1/<name>?limit=N` lists the newest (`{"<name>": […]}`, N from 1 to 1,000, default 50);
+/// `GET /api/v1/<name>/{id}` shows one, or answers 404. Both closures block (they may query
+/// PostgreSQL) and run off the server's event loops. Dates are encoded as ISO 8601 text.
+public struct AdminResource: Sendable {
+    /// The path segment under `/api/v1`, e.g. `imports`.
+    public let name: String
+    let list: @Sendable (_ limit: Int) throws -> any Encodable & Sendable
+    let show: @Sendable (_ id: String) throws -> (any Encodable & Sendable)?
+
+    /// - Parameters:
+    ///   - list: the newest `limit` records.
+    ///   - show: the record with this id (as written in the URL), or nil.
+    public init<Item: Encodable & Sendable, Detail: Encodable & Sendable>(
+        name: String, list: @escaping @Sendable (_ limit: Int) throws -> [Item], show: @escaping @Sendable (_ id: String) throws -> Detail?
+    ) {
+        self.name = name
+        self.list = { try list($0) }
+        self.show = { try show($0) }
+    }
+
+    /// What a resource's closures throw to give the caller a precise answer; any other error is
+    /// logged and answered with a bare 500.
+    public enum Failure: Error, Sendable {
+        /// 400: the id or a parameter is malformed.
+        case badRequest(String)
+        /// 503: what the records live in is not configured or not answering.
+        case unavailable(String)
+    }
+}
+
+/// Serves the ``AdminResource``s under `/api/v1`.
+struct ResourceRoutes: Sendable {
+    let server: AdminServer
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    func register(on api: RouterGroup<BasicRequestContext>) {
+        for resource in server.resources {
+            api.get(RouterPath(resource.name)) { request, _ in
+                let limit = try Self.limit(request)
+                let items = try await run { try resource.list(limit) }
+                return try Self.respond(ListBody(name: resource.name, items: items))
+            }
+            api.get(RouterPath("\(resource.name)/:id")) { _, context in
+                let id = try context.parameters.require("id")
+                guard let found = try await run({ try resource.show(id) }) else {
+                    throw AdminError.notFound("no \(resource.name.dropLast(resource.name.hasSuffix("s") ? 1 : 0)) \(id.prefix(80))")
+                }
+                return try Self.respond(AnyEncodable(found))
+            }
+        }
+    }
+
+    private func run<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+        do {
+            return try await server.blocking.run(body)
+        } catch let failure as AdminResource.Failure {
+            switch failure {
+            case .badRequest(let message): throw AdminError.badRequest(message)
+            case .unavailable(let message): throw AdminError.unavailable(message)
+            }
+        }
+    }
+
+    static func limit(_ request: Request) throws -> Int {
+        guard let text = request.uri.queryParameters["limit"] else { return 50 }
+        guard let limit = Int(text), (1...1000).contains(limit) else { throw AdminError.badRequest("limit must be a whole number from 1 to 1000") }
+        return limit
+    }
+
+    static func respond(_ value: some Encodable) throws -> Response {
+        let data = try encoder.encode(value)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// `{"<name>": [...]}`.
+    struct ListBody: Encodable {
+        let name: String
+        let items: any Encodable & Sendable
+
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(AnyEncodable(items), forKey: Key(stringValue: name))
+        }
+    }
+
+    struct AnyEncodable: Encodable {
+        let value: any Encodable
+        init(_ value: any Encodable) { self.value = value }
+        func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+    }
+}
