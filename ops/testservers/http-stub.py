@@ -8,11 +8,14 @@ Routes:
   GET /bytes/<n>                    n bytes of 'x'
   GET /headers?name=value&...       answers 200 with those response headers
   PUT /files/<name>                 keeps the body (in memory) as that file
+  /anthropic/...                    a stand-in for Anthropic's Messages API (see anthropic_stub.py)
   GET /files/<name>                 the file, honouring "Range: bytes=N-" (206) unless ?ranges=ignore;
                                     ?drop_after=N closes the connection after N bytes of the body
 """
 import re
 import threading
+
+import anthropic_stub
 import argparse
 import json
 import time
@@ -66,6 +69,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, b"slept\n")
         if parts[:1] == ["bytes"] and len(parts) == 2 and parts[1].isdigit():
             return self._send(200, b"x" * int(parts[1]), "application/octet-stream")
+        if parts[:1] == ["anthropic"]:
+            return anthropic_stub.handle(self, self.command, parts[1:], body)
         if parts[:1] == ["files"] and len(parts) == 2:
             return self._file(parts[1], dict(parse_qsl(url.query)), body)
         if parts[:1] == ["headers"]:

@@ -21,6 +21,8 @@ struct BenchOptions {
     var smtpURL: String?
     var importRows = 1_000_000
     var largeImportFactor = 20
+    /// Comma-separated sections to run (jobs, postgres, import, email); all when nil.
+    var only: Set<String>?
 
     init(arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -38,6 +40,7 @@ struct BenchOptions {
             case "--smtp-url": smtpURL = value
             case "--import-rows": importRows = Int(value) ?? importRows
             case "--large-import-factor": largeImportFactor = Int(value) ?? largeImportFactor
+            case "--only": only = Set(value.split(separator: ",").map(String.init))
             default: fatalError("unknown option \(flag)")
             }
         }
@@ -45,6 +48,9 @@ struct BenchOptions {
 }
 
 let options = BenchOptions(arguments: CommandLine.arguments)
+
+/// Whether `section` was asked for (`--only`).
+func wanted(_ section: String) -> Bool { options.only?.contains(section) ?? true }
 let configuration = try RedisConfiguration(url: options.redisURL)
 let redis = try RedisConnection(configuration: configuration)
 let pool = RedisConnectionPool(configuration: configuration, capacity: 2)
@@ -86,7 +92,7 @@ print("Ferry benchmark — \(ProcessInfo.processInfo.activeProcessorCount) cores
 print("workers: \(options.processes) processes × \(options.concurrency) threads\n")
 
 // 1. Enqueue, one job per round trip.
-do {
+if wanted("jobs") {
     let (_, dispatcher) = try fresh("single")
     let count = 20_000
     let start = ContinuousClock.now
@@ -95,7 +101,7 @@ do {
 }
 
 // 2. Bulk enqueue, pipelined.
-do {
+if wanted("jobs") {
     let (_, dispatcher) = try fresh("bulk")
     let batch = [Dispatcher.JobRequest](repeating: .init(type: "ferry.noop"), count: 10_000)
     let start = ContinuousClock.now
@@ -105,7 +111,7 @@ do {
 
 // 2b. A batch (bookkeeping written with the jobs, chunks of 1,000) against a plain bulk enqueue
 // of the same jobs, side by side.
-do {
+if wanted("jobs") {
     let count = 100_000
     let jobs = [Dispatcher.JobRequest](repeating: .init(type: "ferry.noop"), count: count)
     let (_, plain) = try fresh("plainbulk")
@@ -188,12 +194,12 @@ func drain(
 
 // 3. Drain: jobs queued while the queue is paused, then released to the running workers —
 // no-op jobs, and jobs that make one Redis round trip each (ferry.record: SADD + INCR pipelined).
-try drain("no-op jobs", count: options.jobs, request: .init(type: "ferry.noop"))
-try drain("one-round-trip jobs", count: options.jobs / 2, request: .init(type: "ferry.record", args: .object(["key": .string("bench-record")])))
+if wanted("jobs") { try drain("no-op jobs", count: options.jobs, request: .init(type: "ferry.noop")) }
+if wanted("jobs") { try drain("one-round-trip jobs", count: options.jobs / 2, request: .init(type: "ferry.record", args: .object(["key": .string("bench-record")]))) }
 
 // 3b. The rate limiter's own cost: no-op jobs under a limit far above the drain rate (every job
 // asks for a token, none waits), to compare with the no-op drain above.
-do {
+if wanted("jobs") {
     let directory = NSTemporaryDirectory() + "ferry-bench-jobs-\(UUID().uuidString.prefix(6))"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -202,7 +208,7 @@ do {
 }
 
 // 4. Latency from enqueue to start at a steady rate.
-do {
+if wanted("jobs") {
     let (keys, dispatcher) = try fresh("latency")
     let workers = try startWorkers(keys)
     let probeKey = "\(keys.namespace):probe"
@@ -229,7 +235,7 @@ do {
 
 // 4b. Result round trip: enqueue ferry.echo and wait for its result (JobResults.wait), one job
 // after another, as an API handler waiting for a job's answer would.
-do {
+if wanted("jobs") {
     let (keys, dispatcher) = try fresh("results")
     let workers = try startWorkers(keys)
     let waiter = try RedisConnection(configuration: configuration)
@@ -260,7 +266,15 @@ if let databaseURL = options.databaseURL {
     let db = try PostgresConnection(configuration: configuration)
     try FerrySchema.migrator.migrate(db)
     try db.query("INSERT INTO users (handle) SELECT 'u' || g FROM generate_series(1, 10000) g")
+    try postgresJobs(schema: schema, db: db)
+    // trades.import against psql's \copy of the same rows into the same table, and the worker's
+    // peak RSS on that file and on one `largeImportFactor` times larger.
+    if wanted("import") { try importBenchmark(schema: schema, db: db) }
+    if wanted("email") { try emailBenchmark(schema: schema) }
+}
 
+func postgresJobs(schema: String, db: PostgresConnection) throws {
+    guard wanted("postgres") else { return }
     try db.query("""
         INSERT INTO stories (user_id, body, expires_at)
         SELECT 1 + g % 10000, 'story', now() - interval '1 hour' FROM generate_series(1, 100000) g
@@ -298,11 +312,9 @@ if let databaseURL = options.databaseURL {
     report("notifications.digest (100,000 users due)", String(
         format: "%.1f s to enqueue %@ digests (%@ users/s)", seconds(since: start), format(Double(digest.enqueued)),
         format(Double(digest.considered) / seconds(since: start))))
+}
 
-    // trades.import against psql's \copy of the same rows into the same table, and the worker's
-    // peak RSS on that file and on one `largeImportFactor` times larger.
-    try importBenchmark(schema: schema, db: db)
-
+func emailBenchmark(schema: String) throws {
     // email.send into the local SMTP test relay (aiosmtpd, which writes each mail to a file): the
     // relay, a Python process on the same 2 cores, bounds this figure.
     if let smtpURL = options.smtpURL {

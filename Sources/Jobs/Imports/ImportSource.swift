@@ -7,7 +7,7 @@ import Foundation
 ///
 /// An import reads the first bytes for the header, then streams from its checkpoint to the end;
 /// neither the file nor the download is ever held whole.
-protocol ImportSource {
+protocol ImportSource: Sendable {
     /// How the source is recorded and shown: the path, or the URL with its secrets replaced.
     var name: String { get }
     /// Up to `count` bytes from the start, and the size in bytes when the source tells it.

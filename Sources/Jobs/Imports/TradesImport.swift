@@ -203,58 +203,36 @@ public struct TradesImport: JobHandler {
         // The header was parsed with a delimiter guess; parse again with the profile's.
         let start = max(resumeAt, headerEnd(prefix, delimiter: profile.delimiter, wholeFile: wholeFile))
         let startLine = resumeAt > 0 ? resumeLine + 1 : 2
-        var rows: [TradeRow] = []
-        var rejections: [TradeRow.Rejection] = []
-        var lastOffset = start
-        var lastLine = startLine - 1
-        rows.reserveCapacity(chunkRows)
-
-        func flush() throws {
-            let (accepted, duplicates) = try commit(rows, rejections, importID: importID, userID: userID, profile: profile,
-                                                   offset: lastOffset, line: lastLine, on: db)
+        // A thread of its own reads and parses the next chunk while this one stores the last.
+        let chunks = ChunkHandoff<ParsedChunk>(capacity: 1)
+        let producerDone = DispatchSemaphore(value: 0)
+        let parse = ChunkParser(
+            source: source, profile: profile, positions: positions, width: headerNames.count, start: start, startLine: startLine, chunks: chunks
+        )
+        Thread.detachNewThread {
+            parse.run()
+            producerDone.signal()
+        }
+        defer {
+            chunks.cancel()
+            producerDone.wait()
+        }
+        while let chunk = try chunks.take() {
+            let (accepted, duplicates) = try commit(chunk.rows, chunk.rejections, importID: importID, userID: userID, profile: profile,
+                                                   offset: chunk.offset, line: chunk.line, on: db)
             summary.accepted += accepted
             summary.duplicates += duplicates
-            summary.rejected += rejections.count
-            rows.removeAll(keepingCapacity: true)
-            rejections.removeAll(keepingCapacity: true)
+            summary.rejected += chunk.rejections.count
+            summary.bytes = chunk.offset
             let processed = summary.accepted + summary.duplicates + summary.rejected
             if processed >= 20, Double(summary.rejected) / Double(processed) > maxRejectedShare {
                 let message = "stopped: \(summary.rejected) of \(processed) rows refused, over the \(Int(maxRejectedShare * 100))% limit (see import_errors for import \(importID))"
                 try db.query("UPDATE imports SET status = 'failed', error = $2, finished_at = now() WHERE id = $1", [importID, message])
                 throw PermanentJobError(message)
             }
-            try progress(lastOffset, size, summary.accepted)
+            try progress(chunk.offset, size, summary.accepted)
         }
-        func take(_ record: CSVRecord) throws {
-            switch TradeRow.make(record, columns: positions, width: headerNames.count, profile: profile) {
-            case .success(let row): rows.append(row)
-            case .failure(let rejection): rejections.append(rejection)
-            }
-            lastOffset = record.endOffset
-            lastLine = record.nextLine - 1
-            if rows.count + rejections.count >= chunkRows { try flush() }
-        }
-        // One byte before the start is read too: a record that ended in CR may be followed by LF.
-        var parser: CSVParser? = start > 0 ? nil : CSVParser(delimiter: profile.delimiter, offset: 0, line: startLine)
-        var records: [CSVRecord] = []
-        var end = start
-        try source.stream(from: max(0, start - 1)) { block in
-            var block = block
-            if parser == nil {
-                parser = CSVParser(delimiter: profile.delimiter, offset: start, line: startLine, afterCarriageReturn: block.first == 0x0D)
-                block = UnsafeRawBufferPointer(rebasing: block.dropFirst())
-            }
-            end += Int64(block.count)
-            parser!.feed(block, into: &records)
-            for record in records { try take(record) }
-            records.removeAll(keepingCapacity: true)
-        }
-        parser?.finish(into: &records)
-        for record in records { try take(record) }
-        lastOffset = end
-        summary.bytes = end
-        try flush()
-        try db.query("UPDATE imports SET status = 'succeeded', bytes_total = $2, finished_at = now() WHERE id = $1", [importID, end])
+        try db.query("UPDATE imports SET status = 'succeeded', bytes_total = $2, finished_at = now() WHERE id = $1", [importID, summary.bytes])
         try db.query("DELETE FROM import_row_counts WHERE import_id = $1", [importID])
         return summary
     }
