@@ -169,7 +169,7 @@ let package = Package(
         // Benchmarks, run by ops/bench.
         .executableTarget(
             name: "FerryBench",
-            dependencies: ["FerryQueue", "FerryRedis", "FerryPostgres", "FerryProcess", "FerryJobs"], path: "Sources/Apps/FerryBench",
+            dependencies: ["FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryProcess", "FerryJobs"], path: "Sources/Apps/FerryBench",
             swiftSettings: strictSwift
         ),
 

@@ -13,6 +13,7 @@ The API key must start with "sk-test"; others get 401. The last user message ste
   "stub:400"                invalid_request_error with a message
   "stub:malformed"          200 with a body that is not JSON
   "stub:delay=MS"           answers after MS milliseconds
+  "stub:... once"           any of the above the first time this exact text is sent, then an echo
   anything else             "echo: <text>", output tokens = words (at most max_tokens)
 Input tokens are counted as ceil(characters of system + messages / 4).
 """
@@ -27,6 +28,7 @@ LOCK = threading.Lock()
 LIMITS = {}   # key -> {"requests", "input_tokens", "window_ms"}
 LOG = {}      # key -> {"accepted": [(ms, model, input_tokens)], "rejected": n}
 BATCHES = {}  # id -> batch
+SEEN = set()  # texts of "once" directives already answered
 
 
 def now_ms():
@@ -62,6 +64,12 @@ def message_for(body):
         return 400, error("invalid_request_error", "model and max_tokens are required"), []
     last = body["messages"][-1]
     text = text_of(last.get("content")) if isinstance(last, dict) else ""
+    if text.startswith("stub:") and " once" in text:
+        with LOCK:
+            first = text not in SEEN
+            SEEN.add(text)
+        if not first:
+            text = "answered after " + text[5:]
     if text.startswith("stub:429"):
         after = text.split("retry-after=")[-1] if "retry-after=" in text else "1"
         return 429, error("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"), [("retry-after", after)]

@@ -2,6 +2,7 @@
 // which starts a throwaway Redis and builds this and `ferry` in release mode.
 //
 //   ferry-bench --redis-url URL --ferry PATH [--jobs N] [--processes P] [--concurrency C]
+import FerryHTTP
 import FerryJobs
 import FerryPostgres
 import FerryProcess
@@ -19,6 +20,9 @@ struct BenchOptions {
     var latencySeconds = 5
     var databaseURL: String?
     var smtpURL: String?
+    var httpURL: String?
+    /// Requests per minute of the Claude rate benchmark (it runs three minutes' worth).
+    var claudeRPM = 300
     var importRows = 1_000_000
     var largeImportFactor = 20
     /// Comma-separated sections to run (jobs, postgres, import, email); all when nil.
@@ -38,6 +42,8 @@ struct BenchOptions {
             case "--latency-seconds": latencySeconds = Int(value) ?? latencySeconds
             case "--database-url": databaseURL = value
             case "--smtp-url": smtpURL = value
+            case "--http-url": httpURL = value
+            case "--claude-rpm": claudeRPM = Int(value) ?? claudeRPM
             case "--import-rows": importRows = Int(value) ?? importRows
             case "--large-import-factor": largeImportFactor = Int(value) ?? largeImportFactor
             case "--only": only = Set(value.split(separator: ",").map(String.init))
@@ -271,6 +277,89 @@ if let databaseURL = options.databaseURL {
     // peak RSS on that file and on one `largeImportFactor` times larger.
     if wanted("import") { try importBenchmark(schema: schema, db: db) }
     if wanted("email") { try emailBenchmark(schema: schema) }
+    if wanted("claude") { try claudeBenchmark(schema: schema) }
+}
+
+/// claude.message against the local stand-in for the Messages API: the achieved rate under a
+/// requests-per-minute limit (2 worker processes), calls/s with no latency, and the workers'
+/// memory with 500 calls in flight against a server that answers in 2 s.
+func claudeBenchmark(schema: String) throws {
+    guard let httpURL = options.httpURL, let databaseURL = options.databaseURL else { return }
+    let directory = NSTemporaryDirectory() + "ferry-bench-claude-\(UUID().uuidString.prefix(6))"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    func configure(rpm: Int) throws {
+        try """
+            queue: claude
+            rate: {limit: 1000000, per: 1m, burst: 10000, key: model}
+            parameters:
+              request_timeout_s: 30
+              models:
+                bench-model: {requests_per_minute: \(rpm), input_tokens_per_minute: 100000000, output_tokens_per_minute: 100000000, price: {input: 3, output: 15}}
+            """.write(toFile: directory + "/claude.message.yml", atomically: true, encoding: .utf8)
+    }
+    let environment = [
+        "DATABASE_URL": databaseURL + (databaseURL.contains("?") ? "&" : "?") + "search_path=\(schema)",
+        "ANTHROPIC_BASE_URL": httpURL + "/anthropic", "ANTHROPIC_API_KEY": "sk-test-bench-\(UUID().uuidString.prefix(6))",
+    ]
+    /// Runs `jobs` calls; returns the time, the workers' CPU and their peak RSS (MB, VmHWM).
+    func run(_ label: String, jobs: Int, text: String, processes: Int, concurrency: Int) throws -> (seconds: Double, cpu: Double, peaks: [Double]) {
+        let (keys, dispatcher) = try fresh("claude")
+        let workers = try ChildProcess(
+            [options.ferry, "worker", "--processes", "\(processes)", "--concurrency", "\(concurrency)", "--queues", "claude", "--jobs-dir", directory],
+            environment: ["FERRY_REDIS_URL": options.redisURL, "FERRY_NAMESPACE": keys.namespace, "FERRY_LOG_LEVEL": "warning"].merging(environment) { $1 }
+        )
+        defer { workers.signal(SIGTERM); _ = workers.waitForExit(timeout: 60) }
+        let started = try eventually(timeout: 30) { try WorkerRegistry(keys: keys).liveWorkers(on: redis).count == processes }
+        precondition(started, "workers did not start: \(workers.output)")
+        let pids = try WorkerRegistry(keys: keys).liveWorkers(on: redis).map(\.pid)
+        try QueueAdmin(keys: keys).paused.pause("claude", on: redis)
+        let request = Dispatcher.JobRequest(
+            type: "claude.message", args: ["model": "bench-model", "max_tokens": 16, "messages": [["role": "user", "content": .string(text)]]],
+            options: .init(queue: "claude"))
+        for start in stride(from: 0, to: jobs, by: 1000) { _ = try dispatcher.enqueue(batch: Array(repeating: request, count: min(1000, jobs - start))) }
+        let cpuBefore = pids.reduce(0) { $0 + cpuSeconds(pid: $1) }
+        let start = ContinuousClock.now
+        try QueueAdmin(keys: keys).paused.resume("claude", on: redis)
+        let done = try eventually(timeout: 900) { try QueueAdmin(keys: keys).queues.stats(on: redis).processed >= jobs }
+        precondition(done, "\(label): the calls did not finish:\n\(workers.output.suffix(3000))")
+        return (seconds(since: start), pids.reduce(0) { $0 + cpuSeconds(pid: $1) } - cpuBefore, pids.map { peakRSS(pid: $0) })
+    }
+
+    // 1. A limit of R requests per minute, 2 processes, 3R calls: requests in each minute.
+    let rpm = options.claudeRPM
+    try configure(rpm: rpm)
+    let key = environment["ANTHROPIC_API_KEY"]!
+    _ = try run("rate", jobs: 3 * rpm, text: "rate check", processes: 2, concurrency: 20)
+    let log = try JSONDecoder().decode(JSONValue.self, from: Data(HTTPClient().execute(HTTPRequest(url: httpURL + "/anthropic/stub/log/\(key)")).body))
+    let times = (log["accepted"]?.elements ?? []).compactMap { $0.elements?.first?.int }.sorted()
+    var perMinute: [Int] = []
+    if let first = times.first {
+        for minute in 0..<3 { perMinute.append(times.filter { $0 >= first + minute * 60_000 && $0 < first + (minute + 1) * 60_000 }.count) }
+    }
+    var busiest = 0
+    var low = 0
+    for high in times.indices {
+        while times[high] - times[low] >= 60_000 { low += 1 }
+        busiest = max(busiest, high - low + 1)
+    }
+    report("claude.message, limit \(rpm)/min, 2 processes", String(
+        format: "requests in minutes 1-3: %@ (%.1f%% of the limit on average); busiest 60-s window %d",
+        perMinute.map(String.init).joined(separator: ", "), Double(perMinute.reduce(0, +)) / Double(max(1, perMinute.count)) / Double(rpm) * 100, busiest))
+
+    // 2. No latency: what the worker spends per call (the stand-in is a Python server on the same 2 cores).
+    try configure(rpm: 10_000_000)
+    let fast = try run("fast", jobs: 5000, text: "fast", processes: 2, concurrency: 50)
+    report("claude.message, zero-latency stand-in (5,000)", String(
+        format: "%@ calls/s; worker CPU %.0f µs/call (includes a PostgreSQL row and a budget script per call)",
+        format(5000 / fast.seconds), fast.cpu / 5000 * 1e6))
+
+    // 3. 500 calls in flight (2 processes × 250 threads) against a server answering in 2 s.
+    let slow = try run("in flight", jobs: 2000, text: "stub:delay=2000", processes: 2, concurrency: 250)
+    report("claude.message, 2 s answers, 2 × 250 threads (2,000)", String(
+        format: "%@ calls/s (500 in flight allow at most 250/s); worker CPU %.0f µs/call; peak RSS %@ MB (fast run: %@ MB)",
+        format(2000 / slow.seconds), slow.cpu / 2000 * 1e6, slow.peaks.map { String(format: "%.1f", $0) }.joined(separator: " + "),
+        fast.peaks.map { String(format: "%.1f", $0) }.joined(separator: " + ")))
 }
 
 func postgresJobs(schema: String, db: PostgresConnection) throws {

@@ -87,32 +87,52 @@ struct Admin: ParsableCommand {
         let dispatcher = Dispatcher(redis: try environment.redisPool(capacity: 8), keys: environment.keys, defaults: { registry.enqueueDefaults(for: $0) })
         return AdminServer(
             configuration: configuration, dispatcher: dispatcher, schedules: entries, postgresReady: postgresReady,
-            resources: [importsResource(postgres)], logger: Logger(label: "ferry.admin")
+            resources: [importsResource(postgres), claudeUsageResource(postgres)], logger: Logger(label: "ferry.admin")
         )
+    }
+
+    /// Runs `body` on a connection of `postgres`, turning a missing configuration or a driver
+    /// error into an answer that names neither hosts nor users (those go to the log).
+    @Sendable static func query<Value>(_ postgres: PostgresConnectionPool?, _ what: String, _ body: (PostgresConnection) throws -> Value) throws -> Value {
+        guard let postgres else { throw AdminResource.Failure.unavailable("\(what) live in PostgreSQL: start the admin server with DATABASE_URL") }
+        do {
+            return try postgres.withConnection(body)
+        } catch let error as PostgresError {
+            Logger(label: "ferry.admin").error("reading \(what) failed", metadata: ["error": "\(error)"])
+            throw AdminResource.Failure.unavailable("PostgreSQL did not answer; see the admin server's log")
+        }
     }
 
     /// `GET /api/v1/imports[/{id}]`: trade imports (`ferry imports` over HTTP).
     static func importsResource(_ postgres: PostgresConnectionPool?) -> AdminResource {
-        @Sendable func database() throws -> PostgresConnectionPool {
-            guard let postgres else { throw AdminResource.Failure.unavailable("imports live in PostgreSQL: start the admin server with DATABASE_URL") }
-            return postgres
-        }
-        @Sendable func query<Value>(_ body: (PostgresConnection) throws -> Value) throws -> Value {
-            do {
-                return try database().withConnection(body)
-            } catch let error as PostgresError {
-                // The driver's message may name hosts and users: it goes to the log, not the caller.
-                Logger(label: "ferry.admin").error("reading imports failed", metadata: ["error": "\(error)"])
-                throw AdminResource.Failure.unavailable("PostgreSQL did not answer; see the admin server's log")
-            }
-        }
+        @Sendable func query<Value>(_ body: (PostgresConnection) throws -> Value) throws -> Value { try Self.query(postgres, "imports", body) }
         return AdminResource(
             name: "imports",
-            list: { limit in try query { try ImportRecords.imports(limit: limit, on: $0) } },
+            list: { request in try query { try ImportRecords.imports(limit: request.limit, on: $0) } },
             show: { id in
                 guard let number = Int64(id), number > 0 else { throw AdminResource.Failure.badRequest("an import id is a positive whole number, not '\(id.prefix(40))'") }
                 return try query { try ImportRecords.detail(id: number, on: $0) }
             }
+        )
+    }
+
+    /// `GET /api/v1/claude/usage?since=2026-11-01&by=model|day`: the Claude jobs' tokens and cost.
+    static func claudeUsageResource(_ postgres: PostgresConnectionPool?) -> AdminResource {
+        AdminResource(
+            name: "claude/usage",
+            list: { request in
+                guard let grouping = ClaudeCalls.Grouping(rawValue: request.parameters["by"] ?? "model") else {
+                    throw AdminResource.Failure.badRequest("by must be model or day")
+                }
+                let since: Date
+                do {
+                    since = try request.parameters["since"].map(Claude.Usage.date) ?? Date().addingTimeInterval(-30 * 86_400)
+                } catch {
+                    throw AdminResource.Failure.badRequest("since must be a day like 2026-11-01 or an ISO 8601 time")
+                }
+                return try query(postgres, "Claude calls") { try ClaudeCalls.usage(since: since, by: grouping, on: $0) }
+            },
+            show: Optional<@Sendable (String) throws -> ClaudeCalls.Usage?>.none
         )
     }
 }

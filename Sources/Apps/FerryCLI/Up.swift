@@ -33,7 +33,7 @@ struct Up: ParsableCommand {
     var concurrency: Int = 10
 
     @Option(help: "Queues to take jobs from, as name:weight,…")
-    var queues: String = "critical:5,default:3,mail:3,imports:2,maintenance:2,low:1"
+    var queues: String = "critical:5,default:3,mail:3,claude:3,imports:2,maintenance:2,low:1"
 
     @Option(help: "Seconds running jobs get to finish after SIGTERM.")
     var shutdownTimeout: Double = 25

@@ -65,6 +65,8 @@ public struct QueueKeyspace: Sendable, Equatable {
     public func granted(_ queue: String) -> String { "\(namespace):{\(queue)}:granted:" }
     /// The prefix of every key of the rate limiter of job type `type`.
     public func limiter(_ type: String) -> String { "\(namespace):{limit:\(type)}:" }
+    /// The prefix of every key of the ``WindowBudget`` of `scope`.
+    public func budget(_ scope: String) -> String { "\(namespace):{budget:\(scope)}:" }
     public var limiters: String { "\(namespace):limiters" }
     public var queues: String { "\(namespace):queues" }
     public var workers: String { "\(namespace):workers" }

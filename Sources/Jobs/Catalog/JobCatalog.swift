@@ -18,12 +18,20 @@ public enum JobCatalog {
         try registry.register(EmailUnsuppress())
         try registry.register(NotificationsDigest())
         try registry.register(TradesImport())
+        try registry.register(ClaudeMessage())
+        try registry.register(ClaudeBatch())
     }
 
-    /// The clients of one worker process, configured from `environment` (DATABASE_URL, SMTP_URL).
+    /// The clients of one worker process, configured from `environment` (DATABASE_URL, SMTP_URL,
+    /// ANTHROPIC_API_KEY).
     public static func services(redis: RedisConnectionPool, environment: [String: String], concurrency: Int) throws -> JobServices {
         var services = JobServices(redis: redis)
-        services.provide(HTTPService.self, HTTPClient())
+        // One kept-alive connection per job thread at most, so concurrent API calls reuse theirs.
+        let http = HTTPClient(keepAliveHandles: max(8, concurrency))
+        services.provide(HTTPService.self, http)
+        if let claude = MessagesAPI(environment: environment, http: http) {
+            services.provide(ClaudeService.self, claude)
+        }
         if let url = environment["DATABASE_URL"], !url.isEmpty {
             services.provide(PostgresService.self, PostgresConnectionPool(configuration: try PostgresConfiguration(url: url), capacity: concurrency))
         }

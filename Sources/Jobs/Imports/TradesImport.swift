@@ -136,6 +136,20 @@ public struct TradesImport: JobHandler {
                (SELECT count(*) FROM counted)::int AS hashes
         """
 
+    /// ``moveChunk`` for a chunk whose rows all carry the broker's trade id: no occurrence
+    /// numbers to count, so no window function and no `import_row_counts`.
+    static let moveChunkByID = """
+        WITH inserted AS (
+            INSERT INTO trades (user_id, symbol, side, quantity, entry_price, exit_price, pnl, fees, currency, opened_at, closed_at, trade_key, import_id)
+            SELECT $1, symbol, side, quantity, entry_price, exit_price, pnl, fees, currency,
+                   opened_local AT TIME ZONE $3, closed_local AT TIME ZONE $3, 'id:' || $4 || ':' || trade_id, $2
+            FROM import_staging ORDER BY line
+            ON CONFLICT (user_id, trade_key) WHERE trade_key IS NOT NULL DO NOTHING
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM import_staging)::int AS staged
+        """
+
     static let checkpoint = """
         UPDATE imports SET accepted = accepted + $2, duplicates = duplicates + $3, rejected = rejected + $4,
                            bytes_done = $5, lines_done = $6, profile = $7
@@ -254,7 +268,8 @@ public struct TradesImport: JobHandler {
                         ])
                     }
                 }
-                let moved = try tx.query(moveChunk, [userID, importID, profile.timeZone, profile.name]).first
+                let allByID = rows.allSatisfy { $0.tradeID != nil }
+                let moved = try tx.query(allByID ? moveChunkByID : moveChunk, [userID, importID, profile.timeZone, profile.name]).first
                 accepted = try moved?.decode("inserted", as: Int.self) ?? 0
                 duplicates = (try moved?.decode("staged", as: Int.self) ?? 0) - accepted
             }

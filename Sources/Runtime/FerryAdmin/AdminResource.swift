@@ -4,24 +4,39 @@ import Hummingbird
 /// Records kept outside Redis — a job family's table, say — that the admin API serves beside the
 /// queues, so that the admin server knows nothing of them.
 ///
-/// `GET /api/v1/<name>?limit=N` lists the newest (`{"<name>": […]}`, N from 1 to 1,000, default 50);
-/// `GET /api/v1/<name>/{id}` shows one, or answers 404. Both closures block (they may query
-/// PostgreSQL) and run off the server's event loops. Dates are encoded as ISO 8601 text.
+/// `GET /api/v1/<name>?limit=N&…` lists (`{"<key>": […]}`, N from 1 to 1,000, default 50, the
+/// other query parameters handed to the resource); `GET /api/v1/<name>/{id}` shows one, or
+/// answers 404. The closures block (they may query PostgreSQL) and run off the server's event
+/// loops. Dates are encoded as ISO 8601 text.
 public struct AdminResource: Sendable {
-    /// The path segment under `/api/v1`, e.g. `imports`.
+    /// The path under `/api/v1`, e.g. `imports` or `claude/usage`.
     public let name: String
-    let list: @Sendable (_ limit: Int) throws -> any Encodable & Sendable
-    let show: @Sendable (_ id: String) throws -> (any Encodable & Sendable)?
+    /// The key of the list in its response (the last segment of `name` unless given).
+    public let key: String
+    let list: @Sendable (Query) throws -> any Encodable & Sendable
+    let show: (@Sendable (_ id: String) throws -> (any Encodable & Sendable)?)?
+
+    /// What a list request asked for.
+    public struct Query: Sendable {
+        public var limit: Int
+        /// The request's other query parameters, as sent (the resource checks them).
+        public var parameters: [String: String]
+    }
 
     /// - Parameters:
-    ///   - list: the newest `limit` records.
-    ///   - show: the record with this id (as written in the URL), or nil.
+    ///   - list: the records a list request asks for.
+    ///   - show: the record with this id (as written in the URL), or nil; without it, no `/{id}` route.
     public init<Item: Encodable & Sendable, Detail: Encodable & Sendable>(
-        name: String, list: @escaping @Sendable (_ limit: Int) throws -> [Item], show: @escaping @Sendable (_ id: String) throws -> Detail?
+        name: String, key: String? = nil, list: @escaping @Sendable (Query) throws -> [Item], show: (@Sendable (_ id: String) throws -> Detail?)?
     ) {
         self.name = name
+        self.key = key ?? String(name.split(separator: "/").last ?? Substring(name))
         self.list = { try list($0) }
-        self.show = { try show($0) }
+        if let show {
+            self.show = { @Sendable id in try show(id) }
+        } else {
+            self.show = nil
+        }
     }
 
     /// What a resource's closures throw to give the caller a precise answer; any other error is
@@ -48,13 +63,16 @@ struct ResourceRoutes: Sendable {
     func register(on api: RouterGroup<BasicRequestContext>) {
         for resource in server.resources {
             api.get(RouterPath(resource.name)) { request, _ in
-                let limit = try Self.limit(request)
-                let items = try await run { try resource.list(limit) }
-                return try Self.respond(ListBody(name: resource.name, items: items))
+                var parameters: [String: String] = [:]
+                for (name, value) in request.uri.queryParameters where name != "limit" { parameters[String(name)] = String(value) }
+                let query = AdminResource.Query(limit: try Self.limit(request), parameters: parameters)
+                let items = try await run { try resource.list(query) }
+                return try Self.respond(ListBody(name: resource.key, items: items))
             }
+            guard let show = resource.show else { continue }
             api.get(RouterPath("\(resource.name)/:id")) { _, context in
                 let id = try context.parameters.require("id")
-                guard let found = try await run({ try resource.show(id) }) else {
+                guard let found = try await run({ try show(id) }) else {
                     throw AdminError.notFound("no \(resource.name.dropLast(resource.name.hasSuffix("s") ? 1 : 0)) \(id.prefix(80))")
                 }
                 return try Self.respond(AnyEncodable(found))

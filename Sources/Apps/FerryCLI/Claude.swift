@@ -1,0 +1,40 @@
+import ArgumentParser
+import FerryJobs
+import FerryPostgres
+import Foundation
+
+/// `ferry claude usage`: tokens and cost of the Claude jobs' calls.
+struct Claude: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Report what the Claude jobs (claude.message, claude.batch) spent.",
+        subcommands: [Usage.self]
+    )
+
+    struct Usage: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Calls, tokens and cost (USD) per model or per day, as JSON (needs DATABASE_URL)."
+        )
+
+        @Option(help: "Count calls made on or after this day (YYYY-MM-DD, UTC) or time (ISO 8601). Default: 30 days ago.")
+        var since: String?
+
+        @Option(help: "Group by model or day.")
+        var by: String = "model"
+
+        func run() throws {
+            guard let grouping = ClaudeCalls.Grouping(rawValue: by) else { throw ValidationError("--by must be model or day") }
+            let start = try since.map(Self.date) ?? Date().addingTimeInterval(-30 * 86_400)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try encoder.encode(try ClaudeCalls.usage(since: start, by: grouping, on: try Email.database())), as: UTF8.self))
+        }
+
+        /// `2026-11-01` (midnight UTC) or a full ISO 8601 time.
+        static func date(_ text: String) throws -> Date {
+            let day = ISO8601DateFormatter()
+            day.formatOptions = [.withFullDate]
+            if let date = day.date(from: text) ?? ISO8601DateFormatter().date(from: text) { return date }
+            throw ValidationError("--since must be a day like 2026-11-01 or a time like 2026-11-01T08:00:00Z, got '\(text.prefix(40))'")
+        }
+    }
+}

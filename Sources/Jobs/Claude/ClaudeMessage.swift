@@ -1,0 +1,176 @@
+public import FerryWorker
+import FerryHTTP
+import FerryPostgres
+public import FerryQueue
+import FerryRedis
+import Foundation
+
+/// `claude.message`: one call to Anthropic's Messages API within the account's limits across
+/// the fleet, accounted in `claude_calls`, its answer the job's result.
+///
+/// ```json
+/// {"model": "claude-sonnet-4-5", "max_tokens": 512, "ref": "ticket-991",
+///  "system": "You are terse.", "messages": [{"role": "user", "content": "Summarize …"}]}
+/// ```
+///
+/// Before the call it spends, from the model's ``WindowBudget``, one request, the estimated
+/// input tokens and `max_tokens` output tokens — all three or none; afterwards the estimates are
+/// replaced by the response's `usage`, and the `anthropic-ratelimit-*` headers align the budget
+/// with what the API says is left. Short of budget, or answered 429, the job is put back without
+/// spending an attempt and the model is held across the fleet until tokens free up (or
+/// `retry-after`). 529, 5xx, timeouts and malformed replies are retried with backoff; 400, 404,
+/// 413 go dead with the API's error type and message; 401 and 403 go dead asking to check the key.
+public struct ClaudeMessage: JobHandler {
+    public static let type = "claude.message"
+    public static let defaultSettings = JobSettings(queue: "claude", maxAttempts: 8, backoff: Backoff(base: .seconds(5), max: .seconds(600)), timeout: .seconds(600))
+
+    public init() {}
+
+    public struct Arguments: Decodable, Sendable {
+        public var model: String
+        public var messages: JSONValue
+        public var system: JSONValue?
+        public var maxTokens: Int?
+        public var temperature: Double?
+        public var stopSequences: [String]?
+        public var tools: JSONValue?
+        public var toolChoice: JSONValue?
+        public var metadata: JSONValue?
+        public var ref: String?
+
+        enum CodingKeys: String, CodingKey {
+            case model, messages, system, temperature, tools, metadata, ref
+            case maxTokens = "max_tokens", stopSequences = "stop_sequences", toolChoice = "tool_choice"
+        }
+    }
+
+    public func perform(_ arguments: Arguments, context: JobContext) throws {
+        let settings = try ClaudeSettings(.object(context.settings.parameters))
+        let model = try settings.model(arguments.model)
+        let request = try Self.request(arguments, defaultMaxTokens: settings.defaultMaxTokens)
+        let api = try context.services.require(ClaudeService.self, for: Self.type)
+        let pool = try context.services.require(PostgresService.self, for: Self.type)
+        let call = ClaudeCalls.Call(key: "job:\(context.id)", jobID: context.id, batchID: nil, ref: arguments.ref, model: arguments.model)
+        // Run again after a crash past a successful call: the recorded answer, not a second bill.
+        if let answer = try pool.withConnection({ try ClaudeCalls.answer(call.key, on: $0) }) {
+            try context.setResult(answer)
+            return
+        }
+        let budget = WindowBudget(scope: "claude:\(model.name)", measures: model.budget, keys: context.dispatcher.keys)
+        let answer = try context.dispatcher.redis.withConnection { redis in
+            try pool.withConnection { db in
+                try Self.call(request, call: call, model: model, api: api, budget: budget, timeout: settings.requestTimeout, redis: redis, db: db)
+            }
+        }
+        try context.setResult(answer)
+    }
+
+    /// A validated request body and its estimated input tokens.
+    struct Request {
+        var body: [UInt8]
+        var estimatedInputTokens: Int64
+        var maxTokens: Int
+    }
+
+    /// Builds the body the API expects from the job's arguments, refusing what it would refuse.
+    static func request(_ arguments: Arguments, defaultMaxTokens: Int) throws -> Request {
+        guard case .array(let messages) = arguments.messages, !messages.isEmpty, messages.count <= 10_000 else {
+            throw PermanentJobError("messages must be a non-empty array of {\"role\", \"content\"} (at most 10000)")
+        }
+        for (index, message) in messages.enumerated() {
+            guard let role = message["role"]?.string, ["user", "assistant"].contains(role), message["content"] != nil else {
+                throw PermanentJobError("messages[\(index)] needs a role (user or assistant) and content")
+            }
+        }
+        let maxTokens = arguments.maxTokens ?? defaultMaxTokens
+        guard (1...128_000).contains(maxTokens) else { throw PermanentJobError("max_tokens must be from 1 to 128000, got \(maxTokens)") }
+        if let temperature = arguments.temperature {
+            guard temperature.isFinite, (0...1).contains(temperature) else { throw PermanentJobError("temperature must be from 0 to 1") }
+        }
+        if let stops = arguments.stopSequences, stops.count > 1000 || stops.contains(where: { $0.isEmpty }) {
+            throw PermanentJobError("stop_sequences must be at most 1000 non-empty strings")
+        }
+        var body: [String: JSONValue] = ["model": .string(arguments.model), "messages": arguments.messages, "max_tokens": .int(Int64(maxTokens))]
+        body["system"] = arguments.system
+        body["temperature"] = arguments.temperature.map { .double($0) }
+        body["stop_sequences"] = arguments.stopSequences.map { .array($0.map { .string($0) }) }
+        body["tools"] = arguments.tools
+        body["tool_choice"] = arguments.toolChoice
+        body["metadata"] = arguments.metadata
+        let bytes = Array(try JSONEncoder().encode(JSONValue.object(body)))
+        return Request(body: bytes, estimatedInputTokens: estimateTokens(bytes.count), maxTokens: maxTokens)
+    }
+
+    /// A deliberately high estimate of the input tokens of a body of `bytes` bytes (about 3.5
+    /// bytes a token for English, less for code and other scripts): corrected from `usage` after
+    /// the call, so a high estimate only holds budget for the length of a call.
+    static func estimateTokens(_ bytes: Int) -> Int64 {
+        Int64((Double(bytes) / 3.0).rounded(.up)) + 8
+    }
+
+    /// Spends the budget, calls, records and answers; see the type's documentation for failures.
+    static func call(
+        _ request: Request, call: ClaudeCalls.Call, model: ClaudeSettings.Model, api: MessagesAPI, budget: WindowBudget, timeout: Duration,
+        priceShare: String = "1", redis: RedisConnection, db: PostgresConnection
+    ) throws -> JSONValue {
+        let reservation: WindowBudget.Reservation
+        switch try budget.spend(["requests": 1, "input_tokens": request.estimatedInputTokens, "output_tokens": Int64(request.maxTokens)], on: redis) {
+        case .granted(let granted): reservation = granted
+        case .wait(let retryIn, let measure):
+            throw RateLimited(retryAfter: retryIn, reason: "\(model.name): \(measure.replacingOccurrences(of: "_", with: " ")) per window used up")
+        case .tooLarge(let measure, let amount, let limit):
+            throw PermanentJobError("the request needs \(amount) \(measure.replacingOccurrences(of: "_", with: " ")), more than \(model.name) allows in a window (\(limit)); lower max_tokens or raise the limit")
+        }
+        let start = ContinuousClock.now
+        func elapsedMS() -> Int { Int((ContinuousClock.now - start).components.seconds * 1000 + (ContinuousClock.now - start).components.attoseconds / 1_000_000_000_000_000) }
+        let response: HTTPResponse
+        do {
+            response = try api.post("/v1/messages", body: request.body, timeout: timeout)
+        } catch {
+            // No answer: the request may have counted, its output did not.
+            try? budget.correct(reservation, to: ["output_tokens": 0], on: redis)
+            try ClaudeCalls.failed(call, status: "failed", requestID: nil, error: error.description, latencyMS: elapsedMS(), on: db)
+            if error.isTransient { throw ClaudeAPIError.transient("calling the Messages API failed: \(error)") }
+            throw PermanentJobError("calling the Messages API failed: \(error)")
+        }
+        let latency = elapsedMS()
+        for (measure, remaining, resetsAt) in rateLimitHeaders(response.headers) {
+            try budget.sync(measure, remaining: remaining, resetsAt: resetsAt, on: redis)
+        }
+        let requestID = response.headers["request-id"].map { String($0.prefix(200)) }
+        guard response.isSuccess else {
+            let error = ClaudeAPIError.from(response)
+            try? budget.correct(reservation, to: ["input_tokens": 0, "output_tokens": 0], on: redis)
+            if case .rateLimited(let after, let message) = error {
+                try ClaudeCalls.failed(call, status: "rate_limited", requestID: requestID, error: error.description, latencyMS: latency, on: db)
+                throw RateLimited(retryAfter: after, reason: "the API answered 429 for \(model.name): \(message)")
+            }
+            try ClaudeCalls.failed(call, status: "failed", requestID: requestID, error: error.description, latencyMS: latency, on: db)
+            if case .transient = error { throw error }
+            throw PermanentJobError(error.description)
+        }
+        let message = try? JSONDecoder().decode(JSONValue.self, from: Data(response.body))
+        guard let message, message["type"]?.string == "message", case .array = message["content"], let tokens = ClaudeCalls.Tokens(message["usage"]) else {
+            try? budget.correct(reservation, to: ["output_tokens": 0], on: redis)
+            let error = ClaudeAPIError.transient("the API answered \(response.status) with a body that is not a Message: \(String(decoding: response.body.prefix(120), as: UTF8.self))")
+            try ClaudeCalls.failed(call, status: "failed", requestID: requestID, error: error.description, latencyMS: latency, on: db)
+            throw error
+        }
+        try budget.correct(reservation, to: ["input_tokens": tokens.input + tokens.cacheCreation, "output_tokens": tokens.output], on: redis)
+        var answer = answerFields(message)
+        answer["ref"] = call.ref.map { .string($0) }
+        let cost = try ClaudeCalls.succeeded(
+            call, requestID: requestID, stopReason: message["stop_reason"]?.string, tokens: tokens, price: model.price, priceShare: priceShare,
+            latencyMS: latency, response: .object(answer), on: db
+        )
+        answer["cost_usd"] = cost.map { .string($0) }
+        return .object(answer)
+    }
+
+    /// What of a Message becomes the result: id, model, content blocks, stop reason and sequence, usage.
+    static func answerFields(_ message: JSONValue) -> [String: JSONValue] {
+        var answer: [String: JSONValue] = [:]
+        for field in ["id", "model", "content", "stop_reason", "stop_sequence", "usage"] { answer[field] = message[field] }
+        return answer
+    }
+}

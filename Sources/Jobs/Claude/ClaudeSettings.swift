@@ -1,0 +1,107 @@
+import FerryQueue
+import FerryWorker
+import Foundation
+
+/// The per-model limits and prices of the Claude jobs, from `parameters:` of
+/// `jobs/claude.message.yml`:
+///
+/// ```yaml
+/// parameters:
+///   window: 1m                    # the limits' window (the API's is a minute; 2% or 0.2 s is added as margin)
+///   request_timeout_s: 120
+///   default_max_tokens: 1024
+///   models:
+///     claude-sonnet-4-5:
+///       requests_per_minute: 50
+///       input_tokens_per_minute: 30000
+///       output_tokens_per_minute: 8000
+///       price: {input: 3, output: 15, cache_write: 3.75, cache_read: 0.30}   # USD per million tokens
+/// ```
+struct ClaudeSettings: Sendable {
+    struct Model: Sendable {
+        var name: String
+        var budget: [WindowBudget.Measure]
+        /// USD per million tokens, as written (kept as text: cost is computed as `numeric` in PostgreSQL).
+        var price: Price
+    }
+
+    struct Price: Sendable, Equatable {
+        var input = "0", output = "0", cacheWrite = "0", cacheRead = "0"
+    }
+
+    var models: [String: Model]
+    var defaultMaxTokens: Int
+    /// Share of the price paid for requests sent through the Message Batches API.
+    var batchDiscount: String
+    /// Delay before a `claude.batch` first asks about its batch, and the longest between two asks.
+    var pollInterval: Duration
+    var maxPollInterval: Duration
+    /// The longest one call to the API may take.
+    var requestTimeout: Duration
+
+    /// The measures, in the order every budget of these jobs lists them.
+    static let measureNames = ["requests", "input_tokens", "output_tokens"]
+
+    init(_ parameters: JSONValue) throws {
+        var window = Duration.seconds(60)
+        if let text = parameters["window"]?.string {
+            guard let duration = JobSettingsFile.parseDuration(text) else { throw PermanentJobError("parameters.window: '\(text.prefix(40))' is not a duration like 1m") }
+            window = duration
+        }
+        defaultMaxTokens = parameters["default_max_tokens"]?.int ?? 1024
+        guard (1...128_000).contains(defaultMaxTokens) else { throw PermanentJobError("parameters.default_max_tokens must be from 1 to 128000") }
+        batchDiscount = Self.decimalText(parameters["batch_price_share"]) ?? "0.5"
+        let poll = parameters["poll_interval_s"]?.double ?? 60
+        let maxPoll = parameters["max_poll_interval_s"]?.double ?? 600
+        guard poll.isFinite, maxPoll.isFinite, (0.01...86_400).contains(poll), (poll...86_400).contains(maxPoll) else {
+            throw PermanentJobError("parameters.poll_interval_s and max_poll_interval_s must be from 0.01 to 86400 s, the first no larger")
+        }
+        pollInterval = .milliseconds(Int64((poll * 1000).rounded()))
+        maxPollInterval = .milliseconds(Int64((maxPoll * 1000).rounded()))
+        let timeout = parameters["request_timeout_s"]?.double ?? 120
+        guard timeout.isFinite, (0.1...3600).contains(timeout) else { throw PermanentJobError("parameters.request_timeout_s must be from 0.1 to 3600") }
+        requestTimeout = .milliseconds(Int64((timeout * 1000).rounded()))
+        // Room for the time between spending the budget and the request reaching the API, so
+        // that the API's own window never sees more than the limit.
+        let margin = Duration.milliseconds(max(200, (window.components.seconds * 1000 + window.components.attoseconds / 1_000_000_000_000_000) / 50))
+        var models: [String: Model] = [:]
+        for (name, value) in parameters["models"]?.object ?? [:] {
+            var measures: [WindowBudget.Measure] = []
+            for (measure, key) in zip(Self.measureNames, ["requests_per_minute", "input_tokens_per_minute", "output_tokens_per_minute"]) {
+                guard let limit = value[key]?.int else { throw PermanentJobError("parameters.models.\(name).\(key) is required (a whole number)") }
+                do {
+                    measures.append(try WindowBudget.Measure(measure, limit: Int64(limit), window: window + margin))
+                } catch {
+                    throw PermanentJobError("parameters.models.\(name).\(key): \(error)")
+                }
+            }
+            var price = Price()
+            let prices = value["price"]
+            price.input = Self.decimalText(prices?["input"]) ?? "0"
+            price.output = Self.decimalText(prices?["output"]) ?? "0"
+            price.cacheWrite = Self.decimalText(prices?["cache_write"]) ?? price.input
+            price.cacheRead = Self.decimalText(prices?["cache_read"]) ?? "0"
+            models[name] = Model(name: name, budget: measures, price: price)
+        }
+        self.models = models
+    }
+
+    /// The model's settings, or a dead job naming the known ones.
+    func model(_ name: String) throws -> Model {
+        guard let model = models[name] else {
+            throw PermanentJobError("no limits are set for model '\(name.prefix(100))' (parameters.models in jobs/claude.message.yml); known: \(models.keys.sorted().joined(separator: ", "))")
+        }
+        return model
+    }
+
+    /// A non-negative decimal number as text (from a YAML number or string), else nil.
+    static func decimalText(_ value: JSONValue?) -> String? {
+        switch value {
+        case .int(let number) where number >= 0: return String(number)
+        case .double(let number) where number.isFinite && number >= 0 && number < 1e9: return String(format: "%.6f", number)
+        case .string(let text) where Decimal(string: text).map({ $0 >= 0 && $0 < 1_000_000_000 }) == true && text.allSatisfy({ $0.isNumber || $0 == "." }):
+            return text
+        default: return nil
+        }
+    }
+}

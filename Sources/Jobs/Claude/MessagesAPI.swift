@@ -1,0 +1,114 @@
+public import FerryHTTP
+import FerryQueue
+import FerrySupport
+import Foundation
+
+/// Anthropic's Messages API (`/v1/messages`, `/v1/messages/batches`) over Ferry's HTTP client.
+///
+/// Configured from `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL` (default `https://api.anthropic.com`)
+/// and `ANTHROPIC_VERSION` (default `2023-06-01`). The key goes into the `x-api-key` header and
+/// nowhere else: not into descriptions, errors or logs.
+public struct MessagesAPI: Sendable, CustomStringConvertible {
+    public let baseURL: String
+    public let version: String
+    private let apiKey: String
+    let http: HTTPClient
+
+    public init(apiKey: String, baseURL: String = "https://api.anthropic.com", version: String = "2023-06-01", http: HTTPClient) {
+        self.apiKey = apiKey
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.version = version
+        self.http = http
+    }
+
+    /// From the environment; nil without `ANTHROPIC_API_KEY`.
+    public init?(environment: [String: String], http: HTTPClient) {
+        guard let key = environment["ANTHROPIC_API_KEY"], !key.isEmpty else { return nil }
+        self.init(
+            apiKey: key, baseURL: environment["ANTHROPIC_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.anthropic.com",
+            version: environment["ANTHROPIC_VERSION"].flatMap { $0.isEmpty ? nil : $0 } ?? "2023-06-01", http: http
+        )
+    }
+
+    public var description: String { "MessagesAPI(\(URLRedaction.redact(baseURL)), version \(version), key ***)" }
+
+    private var headers: HTTPHeaders {
+        ["x-api-key": apiKey, "anthropic-version": version, "content-type": "application/json", "accept": "application/json"]
+    }
+
+    /// `POST <base><path>` with a JSON body; any status is returned.
+    func post(_ path: String, body: [UInt8], timeout: Duration) throws(HTTPClientError) -> HTTPResponse {
+        try http.execute(HTTPRequest(method: "POST", url: baseURL + path, headers: headers, body: body, timeout: timeout))
+    }
+
+    /// `GET <base><path>`; any status is returned.
+    func get(_ path: String, timeout: Duration) throws(HTTPClientError) -> HTTPResponse {
+        try http.execute(HTTPRequest(url: baseURL + path, headers: headers, timeout: timeout))
+    }
+
+    /// Streams the body of `url` (a batch's results file), with the key, to `receive`.
+    func stream(_ url: String, timeout: Duration, receive: (HTTPResponseHead, UnsafeRawBufferPointer) throws -> HTTPStreamAction) throws -> HTTPResponseHead {
+        try http.stream(HTTPRequest(url: url, headers: headers, timeout: timeout), receive: receive)
+    }
+}
+
+/// Why a call to the Messages API did not produce an answer, sorted by what to do about it.
+enum ClaudeAPIError: Error, CustomStringConvertible {
+    /// 429: hold the model's budget until then; no attempt spent.
+    case rateLimited(retryAfter: Duration, message: String)
+    /// 529, 5xx, 408, a broken or late connection, a reply that is not a Message: try again later.
+    case transient(String)
+    /// 400, 404, 413, 422…: the request will never succeed as it is.
+    case invalidRequest(status: Int, type: String, message: String)
+    /// 401 or 403: the key is wrong or lacks permission.
+    case authentication(status: Int, message: String)
+
+    var description: String {
+        switch self {
+        case .rateLimited(let after, let message): return "rate limited by the API for \(after): \(message)"
+        case .transient(let reason): return reason
+        case .invalidRequest(let status, let type, let message): return "the API refused the request (HTTP \(status) \(type)): \(message)"
+        case .authentication(let status, let message):
+            return "the API refused the key (HTTP \(status)): \(message); check ANTHROPIC_API_KEY (the key is never shown)"
+        }
+    }
+
+    /// The error of a non-2xx response, from its `{"type": "error", "error": {"type", "message"}}` body.
+    static func from(_ response: HTTPResponse) -> ClaudeAPIError {
+        let body = try? JSONDecoder().decode(JSONValue.self, from: Data(response.body))
+        let type = body?["error"]?["type"]?.string ?? "error"
+        let message = String((body?["error"]?["message"]?.string ?? String(decoding: response.body.prefix(200), as: UTF8.self)).prefix(500))
+        switch response.status {
+        case 429:
+            return .rateLimited(retryAfter: retryAfter(response.headers["retry-after"]), message: message)
+        case 401, 403:
+            return .authentication(status: response.status, message: message)
+        case 408, 409, 425, 500...599:
+            return .transient("the API answered HTTP \(response.status) \(type): \(message)")
+        default:
+            return .invalidRequest(status: response.status, type: type, message: message)
+        }
+    }
+
+    /// `retry-after` in seconds (whole or decimal), within a day; 5 s when absent or unreadable.
+    static func retryAfter(_ header: String?) -> Duration {
+        guard let header, let seconds = Double(header.trimmingCharacters(in: .whitespaces)), seconds.isFinite else { return .seconds(5) }
+        return .milliseconds(Int64((min(max(seconds, 0), 86_400) * 1000).rounded(.up)))
+    }
+}
+
+/// The `anthropic-ratelimit-<measure>-remaining` / `-reset` headers of a response, by measure
+/// name (`requests`, `input_tokens`, `output_tokens`).
+func rateLimitHeaders(_ headers: HTTPHeaders) -> [(measure: String, remaining: Int64, resetsAt: Date)] {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    let plain = ISO8601DateFormatter()
+    var found: [(String, Int64, Date)] = []
+    for (header, measure) in [("requests", "requests"), ("input-tokens", "input_tokens"), ("output-tokens", "output_tokens")] {
+        guard let remaining = headers["anthropic-ratelimit-\(header)-remaining"].flatMap({ Int64($0) }), remaining >= 0,
+              let resetText = headers["anthropic-ratelimit-\(header)-reset"],
+              let reset = formatter.date(from: resetText) ?? plain.date(from: resetText) else { continue }
+        found.append((measure, remaining, reset))
+    }
+    return found
+}

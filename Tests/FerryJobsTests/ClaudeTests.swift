@@ -1,0 +1,205 @@
+@testable import FerryJobs
+import FerryHTTP
+import FerryPostgres
+import FerryProcess
+import FerryQueue
+import FerryRedis
+import FerryTestSupport
+import FerryWorker
+import Foundation
+import Testing
+
+/// `claude.message` and `claude.batch` run by `ferry worker` against the local stand-in for the
+/// Messages API (`ops/testservers/anthropic_stub.py`), with real Redis and PostgreSQL.
+@Suite(.serialized) struct ClaudeTests {
+    let fixture: DatabaseFixture
+    let keys = QueueKeyspace(namespace: "claude-\(UUID().uuidString.prefix(8))")
+    let redis: RedisConnection
+    let dispatcher: Dispatcher
+    let jobsDirectory: String
+    /// Unique per test: the stand-in keeps its log and limits per key.
+    let apiKey = "sk-test-\(UUID().uuidString.prefix(12))"
+
+    init() throws {
+        fixture = try DatabaseFixture()
+        redis = try RedisConnection(url: TestEnvironment.redisURL)
+        dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), keys: keys)
+        jobsDirectory = NSTemporaryDirectory() + "ferry-claude-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: jobsDirectory, withIntermediateDirectories: true)
+        let models = """
+              window: 2s
+              request_timeout_s: 1
+              poll_interval_s: 0.2
+              max_poll_interval_s: 0.5
+              models:
+                claude-test:
+                  requests_per_minute: 10
+                  input_tokens_per_minute: 100000
+                  output_tokens_per_minute: 100000
+                  price: {input: 3, output: 15}
+            """
+        try """
+            queue: claude
+            max_attempts: 4
+            backoff: {base: 100ms, max: 200ms, jitter: 0}
+            rate: {limit: 100000, per: 1m, burst: 1000, key: model}
+            parameters:
+            \(models)
+            """.write(toFile: jobsDirectory + "/claude.message.yml", atomically: true, encoding: .utf8)
+        try """
+            queue: claude
+            backoff: {base: 100ms, max: 200ms, jitter: 0}
+            parameters:
+              batch_price_share: 0.5
+            \(models)
+            """.write(toFile: jobsDirectory + "/claude.batch.yml", atomically: true, encoding: .utf8)
+    }
+
+    var databaseURL: String { TestEnvironment.postgresURL + "?search_path=\(fixture.schema)" }
+
+    func startWorker(processes: Int = 1, key: String? = nil) throws -> ChildProcess {
+        let worker = try ChildProcess([
+            TestEnvironment.ferryBinary, "worker", "--queues", "claude", "--processes", "\(processes)", "--concurrency", "8", "--jobs-dir", jobsDirectory,
+        ], environment: [
+            "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": keys.namespace, "DATABASE_URL": databaseURL,
+            "ANTHROPIC_BASE_URL": TestEnvironment.httpURL + "/anthropic", "ANTHROPIC_API_KEY": key ?? apiKey,
+        ])
+        let ready = try eventually(timeout: 30) { try WorkerRegistry(keys: keys).liveWorkers(on: redis).count == processes }
+        #expect(ready, "\(worker.output.suffix(2000))")
+        return worker
+    }
+
+    func message(_ text: String, ref: String? = nil, maxAttempts: Int? = nil) throws -> String {
+        var args: JSONValue = ["model": "claude-test", "max_tokens": 64, "messages": [["role": "user", "content": .string(text)]]]
+        if let ref, case .object(var members) = args {
+            members["ref"] = .string(ref)
+            args = .object(members)
+        }
+        return try dispatcher.enqueue(.init(type: "claude.message", args: args, options: .init(queue: "claude", maxAttempts: maxAttempts)))
+    }
+
+    func result(_ id: String, timeout: Int = 30) throws -> JobResult? {
+        try JobResults(keys: keys).wait(id: id, queue: "claude", timeout: .seconds(timeout), on: redis)
+    }
+
+    @Test func answersFailuresAndAccounting() throws {
+        let worker = try startWorker()
+        defer { worker.signal(SIGTERM); worker.waitForExit(timeout: 30) }
+        let ok = try message("hello there world", ref: "greeting-1")
+        let run = UUID().uuidString.prefix(8)  // the stand-in answers each "once" text once per process
+        // A 429 holds the model and puts the job back without spending its only attempt.
+        let limited = try message("stub:429 once \(run) retry-after=1", maxAttempts: 1)
+        let overloaded = try message("stub:529 once \(run)")
+        let broken = try message("stub:500 once \(run)")
+        let malformed = try message("stub:malformed once \(run)")
+        let slow = try message("stub:delay=1500 once \(run)")
+        let invalid = try message("stub:400")
+
+        let answered = try #require(try result(ok))
+        #expect(answered.status == .succeeded)
+        #expect(answered.value?["content"]?.elements?.first?["text"] == .string("echo: hello there world"), "\(answered)")
+        #expect(answered.value?["ref"] == .string("greeting-1") && answered.value?["stop_reason"] == .string("end_turn"))
+        let input = try #require(answered.value?["usage"]?["input_tokens"]?.int)
+        let output = try #require(answered.value?["usage"]?["output_tokens"]?.int)
+        // Cost from the price table, computed exactly: (input × 3 + output × 15) / 10⁶ USD.
+        let expected = (Decimal(input) * 3 + Decimal(output) * 15) / 1_000_000
+        #expect(Decimal(string: answered.value?["cost_usd"]?.string ?? "") == expected, "\(answered)")
+        let row = try #require(try fixture.db.query(
+            "SELECT status, ref, input_tokens::int AS input, output_tokens::int AS output, cost_usd::text AS cost, request_id FROM claude_calls WHERE call_key = $1",
+            ["job:\(ok)"]).first)
+        #expect(try row.decode("status", as: String.self) == "succeeded" && row.decode("input", as: Int.self) == input && row.decode("ref", as: String.self) == "greeting-1")
+        #expect(try row.decode("request_id", as: String?.self)?.hasPrefix("req_") == true)
+
+        let held = try #require(try result(limited))
+        #expect(held.status == .succeeded, "a 429 spent the only attempt: \(held)")
+        #expect(held.value?["content"]?.elements?.first?["text"]?.string?.contains("answered after 429") == true)
+        for id in [overloaded, broken, malformed, slow] {
+            let retried = try #require(try result(id))
+            #expect(retried.status == .succeeded, "\(retried)")
+            #expect(try fixture.int("SELECT attempts FROM claude_calls WHERE call_key = $1", ["job:\(id)"]) == 2)
+        }
+        let dead = try #require(try result(invalid))
+        #expect(dead.status == .dead && dead.error?.message.contains("invalid_request_error") == true, "\(dead)")
+        #expect(dead.error?.message.contains("text content blocks must be non-empty") == true)
+        #expect(try fixture.int("SELECT count(*)::int FROM claude_calls WHERE call_key = $1 AND status = 'failed'", ["job:\(invalid)"]) == 1)
+
+        // ferry claude usage sums it; the key is in no log line.
+        let usage = try ChildProcess([TestEnvironment.ferryBinary, "claude", "usage", "--by", "model"], environment: ["DATABASE_URL": databaseURL])
+        #expect(usage.waitForExit(timeout: 30) == 0)
+        let report = try JSONDecoder().decode(JSONValue.self, from: Data(usage.output.utf8))
+        #expect(report.elements?.first?["key"] == .string("claude-test") && report.elements?.first?["calls"]?.int == 7, "\(usage.output)")
+        #expect(!worker.output.contains(apiKey) && !usage.output.contains(apiKey))
+    }
+
+    @Test func aWrongKeyGoesDeadWithoutShowingIt() throws {
+        let api = MessagesAPI(apiKey: "bad-key-12345", baseURL: TestEnvironment.httpURL + "/anthropic", http: HTTPClient())
+        #expect(!api.description.contains("bad-key-12345"))
+        let settings = try ClaudeSettings(["models": ["claude-test": ["requests_per_minute": 10, "input_tokens_per_minute": 1000, "output_tokens_per_minute": 1000]]])
+        let model = try settings.model("claude-test")
+        let request = try ClaudeMessage.request(
+            .init(model: "claude-test", messages: [["role": "user", "content": "hi"]]), defaultMaxTokens: 16)
+        do {
+            _ = try ClaudeMessage.call(
+                request, call: .init(key: "job:wrong-key", jobID: "wrong-key", batchID: nil, ref: nil, model: "claude-test"), model: model, api: api,
+                budget: WindowBudget(scope: "claude:test-\(UUID().uuidString.prefix(6))", measures: model.budget, keys: keys), timeout: .seconds(5),
+                redis: redis, db: fixture.db)
+            Issue.record("a wrong key was accepted")
+        } catch let error as PermanentJobError {
+            #expect(error.message.contains("HTTP 401") && error.message.contains("ANTHROPIC_API_KEY") && !error.message.contains("bad-key-12345"), "\(error)")
+        }
+        // Requests the API would refuse are refused before spending anything.
+        #expect(throws: PermanentJobError.self) { try ClaudeMessage.request(.init(model: "m", messages: []), defaultMaxTokens: 16) }
+        #expect(throws: PermanentJobError.self) { try ClaudeMessage.request(.init(model: "m", messages: [["role": "user", "content": "x"]], maxTokens: 0), defaultMaxTokens: 16) }
+        #expect(throws: PermanentJobError.self) { try settings.model("claude-unknown") }
+    }
+
+    @Test func manyJobsAcrossTwoWorkerProcessesStayWithinTheLimit() throws {
+        // The stand-in refuses (429) past 10 requests in any 2 s for this key: the account's limit.
+        let limits = try HTTPClient().execute(HTTPRequest(
+            method: "PUT", url: TestEnvironment.httpURL + "/anthropic/stub/limits/\(apiKey)", text: #"{"requests": 10, "window_ms": 2000}"#))
+        #expect(limits.status == 200)
+        let worker = try startWorker(processes: 2)
+        defer { worker.signal(SIGTERM); worker.waitForExit(timeout: 30) }
+        let ids = try (0..<35).map { try message("question \($0)") }
+        for id in ids {
+            let done = try #require(try result(id, timeout: 60))
+            #expect(done.status == .succeeded, "\(done)")
+        }
+        let log = try JSONDecoder().decode(JSONValue.self, from: Data(try HTTPClient().execute(HTTPRequest(
+            url: TestEnvironment.httpURL + "/anthropic/stub/log/\(apiKey)")).body))
+        #expect(log["rejected"] == .int(0), "429s provoked: \(String(describing: log["rejected"]))")
+        let times = (log["accepted"]?.elements ?? []).compactMap { $0.elements?.first?.int }.sorted()
+        #expect(times.count == 35)
+        // No 2-s window (the test's "minute") holds more than 10 requests, wherever it starts.
+        for (index, time) in times.enumerated() where index + 10 < times.count {
+            #expect(times[index + 10] - time >= 2000, "11 requests within \(times[index + 10] - time) ms")
+        }
+    }
+
+    @Test func aBatchIsSubmittedFollowedAndItsResultsRecordedByRef() throws {
+        let worker = try startWorker()
+        defer { worker.signal(SIGTERM); worker.waitForExit(timeout: 30) }
+        let requests: JSONValue = .array([
+            ["ref": "a-1", "model": "claude-test", "max_tokens": 32, "messages": [["role": "user", "content": "first question"]]],
+            ["ref": "a-2", "model": "claude-test", "max_tokens": 32, "messages": [["role": "user", "content": "second"]]],
+            ["ref": "a-3", "model": "claude-test", "max_tokens": 32, "messages": [["role": "user", "content": "stub:400"]]],
+        ])
+        let id = try dispatcher.enqueue(.init(type: "claude.batch", args: ["requests": requests], options: .init(queue: "claude")))
+        let submitted = try #require(try result(id))
+        let batchID = try #require(submitted.value?["batch_id"]?.string, "\(submitted)")
+        // Follow-up jobs ask until it has ended, then record each result.
+        let recorded = try eventually(timeout: 30) {
+            try fixture.int("SELECT count(*)::int FROM claude_batches WHERE batch_id = $1 AND status = 'ended' AND recorded = 3", [batchID]) == 1
+        }
+        #expect(recorded, "\(worker.output.suffix(2000))")
+        let rows = try fixture.db.query(
+            "SELECT ref, status, job_id, cost_usd::text AS cost, response->'content'->0->>'text' AS text, error FROM claude_calls WHERE batch_id = $1 ORDER BY ref",
+            [batchID]).rows
+        #expect(rows.count == 3)
+        #expect(try rows[0].decode("status", as: String.self) == "succeeded" && rows[0].decode("text", as: String?.self) == "echo: first question")
+        #expect(try rows[0].decode("job_id", as: String.self) == id)
+        #expect(try rows[2].decode("status", as: String.self) == "failed" && rows[2].decode("error", as: String?.self)?.contains("invalid_request_error") == true)
+        // Half price through the batch API.
+        #expect(try fixture.int("SELECT count(*)::int FROM claude_calls WHERE batch_id = $1 AND cost_usd = round((input_tokens * 3 + output_tokens * 15) * 0.5 / 1000000, 10) AND status = 'succeeded'", [batchID]) == 2)
+    }
+}
