@@ -142,7 +142,7 @@ import Testing
             _ = try ClaudeMessage.call(
                 request, call: .init(key: "job:wrong-key", jobID: "wrong-key", batchID: nil, ref: nil, model: "claude-test"), model: model, api: api,
                 budget: WindowBudget(scope: "claude:test-\(UUID().uuidString.prefix(6))", measures: model.budget, keys: keys), timeout: .seconds(5),
-                redis: redis, db: fixture.db)
+                redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), db: fixture.pool)
             Issue.record("a wrong key was accepted")
         } catch let error as PermanentJobError {
             #expect(error.message.contains("HTTP 401") && error.message.contains("ANTHROPIC_API_KEY") && !error.message.contains("bad-key-12345"), "\(error)")

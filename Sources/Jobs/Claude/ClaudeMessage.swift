@@ -57,12 +57,8 @@ public struct ClaudeMessage: JobHandler {
             return
         }
         let budget = WindowBudget(scope: "claude:\(model.name)", measures: model.budget, keys: context.dispatcher.keys)
-        let answer = try context.dispatcher.redis.withConnection { redis in
-            try pool.withConnection { db in
-                try Self.call(request, call: call, model: model, api: api, budget: budget, timeout: settings.requestTimeout, redis: redis, db: db)
-            }
-        }
-        try context.setResult(answer)
+        try context.setResult(try Self.call(
+            request, call: call, model: model, api: api, budget: budget, timeout: settings.requestTimeout, redis: context.dispatcher.redis, db: pool))
     }
 
     /// A validated request body and its estimated input tokens.
@@ -109,12 +105,15 @@ public struct ClaudeMessage: JobHandler {
     }
 
     /// Spends the budget, calls, records and answers; see the type's documentation for failures.
+    /// Connections are taken from the pools only around each Redis or PostgreSQL step, never
+    /// across the call: hundreds of calls in flight need no more connections than are in use.
     static func call(
         _ request: Request, call: ClaudeCalls.Call, model: ClaudeSettings.Model, api: MessagesAPI, budget: WindowBudget, timeout: Duration,
-        priceShare: String = "1", redis: RedisConnection, db: PostgresConnection
+        priceShare: String = "1", redis: RedisConnectionPool, db: PostgresConnectionPool
     ) throws -> JSONValue {
         let reservation: WindowBudget.Reservation
-        switch try budget.spend(["requests": 1, "input_tokens": request.estimatedInputTokens, "output_tokens": Int64(request.maxTokens)], on: redis) {
+        let asked: [String: Int64] = ["requests": 1, "input_tokens": request.estimatedInputTokens, "output_tokens": Int64(request.maxTokens)]
+        switch try redis.withConnection({ try budget.spend(asked, on: $0) }) {
         case .granted(let granted): reservation = granted
         case .wait(let retryIn, let measure):
             throw RateLimited(retryAfter: retryIn, reason: "\(model.name): \(measure.replacingOccurrences(of: "_", with: " ")) per window used up")
@@ -128,41 +127,46 @@ public struct ClaudeMessage: JobHandler {
             response = try api.post("/v1/messages", body: request.body, timeout: timeout)
         } catch {
             // No answer: the request may have counted, its output did not.
-            try? budget.correct(reservation, to: ["output_tokens": 0], on: redis)
-            try ClaudeCalls.failed(call, status: "failed", requestID: nil, error: error.description, latencyMS: elapsedMS(), on: db)
+            try? redis.withConnection { try budget.correct(reservation, to: ["output_tokens": 0], on: $0) }
+            try db.withConnection { try ClaudeCalls.failed(call, status: "failed", requestID: nil, error: error.description, latencyMS: elapsedMS(), on: $0) }
             if error.isTransient { throw ClaudeAPIError.transient("calling the Messages API failed: \(error)") }
             throw PermanentJobError("calling the Messages API failed: \(error)")
         }
         let latency = elapsedMS()
-        for (measure, remaining, resetsAt) in rateLimitHeaders(response.headers) {
-            try budget.sync(measure, remaining: remaining, resetsAt: resetsAt, on: redis)
+        let views = rateLimitHeaders(response.headers)
+        if !views.isEmpty {
+            try redis.withConnection { connection in
+                for (measure, remaining, resetsAt) in views { try budget.sync(measure, remaining: remaining, resetsAt: resetsAt, on: connection) }
+            }
         }
         let requestID = response.headers["request-id"].map { String($0.prefix(200)) }
         guard response.isSuccess else {
             let error = ClaudeAPIError.from(response)
-            try? budget.correct(reservation, to: ["input_tokens": 0, "output_tokens": 0], on: redis)
+            try? redis.withConnection { try budget.correct(reservation, to: ["input_tokens": 0, "output_tokens": 0], on: $0) }
+            let status = if case .rateLimited = error { "rate_limited" } else { "failed" }
+            try db.withConnection { try ClaudeCalls.failed(call, status: status, requestID: requestID, error: error.description, latencyMS: latency, on: $0) }
             if case .rateLimited(let after, let message) = error {
-                try ClaudeCalls.failed(call, status: "rate_limited", requestID: requestID, error: error.description, latencyMS: latency, on: db)
                 throw RateLimited(retryAfter: after, reason: "the API answered 429 for \(model.name): \(message)")
             }
-            try ClaudeCalls.failed(call, status: "failed", requestID: requestID, error: error.description, latencyMS: latency, on: db)
             if case .transient = error { throw error }
             throw PermanentJobError(error.description)
         }
         let message = try? JSONDecoder().decode(JSONValue.self, from: Data(response.body))
         guard let message, message["type"]?.string == "message", case .array = message["content"], let tokens = ClaudeCalls.Tokens(message["usage"]) else {
-            try? budget.correct(reservation, to: ["output_tokens": 0], on: redis)
+            try? redis.withConnection { try budget.correct(reservation, to: ["output_tokens": 0], on: $0) }
             let error = ClaudeAPIError.transient("the API answered \(response.status) with a body that is not a Message: \(String(decoding: response.body.prefix(120), as: UTF8.self))")
-            try ClaudeCalls.failed(call, status: "failed", requestID: requestID, error: error.description, latencyMS: latency, on: db)
+            try db.withConnection { try ClaudeCalls.failed(call, status: "failed", requestID: requestID, error: error.description, latencyMS: latency, on: $0) }
             throw error
         }
-        try budget.correct(reservation, to: ["input_tokens": tokens.input + tokens.cacheCreation, "output_tokens": tokens.output], on: redis)
+        try redis.withConnection { try budget.correct(reservation, to: ["input_tokens": tokens.input + tokens.cacheCreation, "output_tokens": tokens.output], on: $0) }
         var answer = answerFields(message)
         answer["ref"] = call.ref.map { .string($0) }
-        let cost = try ClaudeCalls.succeeded(
-            call, requestID: requestID, stopReason: message["stop_reason"]?.string, tokens: tokens, price: model.price, priceShare: priceShare,
-            latencyMS: latency, response: .object(answer), on: db
-        )
+        let cost = try db.withConnection {
+            try ClaudeCalls.succeeded(
+                call, requestID: requestID, stopReason: message["stop_reason"]?.string, tokens: tokens, price: model.price, priceShare: priceShare,
+                latencyMS: latency, response: .object(answer), on: $0
+            )
+        }
         answer["cost_usd"] = cost.map { .string($0) }
         return .object(answer)
     }
