@@ -505,7 +505,7 @@ import Yams
                 checked += 1
             }
         }
-        #expect(checked == 45)
+        #expect(checked == 46)
     }
 }
 

@@ -153,6 +153,31 @@ import Testing
         #expect(throws: PermanentJobError.self) { try settings.model("claude-unknown") }
     }
 
+    @Test func rateLimitHeadersAlignTheBudgetWithWhatTheAPIHasLeft() throws {
+        // The account allows 5 requests a minute, and another client has used 3 of them.
+        let http = HTTPClient()
+        #expect(try http.execute(HTTPRequest(method: "PUT", url: TestEnvironment.httpURL + "/anthropic/stub/limits/\(apiKey)", text: #"{"requests": 5, "window_ms": 60000}"#)).status == 200)
+        let api = MessagesAPI(apiKey: apiKey, baseURL: TestEnvironment.httpURL + "/anthropic", http: http)
+        for _ in 0..<3 {
+            let other = try api.post("/v1/messages", body: Array(#"{"model": "claude-test", "max_tokens": 8, "messages": [{"role": "user", "content": "other"}]}"#.utf8), timeout: .seconds(5))
+            #expect(other.status == 200)
+        }
+        // This budget thinks 100 are allowed; the response says 1 is left.
+        let settings = try ClaudeSettings(["models": ["claude-test": ["requests_per_minute": 100, "input_tokens_per_minute": 100000, "output_tokens_per_minute": 100000]]])
+        let model = try settings.model("claude-test")
+        let budget = WindowBudget(scope: "claude:headers-\(UUID().uuidString.prefix(6))", measures: model.budget, keys: keys)
+        let request = try ClaudeMessage.request(.init(model: "claude-test", messages: [["role": "user", "content": "mine"]]), defaultMaxTokens: 16)
+        let pool = RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL))
+        let answer = try ClaudeMessage.call(
+            request, call: .init(key: "job:headers-\(UUID().uuidString.prefix(6))", jobID: "headers", batchID: nil, ref: nil, model: "claude-test"),
+            model: model, api: api, budget: budget, timeout: .seconds(5), redis: pool, db: fixture.pool)
+        #expect(answer["content"] != nil)
+        // 100 − 1 left: the budget now counts 99 requests in its window, so one more may go, not 96.
+        #expect(try budget.usage(on: redis).first { $0.measure == "requests" }?.used == 99)
+        guard case .granted = try budget.spend(["requests": 1], on: redis) else { Issue.record("the one request left was refused"); return }
+        guard case .wait = try budget.spend(["requests": 1], on: redis) else { Issue.record("a request past the API's view was granted"); return }
+    }
+
     @Test func manyJobsAcrossTwoWorkerProcessesStayWithinTheLimit() throws {
         // The stand-in refuses (429) past 10 requests in any 2 s for this key: the account's limit.
         let limits = try HTTPClient().execute(HTTPRequest(
@@ -199,6 +224,24 @@ import Testing
         #expect(try rows[0].decode("status", as: String.self) == "succeeded" && rows[0].decode("text", as: String?.self) == "echo: first question")
         #expect(try rows[0].decode("job_id", as: String.self) == id)
         #expect(try rows[2].decode("status", as: String.self) == "failed" && rows[2].decode("error", as: String?.self)?.contains("invalid_request_error") == true)
+        // Results by ref, over the CLI and the admin API.
+        let cli = try ChildProcess([TestEnvironment.ferryBinary, "claude", "calls", "--ref", "a-2"], environment: ["DATABASE_URL": databaseURL])
+        #expect(cli.waitForExit(timeout: 30) == 0)
+        let shown = try JSONDecoder().decode(JSONValue.self, from: Data(cli.output.utf8))
+        #expect(shown.elements?.count == 1 && shown.elements?.first?["answer"]?["content"]?.elements?.first?["text"] == .string("echo: second"), "\(cli.output)")
+        let port = try FreePort.find()
+        let admin = try ChildProcess([TestEnvironment.ferryBinary, "admin"], environment: [
+            "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": keys.namespace, "FERRY_ADMIN_ADDR": "127.0.0.1:\(port)", "DATABASE_URL": databaseURL,
+        ])
+        defer { admin.signal(SIGTERM); admin.waitForExit(timeout: 10) }
+        let http = HTTPClient()
+        let base = "http://127.0.0.1:\(port)/api/v1/claude"
+        #expect(eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: base + "/usage")))?.status == 200 })
+        let calls = try JSONDecoder().decode(JSONValue.self, from: Data(try http.execute(HTTPRequest(url: base + "/calls?batch_id=\(batchID)")).body))
+        #expect(calls["calls"]?.elements?.count == 3, "\(calls)")
+        let usage = try JSONDecoder().decode(JSONValue.self, from: Data(try http.execute(HTTPRequest(url: base + "/usage?by=day&since=2020-01-01")).body))
+        #expect(usage["usage"]?.elements?.first?["calls"]?.int == 3, "\(usage)")
+        #expect(try http.execute(HTTPRequest(url: base + "/usage?by=week")).status == 400)
         // Half price through the batch API.
         #expect(try fixture.int("SELECT count(*)::int FROM claude_calls WHERE batch_id = $1 AND cost_usd = round((input_tokens * 3 + output_tokens * 15) * 0.5 / 1000000, 10) AND status = 'succeeded'", [batchID]) == 2)
     }

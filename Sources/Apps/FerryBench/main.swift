@@ -321,8 +321,12 @@ func claudeBenchmark(schema: String) throws {
         let cpuBefore = pids.reduce(0) { $0 + cpuSeconds(pid: $1) }
         let start = ContinuousClock.now
         try QueueAdmin(keys: keys).paused.resume("claude", on: redis)
-        let done = try eventually(timeout: 900) { try QueueAdmin(keys: keys).queues.stats(on: redis).processed >= jobs }
-        precondition(done, "\(label): the calls did not finish:\n\(workers.output.suffix(3000))")
+        let done = try eventually(timeout: 900) {
+            let stats = try QueueAdmin(keys: keys).queues.stats(on: redis)
+            return stats.processed + stats.failed >= jobs
+        }
+        let failed = try QueueAdmin(keys: keys).queues.stats(on: redis).failed
+        precondition(done && failed == 0, "\(label): \(failed) calls failed or not all finished:\n\(workers.output.suffix(3000))")
         return (seconds(since: start), pids.reduce(0) { $0 + cpuSeconds(pid: $1) } - cpuBefore, pids.map { peakRSS(pid: $0) })
     }
 

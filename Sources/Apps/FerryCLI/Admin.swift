@@ -87,7 +87,7 @@ struct Admin: ParsableCommand {
         let dispatcher = Dispatcher(redis: try environment.redisPool(capacity: 8), keys: environment.keys, defaults: { registry.enqueueDefaults(for: $0) })
         return AdminServer(
             configuration: configuration, dispatcher: dispatcher, schedules: entries, postgresReady: postgresReady,
-            resources: [importsResource(postgres), claudeUsageResource(postgres)], logger: Logger(label: "ferry.admin")
+            resources: [importsResource(postgres), claudeUsageResource(postgres), claudeCallsResource(postgres)], logger: Logger(label: "ferry.admin")
         )
     }
 
@@ -113,6 +113,21 @@ struct Admin: ParsableCommand {
                 guard let number = Int64(id), number > 0 else { throw AdminResource.Failure.badRequest("an import id is a positive whole number, not '\(id.prefix(40))'") }
                 return try query { try ImportRecords.detail(id: number, on: $0) }
             }
+        )
+    }
+
+    /// `GET /api/v1/claude/calls?ref=&batch_id=&job_id=`: recorded calls with their answers, newest first.
+    static func claudeCallsResource(_ postgres: PostgresConnectionPool?) -> AdminResource {
+        AdminResource(
+            name: "claude/calls",
+            list: { request in
+                let filters = ["ref", "batch_id", "job_id"].map { request.parameters[$0] }
+                guard filters.allSatisfy({ ($0?.utf8.count ?? 0) <= 200 }) else { throw AdminResource.Failure.badRequest("ref, batch_id and job_id are at most 200 bytes") }
+                return try query(postgres, "Claude calls") {
+                    try ClaudeCalls.records(ref: filters[0], batchID: filters[1], jobID: filters[2], limit: request.limit, on: $0)
+                }
+            },
+            show: Optional<@Sendable (String) throws -> ClaudeCalls.Record?>.none
         )
     }
 

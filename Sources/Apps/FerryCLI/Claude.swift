@@ -7,8 +7,31 @@ import Foundation
 struct Claude: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Report what the Claude jobs (claude.message, claude.batch) spent.",
-        subcommands: [Usage.self]
+        subcommands: [Usage.self, Calls.self]
     )
+
+    struct Calls: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The newest calls with their tokens, cost and answers, as JSON (needs DATABASE_URL)."
+        )
+
+        @Option(help: "Only the calls of this ref (a claude.message's ref, or a claude.batch request's).")
+        var ref: String?
+
+        @Option(help: "Only the results of this message batch.")
+        var batch: String?
+
+        @Option(help: "Most calls to show (1 to 1000).")
+        var limit = 50
+
+        func run() throws {
+            guard (1...1000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            encoder.dateEncodingStrategy = .iso8601
+            print(String(decoding: try encoder.encode(try ClaudeCalls.records(ref: ref, batchID: batch, limit: limit, on: try Email.database())), as: UTF8.self))
+        }
+    }
 
     struct Usage: ParsableCommand {
         static let configuration = CommandConfiguration(

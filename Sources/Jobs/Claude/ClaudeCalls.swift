@@ -1,6 +1,6 @@
 public import FerryPostgres
 public import Foundation
-import FerryQueue
+public import FerryQueue
 
 /// The `claude_calls` table: one row per call, written once per `call_key` however often the job
 /// runs, with its tokens and its cost (computed as `numeric` from the price table, never floating
@@ -128,6 +128,52 @@ public enum ClaudeCalls {
                 key: try row.decode("key"), calls: try row.decode("calls"), failed: try row.decode("failed"), inputTokens: try row.decode("input"),
                 outputTokens: try row.decode("output"), cacheCreationInputTokens: try row.decode("cache_creation"),
                 cacheReadInputTokens: try row.decode("cache_read"), costUSD: try row.decode("cost")
+            )
+        }
+    }
+}
+
+extension ClaudeCalls {
+    /// One recorded call, as `ferry claude calls` and `GET /api/v1/claude/calls` show it.
+    public struct Record: Sendable, Equatable, Encodable {
+        public var id: Int64
+        public var jobID: String
+        public var batchID: String?
+        public var ref: String?
+        public var model: String
+        public var status: String
+        public var inputTokens: Int64
+        public var outputTokens: Int64
+        /// USD, exact decimal text.
+        public var costUSD: String
+        public var attempts: Int
+        public var error: String?
+        /// The answer (content, stop reason, usage) of a successful call.
+        public var answer: JSONValue?
+        public var createdAt: Date
+
+        enum CodingKeys: String, CodingKey {
+            case id, ref, model, status, attempts, error, answer
+            case jobID = "job_id", batchID = "batch_id", inputTokens = "input_tokens", outputTokens = "output_tokens", costUSD = "cost_usd"
+            case createdAt = "created_at"
+        }
+    }
+
+    /// The newest calls, optionally only those of a `ref`, a batch or a job (at most `limit`).
+    public static func records(ref: String? = nil, batchID: String? = nil, jobID: String? = nil, limit: Int = 50, on db: PostgresConnection) throws -> [Record] {
+        try db.query("""
+            SELECT id, job_id, batch_id, ref, model, status, input_tokens, output_tokens, cost_usd::text AS cost, attempts, error,
+                   response::text AS answer, created_at
+            FROM claude_calls
+            WHERE ($1::text IS NULL OR ref = $1) AND ($2::text IS NULL OR batch_id = $2) AND ($3::text IS NULL OR job_id = $3)
+            ORDER BY id DESC LIMIT $4
+            """, [ref, batchID, jobID, limit]).rows.map { row in
+            let answer = try row.decode("answer", as: String?.self).flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+            return Record(
+                id: try row.decode("id"), jobID: try row.decode("job_id"), batchID: try row.decode("batch_id"), ref: try row.decode("ref"),
+                model: try row.decode("model"), status: try row.decode("status"), inputTokens: try row.decode("input_tokens"),
+                outputTokens: try row.decode("output_tokens"), costUSD: try row.decode("cost"), attempts: try row.decode("attempts"),
+                error: try row.decode("error"), answer: answer, createdAt: try row.decode("created_at")
             )
         }
     }
