@@ -54,6 +54,10 @@ struct BenchOptions {
 }
 
 let options = BenchOptions(arguments: CommandLine.arguments)
+/// Writes a line to standard output at once (unbuffered): the figures printed so far survive a failed step.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
 
 /// Whether `section` was asked for (`--only`).
 func wanted(_ section: String) -> Bool { options.only?.contains(section) ?? true }
@@ -72,7 +76,7 @@ func seconds(since start: ContinuousClock.Instant) -> Double {
 }
 
 func report(_ name: String, _ value: String) {
-    print(name.padding(toLength: 46, withPad: " ", startingAt: 0) + value)
+    say(name.padding(toLength: 46, withPad: " ", startingAt: 0) + value)
 }
 
 func format(_ rate: Double) -> String {
@@ -94,8 +98,8 @@ func startWorkers(_ keys: QueueKeyspace, jobsDirectory: String = "jobs", queues:
     return process
 }
 
-print("Ferry benchmark — \(ProcessInfo.processInfo.activeProcessorCount) cores, Redis at \(configuration)")
-print("workers: \(options.processes) processes × \(options.concurrency) threads\n")
+say("Ferry benchmark — \(ProcessInfo.processInfo.activeProcessorCount) cores, Redis at \(configuration)")
+say("workers: \(options.processes) processes × \(options.concurrency) threads\n")
 
 // 1. Enqueue, one job per round trip.
 if wanted("jobs") {
@@ -326,7 +330,10 @@ func claudeBenchmark(schema: String) throws {
             return stats.processed + stats.failed >= jobs
         }
         let failed = try QueueAdmin(keys: keys).queues.stats(on: redis).failed
-        precondition(done && failed == 0, "\(label): \(failed) calls failed or not all finished:\n\(workers.output.suffix(3000))")
+        if !done || failed > 0 {
+            let dead = try DeadSet(keys: keys).page(queue: "claude", offset: 0, limit: 3, on: redis).jobs.map { $0.job?.error?.message ?? "?" }
+            fatalError("\(label): \(failed) calls failed or not all finished; first errors: \(dead)\n\(workers.output.suffix(3000))")
+        }
         return (seconds(since: start), pids.reduce(0) { $0 + cpuSeconds(pid: $1) } - cpuBefore, pids.map { peakRSS(pid: $0) })
     }
 

@@ -33,7 +33,10 @@ public enum JobCatalog {
             services.provide(ClaudeService.self, claude)
         }
         if let url = environment["DATABASE_URL"], !url.isEmpty {
-            services.provide(PostgresService.self, PostgresConnectionPool(configuration: try PostgresConfiguration(url: url), capacity: concurrency))
+            // Jobs hold a connection for their queries, not for their whole run (except imports):
+            // past 20 threads a process shares 20 connections rather than open one per thread
+            // (PostgreSQL allows 100 by default, for every process of the fleet together).
+            services.provide(PostgresService.self, PostgresConnectionPool(configuration: try PostgresConfiguration(url: url), capacity: min(concurrency, 20)))
         }
         if let url = environment["SMTP_URL"], !url.isEmpty {
             services.provide(SMTPService.self, try SMTPClient(url: url))
