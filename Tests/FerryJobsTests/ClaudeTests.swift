@@ -178,6 +178,31 @@ import Testing
         guard case .wait = try budget.spend(["requests": 1], on: redis) else { Issue.record("a request past the API's view was granted"); return }
     }
 
+    @Test func anAnswerIsKeptWhenPostgreSQLFailsSoTheRetryDoesNotPayTwice() throws {
+        let settings = try ClaudeSettings(["models": ["claude-test": ["requests_per_minute": 100, "input_tokens_per_minute": 100000, "output_tokens_per_minute": 100000, "price": ["input": 3, "output": 15]]]])
+        let model = try settings.model("claude-test")
+        let api = MessagesAPI(apiKey: apiKey, baseURL: TestEnvironment.httpURL + "/anthropic", http: HTTPClient())
+        let request = try ClaudeMessage.request(.init(model: "claude-test", messages: [["role": "user", "content": "kept answer"]]), defaultMaxTokens: 16)
+        let call = ClaudeCalls.Call(key: "job:kept", jobID: "kept", batchID: nil, ref: "kept-1", model: "claude-test")
+        let pool = RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL))
+        let keepKey = "\(keys.namespace):claude:answer:kept"
+        // PostgreSQL is unreachable when the answer comes back.
+        let unreachable = PostgresConnectionPool(configuration: try PostgresConfiguration(url: "postgres://nobody@127.0.0.1:1/nothing"), capacity: 1)
+        #expect(throws: (any Error).self) {
+            _ = try ClaudeMessage.call(
+                request, call: call, model: model, api: api, budget: WindowBudget(scope: "claude:kept-\(UUID().uuidString.prefix(6))", measures: model.budget, keys: keys),
+                timeout: .seconds(5), keepKey: keepKey, redis: pool, db: unreachable)
+        }
+        let text = try #require(try redis.command("GET", .string(keepKey)).string)
+        let kept = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        // The retry records what was kept: the row, its cost, one request at the API.
+        let answer = try ClaudeMessage.record(kept, call: call, price: model.price, priceShare: "1", db: fixture.pool)
+        #expect(answer["content"]?.elements?.first?["text"] == .string("echo: kept answer") && answer["cost_usd"]?.string != nil)
+        #expect(try fixture.int("SELECT count(*)::int FROM claude_calls WHERE call_key = 'job:kept' AND status = 'succeeded' AND input_tokens > 0") == 1)
+        let log = try JSONDecoder().decode(JSONValue.self, from: Data(try HTTPClient().execute(HTTPRequest(url: TestEnvironment.httpURL + "/anthropic/stub/log/\(apiKey)")).body))
+        #expect(log["accepted"]?.elements?.count == 1)
+    }
+
     @Test func manyJobsAcrossTwoWorkerProcessesStayWithinTheLimit() throws {
         // The stand-in refuses (429) past 10 requests in any 2 s for this key: the account's limit.
         let limits = try HTTPClient().execute(HTTPRequest(

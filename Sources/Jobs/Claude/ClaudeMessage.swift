@@ -56,9 +56,18 @@ public struct ClaudeMessage: JobHandler {
             try context.setResult(answer)
             return
         }
+        // Called before, but PostgreSQL failed while recording it: record the kept answer now.
+        let keepKey = "\(context.dispatcher.keys.namespace):claude:answer:\(context.id)"
+        if let text = try context.dispatcher.redis.withConnection({ try $0.command("GET", .string(keepKey)).string }),
+           let kept = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) {
+            try context.setResult(try Self.record(kept, call: call, price: model.price, priceShare: "1", db: pool))
+            _ = try? context.dispatcher.redis.withConnection { try $0.command("DEL", .string(keepKey)) }
+            return
+        }
         let budget = WindowBudget(scope: "claude:\(model.name)", measures: model.budget, keys: context.dispatcher.keys)
         try context.setResult(try Self.call(
-            request, call: call, model: model, api: api, budget: budget, timeout: settings.requestTimeout, redis: context.dispatcher.redis, db: pool))
+            request, call: call, model: model, api: api, budget: budget, timeout: settings.requestTimeout, keepKey: keepKey,
+            redis: context.dispatcher.redis, db: pool))
     }
 
     /// A validated request body and its estimated input tokens.
@@ -109,7 +118,7 @@ public struct ClaudeMessage: JobHandler {
     /// across the call: hundreds of calls in flight need no more connections than are in use.
     static func call(
         _ request: Request, call: ClaudeCalls.Call, model: ClaudeSettings.Model, api: MessagesAPI, budget: WindowBudget, timeout: Duration,
-        priceShare: String = "1", redis: RedisConnectionPool, db: PostgresConnectionPool
+        priceShare: String = "1", keepKey: String? = nil, redis: RedisConnectionPool, db: PostgresConnectionPool
     ) throws -> JSONValue {
         let reservation: WindowBudget.Reservation
         let asked: [String: Int64] = ["requests": 1, "input_tokens": request.estimatedInputTokens, "output_tokens": Int64(request.maxTokens)]
@@ -158,13 +167,34 @@ public struct ClaudeMessage: JobHandler {
             try db.withConnection { try ClaudeCalls.failed(call, status: "failed", requestID: requestID, error: error.description, latencyMS: latency, on: $0) }
             throw error
         }
-        try redis.withConnection { try budget.correct(reservation, to: ["input_tokens": tokens.input + tokens.cacheCreation, "output_tokens": tokens.output], on: $0) }
+        try? redis.withConnection { try budget.correct(reservation, to: ["input_tokens": tokens.input + tokens.cacheCreation, "output_tokens": tokens.output], on: $0) }
         var answer = answerFields(message)
         answer["ref"] = call.ref.map { .string($0) }
+        let kept: JSONValue = [
+            "request_id": requestID.map { .string($0) } ?? .null, "stop_reason": message["stop_reason"] ?? .null, "latency_ms": .int(Int64(latency)),
+            "tokens": [.int(tokens.input), .int(tokens.output), .int(tokens.cacheCreation), .int(tokens.cacheRead)], "answer": .object(answer),
+        ]
+        // Kept in Redis before PostgreSQL: if recording fails, the retry records this answer
+        // instead of paying for a second call.
+        if let keepKey {
+            try redis.withConnection { try $0.command("SET", .string(keepKey), .string(String(decoding: try JSONEncoder().encode(kept), as: UTF8.self)), "EX", "604800") }
+        }
+        let result = try record(kept, call: call, price: model.price, priceShare: priceShare, db: db)
+        if let keepKey { _ = try? redis.withConnection { try $0.command("DEL", .string(keepKey)) } }
+        return result
+    }
+
+    /// Records a call's kept answer in `claude_calls`; returns the answer with its cost.
+    static func record(_ kept: JSONValue, call: ClaudeCalls.Call, price: ClaudeSettings.Price, priceShare: String, db: PostgresConnectionPool) throws -> JSONValue {
+        let counts = (kept["tokens"]?.elements ?? []).map { Int64($0.int ?? 0) }
+        guard counts.count == 4, counts.allSatisfy({ (0...1_000_000_000).contains($0) }), case .object(var answer) = kept["answer"] else {
+            throw PermanentJobError("the kept answer of \(call.key) is unreadable; see claude_calls")
+        }
+        let tokens = ClaudeCalls.Tokens(input: counts[0], output: counts[1], cacheCreation: counts[2], cacheRead: counts[3])
         let cost = try db.withConnection {
             try ClaudeCalls.succeeded(
-                call, requestID: requestID, stopReason: message["stop_reason"]?.string, tokens: tokens, price: model.price, priceShare: priceShare,
-                latencyMS: latency, response: .object(answer), on: $0
+                call, requestID: kept["request_id"]?.string, stopReason: kept["stop_reason"]?.string, tokens: tokens, price: price, priceShare: priceShare,
+                latencyMS: min(max(kept["latency_ms"]?.int ?? 0, 0), Int(Int32.max)), response: .object(answer), on: $0
             )
         }
         answer["cost_usd"] = cost.map { .string($0) }
