@@ -98,7 +98,8 @@ def message_for(body):
 def rate_headers(key, at):
     limits = LIMITS.get(key)
     if not limits:
-        return [("anthropic-ratelimit-requests-limit", "4000"), ("anthropic-ratelimit-requests-remaining", "3999"),
+        # No limits set for this key: headers as the API sends them, with room to spare.
+        return [("anthropic-ratelimit-requests-limit", "1000000"), ("anthropic-ratelimit-requests-remaining", "999999"),
                 ("anthropic-ratelimit-requests-reset", rfc3339(at + 60000))]
     window = limits.get("window_ms", 60000)
     recent = [entry for entry in LOG.get(key, {}).get("accepted", []) if entry[0] > at - window]

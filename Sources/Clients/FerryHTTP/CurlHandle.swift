@@ -100,17 +100,20 @@ final class CurlStringList {
 }
 
 /// Idle easy handles kept for reuse, so that connections stay alive between requests.
-final class CurlHandleCache: Sendable {
-    private let idle = Mutex<[CurlHandle]>([])
+final class CurlHandleCache: @unchecked Sendable {
+    // @unchecked Sendable: `idle` is read and written under `lock` only (a pthread mutex: see
+    // FerryConnectionPool for why not `Synchronization.Mutex` with many threads).
+    private let lock = NSLock()
+    private var idle: [CurlHandle] = []
     private let limit: Int
 
     init(limit: Int) { self.limit = limit }
 
     func withHandle<Result>(_ body: (CurlHandle) throws -> Result) rethrows -> Result {
-        let handle = idle.withLock { $0.popLast() } ?? CurlHandle()
+        let handle = lock.withLock { idle.popLast() } ?? CurlHandle()
         defer {
             handle.reset()
-            idle.withLock { if $0.count < limit { $0.append(handle) } }
+            lock.withLock { if idle.count < limit { idle.append(handle) } }
         }
         return try body(handle)
     }
