@@ -29,7 +29,7 @@ struct Claude: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             encoder.dateEncodingStrategy = .iso8601
-            print(String(decoding: try encoder.encode(try ClaudeCalls.records(ref: ref, batchID: batch, limit: limit, on: try Email.database())), as: UTF8.self))
+            print(String(decoding: try encoder.encode(try ClaudeCalls.records(ref: ref, batchID: batch, limit: limit, on: try FerryEnvironment.database())), as: UTF8.self))
         }
     }
 
@@ -49,7 +49,7 @@ struct Claude: ParsableCommand {
             let start = try since.map(Self.date) ?? Date().addingTimeInterval(-30 * 86_400)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try encoder.encode(try ClaudeCalls.usage(since: start, by: grouping, on: try Email.database())), as: UTF8.self))
+            print(String(decoding: try encoder.encode(try ClaudeCalls.usage(since: start, by: grouping, on: try FerryEnvironment.database())), as: UTF8.self))
         }
 
         /// `2026-11-01` (midnight UTC) or a full ISO 8601 time.

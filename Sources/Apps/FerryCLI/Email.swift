@@ -10,13 +10,6 @@ struct Email: ParsableCommand {
         subcommands: [Suppressions.self, Unsuppress.self]
     )
 
-    static func database() throws -> PostgresConnection {
-        guard let url = FerryEnvironment().databaseURL else {
-            throw ValidationError("DATABASE_URL is not set (postgres://user:password@host:5432/database)")
-        }
-        return try PostgresConnection(url: url)
-    }
-
     struct Suppressions: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List suppressed addresses with the relay's reply, newest first.")
 
@@ -25,7 +18,7 @@ struct Email: ParsableCommand {
 
         func run() throws {
             guard (1...100_000).contains(limit) else { throw ValidationError("--limit must be from 1 to 100000") }
-            let suppressions = try EmailDeliveries.suppressions(limit: limit, on: try Email.database())
+            let suppressions = try EmailDeliveries.suppressions(limit: limit, on: try FerryEnvironment.database())
             if suppressions.isEmpty { print("no suppressed addresses") }
             for suppression in suppressions {
                 print("\(suppression.address)  since \(suppression.since.formatted(.iso8601))  \(suppression.reason)")
@@ -40,7 +33,7 @@ struct Email: ParsableCommand {
         var address: String
 
         func run() throws {
-            guard try EmailDeliveries.lift(address, on: try Email.database()) else {
+            guard try EmailDeliveries.lift(address, on: try FerryEnvironment.database()) else {
                 throw ValidationError("\(address) is not suppressed")
             }
             print("lifted the suppression of \(address)")

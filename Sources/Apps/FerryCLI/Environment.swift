@@ -1,4 +1,6 @@
+import ArgumentParser
 import FerryJobs
+import FerryPostgres
 import FerryQueue
 import FerryRedis
 import FerryWorker
@@ -54,5 +56,15 @@ struct FerryEnvironment {
 
     private func value(_ name: String) -> String? {
         values[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
+extension FerryEnvironment {
+    /// A connection to `DATABASE_URL`, for the commands that read the jobs' tables.
+    static func database() throws -> PostgresConnection {
+        guard let url = FerryEnvironment().databaseURL else {
+            throw ValidationError("DATABASE_URL is not set (postgres://user:password@host:5432/database)")
+        }
+        return try PostgresConnection(url: url)
     }
 }

@@ -17,7 +17,7 @@ struct Imports: ParsableCommand {
 
     func run() throws {
         guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be from 1 to 10000") }
-        let db = try Email.database()
+        let db = try FerryEnvironment.database()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         encoder.dateEncodingStrategy = .iso8601

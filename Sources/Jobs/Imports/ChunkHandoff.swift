@@ -126,22 +126,24 @@ struct ChunkParser: Sendable {
             if chunk.rows.count + chunk.rejections.count >= TradesImport.chunkRows { try hand() }
         }
         // One byte before the start is read too: a record that ended in CR may be followed by LF.
-        var parser: CSVParser? = start > 0 ? nil : CSVParser(delimiter: profile.delimiter, offset: 0, line: startLine)
+        var parser = CSVParser(delimiter: profile.delimiter, offset: start, line: startLine)
+        var firstByteAhead = start > 0
         var records: [CSVRecord] = []
         var end = start
         try source.stream(from: max(0, start - 1)) { block in
             if chunks.isCancelled { throw Stopped() }
             var block = block
-            if parser == nil {
+            if firstByteAhead {
+                firstByteAhead = false
                 parser = CSVParser(delimiter: profile.delimiter, offset: start, line: startLine, afterCarriageReturn: block.first == 0x0D)
                 block = UnsafeRawBufferPointer(rebasing: block.dropFirst())
             }
             end += Int64(block.count)
-            parser!.feed(block, into: &records)
+            parser.feed(block, into: &records)
             for record in records { try take(record) }
             records.removeAll(keepingCapacity: true)
         }
-        parser?.finish(into: &records)
+        parser.finish(into: &records)
         for record in records { try take(record) }
         chunk.offset = end
         try hand()
