@@ -576,6 +576,8 @@ import Yams
         #expect(page.text.contains("&lt;script&gt;alert(1)&lt;/script&gt; broke"))
         #expect(!page.text.contains("<script>"))
         #expect(page.text.contains("action=\"/ui/dead/\(id)/retry\""))
+        // Records kept outside Redis have their sections; here PostgreSQL is missing or unmigrated.
+        #expect(page.text.contains("<h2 id=\"imports\">imports</h2>") && page.text.contains("<h2 id=\"claude-usage\">claude/usage</h2>"))
 
         let forged = try http.execute(HTTPRequest(method: "POST", url: base + "/ui/dead/\(id)/retry", headers: ["Origin": "https://evil.example"]))
         #expect(forged.status == 403)

@@ -20,7 +20,13 @@ struct Dashboard {
                  try Batches(dispatcher: server.dispatcher).recent(limit: 20, on: redis))
             }
             server.history.record(processed: snapshot.0.processed, failed: snapshot.0.failed)
-            let page = render(stats: snapshot.0, dead: snapshot.1, waiting: snapshot.2, workers: snapshot.3, limits: snapshot.4, batches: snapshot.5)
+            var records: [RecordsTable] = []
+            for resource in server.resources {
+                records.append(await Self.newest(of: resource, blocking: server.blocking))
+            }
+            let page = render(
+                stats: snapshot.0, dead: snapshot.1, waiting: snapshot.2, workers: snapshot.3, limits: snapshot.4, batches: snapshot.5, records: records
+            )
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: page)))
         }
 
@@ -75,9 +81,70 @@ struct Dashboard {
 
     // MARK: Rendering
 
+    /// The newest records of an ``AdminResource`` (imports, Claude usage…), or why there are none.
+    struct RecordsTable {
+        var name: String
+        var rows: Result<[JSONValue], AdminResource.Failure>
+    }
+
+    static func newest(of resource: AdminResource, blocking: Blocking) async -> RecordsTable {
+        do {
+            let rows = try await blocking.run { () throws -> [JSONValue] in
+                let items = try resource.list(AdminResource.Query(limit: 10, parameters: [:]))
+                let data = try ResourceRoutes.encoder.encode(ResourceRoutes.AnyEncodable(items))
+                return try JSONDecoder().decode(JSONValue.self, from: data).elements ?? []
+            }
+            return RecordsTable(name: resource.name, rows: .success(rows))
+        } catch let failure as AdminResource.Failure {
+            return RecordsTable(name: resource.name, rows: .failure(failure))
+        } catch {
+            return RecordsTable(name: resource.name, rows: .failure(.unavailable("could not be read; see the admin server's log")))
+        }
+    }
+
+    /// Names that identify a record come first; the others follow in alphabetical order.
+    static func columnRank(_ name: String) -> Int {
+        ["id", "key", "status", "source", "ref", "model", "profile", "user_id", "calls", "accepted", "cost_usd"].firstIndex(of: name) ?? 100
+    }
+
+    /// A table per resource: the scalar fields of its newest records (at most 10 columns).
+    static func renderRecords(_ tables: [RecordsTable]) -> String {
+        var html = ""
+        for table in tables {
+            html += "<h2 id=\"\(escape(table.name.replacingOccurrences(of: "/", with: "-")))\">\(escape(table.name))</h2>"
+            switch table.rows {
+            case .failure(.unavailable(let message)), .failure(.badRequest(let message)):
+                html += "<p class=\"muted\">\(escape(message))</p>"
+            case .success(let rows) where rows.isEmpty:
+                html += "<p class=\"muted\">None yet.</p>"
+            case .success(let rows):
+                let columns = (rows.first?.object ?? [:]).filter { field in
+                    switch field.value {
+                    case .object, .array: return false
+                    default: return true
+                    }
+                }.keys.sorted { (Self.columnRank($0), $0) < (Self.columnRank($1), $1) }.prefix(10)
+                html += "<table><tr>" + columns.map { "<th>\(escape($0))</th>" }.joined() + "</tr>"
+                for row in rows {
+                    html += "<tr class=\"record\">" + columns.map { column -> String in
+                        switch row[column] {
+                        case .int(let number)?: return "<td class=\"n\">\(number.formatted())</td>"
+                        case .double(let number)?: return "<td class=\"n\">\(number.formatted())</td>"
+                        case .string(let text)?: return "<td>\(escape(String(text.prefix(120))))</td>"
+                        case .bool(let flag)?: return "<td>\(flag)</td>"
+                        default: return "<td class=\"muted\">—</td>"
+                        }
+                    }.joined() + "</tr>"
+                }
+                html += "</table>"
+            }
+        }
+        return html
+    }
+
     func render(
         stats: FerryQueue.Stats, dead: [DeadJob], waiting: [ScheduledJob], workers: [WorkerInfo],
-        limits: [RateLimiterStatus] = [], batches: [BatchStatus] = []
+        limits: [RateLimiterStatus] = [], batches: [BatchStatus] = [], records: [RecordsTable] = []
     ) -> String {
         let now = Date()
         var html = """
@@ -166,6 +233,8 @@ struct Dashboard {
             }
             html += "</table>"
         }
+
+        html += Self.renderRecords(records)
 
         html += "<h2>Workers</h2>"
         if workers.isEmpty { html += "<p class=\"muted\">No live worker process.</p>" } else {
