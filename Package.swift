@@ -110,7 +110,7 @@ let package = Package(
         .target(
             name: "FerryScheduler",
             dependencies: [
-                "FerryQueue", "FerryLifecycle",
+                "FerryQueue", "FerryLifecycle", "FerrySupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -189,7 +189,7 @@ let package = Package(
             name: "FerryAdminTests",
             dependencies: ["FerryAdmin", "FerryHTTP", "FerryPostgres", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport", .product(name: "Yams", package: "Yams")]
         ),
-        .testTarget(name: "FerryJobsTests", dependencies: ["FerryJobs", "FerryHTTP", "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryProcess", "FerryTestSupport"]),
+        .testTarget(name: "FerryJobsTests", dependencies: ["FerryJobs", "FerryHTTP", "FerrySupport", "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryProcess", "FerryTestSupport"]),
         .testTarget(
             name: "FerrySchedulerTests",
             dependencies: ["FerryScheduler", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport", .product(name: "Logging", package: "swift-log")]

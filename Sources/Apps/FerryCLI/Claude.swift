@@ -1,6 +1,7 @@
 import ArgumentParser
 import FerryJobs
 import FerryPostgres
+import FerrySupport
 import Foundation
 
 /// `ferry claude usage`: tokens and cost of the Claude jobs' calls.
@@ -54,9 +55,7 @@ struct Claude: ParsableCommand {
 
         /// `2026-11-01` (midnight UTC) or a full ISO 8601 time.
         static func date(_ text: String) throws -> Date {
-            let day = ISO8601DateFormatter()
-            day.formatOptions = [.withFullDate]
-            if let date = day.date(from: text) ?? ISO8601DateFormatter().date(from: text) { return date }
+            if let date = Timestamp.parse(text) { return date }
             throw ValidationError("--since must be a day like 2026-11-01 or a time like 2026-11-01T08:00:00Z, got '\(text.prefix(40))'")
         }
     }

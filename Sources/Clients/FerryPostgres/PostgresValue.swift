@@ -1,4 +1,5 @@
 public import Foundation
+import FerrySupport
 
 /// A PostgreSQL type OID.
 public typealias PostgresTypeOID = UInt32
@@ -236,63 +237,6 @@ enum PostgresTimestamp {
             + String(repeating: "0", count: 6 - micro.count) + micro + "Z"
     }
 
-    /// Parses `YYYY-MM-DD[ HH:MM:SS[.ffffff]][±HH[:MM[:SS]]]`.
-    static func parse(_ text: String) -> Date? {
-        let bytes = Array(text.utf8)
-        var index = 0
-        func number(_ width: Int) -> Int? {
-            guard index + width <= bytes.count else { return nil }
-            var value = 0
-            for byte in bytes[index..<index + width] {
-                guard byte >= 48, byte <= 57 else { return nil }
-                value = value * 10 + Int(byte - 48)
-            }
-            index += width
-            return value
-        }
-        func expect(_ character: UInt8) -> Bool {
-            guard index < bytes.count, bytes[index] == character else { return false }
-            index += 1
-            return true
-        }
-        guard let year = number(4), expect(45), let month = number(2), expect(45), let day = number(2) else { return nil }
-        var hour = 0, minute = 0, second = 0
-        var fraction = 0.0
-        if index < bytes.count, bytes[index] == 32 || bytes[index] == 84 {
-            index += 1
-            guard let h = number(2), expect(58), let m = number(2), expect(58), let s = number(2) else { return nil }
-            (hour, minute, second) = (h, m, s)
-            if expect(46) {
-                var scale = 0.1
-                while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
-                    fraction += Double(bytes[index] - 48) * scale
-                    scale /= 10
-                    index += 1
-                }
-            }
-        }
-        var offset = 0
-        if index < bytes.count {
-            if bytes[index] == 90 { index += 1 } else {
-                let sign = bytes[index] == 45 ? -1 : 1
-                guard bytes[index] == 43 || bytes[index] == 45 else { return nil }
-                index += 1
-                guard let offsetHours = number(2) else { return nil }
-                var offsetMinutes = 0, offsetSeconds = 0
-                if expect(58) { guard let m = number(2) else { return nil }; offsetMinutes = m }
-                if expect(58) { guard let s = number(2) else { return nil }; offsetSeconds = s }
-                offset = sign * (offsetHours * 3600 + offsetMinutes * 60 + offsetSeconds)
-            }
-        }
-        guard index == bytes.count else { return nil }
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
-        let epoch = timegm(&parts)
-        return Date(timeIntervalSince1970: Double(epoch - offset) + fraction)
-    }
+    /// Parses `YYYY-MM-DD[ HH:MM:SS[.ffffff]][±HH[:MM[:SS]]]` (``Timestamp``).
+    static func parse(_ text: String) -> Date? { Timestamp.parse(text) }
 }

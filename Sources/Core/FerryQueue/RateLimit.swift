@@ -1,3 +1,5 @@
+import FerrySupport
+
 /// A fleet-wide rate limit of one job type: at most `limit` jobs started per `period`, up to
 /// `burst` of them at once, optionally one budget per value of an argument (`key`).
 ///
@@ -39,7 +41,7 @@ public struct RateLimit: Sendable, Equatable, Codable {
     /// the other queues.
     public init(limit: Int, period: Duration, burst: Int = 1, key: String? = nil, reserved: [String: Double] = [:]) throws(Invalid) {
         guard (1...1_000_000).contains(limit) else { throw Invalid(description: "rate.limit must be a whole number from 1 to 1000000, got \(limit)") }
-        let milliseconds = period.components.seconds * 1000 + period.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = period.wholeMilliseconds
         guard (1...86_400_000).contains(milliseconds) else { throw Invalid(description: "rate.per must be from 1ms to 1d") }
         guard (1...100_000).contains(burst) else { throw Invalid(description: "rate.burst must be a whole number from 1 to 100000, got \(burst)") }
         if let key { guard (1...100).contains(key.utf8.count) else { throw Invalid(description: "rate.key must name an argument (1 to 100 bytes)") } }

@@ -1,5 +1,6 @@
 public import FerryRedis
 public import Foundation
+import FerrySupport
 
 /// Fleet-wide budgets of several measures — requests, input tokens, output tokens, say — of one
 /// scope (a model of an API), each allowing at most `limit` units in any window of its length.
@@ -28,7 +29,7 @@ public struct WindowBudget: Sendable {
                 throw RateLimit.Invalid(description: "a budget's measure needs a name of letters, digits, '-' or '_', got '\(name.prefix(64))'")
             }
             guard (1...1_000_000_000_000).contains(limit) else { throw RateLimit.Invalid(description: "\(name) must be from 1 to 10^12, got \(limit)") }
-            let milliseconds = window.components.seconds * 1000 + window.components.attoseconds / 1_000_000_000_000_000
+            let milliseconds = window.wholeMilliseconds
             guard (1...86_400_000).contains(milliseconds) else { throw RateLimit.Invalid(description: "the window of \(name) must be from 1ms to 1d") }
             self.name = name
             self.limit = limit
@@ -98,7 +99,8 @@ public struct WindowBudget: Sendable {
         if granted == 1 {
             return .granted(Reservation(id: id, amounts: measures.reduce(into: [:]) { $0[$1.name] = max(0, amounts[$1.name] ?? 0) }))
         }
-        let waitMS = parts.count > 1 ? max(1, parts[1].int ?? 1000) : 1000
+        // Within a day whatever the reply says (the scores are others' writes too).
+        let waitMS = min(max(1, parts.count > 1 ? parts[1].int ?? 1000 : 1000), 86_400_000)
         let index = parts.count > 2 ? (parts[2].int ?? 1) - 1 : 0
         return .wait(retryIn: .milliseconds(waitMS), measure: measures.indices.contains(index) ? measures[index].name : "?")
     }

@@ -115,12 +115,10 @@ public struct ClaudeBatch: JobHandler {
 
     /// The next look at `batchID`, later by half again each time.
     static func followUp(_ batchID: String, submittedBy: String, poll: Int, settings: ClaudeSettings, queue: String) -> Dispatcher.JobRequest {
-        let delayMS = min(Double(settings.pollInterval.components.seconds) * 1000 + Double(settings.pollInterval.components.attoseconds) / 1e15, 86_400_000)
-            * pow(1.5, Double(min(poll - 1, 40)))
-        let maxMS = Double(settings.maxPollInterval.components.seconds) * 1000 + Double(settings.maxPollInterval.components.attoseconds) / 1e15
+        let delay = min(settings.pollInterval.secondsValue * pow(1.5, Double(min(max(poll - 1, 0), 40))), settings.maxPollInterval.secondsValue)
         return .init(
             type: type, args: ["batch_id": .string(batchID), "submitted_by": .string(submittedBy), "poll": .int(Int64(poll))],
-            options: .init(queue: queue, runAt: Date().addingTimeInterval(min(delayMS, maxMS) / 1000), uniqueKey: "claude.batch:\(batchID):\(poll)")
+            options: .init(queue: queue, runAt: Date().addingTimeInterval(delay), uniqueKey: "claude.batch:\(batchID):\(poll)")
         )
     }
 

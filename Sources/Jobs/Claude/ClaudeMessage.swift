@@ -4,6 +4,7 @@ import FerryPostgres
 public import FerryQueue
 import FerryRedis
 import Foundation
+import FerrySupport
 
 /// `claude.message`: one call to Anthropic's Messages API within the account's limits across
 /// the fleet, accounted in `claude_calls`, its answer the job's result.
@@ -118,7 +119,7 @@ public struct ClaudeMessage: JobHandler {
     /// across the call: hundreds of calls in flight need no more connections than are in use.
     static func call(
         _ request: Request, call: ClaudeCalls.Call, model: ClaudeSettings.Model, api: MessagesAPI, budget: WindowBudget, timeout: Duration,
-        priceShare: String = "1", keepKey: String? = nil, redis: RedisConnectionPool, db: PostgresConnectionPool
+        keepKey: String? = nil, redis: RedisConnectionPool, db: PostgresConnectionPool
     ) throws -> JSONValue {
         let reservation: WindowBudget.Reservation
         let asked: [String: Int64] = ["requests": 1, "input_tokens": request.estimatedInputTokens, "output_tokens": Int64(request.maxTokens)]
@@ -130,7 +131,7 @@ public struct ClaudeMessage: JobHandler {
             throw PermanentJobError("the request needs \(amount) \(measure.replacingOccurrences(of: "_", with: " ")), more than \(model.name) allows in a window (\(limit)); lower max_tokens or raise the limit")
         }
         let start = ContinuousClock.now
-        func elapsedMS() -> Int { Int((ContinuousClock.now - start).components.seconds * 1000 + (ContinuousClock.now - start).components.attoseconds / 1_000_000_000_000_000) }
+        func elapsedMS() -> Int { Int((ContinuousClock.now - start).wholeMilliseconds) }
         let response: HTTPResponse
         do {
             response = try api.post("/v1/messages", body: request.body, timeout: timeout)
@@ -179,7 +180,7 @@ public struct ClaudeMessage: JobHandler {
         if let keepKey {
             try redis.withConnection { try $0.command("SET", .string(keepKey), .string(String(decoding: try JSONEncoder().encode(kept), as: UTF8.self)), "EX", "604800") }
         }
-        let result = try record(kept, call: call, price: model.price, priceShare: priceShare, db: db)
+        let result = try record(kept, call: call, price: model.price, priceShare: "1", db: db)
         if let keepKey { _ = try? redis.withConnection { try $0.command("DEL", .string(keepKey)) } }
         return result
     }

@@ -1,6 +1,7 @@
 import FerryQueue
 import FerryWorker
 import Foundation
+import FerrySupport
 
 /// The per-model limits and prices of the Claude jobs, from `parameters:` of
 /// `jobs/claude.message.yml`:
@@ -51,19 +52,20 @@ struct ClaudeSettings: Sendable {
         defaultMaxTokens = parameters["default_max_tokens"]?.int ?? 1024
         guard (1...128_000).contains(defaultMaxTokens) else { throw PermanentJobError("parameters.default_max_tokens must be from 1 to 128000") }
         batchDiscount = Self.decimalText(parameters["batch_price_share"]) ?? "0.5"
-        let poll = parameters["poll_interval_s"]?.double ?? 60
-        let maxPoll = parameters["max_poll_interval_s"]?.double ?? 600
-        guard poll.isFinite, maxPoll.isFinite, (0.01...86_400).contains(poll), (poll...86_400).contains(maxPoll) else {
+        guard let poll = Duration(checkedSeconds: parameters["poll_interval_s"]?.double ?? 60, maximum: 86_400),
+              let maxPoll = Duration(checkedSeconds: parameters["max_poll_interval_s"]?.double ?? 600, maximum: 86_400),
+              poll >= .milliseconds(10), maxPoll >= poll else {
             throw PermanentJobError("parameters.poll_interval_s and max_poll_interval_s must be from 0.01 to 86400 s, the first no larger")
         }
-        pollInterval = .milliseconds(Int64((poll * 1000).rounded()))
-        maxPollInterval = .milliseconds(Int64((maxPoll * 1000).rounded()))
-        let timeout = parameters["request_timeout_s"]?.double ?? 120
-        guard timeout.isFinite, (0.1...3600).contains(timeout) else { throw PermanentJobError("parameters.request_timeout_s must be from 0.1 to 3600") }
-        requestTimeout = .milliseconds(Int64((timeout * 1000).rounded()))
+        pollInterval = poll
+        maxPollInterval = maxPoll
+        guard let timeout = Duration(checkedSeconds: parameters["request_timeout_s"]?.double ?? 120, maximum: 3600), timeout >= .milliseconds(100) else {
+            throw PermanentJobError("parameters.request_timeout_s must be from 0.1 to 3600")
+        }
+        requestTimeout = timeout
         // Room for the time between spending the budget and the request reaching the API, so
         // that the API's own window never sees more than the limit.
-        let margin = Duration.milliseconds(max(200, (window.components.seconds * 1000 + window.components.attoseconds / 1_000_000_000_000_000) / 50))
+        let margin = Duration.milliseconds(max(200, min(window.wholeMilliseconds, 86_400_000) / 50))
         var models: [String: Model] = [:]
         for (name, value) in parameters["models"]?.object ?? [:] {
             var measures: [WindowBudget.Measure] = []

@@ -68,7 +68,8 @@ struct HTTPImportSource: ImportSource {
             return bytes.count < count ? .continue : .stop
         }
         if head.status == 416 { return ([], 0) }
-        return (bytes, head.status == 206 ? Self.total(head.headers["Content-Range"]) : head.headers["Content-Length"].flatMap { Int64($0) })
+        // A size the server states must be a size: a negative one is treated as unknown.
+        return (bytes, head.status == 206 ? Self.total(head.headers["Content-Range"]) : head.headers["Content-Length"].flatMap { Int64($0) }.flatMap { $0 >= 0 ? $0 : nil })
     }
 
     func stream(from offset: Int64, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {

@@ -1,4 +1,5 @@
 public import Foundation
+import FerrySupport
 
 /// Fire times of a cron expression in a time zone.
 ///
@@ -148,15 +149,8 @@ struct WallTime {
         return (year, month, day, seconds / 3600, seconds % 3600 / 60, seconds % 60, weekday)
     }
 
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146097 + dayOfEra - 719468
-    }
+    /// Days since 1970-01-01 of a proleptic Gregorian date (``Timestamp/daysFromCivil(_:_:_:)``).
+    static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int { Timestamp.daysFromCivil(year, month, day) }
 
     static func civil(fromDays days: Int) -> (Int, Int, Int) {
         let z = days + 719468
