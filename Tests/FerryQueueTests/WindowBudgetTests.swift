@@ -66,6 +66,9 @@ import Testing
         try budget.sync("requests", remaining: 0, resetsAt: Date().addingTimeInterval(2), on: redis)
         guard case .wait(let retryIn, "requests") = try budget.spend(["requests": 1], on: redis) else { Issue.record("granted past the service's view"); return }
         #expect(retryIn <= .milliseconds(2100), "\(retryIn)")
+        // Absurd reset times from outside are ignored, not converted.
+        try budget.sync("input_tokens", remaining: 0, resetsAt: Date(timeIntervalSince1970: -1e300), on: redis)
+        try budget.sync("input_tokens", remaining: 0, resetsAt: Date(timeIntervalSince1970: 1e300), on: redis)
         // A view with more left than the budget thinks changes nothing.
         try budget.sync("input_tokens", remaining: 1000, resetsAt: Date().addingTimeInterval(60), on: redis)
         #expect(try budget.usage(on: redis).map(\.used) == [3, 950])

@@ -122,7 +122,7 @@ public struct WindowBudget: Sendable {
     public func sync(_ measure: String, remaining: Int64, resetsAt: Date, on redis: RedisConnection) throws(RedisError) {
         guard let found = measures.first(where: { $0.name == measure }), remaining >= 0 else { return }
         let resetMS = resetsAt.timeIntervalSince1970 * 1000
-        guard resetMS.isFinite, resetMS < 1e15 else { return }
+        guard resetMS.isFinite, abs(resetMS) < 1e15 else { return }
         _ = try redis.run(WindowBudgetScripts.sync, keys: redisKeys(found), arguments: [
             .string(String(found.limit)), .string(String(found.windowMS)), .string(String(min(remaining, found.limit))),
             .string(String(Int64(resetMS))), .string(UUID().uuidString),
