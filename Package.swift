@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "FerryQueue", targets: ["FerryQueue"]),
         .library(name: "FerryWorker", targets: ["FerryWorker"]),
         .library(name: "FerryScheduler", targets: ["FerryScheduler"]),
+        .library(name: "FerryAnonymizer", targets: ["FerryAnonymizer"]),
         .executable(name: "ferry", targets: ["FerryCLI"]),
         .executable(name: "ferry-bench", targets: ["FerryBench"]),
     ],
@@ -39,6 +40,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // MARK: Layer 1 — C bindings
@@ -56,6 +58,12 @@ let package = Package(
             name: "CCurl", path: "Sources/Bindings/CCurl",
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // PCRE2 with its JIT, for the anonymizer's custom patterns.
+        .systemLibrary(
+            name: "CPCRE2", path: "Sources/Bindings/CPCRE2",
+            pkgConfig: "libpcre2-8",
+            providers: [.apt(["libpcre2-dev"])]
         ),
         // Typed wrappers for curl_easy_setopt / curl_easy_getinfo, which are variadic.
         .target(name: "CCurlShim", dependencies: ["CCurl"], path: "Sources/Bindings/CCurlShim"),
@@ -84,6 +92,17 @@ let package = Package(
         .target(
             name: "FerryHTTP",
             dependencies: ["CCurl", "CCurlShim", "FerrySupport"], path: "Sources/Clients/FerryHTTP",
+            swiftSettings: strictSwift
+        ),
+
+        // PII detection and anonymization (Presidio's vocabulary); knows nothing of queues.
+        .target(
+            name: "FerryAnonymizer",
+            dependencies: [
+                "CPCRE2",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ], path: "Sources/Anonymizer/FerryAnonymizer",
             swiftSettings: strictSwift
         ),
 
@@ -181,6 +200,7 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(name: "FerrySupportTests", dependencies: ["FerrySupport"]),
+        .testTarget(name: "FerryAnonymizerTests", dependencies: ["FerryAnonymizer"]),
         .testTarget(name: "FerryRedisTests", dependencies: ["FerryRedis", "FerryTestSupport"]),
         .testTarget(name: "FerryPostgresTests", dependencies: ["FerryPostgres", "FerryTestSupport"]),
         .testTarget(name: "FerryHTTPTests", dependencies: ["FerryHTTP", "FerryTestSupport"]),
