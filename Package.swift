@@ -166,7 +166,7 @@ let package = Package(
         .target(
             name: "FerryJobs",
             dependencies: [
-                "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP", "FerrySupport",
+                "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP", "FerrySupport", "FerryAnonymizer",
                 .product(name: "Mustache", package: "swift-mustache"),
             ], path: "Sources/Jobs",
             swiftSettings: strictSwift
@@ -177,7 +177,7 @@ let package = Package(
             name: "FerryCLI",
             dependencies: [
                 "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryQueue", "FerryWorker", "FerryJobs", "FerryScheduler", "FerryAdmin",
-                "FerrySupport", "FerryEmbedded",
+                "FerrySupport", "FerryEmbedded", "FerryAnonymizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -188,7 +188,7 @@ let package = Package(
         // Benchmarks, run by ops/bench.
         .executableTarget(
             name: "FerryBench",
-            dependencies: ["FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryProcess", "FerryJobs"], path: "Sources/Apps/FerryBench",
+            dependencies: ["FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryProcess", "FerryJobs", "FerryAnonymizer"], path: "Sources/Apps/FerryBench",
             swiftSettings: strictSwift
         ),
 

@@ -505,7 +505,7 @@ import Yams
                 checked += 1
             }
         }
-        #expect(checked == 46)
+        #expect(checked == 49)
     }
 }
 
@@ -527,11 +527,22 @@ import Yams
         #expect(migrate.waitForExit(timeout: 60) == 0, "\(migrate.output.suffix(2000))")
         let admin = try ChildProcess([TestEnvironment.ferryBinary, "admin"], environment: [
             "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_ADMIN_ADDR": "127.0.0.1:\(port)",
-            "FERRY_ADMIN_TOKEN": token, "DATABASE_URL": databaseURL,
+            "FERRY_ADMIN_TOKEN": token, "DATABASE_URL": databaseURL, "FERRY_ANONYMIZE_HASH_KEY": "fuzz-hash-key-0123456789",
         ])
         defer { admin.signal(SIGTERM); admin.waitForExit(timeout: 10) }
         let base = "http://127.0.0.1:\(port)"
         #expect(eventually(timeout: 20) { (try? HTTPClient().execute(HTTPRequest(url: base + "/healthz")))?.status == 200 })
+
+        // The anonymizer's spot check, with the configuration of jobs/anonymize.batch.yml.
+        let http = HTTPClient()
+        let headers: HTTPHeaders = ["Authorization": "Bearer \(token)", "Content-Type": "application/json"]
+        let spot = try http.execute(HTTPRequest(method: "POST", url: base + "/api/v1/anonymize", headers: headers,
+                                               body: Array(#"{"text": "Jürgen Weber, Tel. 030 12345678, Kundennummer KD-1234567"}"#.utf8)))
+        #expect(spot.status == 200 && spot.text.contains(#""text":"<PERSON>, Tel. 030 12******, Kundennummer <CUSTOMER_ID>""#), "\(spot.status) \(spot.text)")
+        let found = try http.execute(HTTPRequest(method: "POST", url: base + "/api/v1/anonymize", headers: headers, body: Array(#"{"text": "Mail: a@example.com", "analyze": true}"#.utf8)))
+        #expect(found.text.contains(#""entity_type":"EMAIL_ADDRESS","recognizer":"EmailRecognizer","score":1,"start":6}"#), "\(found.text)")
+        let malformed = try http.execute(HTTPRequest(method: "POST", url: base + "/api/v1/anonymize", headers: headers, body: Array(#"{"txt": 1}"#.utf8)))
+        #expect(malformed.status == 400, "\(malformed.text)")
         let fuzzer = try ChildProcess([
             "/usr/bin/env", "schemathesis", "--config-file", FileManager.default.currentDirectoryPath + "/ops/schemathesis.toml",
             "run", FileManager.default.currentDirectoryPath + "/ops/openapi.yaml",

@@ -130,3 +130,43 @@ struct AccuracyTests {
         #expect(first.rows(50).map(\.text) == second.rows(50).map(\.text))
     }
 }
+
+@Suite("Fuzzing the scanners")
+struct FuzzTests {
+    /// Random texts from an alphabet that provokes every scanner (digits, separators, '@', ':',
+    /// '+', parentheses, letters, UTF-8 and broken UTF-8), and corpus rows with random bytes
+    /// changed: nothing traps, findings are in bounds, in order, disjoint, and `keep` gives the
+    /// input back byte for byte.
+    @Test func randomAndMutatedTextsNeverTrap() throws {
+        let anonymizer = try Anonymizer()
+        let keeping = try Anonymizer(configuration: .init(operators: ["DEFAULT": .init(type: "keep")]))
+        let alphabet: [[UInt8]] = ["0", "1", "4", "9", " ", "-", ".", "/", ":", "@", "+", "(", ")", "a", "B", "c", "x", "DE", "bc1", "www.", "\n", ",", "ü", "Ä"].map { Array($0.utf8) }
+            + [[0xFF], [0xC3], [0xE2, 0x82], [0x00]]
+        var random = SystemRandomNumberGenerator()
+        var corpus = SyntheticCorpus(seed: 99)
+        var findings: [Finding] = []
+        var output: [UInt8] = []
+        for round in 0..<20_000 {
+            var text: [UInt8]
+            if round % 2 == 0 {
+                text = (0..<Int.random(in: 0...120, using: &random)).flatMap { _ in alphabet.randomElement(using: &random)! }
+            } else {
+                text = Array(corpus.next().text.utf8)
+                for _ in 0..<Int.random(in: 1...6, using: &random) where !text.isEmpty {
+                    text[Int.random(in: 0..<text.count, using: &random)] = alphabet.randomElement(using: &random)!.first!
+                }
+            }
+            text.withUnsafeBufferPointer { bytes in
+                anonymizer.analyze(bytes, into: &findings)
+                var last = 0
+                for finding in findings {
+                    #expect(finding.start >= last && finding.start < finding.end && finding.end <= bytes.count, "\(text) \(finding)")
+                    last = finding.end
+                }
+                output.removeAll()
+                keeping.anonymize(bytes, into: &output, findings: &findings)
+                #expect(output == text)
+            }
+        }
+    }
+}

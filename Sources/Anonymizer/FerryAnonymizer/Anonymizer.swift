@@ -224,3 +224,29 @@ public struct AnonymizedText: Sendable, Equatable, Codable {
     public var text: String
     public var items: [Item]
 }
+
+/// Findings as Presidio's analyzer reports them: character offsets into the text.
+public struct AnalyzedText: Sendable, Equatable {
+    public struct Item: Sendable, Equatable, Codable {
+        public var entityType: String
+        public var start: Int
+        public var end: Int
+        public var score: Double
+        public var recognizer: String
+
+        enum CodingKeys: String, CodingKey {
+            case start, end, score, recognizer
+            case entityType = "entity_type"
+        }
+    }
+
+    public var items: [Item]
+
+    /// `findings` of `text` (byte spans) in characters.
+    public init(_ text: String, _ findings: [Finding]) {
+        var text = text
+        items = text.withUTF8 { bytes in
+            findings.map { Item(entityType: $0.entityType, start: scalarOffset(bytes, $0.start), end: scalarOffset(bytes, $0.end), score: $0.score, recognizer: $0.recognizer) }
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerryAnonymizer
 import FerryAdmin
 import FerryJobs
 import FerryPostgres
@@ -87,7 +88,8 @@ struct Admin: ParsableCommand {
         let dispatcher = Dispatcher(redis: try environment.redisPool(capacity: 8), keys: environment.keys, defaults: { registry.enqueueDefaults(for: $0) })
         return AdminServer(
             configuration: configuration, dispatcher: dispatcher, schedules: entries, postgresReady: postgresReady,
-            resources: [importsResource(postgres), claudeUsageResource(postgres), claudeCallsResource(postgres)], logger: Logger(label: "ferry.admin")
+            resources: [importsResource(postgres), claudeUsageResource(postgres), claudeCallsResource(postgres), anonymizeRunsResource(postgres)],
+            actions: [anonymizeAction(registry: registry, environment: environment.values)], logger: Logger(label: "ferry.admin")
         )
     }
 
@@ -101,6 +103,59 @@ struct Admin: ParsableCommand {
             Logger(label: "ferry.admin").error("reading \(what) failed", metadata: ["error": "\(error)"])
             throw AdminResource.Failure.unavailable("PostgreSQL did not answer; see the admin server's log")
         }
+    }
+
+    /// `GET /api/v1/anonymize/runs[/{id}]`: anonymize.batch runs with their reports (`ferry anonymize runs`).
+    static func anonymizeRunsResource(_ postgres: PostgresConnectionPool?) -> AdminResource {
+        @Sendable func query<Value>(_ body: (PostgresConnection) throws -> Value) throws -> Value { try Self.query(postgres, "anonymize runs", body) }
+        return AdminResource(
+            name: "anonymize/runs", key: "runs",
+            list: { request in try query { try AnonymizeRuns.recent(limit: request.limit, db: $0) } },
+            show: { id in
+                guard let number = Int64(id), number > 0 else { throw AdminResource.Failure.badRequest("a run id is a positive whole number, not '\(id.prefix(40))'") }
+                return try query { db -> AnonymizeReport? in
+                    guard try db.query("SELECT 1 FROM anonymize_runs WHERE id = $1", [number]).first != nil else { return nil }
+                    return try AnonymizeRuns.report(run: number, db: db)
+                }
+            }
+        )
+    }
+
+    /// What `POST /api/v1/anonymize` takes: a text, and whether only to find.
+    struct AnonymizeBody: Decodable {
+        var text: String
+        var analyze: Bool?
+    }
+
+    /// `POST /api/v1/anonymize {"text": …}`: one text anonymized now, with the configuration of
+    /// jobs/anonymize.batch.yml (not one from the request: that would let a caller name any
+    /// environment variable as a key).
+    static func anonymizeAction(registry: JobRegistry, environment: [String: String]) -> AdminAction {
+        let made = Result { () throws(AnonymizerError) -> Anonymizer in
+            try AnonymizeBatch.anonymizer(json: nil, settings: registry.entries[AnonymizeBatch.type]?.settings, environment: environment)
+        }
+        return AdminAction(name: "anonymize") { body -> AnonymizeAnswer in
+            let request: AnonymizeBody
+            do {
+                request = try JSONDecoder().decode(AnonymizeBody.self, from: Data(body))
+            } catch {
+                throw AdminResource.Failure.badRequest("the body must be {\"text\": \"…\", \"analyze\": false}")
+            }
+            let anonymizer: Anonymizer
+            switch made {
+            case .success(let ready): anonymizer = ready
+            case .failure(let error): throw AdminResource.Failure.unavailable("jobs/anonymize.batch.yml: \(error)")
+            }
+            if request.analyze ?? false { return AnonymizeAnswer(text: nil, items: nil, findings: AnalyzedText(request.text, anonymizer.analyze(request.text)).items) }
+            let result = anonymizer.anonymize(request.text)
+            return AnonymizeAnswer(text: result.text, items: result.items, findings: nil)
+        }
+    }
+
+    struct AnonymizeAnswer: Encodable, Sendable {
+        var text: String?
+        var items: [AnonymizedText.Item]?
+        var findings: [AnalyzedText.Item]?
     }
 
     /// `GET /api/v1/imports[/{id}]`: trade imports (`ferry imports` over HTTP).

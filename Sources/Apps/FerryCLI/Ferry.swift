@@ -12,7 +12,7 @@ struct Ferry: ParsableCommand {
             See README.md.
             """,
         version: FerryVersion.current,
-        subcommands: [Up.self, Worker.self, SchedulerCommand.self, Admin.self, Enqueue.self, JobCommand.self, BatchCommand.self, Stats.self, Dead.self, Jobs.self, Schedules.self, Queue.self, Migrate.self, Email.self, Imports.self, Claude.self, Check.self]
+        subcommands: [Up.self, Worker.self, SchedulerCommand.self, Admin.self, Enqueue.self, JobCommand.self, BatchCommand.self, Stats.self, Dead.self, Jobs.self, Schedules.self, Queue.self, Migrate.self, Email.self, Imports.self, Claude.self, Anonymize.self, Check.self]
     )
 }
 

@@ -33,7 +33,7 @@ struct Up: ParsableCommand {
     var concurrency: Int = 10
 
     @Option(help: "Queues to take jobs from, as name:weight,…")
-    var queues: String = "critical:5,default:3,mail:3,claude:3,imports:2,maintenance:2,low:1"
+    var queues: String = "critical:5,default:3,mail:3,claude:3,imports:2,anonymize:2,maintenance:2,low:1"
 
     @Option(help: "Seconds running jobs get to finish after SIGTERM.")
     var shutdownTimeout: Double = 25
@@ -110,6 +110,14 @@ struct Up: ParsableCommand {
         let generatedToken = environment.values["FERRY_ADMIN_TOKEN"].map(\.isEmpty) ?? true
         if generatedToken {
             environment = environment.setting("FERRY_ADMIN_TOKEN", to: try directory.secret("admin.token"))
+        }
+        // Keys for the anonymizer's hash and encrypt operators, generated once (0600) unless given;
+        // set before the worker processes start, which inherit them.
+        for (variable, file) in [("FERRY_ANONYMIZE_HASH_KEY", "anonymize-hash.key"), ("FERRY_ANONYMIZE_AES_KEY", "anonymize-aes.key")]
+        where environment.values[variable].map(\.isEmpty) ?? true {
+            let key = try directory.secret(file)
+            setenv(variable, key, 1)
+            environment = environment.setting(variable, to: key)
         }
         let admin = try Admin.server(environment: environment, registry: registry, schedules: schedules, headerTimeout: 10, maxConnections: 512)
         let dispatcher = Dispatcher(redis: try environment.redisPool(), keys: environment.keys, defaults: { registry.enqueueDefaults(for: $0) })

@@ -20,6 +20,9 @@ public enum JobCatalog {
         try registry.register(TradesImport())
         try registry.register(ClaudeMessage())
         try registry.register(ClaudeBatch())
+        try registry.register(AnonymizeBatch())
+        try registry.register(AnonymizeChunk())
+        try registry.register(AnonymizeFinish())
     }
 
     /// The clients of one worker process, configured from `environment` (DATABASE_URL, SMTP_URL,

@@ -7,7 +7,7 @@ public import FerryPostgres
 public enum FerrySchema {
     public static let migrations: [PostgresMigration] = [
         users, StoriesSchema.migration, MiningSchema.migration, AnalyticsSchema.trades, AnalyticsSchema.social,
-        AnalyticsSchema.rollups, EmailSchema.migration, ImportSchema.migration, ClaudeSchema.migration,
+        AnalyticsSchema.rollups, EmailSchema.migration, ImportSchema.migration, ClaudeSchema.migration, AnonymizeSchema.migration,
     ]
 
     public static var migrator: PostgresMigrator { PostgresMigrator(migrations: migrations) }

@@ -49,7 +49,22 @@ public struct AdminResource: Sendable {
     }
 }
 
-/// Serves the ``AdminResource``s under `/api/v1`.
+/// An operation that lives outside the admin server — a job family's synchronous check, say —
+/// served as `POST /api/v1/<name>` with a JSON body (at most the server's body limit). The
+/// closure blocks if it must and runs off the server's event loops; it throws
+/// ``AdminResource/Failure`` for a precise 400 or 503.
+public struct AdminAction: Sendable {
+    /// The path under `/api/v1`, e.g. `anonymize`.
+    public let name: String
+    let perform: @Sendable (_ body: [UInt8]) throws -> any Encodable & Sendable
+
+    public init<Answer: Encodable & Sendable>(name: String, perform: @escaping @Sendable (_ body: [UInt8]) throws -> Answer) {
+        self.name = name
+        self.perform = { try perform($0) }
+    }
+}
+
+/// Serves the ``AdminResource``s and ``AdminAction``s under `/api/v1`.
 struct ResourceRoutes: Sendable {
     let server: AdminServer
 
@@ -76,6 +91,16 @@ struct ResourceRoutes: Sendable {
                     throw AdminError.notFound("no \(resource.name.dropLast(resource.name.hasSuffix("s") ? 1 : 0)) \(id.prefix(80))")
                 }
                 return try Self.respond(AnyEncodable(found))
+            }
+        }
+    }
+
+    func registerActions(on api: RouterGroup<BasicRequestContext>) {
+        for action in server.actions {
+            api.post(RouterPath(action.name)) { request, _ in
+                let body = try await server.body(of: request)
+                let answer = try await run { try action.perform(body) }
+                return try Self.respond(AnyEncodable(answer))
             }
         }
     }

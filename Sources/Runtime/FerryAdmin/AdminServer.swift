@@ -67,6 +67,7 @@ public struct AdminServer: Service {
     let schedules: [ScheduleEntry]
     let postgresReady: (@Sendable () -> String?)?
     let resources: [AdminResource]
+    let actions: [AdminAction]
     let prometheus: PrometheusCollectorRegistry
     let history = ThroughputHistory()
     let sessions = DashboardSessions()
@@ -76,9 +77,10 @@ public struct AdminServer: Service {
     ///   - schedules: the scheduler's entries, for `GET /api/v1/schedules`.
     ///   - postgresReady: checks PostgreSQL for `/readyz`; returns nil when reachable, else why not.
     ///   - resources: records kept outside Redis to serve under `/api/v1` (``AdminResource``).
+    ///   - actions: operations kept outside Redis to serve as `POST /api/v1/<name>` (``AdminAction``).
     public init(
         configuration: Configuration, dispatcher: Dispatcher, schedules: [ScheduleEntry] = [],
-        postgresReady: (@Sendable () -> String?)? = nil, resources: [AdminResource] = [], logger: Logger
+        postgresReady: (@Sendable () -> String?)? = nil, resources: [AdminResource] = [], actions: [AdminAction] = [], logger: Logger
     ) {
         self.configuration = configuration
         self.dispatcher = dispatcher
@@ -87,6 +89,7 @@ public struct AdminServer: Service {
         self.schedules = schedules
         self.postgresReady = postgresReady
         self.resources = resources
+        self.actions = actions
         self.prometheus = PrometheusCollectorRegistry()
         self.logger = logger
     }
@@ -147,6 +150,7 @@ public struct AdminServer: Service {
         WorkerRoutes(server: self).register(on: api)
         BatchRoutes(server: self).register(on: api)
         ResourceRoutes(server: self).register(on: api)
+        ResourceRoutes(server: self).registerActions(on: api)
         return router
     }
 

@@ -1,0 +1,145 @@
+public import FerryWorker
+public import FerryAnonymizer
+import FerryPostgres
+import FerryQueue
+import Foundation
+
+/// `anonymize.batch {"source": …, "target": …}`: anonymizes a PostgreSQL table's text columns
+/// (by key range, keyset-paged) or a JSONL/CSV file under the import root (by byte range),
+/// finding personal data as Presidio does and applying Presidio's operators
+/// (`parameters.config` of `jobs/anonymize.batch.yml`, or `config` in the arguments).
+///
+/// This job plans: it checks the source, target and configuration (a wrong one goes dead with
+/// the reason, before any work), records the run with its chunks, and enqueues one
+/// `anonymize.chunk` job per chunk as a core batch whose `on_complete` is `anonymize.finish`,
+/// which writes the report (rows, bytes, findings per entity type, time) and, for files,
+/// assembles the output. A run is keyed by this job's id: running it again adds nothing.
+public struct AnonymizeBatch: JobHandler {
+    public static let type = "anonymize.batch"
+    public static let defaultSettings = JobSettings(queue: "anonymize", maxAttempts: 5, timeout: .seconds(3600))
+
+    public init() {}
+
+    public typealias Arguments = AnonymizeRequest
+
+    /// What the job hands back.
+    public struct Planned: Sendable, Encodable {
+        public var runID: Int64
+        public var batchID: String?
+        public var chunks: Int
+
+        enum CodingKeys: String, CodingKey {
+            case chunks
+            case runID = "run_id"
+            case batchID = "batch_id"
+        }
+    }
+
+    static var importRoot: String {
+        ProcessInfo.processInfo.environment["FERRY_IMPORT_ROOT"].flatMap { $0.isEmpty ? nil : $0 } ?? ".ferry/imports"
+    }
+
+    public func perform(_ arguments: AnonymizeRequest, context: JobContext) throws {
+        let configuration = try Self.configuration(arguments.config?.json, settings: context.settings)
+        let chunkRows = arguments.chunkRows ?? context.settings.parameters["chunk_rows"]?.int ?? 20_000
+        let chunkBytes = arguments.chunkBytes ?? context.settings.parameters["chunk_bytes"]?.int ?? 4 << 20
+        guard (100...10_000_000).contains(chunkRows) else { throw PermanentJobError("chunk_rows must be from 100 to 10,000,000") }
+        guard (4096...(1 << 30)).contains(chunkBytes) else { throw PermanentJobError("chunk_bytes must be from 4 KiB to 1 GiB") }
+        let pool = try context.services.require(PostgresService.self, for: Self.type)
+        let planned = try pool.withConnection { db -> Planned in
+            if let existing = try db.query("SELECT id, batch_id, chunks_total FROM anonymize_runs WHERE job_id = $1", [context.id]).first,
+               let batch = try existing.decode("batch_id", as: String?.self) {
+                return Planned(runID: try existing.decode("id"), batchID: batch, chunks: try existing.decode("chunks_total"))
+            }
+            let plan = try AnonymizePlan.resolve(arguments, importRoot: Self.importRoot, db: db)
+            let ranges = try Self.chunks(plan, chunkRows: chunkRows, chunkBytes: chunkBytes, db: db) { done, total in
+                context.reportProgress(done: Int(done), total: Int(total), message: "planning chunks")
+                try context.checkCancellation()
+            }
+            let runID = try db.transaction { db -> Int64 in
+                let planJSON = PostgresJSON(text: String(decoding: try JSONEncoder().encode(plan), as: UTF8.self))
+                let configJSON = PostgresJSON(text: configuration.json)
+                guard let row = try db.query("""
+                    INSERT INTO anonymize_runs (job_id, plan, config, chunks_total) VALUES ($1, $2, $3, $4)
+                    ON CONFLICT (job_id) DO UPDATE SET plan = EXCLUDED.plan, config = EXCLUDED.config, chunks_total = EXCLUDED.chunks_total
+                    RETURNING id
+                    """, [context.id, planJSON, configJSON, ranges.count]).first else { throw PermanentJobError("could not record the run") }
+                let runID: Int64 = try row.decode("id")
+                try db.query("DELETE FROM anonymize_chunks WHERE run_id = $1", [runID])
+                for (chunk, range) in ranges.enumerated() {
+                    try db.query("INSERT INTO anonymize_chunks (run_id, chunk, lower_bound, upper_bound, first_line) VALUES ($1, $2, $3, $4, $5)",
+                                 [runID, chunk, range.lower, range.upper, range.firstLine])
+                }
+                return runID
+            }
+            let arguments: (Int) -> JSONValue = { .object(["run_id": .int(runID), "chunk": .int(Int64($0))]) }
+            let (batch, _) = try Batches(dispatcher: context.dispatcher).enqueue(BatchRequest(
+                jobs: ranges.indices.map { .init(type: AnonymizeChunk.type, args: arguments($0)) },
+                queue: context.job.queue, description: "anonymize run \(runID) (\(ranges.count) chunks)",
+                onComplete: .init(type: AnonymizeFinish.type, args: .object(["run_id": .int(runID)]))
+            ))
+            try db.query("UPDATE anonymize_runs SET batch_id = $2 WHERE id = $1", [runID, batch])
+            return Planned(runID: runID, batchID: batch, chunks: ranges.count)
+        }
+        context.logger.info("anonymize run planned", metadata: ["run_id": "\(planned.runID)", "chunks": "\(planned.chunks)"])
+        try context.setResult(planned)
+    }
+
+    /// The configuration to run with (its JSON), checked by building an anonymizer from it.
+    static func configuration(_ given: String?, settings: JobSettings) throws -> JSONConfiguration {
+        let json: String
+        if let given {
+            json = given
+        } else if let configured = settings.parameters["config"] {
+            json = String(decoding: try JSONEncoder().encode(configured), as: UTF8.self)
+        } else {
+            json = "{}"
+        }
+        do {
+            _ = try Anonymizer(configuration: try AnonymizerConfiguration.decode(json: Array(json.utf8)), environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw PermanentJobError("\(error)")
+        }
+        return JSONConfiguration(json: json)
+    }
+
+    /// An anonymizer for spot checks (`ferry anonymize`, `POST /api/v1/anonymize`): `json` if
+    /// given, else `parameters.config` of the type's settings, else Presidio's defaults.
+    public static func anonymizer(json: String?, settings: JobSettings?, environment: [String: String]) throws(AnonymizerError) -> Anonymizer {
+        var text = json ?? "{}"
+        if json == nil, let configured = settings?.parameters["config"], let encoded = try? JSONEncoder().encode(configured) {
+            text = String(decoding: encoded, as: UTF8.self)
+        }
+        return try Anonymizer(configuration: try AnonymizerConfiguration.decode(json: Array(text.utf8)), environment: environment)
+    }
+
+    /// The run's chunks: key ranges of about `chunkRows` rows, or byte ranges of about `chunkBytes`.
+    static func chunks(_ plan: AnonymizePlan, chunkRows: Int, chunkBytes: Int, db: PostgresConnection, progress: (_ done: Int64, _ total: Int64) throws -> Void) throws -> [FileChunker.Range] {
+        switch plan {
+        case .table(let table):
+            guard let row = try db.query("SELECT min(\(table.key))::bigint AS low, max(\(table.key))::bigint AS high, count(*)::bigint AS rows FROM \(table.relation)").first,
+                  let low = try row.decode("low", as: Int64?.self), let high = try row.decode("high", as: Int64?.self)
+            else { return [] }
+            let rows: Int64 = try row.decode("rows")
+            let count = max(1, (rows + Int64(chunkRows) - 1) / Int64(chunkRows))
+            // Even key ranges: [low, high] split into `count` parts (sparse keys make some lighter).
+            let span = high.subtractingReportingOverflow(low)
+            guard !span.overflow, span.partialValue < Int64.max - 1, high < Int64.max else { throw PermanentJobError("the key range \(low)…\(high) is too wide to split") }
+            let width = span.partialValue / count + 1
+            var ranges: [FileChunker.Range] = []
+            var lower = low
+            while lower <= high {
+                let upper = min(high, lower + width - 1) + 1
+                ranges.append(.init(lower: lower, upper: upper, firstLine: 1))
+                lower = upper
+            }
+            return ranges
+        case .file(let file):
+            let attributes = try? FileManager.default.attributesOfItem(atPath: file.source)
+            let size = (attributes?[.size] as? NSNumber)?.int64Value ?? 0
+            let headerLines = Int64(file.header.lazy.filter { $0 == 0x0A }.count)
+            return try FileChunker.plan(path: file.source, start: Int64(file.header.count), startLine: 1 + headerLines,
+                                        chunkBytes: Int64(chunkBytes), quoted: file.format == .csv) { try progress($0, size) }
+        }
+    }
+}
