@@ -92,9 +92,10 @@ public struct Anonymizer: Sendable {
     /// Whether a context word stands among the words just before (or after) `finding`.
     func hasContext(_ text: UnsafeBufferPointer<UInt8>, _ finding: Finding, _ context: [[UInt8]]) -> Bool {
         func matches(_ range: Range<Int>) -> Bool {
-            let word = lowercasedWord(text, range)
-            return context.contains { candidate in
-                candidate.count <= 3 ? word == candidate : word.count >= candidate.count && word.starts(with: candidate)
+            context.contains { candidate in
+                guard candidate.count <= 3 ? range.count == candidate.count : range.count >= candidate.count else { return false }
+                for offset in 0..<candidate.count where foldedByte(text, range.lowerBound + offset, from: range.lowerBound) != candidate[offset] { return false }
+                return true
             }
         }
         var index = finding.start

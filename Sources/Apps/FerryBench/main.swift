@@ -2,6 +2,7 @@
 // which starts a throwaway Redis and builds this and `ferry` in release mode.
 //
 //   ferry-bench --redis-url URL --ferry PATH [--jobs N] [--processes P] [--concurrency C]
+import FerryAnonymizer
 import FerryHTTP
 import FerryJobs
 import FerryPostgres
@@ -25,6 +26,11 @@ struct BenchOptions {
     var claudeRPM = 300
     var importRows = 1_000_000
     var largeImportFactor = 20
+    /// Rows of the anonymize.batch run through PostgreSQL.
+    var anonymizeRows = 1_000_000
+    /// Presidio's Python (a venv with presidio-analyzer and presidio-anonymizer), for the side-by-side run.
+    var presidioPython: String?
+    var presidioRows = 5_000
     /// Comma-separated sections to run (jobs, postgres, import, email); all when nil.
     var only: Set<String>?
 
@@ -46,6 +52,9 @@ struct BenchOptions {
             case "--claude-rpm": claudeRPM = Int(value) ?? claudeRPM
             case "--import-rows": importRows = Int(value) ?? importRows
             case "--large-import-factor": largeImportFactor = Int(value) ?? largeImportFactor
+            case "--anonymize-rows": anonymizeRows = Int(value) ?? anonymizeRows
+            case "--presidio-python": presidioPython = value.isEmpty ? nil : value
+            case "--presidio-rows": presidioRows = Int(value) ?? presidioRows
             case "--only": only = Set(value.split(separator: ",").map(String.init))
             default: fatalError("unknown option \(flag)")
             }
@@ -282,6 +291,7 @@ if let databaseURL = options.databaseURL {
     if wanted("import") { try importBenchmark(schema: schema, db: db) }
     if wanted("email") { try emailBenchmark(schema: schema) }
     if wanted("claude") { try claudeBenchmark(schema: schema) }
+    if wanted("anonymize") { try anonymizeBenchmark(schema: schema, db: db) }
 }
 
 /// claude.message against the local stand-in for the Messages API: the achieved rate under a
@@ -545,4 +555,135 @@ func eventually(timeout: Double, _ condition: () throws -> Bool) rethrows -> Boo
         usleep(50_000)
     } while Date() < deadline
     return try condition()
+}
+
+/// CPU seconds the calling thread has used.
+func threadCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}
+
+/// The anonymizer: MB/s per core of analyze + anonymize on the labelled corpus (one thread),
+/// accuracy per entity type and throughput beside Presidio's analyzer + anonymizer on the same
+/// rows (same machine, same run), and anonymize.batch end to end through PostgreSQL.
+func anonymizeBenchmark(schema: String, db: PostgresConnection) throws {
+    let anonymizer = try Anonymizer()
+    var corpus = SyntheticCorpus(seed: 2026)
+    let rows = corpus.rows(200_000)
+    let texts = rows.map { Array($0.text.utf8) }
+    let bytes = texts.reduce(0) { $0 + $1.count }
+    var findings: [Finding] = []
+    var output: [UInt8] = []
+    output.reserveCapacity(4096)
+    func pass(analyzeOnly: Bool) -> (cpu: Double, found: Int) {
+        var found = 0
+        let cpu = threadCPUSeconds()
+        for text in texts {
+            output.removeAll(keepingCapacity: true)
+            text.withUnsafeBufferPointer { bytes in
+                if analyzeOnly { anonymizer.analyze(bytes, into: &findings) } else { anonymizer.anonymize(bytes, into: &output, findings: &findings) }
+            }
+            found += findings.count
+        }
+        return (threadCPUSeconds() - cpu, found)
+    }
+    _ = pass(analyzeOnly: false)  // warm-up
+    let full = pass(analyzeOnly: false)
+    let analyzeOnly = pass(analyzeOnly: true)
+    let megabytes = Double(bytes) / 1_048_576
+    report("anonymizer, 1 thread (\(format(Double(rows.count))) rows × \(bytes / rows.count) B)", String(
+        format: "%.1f MB/s per core, %@ rows/s (analyze only %.1f MB/s); %.1f µs CPU per row, %@ findings",
+        megabytes / full.cpu, format(Double(rows.count) / full.cpu), megabytes / analyzeOnly.cpu, full.cpu / Double(rows.count) * 1e6, format(Double(full.found))))
+
+    // Accuracy on the rows Presidio gets, and Presidio side by side.
+    let sample = Array(rows.prefix(options.presidioRows))
+    var evaluation = Evaluation()
+    for row in sample {
+        evaluation.add(findings: anonymizer.analyze(row.text).map { ($0.entityType, $0.start, $0.end) }, labels: row.labels)
+    }
+    var presidio: [String: Any]?
+    if let python = options.presidioPython {
+        let directory = FileManager.default.currentDirectoryPath + "/.ferry/bench/anonymize"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var lines = ""
+        for row in sample {
+            var text = row.text
+            let labels = text.withUTF8 { bytes in
+                row.labels.map { ["entity_type": $0.entityType, "start": scalarOffset(bytes, $0.start), "end": scalarOffset(bytes, $0.end)] as [String: Any] }
+            }
+            lines += String(decoding: try JSONSerialization.data(withJSONObject: ["text": row.text, "labels": labels]), as: UTF8.self) + "\n"
+        }
+        try lines.write(toFile: directory + "/corpus.jsonl", atomically: true, encoding: .utf8)
+        let run = try ChildProcess([python, FileManager.default.currentDirectoryPath + "/ops/peers/presidio_bench.py", directory + "/corpus.jsonl"], environment: ["HF_HUB_OFFLINE": "1"])
+        if run.waitForExit(timeout: 1800) == 0, let last = run.output.split(separator: "\n").last,
+           let parsed = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any] {
+            presidio = parsed
+        } else {
+            say("Presidio did not run: \(run.output.suffix(1000))")
+        }
+    } else {
+        say("Presidio side by side: skipped (no --presidio-python; ops/bench sets one up in .ferry/bench/presidio)")
+    }
+    if let presidio, let cpu = presidio["cpu_seconds"] as? Double, let presidioBytes = presidio["bytes"] as? Int, let presidioRows = presidio["rows"] as? Int {
+        let presidioMBs = Double(presidioBytes) / 1_048_576 / cpu
+        report("Presidio analyzer+anonymizer (\(format(Double(presidioRows))) rows)", String(
+            format: "%.3f MB/s per core, %@ rows/s — Ferry is %.0f× faster per core", presidioMBs, format(Double(presidioRows) / cpu), megabytes / full.cpu / presidioMBs))
+    }
+    let theirs = presidio?["accuracy"] as? [String: [String: Any]] ?? [:]
+    func figure(_ value: Any?) -> String { (value as? Double).map { String(format: "%.3f", $0) } ?? "  –  " }
+    say("accuracy on \(format(Double(sample.count))) rows (precision / recall; Presidio: pattern recognizers, blank spaCy, so no PERSON or LOCATION):")
+    for entity in Entity.all {
+        guard let ours = evaluation.byEntity[entity] else { continue }
+        say("  " + entity.padding(toLength: 14, withPad: " ", startingAt: 0)
+            + String(format: "Ferry %.3f / %.3f", ours.precision, ours.recall)
+            + "   Presidio \(figure(theirs[entity]?["precision"])) / \(figure(theirs[entity]?["recall"]))"
+            + (entity == Entity.person || entity == Entity.location ? "   (gazetteers; a quarter of the corpus's names and cities are not in them)" : ""))
+    }
+    let extra = theirs.filter { Entity.all.contains($0.key) == false }.map { "\($0.key) \(($0.value["predicted"] as? Int) ?? 0)" }.sorted()
+    if !extra.isEmpty { say("  Presidio's findings of types the corpus does not label (all false positives): " + extra.joined(separator: ", ")) }
+
+    // anonymize.batch through PostgreSQL: the corpus rows repeated into a table, copied anonymized into another.
+    guard let databaseURL = options.databaseURL else { return }
+    let total = options.anonymizeRows
+    try db.query("CREATE TABLE anon_messages (id bigint PRIMARY KEY, body text)")
+    var loadedBytes = 0
+    try db.copy("COPY anon_messages (id, body) FROM STDIN") { writer in
+        for index in 0..<total {
+            let text = rows[index % rows.count].text
+            loadedBytes += text.utf8.count
+            try writer.writeRow([String(index + 1), text])
+        }
+    }
+    try db.query("VACUUM ANALYZE anon_messages")
+    let (keys, dispatcher) = try fresh("anonymize")
+    let workers = try ChildProcess(
+        [options.ferry, "worker", "--processes", "2", "--concurrency", "1", "--queues", "anonymize", "--jobs-dir", FileManager.default.currentDirectoryPath + "/jobs"],
+        environment: ["FERRY_REDIS_URL": options.redisURL, "FERRY_NAMESPACE": keys.namespace, "FERRY_LOG_LEVEL": "warning",
+                      "FERRY_ANONYMIZE_HASH_KEY": "bench-hash-key-0123456789abcdef",
+                      "DATABASE_URL": databaseURL + (databaseURL.contains("?") ? "&" : "?") + "search_path=\(schema)"]
+    )
+    defer { workers.signal(SIGTERM); _ = workers.waitForExit(timeout: 60) }
+    let started = try eventually(timeout: 30) { try WorkerRegistry(keys: keys).liveWorkers(on: redis).count == 2 }
+    precondition(started, "workers did not start")
+    let pids = try WorkerRegistry(keys: keys).liveWorkers(on: redis).map(\.pid)
+    let cpuBefore = pids.reduce(0) { $0 + cpuSeconds(pid: $1) }
+    let start = ContinuousClock.now
+    try dispatcher.enqueue(.init(type: "anonymize.batch", args: [
+        "source": ["table": "anon_messages", "key": "id", "columns": ["body"]], "target": ["table": "anon_messages_public"],
+    ], options: .init(queue: "anonymize")))
+    var status = ""
+    let finished = try eventually(timeout: 3600) {
+        status = try db.query("SELECT status FROM anonymize_runs ORDER BY id DESC LIMIT 1").first?.decode("status", as: String.self) ?? ""
+        return status == "succeeded" || status == "failed"
+    }
+    let elapsed = seconds(since: start)
+    let cpu = pids.reduce(0) { $0 + cpuSeconds(pid: $1) } - cpuBefore
+    precondition(finished && status == "succeeded", "the anonymize run did not succeed (\(status)): \(workers.output.suffix(2000))")
+    let written = try db.query("SELECT count(*)::bigint AS n FROM anon_messages_public").first?.decode("n", as: Int64.self) ?? 0
+    precondition(written == Int64(total), "the run wrote \(written) of \(total) rows")
+    let loadedMB = Double(loadedBytes) / 1_048_576
+    report("anonymize.batch table→table, \(format(Double(total))) rows", String(
+        format: "%@ rows/s, %.1f MB/s end to end (%.0f MB, 2 worker processes); worker CPU %.1f µs per row",
+        format(Double(total) / elapsed), loadedMB / elapsed, loadedMB, cpu / Double(total) * 1e6))
 }

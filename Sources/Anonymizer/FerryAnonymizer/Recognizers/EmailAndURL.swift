@@ -53,7 +53,7 @@ public struct URLRecognizer: Recognizer {
     public let context = ["url", "website", "link", "webseite", "seite", "site", "homepage"]
 
     static let schemes: [[UInt8]] = ["https://", "http://", "ftp://", "www."].map { Array($0.utf8) }
-    static let bareTLDs: Set<[UInt8]> = Set(["com", "org", "net", "de", "io", "info", "eu", "uk", "ch", "at", "fr", "nl", "dev", "app", "biz", "co"].map { Array($0.utf8) })
+    static let bareTLDs = WordTable(words: ["com", "org", "net", "de", "io", "info", "eu", "uk", "ch", "at", "fr", "nl", "dev", "app", "biz", "co"])
 
     public init() {}
 
@@ -77,7 +77,7 @@ public struct URLRecognizer: Recognizer {
             while end > index, text[end - 1] == UInt8(ascii: ".") || text[end - 1] == UInt8(ascii: "-") { end -= 1 }
             if end < text.count, text[end] == UInt8(ascii: "@") { index = end + 1; continue }
             if let dot = text[index..<end].lastIndex(of: UInt8(ascii: ".")), dot > index, EmailRecognizer.validDomain(text, index..<end),
-               Self.bareTLDs.contains(lowercasedWord(text, dot + 1..<end)) {
+               Self.bareTLDs.contains(text, dot + 1..<end) {
                 let full = end < text.count && text[end] == UInt8(ascii: "/") ? Self.urlEnd(text, from: end) : end
                 findings.append(Finding(entityType: Entity.url, start: index, end: full, score: 0.5, recognizer: name))
                 index = full

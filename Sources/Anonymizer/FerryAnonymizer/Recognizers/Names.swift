@@ -1,40 +1,42 @@
 /// The gazetteers as sets of lowercased words, built once.
 struct NameIndex: Sendable {
-    let firstNames: Set<[UInt8]>
-    let surnames: Set<[UInt8]>
-    let places: Set<[UInt8]>
-    let titles: Set<[UInt8]>
-    /// Multi-word places by their first word.
-    let multiWordPlaces: [[UInt8]: [[UInt8]]]
-    static let particles: Set<[UInt8]> = Set(["von", "van", "de", "der", "den", "zu", "di", "da", "del", "le", "la", "ten", "vom"].map { Array($0.utf8) })
+    let firstNames: WordTable
+    let surnames: WordTable
+    let places: WordTable
+    let titles: WordTable
+    /// Multi-word places by their first word (the value indexes `multiWordPlaceLists`).
+    let multiWordPlaces: WordTable
+    let multiWordPlaceLists: [[[UInt8]]]
+    static let particles = WordTable(words: ["von", "van", "de", "der", "den", "zu", "di", "da", "del", "le", "la", "ten", "vom"])
 
     /// Capitalized words that start sentences or stand before names without being names.
-    static let sentenceWords: Set<[UInt8]> = Set("""
+    static let sentenceWords = WordTable(words: """
         the a an and or but with for from to at in on by of as is was dear hello hi thanks this that these our your my his her their mr mrs
         der die das den dem des ein eine einer eines und oder aber mit für von vom zu zum zur bei beim im in am an auf aus nach liebe lieber
         hallo sehr geehrte geehrter dank danke bitte ihr ihre sein seine unser unsere mein meine familie family team firma company
-        """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map { Array($0.utf8) })
+        """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
 
     static let shared = NameIndex()
 
     private init() {
-        func words(_ list: String) -> Set<[UInt8]> {
-            Set(list.split(whereSeparator: { $0 == " " || $0 == "\n" }).map { word in
-                let bytes = Array(word.utf8)
-                return bytes.withUnsafeBufferPointer { lowercasedWord($0, 0..<bytes.count) }
-            })
-        }
+        func words(_ list: String) -> WordTable { WordTable(words: list.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)) }
         firstNames = words(Gazetteers.firstNames)
         surnames = words(Gazetteers.surnames)
         places = words(Gazetteers.places)
-        titles = Set(Gazetteers.titles.map { Array($0.utf8) })
-        var multi: [[UInt8]: [[UInt8]]] = [:]
+        titles = WordTable(words: Gazetteers.titles)
+        var firstWords: [String] = []
+        var lists: [[[UInt8]]] = []
         for place in Gazetteers.multiWordPlaces {
-            let bytes = Array(place.utf8)
-            let first = Array(bytes.prefix { $0 != UInt8(ascii: " ") })
-            multi[first.withUnsafeBufferPointer { lowercasedWord($0, 0..<first.count) }, default: []].append(bytes)
+            let first = String(place.prefix { $0 != " " })
+            if let index = firstWords.firstIndex(of: first) {
+                lists[index].append(Array(place.utf8))
+            } else {
+                firstWords.append(first)
+                lists.append([Array(place.utf8)])
+            }
         }
-        multiWordPlaces = multi
+        multiWordPlaces = WordTable(firstWords.enumerated().map { ($1, Int32($0)) })
+        multiWordPlaceLists = lists
     }
 }
 
@@ -74,12 +76,12 @@ public struct PersonRecognizer: Recognizer {
         while index < text.count {
             guard text.isCapitalized(index), text.boundaryBefore(index) else { index += 1; continue }
             var end = text.wordEnd(from: index)
-            let word = lowercasedWord(text, index..<end)
-            if names.titles.contains(word) {
+            let word = index..<end
+            if names.titles.contains(text, word) {
                 var after = end
                 if after < text.count, text[after] == UInt8(ascii: ".") { after += 1 }
                 // Herr Dr. Müller, Prof. Dr. Weber: titles in a row.
-                while let next = text.nextWord(after: after), names.titles.contains(lowercasedWord(text, next)) {
+                while let next = text.nextWord(after: after), names.titles.contains(text, next) {
                     after = next.upperBound
                     if after < text.count, text[after] == UInt8(ascii: ".") { after += 1 }
                 }
@@ -89,19 +91,19 @@ public struct PersonRecognizer: Recognizer {
                     index = nameEnd
                     continue
                 }
-            } else if names.firstNames.contains(word) {
+            } else if names.firstNames.contains(text, word) {
                 // Double first names: Anna-Lena, Hans-Peter.
                 if end + 1 < text.count, text[end] == UInt8(ascii: "-"), text.isCapitalized(end + 1) {
                     let secondEnd = text.wordEnd(from: end + 1)
-                    if names.firstNames.contains(lowercasedWord(text, end + 1..<secondEnd)) { end = secondEnd }
+                    if names.firstNames.contains(text, end + 1..<secondEnd) { end = secondEnd }
                 }
                 let (nameEnd, known, unknown) = Self.extendName(text, from: end, names: names, requireKnown: true)
                 let score = known ? 0.85 : unknown ? 0.6 : 0.5
                 findings.append(Finding(entityType: Entity.person, start: index, end: nameEnd, score: score, recognizer: name))
                 index = nameEnd
                 continue
-            } else if !names.places.contains(word), !NameIndex.sentenceWords.contains(word), let next = text.nextWord(after: end),
-                      text.isCapitalized(next.lowerBound), names.surnames.contains(lowercasedWord(text, next)) {
+            } else if !names.places.contains(text, word), !NameIndex.sentenceWords.contains(text, word), let next = text.nextWord(after: end),
+                      text.isCapitalized(next.lowerBound), names.surnames.contains(text, next) {
                 // An unknown first name before a known surname: "Wiebke Schmidt".
                 findings.append(Finding(entityType: Entity.person, start: index, end: next.upperBound, score: 0.6, recognizer: name))
                 index = next.upperBound
@@ -119,17 +121,15 @@ public struct PersonRecognizer: Recognizer {
         var taken = 0
         while taken < 3, let next = text.nextWord(after: end) {
             var word = next
-            var lowered = lowercasedWord(text, word)
             // von / van / de … before a capitalized word.
-            while NameIndex.particles.contains(lowered), !text.isCapitalized(word.lowerBound), let following = text.nextWord(after: word.upperBound) {
+            while NameIndex.particles.contains(text, word), !text.isCapitalized(word.lowerBound), let following = text.nextWord(after: word.upperBound) {
                 word = following
-                lowered = lowercasedWord(text, word)
             }
-            guard text.isCapitalized(word.lowerBound), !names.places.contains(lowered), !names.titles.contains(lowered) else { break }
+            guard text.isCapitalized(word.lowerBound), !names.places.contains(text, word), !names.titles.contains(text, word) else { break }
             // Hyphenated surnames: Müller-Lüdenscheidt.
             var wordEnd = word.upperBound
             if wordEnd + 1 < text.count, text[wordEnd] == UInt8(ascii: "-"), text.isCapitalized(wordEnd + 1) { wordEnd = text.wordEnd(from: wordEnd + 1) }
-            if names.surnames.contains(lowered) || names.firstNames.contains(lowered) {
+            if names.surnames.contains(text, word) || names.firstNames.contains(text, word) {
                 known = true
             } else {
                 // An unknown capitalized word ends a sentence's name only if it is not where a new sentence starts.
@@ -159,15 +159,14 @@ public struct LocationRecognizer: Recognizer {
         while index < text.count {
             guard text.isCapitalized(index), text.boundaryBefore(index) else { index += 1; continue }
             let end = text.wordEnd(from: index)
-            let word = lowercasedWord(text, index..<end)
-            if let longer = names.multiWordPlaces[word]?.first(where: { place in
+            if let list = names.multiWordPlaces.find(text, index..<end), let longer = names.multiWordPlaceLists[Int(list)].first(where: { place in
                 index + place.count <= text.count && (0..<place.count).allSatisfy { text[index + $0] == place[$0] } && !text.isWord(index + place.count)
             }) {
                 findings.append(Finding(entityType: Entity.location, start: index, end: index + longer.count, score: 0.6, recognizer: name))
                 index += longer.count
                 continue
             }
-            if names.places.contains(word) {
+            if names.places.contains(text, index..<end) {
                 findings.append(Finding(entityType: Entity.location, start: index, end: end, score: 0.6, recognizer: name))
             }
             index = end

@@ -12,7 +12,7 @@ public struct IPRecognizer: Recognizer {
     public let entities = [Entity.ip]
     public let context = ["ip", "ipv4", "ipv6", "address", "adresse", "server", "host"]
 
-    static let versionWords: [[UInt8]] = ["version", "ver", "v", "build", "release", "firmware", "update", "os"].map { Array($0.utf8) }
+    static let versionWords = WordTable(words: ["version", "ver", "v", "build", "release", "firmware", "update", "os"])
 
     public init() {}
 
@@ -79,8 +79,7 @@ public struct IPRecognizer: Recognizer {
         var wordStart = index
         while text.isWord(wordStart - 1) { wordStart -= 1 }
         guard index >= 0, wordStart <= index else { return false }
-        let word = lowercasedWord(text, wordStart..<index + 1)
-        return versionWords.contains(word)
+        return versionWords.contains(text, wordStart..<index + 1)
     }
 
     static func isIPv6(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {

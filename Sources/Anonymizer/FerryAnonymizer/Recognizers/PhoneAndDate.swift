@@ -110,15 +110,12 @@ public struct DateRecognizer: Recognizer {
     public let entities = [Entity.dateTime]
     public let context = ["date", "birthday", "born", "birth", "dob", "geboren", "geburtsdatum", "geburtstag", "geb", "datum", "am", "on", "since", "seit", "bis", "until"]
 
-    static let months: [[UInt8]: Int] = {
-        let names: [(String, Int)] = [
-            ("january", 1), ("jan", 1), ("januar", 1), ("jänner", 1), ("february", 2), ("feb", 2), ("februar", 2), ("march", 3), ("mar", 3),
-            ("märz", 3), ("maerz", 3), ("mär", 3), ("april", 4), ("apr", 4), ("may", 5), ("mai", 5), ("june", 6), ("jun", 6), ("juni", 6),
-            ("july", 7), ("jul", 7), ("juli", 7), ("august", 8), ("aug", 8), ("september", 9), ("sep", 9), ("sept", 9), ("october", 10),
-            ("oct", 10), ("oktober", 10), ("okt", 10), ("november", 11), ("nov", 11), ("december", 12), ("dec", 12), ("dezember", 12), ("dez", 12),
-        ]
-        return Dictionary(uniqueKeysWithValues: names.map { (Array($0.0.utf8), $0.1) })
-    }()
+    static let months = WordTable([
+        ("january", 1), ("jan", 1), ("januar", 1), ("jänner", 1), ("february", 2), ("feb", 2), ("februar", 2), ("march", 3), ("mar", 3),
+        ("märz", 3), ("maerz", 3), ("mär", 3), ("april", 4), ("apr", 4), ("may", 5), ("mai", 5), ("june", 6), ("jun", 6), ("juni", 6),
+        ("july", 7), ("jul", 7), ("juli", 7), ("august", 8), ("aug", 8), ("september", 9), ("sep", 9), ("sept", 9), ("october", 10),
+        ("oct", 10), ("oktober", 10), ("okt", 10), ("november", 11), ("nov", 11), ("december", 12), ("dec", 12), ("dezember", 12), ("dez", 12),
+    ])
 
     public init() {}
 
@@ -186,7 +183,7 @@ public struct DateRecognizer: Recognizer {
         index += 1
         if text.matches(Array("of ".utf8), at: index) { index += 3 }
         let monthEnd = text.wordEnd(from: index)
-        guard monthEnd > index, let month = months[lowercasedWord(text, index..<monthEnd)], valid(day: day.value, month: month) else { return nil }
+        guard monthEnd > index, let found = months.find(text, index..<monthEnd), valid(day: day.value, month: Int(found)) else { return nil }
         index = monthEnd
         if index < text.count, text[index] == UInt8(ascii: ".") { index += 1 }
         guard index < text.count, text[index] == UInt8(ascii: " ") else { return nil }
@@ -198,7 +195,8 @@ public struct DateRecognizer: Recognizer {
     /// November 24, 2026; Nov 24th 2026.
     static func monthDayYear(_ text: UnsafeBufferPointer<UInt8>, _ start: Int) -> Int? {
         let monthEnd = text.wordEnd(from: start)
-        guard (3...9).contains(monthEnd - start), let month = months[lowercasedWord(text, start..<monthEnd)] else { return nil }
+        guard (3...9).contains(monthEnd - start), let found = months.find(text, start..<monthEnd) else { return nil }
+        let month = Int(found)
         var index = monthEnd
         if index < text.count, text[index] == UInt8(ascii: ".") { index += 1 }
         guard index < text.count, text[index] == UInt8(ascii: " ") else { return nil }
