@@ -146,13 +146,14 @@ import Testing
     }
 
     @Test func aWrongConfigurationOrSourceGoesDeadWithTheReason() throws {
-        try fixture.db.query("CREATE TABLE notes (id bigint PRIMARY KEY, body text, amount numeric)")
+        try fixture.db.query("CREATE TABLE notes (id bigint PRIMARY KEY, body text, amount numeric, author_id int)")
         let ids = try [
             enqueue(#"{"source": {"table": "notes", "key": "id", "columns": ["body"]}, "target": {"in_place": true}, "config": {"operators": {"PERSON": {"type": "scramble"}}}}"#),
             enqueue(#"{"source": {"table": "notes", "key": "id", "columns": ["amount"]}, "target": {"in_place": true}}"#),
             enqueue(#"{"source": {"table": "nope", "key": "id", "columns": ["body"]}, "target": {"in_place": true}}"#),
             enqueue(#"{"source": {"file": "../etc/passwd"}, "target": {"file": "x.jsonl"}}"#),
             enqueue(#"{"source": {"table": "notes", "key": "id", "columns": ["body"]}, "target": {"columns": {"body": "body"}}}"#),
+            enqueue(#"{"source": {"table": "notes", "key": "author_id", "columns": ["body"]}, "target": {"in_place": true}}"#),
         ]
         let process = try worker()
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
@@ -162,7 +163,7 @@ import Testing
             #expect(ended?.status == .dead, "\(String(describing: ended))\n\(process.output.suffix(2000))")
             reasons += (ended?.error?.message ?? "") + "\n"
         }
-        for expected in ["operator type 'scramble' is unknown", "notes.amount is numeric", "no table 'nope'", "without '..'", "say \"in_place\": true"] {
+        for expected in ["operator type 'scramble' is unknown", "notes.amount is numeric", "no table 'nope'", "without '..'", "say \"in_place\": true", "notes.author_id is not unique"] {
             #expect(reasons.contains(expected), "\(reasons)")
         }
         #expect(try fixture.int("SELECT count(*)::int FROM anonymize_runs") == 0)

@@ -150,6 +150,16 @@ extension AnonymizePlan {
         return (quoted, columns)
     }
 
+    /// Whether a unique index (or the primary key) covers exactly `column` of `relation`.
+    static func isUniqueKey(_ relation: String, _ column: String, db: PostgresConnection) throws -> Bool {
+        try db.query("""
+            SELECT EXISTS (
+                SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL AND a.attname = $2
+            ) AS found
+            """, [relation, column]).first?.decode("found", as: Bool.self) ?? false
+    }
+
     static func resolveTable(_ table: String, source: AnonymizeRequest.Source, target: AnonymizeRequest.Target, db: PostgresConnection) throws -> TablePlan {
         guard table.utf8.count <= 200, let (relation, columns) = try Self.relation(table, db: db) else {
             throw PermanentJobError("no table '\(table.prefix(200))' (as PostgreSQL reads the name: unquoted names are lowercased)")
@@ -163,6 +173,9 @@ extension AnonymizePlan {
         guard let keyName = source.key else { throw PermanentJobError("source.key is required: an integer column that identifies rows (the primary key)") }
         let key = try column(keyName, in: columns, of: relation)
         guard key.integral else { throw PermanentJobError("source.key \(key.name) is \(key.type); keyset paging needs an integer key (bigint, integer or smallint)") }
+        guard try isUniqueKey(relation, key.name, db: db) else {
+            throw PermanentJobError("\(relation).\(key.name) is not unique (no primary key or unique index on it alone); rows are paged and written by it")
+        }
         guard let names = source.columns, !names.isEmpty, names.count <= 64 else { throw PermanentJobError("source.columns must name 1 to 64 text columns") }
         let sources = try names.map { try column($0, in: columns, of: relation) }
         if let bad = sources.first(where: { !$0.textual }) { throw PermanentJobError("\(relation).\(bad.name) is \(bad.type); only text, varchar and char columns are anonymized") }
@@ -188,7 +201,9 @@ extension AnonymizePlan {
                 guard existing.quoted != relation else { throw PermanentJobError("target.table is the source table: say \"in_place\": true, or name target columns") }
                 let targetKey = try column(keyName, in: existing.columns, of: existing.quoted)
                 let targets = try names.map { try column($0, in: existing.columns, of: existing.quoted) }
-                guard targetKey.integral else { throw PermanentJobError("\(existing.quoted).\(keyName) must be an integer key") }
+                guard targetKey.integral, try isUniqueKey(existing.quoted, keyName, db: db) else {
+                    throw PermanentJobError("\(existing.quoted).\(keyName) must be an integer column with a primary key or unique index on it alone")
+                }
                 return TablePlan(relation: relation, key: key.quoted, columns: sources.map(\.quoted), targetRelation: existing.quoted, targetColumns: targets.map(\.quoted), separateTable: true)
             }
             // A new table: the key and the columns, quoted by PostgreSQL (format('%I')).
