@@ -469,7 +469,7 @@ import Yams
         #expect(metrics.contains(#"ferry_rate_limit_waiting_jobs{type="claude.message",key="opus"} 1.0"#), "\(metrics)")
         // And on the dashboard, with a batch beside it.
         let (batch, _) = try Batches(dispatcher: dispatcher).enqueue(BatchRequest(jobs: [.init(type: "ferry.noop")], description: "<b>nightly</b>"))
-        let page = try http.execute(HTTPRequest(url: base + "/")).text
+        let page = try http.execute(HTTPRequest(url: base + "/limits")).text + http.execute(HTTPRequest(url: base + "/batches")).text
         #expect(page.contains("<td>claude.message</td><td>1 per 60.0 seconds, burst 1, one budget per model</td><td>opus</td><td class=\"n\">0</td><td class=\"n\">1</td>"), "\(page)")
         #expect(page.contains("<td>\(batch)</td><td>&lt;b&gt;nightly&lt;/b&gt;</td><td>default</td><td class=\"n\">0 of 1</td>"), "\(page)")
     }
@@ -505,7 +505,7 @@ import Yams
                 checked += 1
             }
         }
-        #expect(checked == 49)
+        #expect(checked == 64)
     }
 }
 
@@ -580,7 +580,7 @@ import Yams
         let base = "http://127.0.0.1:\(port)"
         _ = eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: base + "/healthz")))?.status == 200 }
 
-        let page = try http.execute(HTTPRequest(url: base + "/"))
+        let page = try http.execute(HTTPRequest(url: base + "/dead"))
         #expect(page.status == 200)
         #expect(page.headers["content-type"]?.hasPrefix("text/html") == true)
         #expect(page.text.contains(id))
@@ -588,7 +588,8 @@ import Yams
         #expect(!page.text.contains("<script>"))
         #expect(page.text.contains("action=\"/ui/dead/\(id)/retry\""))
         // Records kept outside Redis have their sections; here PostgreSQL is missing or unmigrated.
-        #expect(page.text.contains("<h2 id=\"imports\">imports</h2>") && page.text.contains("<h2 id=\"claude-usage\">claude/usage</h2>"))
+        let records = try http.execute(HTTPRequest(url: base + "/records")).text
+        #expect(records.contains("<h2 id=\"imports\">imports</h2>") && records.contains("<h2 id=\"claude-usage\">claude/usage</h2>"))
 
         let forged = try http.execute(HTTPRequest(method: "POST", url: base + "/ui/dead/\(id)/retry", headers: ["Origin": "https://evil.example"]))
         #expect(forged.status == 403)
@@ -598,7 +599,7 @@ import Yams
         let stats = try QueueAdmin(keys: keys).queues.stats(on: redis).queues["default"]
         #expect(stats?.dead == 0)
         #expect(stats?.ready == 1)
-        #expect(!(try http.execute(HTTPRequest(url: base + "/")).text.contains("class=\"dead-job\"")))
+        #expect(!(try http.execute(HTTPRequest(url: base + "/dead")).text.contains("class=\"dead-job\"")))
     }
 }
 
@@ -633,6 +634,71 @@ import Yams
         #expect(try redis.command("EXISTS", .string(keys.paused("default"))).int == 0)
     }
 
+    @Test func anAdminWalksThePagesFiltersAndRetriesASelection() throws {
+        let namespace = "wtest-\(UUID().uuidString.prefix(8))"
+        let keys = QueueKeyspace(namespace: namespace)
+        let redis = try RedisConnection(url: TestEnvironment.redisURL)
+        let ranKey = "\(namespace):ran"
+        let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), keys: keys)
+        // Seven dead jobs: five ferry.record (the selection), two of a type no worker knows.
+        var selected: [String] = []
+        for index in 0..<7 {
+            let record = index < 5
+            let id = try dispatcher.enqueue(.init(type: record ? "ferry.record" : "report.build", args: .object(["key": .string(ranKey), "n": .int(Int64(index))])))
+            let fetched = try #require(try Fetcher(keys: keys, consumer: Consumer(worker: "w", lane: .slot(0))).fetch(from: "default", limit: 1, on: redis).first)
+            try Settler(keys: keys).settle(fetched, .bury(JobFailure(type: record ? "SMTPError" : "Timeout", message: record ? "relay was down" : "took too long")), on: redis)
+            if record { selected.append(id) }
+        }
+        let port = try FreePort.find()
+        let environment = ["FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_ADMIN_ADDR": "127.0.0.1:\(port)"]
+        let admin = try ChildProcess([TestEnvironment.ferryBinary, "admin"], environment: environment)
+        defer { admin.signal(SIGTERM); admin.waitForExit(timeout: 10) }
+        let worker = try ChildProcess([TestEnvironment.ferryBinary, "worker", "--concurrency", "2", "--heartbeat", "1"], environment: environment)
+        defer { worker.signal(SIGTERM); worker.waitForExit(timeout: 30) }
+        // Some successes for the health table and the chart, counted with the next heartbeat.
+        try dispatcher.enqueue(batch: (0..<40).map { _ in .init(type: "ferry.record", args: .object(["key": .string("\(namespace):other")])) })
+        #expect(try eventually(timeout: 20) { try TypeHealth(keys: keys).summary(on: redis).lastHour["ferry.record"]?.succeeded == 40 })
+        let http = HTTPClient()
+        _ = eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/healthz")))?.status == 200 }
+
+        let shots = ProcessInfo.processInfo.environment["FERRY_SCREENSHOTS_DIR"] ?? NSTemporaryDirectory() + "ferry-shots-\(namespace)"
+        let browser = try ChildProcess([
+            "/usr/bin/env", "python3", FileManager.default.currentDirectoryPath + "/Tests/browser/dashboard_walk.py",
+            "--url", "http://127.0.0.1:\(port)", "--type", "ferry.record", "--shots", shots,
+        ])
+        #expect(browser.waitForExit(timeout: 180) == 0, "\(browser.output)")
+        let line = try #require(browser.output.split(separator: "\n").last { $0.hasPrefix("{") }, "\(browser.output)")
+        let seen = try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))
+        // Every section's page, marked in the navigation, times in the viewer's zone.
+        let pages = try #require(seen["pages"]?.object)
+        #expect(Set(pages.keys) == ["overview", "queues", "busy", "retries", "scheduled", "dead", "schedules", "batches", "limits", "records"], "\(line)")
+        for (name, page) in pages {
+            #expect(page["current"]?.string == (name == "overview" ? "/" : "/\(name)"), "\(name): \(page)")
+            #expect(page["times_local"] == .bool(true), "\(name): \(page)")
+        }
+        #expect(pages["overview"]?["h1"] == .string("Overview") && pages["limits"]?["h1"] == .string("Rate limits"))
+        // A dead job's page, with its arguments, actions and the command that enqueues a copy.
+        #expect(seen["job"]?["state"] == .string("dead") && seen["job"]?["has_arguments"] == .bool(true) && seen["job"]?["retry_button"] == .bool(true), "\(line)")
+        #expect(seen["job"]?["command"]?.string?.hasPrefix("ferry enqueue 'report.build' --args '{\"key\":") == true, "\(line)")  // the newest dead job
+        // The filter selects five of seven; the confirmation says so; retrying empties the selection.
+        #expect(seen["dead_rows_before"] == .int(7) && seen["filtered_rows"] == .int(5), "\(line)")
+        #expect(seen["confirmation"]?.string?.contains("Retry 5 dead jobs with type ferry.record?") == true, "\(line)")
+        #expect(seen["after_url"] == .string("/dead?type=ferry.record") && seen["rows_after"] == .int(0), "\(line)")
+        // Keyboard, phone, dark mode, live refresh and its toggle, scripts off.
+        #expect(seen["first_tab"] == .string("Overview"), "\(line)")
+        #expect(seen["phone_overflow"] == .bool(false), "\(line)")
+        #expect(seen["dark_background"] == .string("rgb(20, 23, 28)"), "\(line)")
+        #expect(seen["live_refresh"] == .string("5") && seen["stopped_refresh"] == .bool(true), "\(line)")
+        #expect(seen["no_script_h1"] == .string("Dead"), "\(line)")
+        for name in ["overview", "dead", "dead-filtered", "confirm", "job", "overview-phone", "overview-dark"] {
+            #expect(FileManager.default.fileExists(atPath: "\(shots)/\(name).png"), "\(name).png")
+        }
+        // The retried selection ran; the two others are still dead.
+        #expect(try eventually(timeout: 20) { try selected.allSatisfy { try redis.command("SISMEMBER", .string(ranKey), .string($0)).int == 1 } },
+                "\(worker.output.suffix(1000))")
+        #expect(try QueueAdmin(keys: keys).queues.stats(on: redis).queues["default"]?.dead == 2)
+    }
+
     @Test func aPersonSeesTheDeadJobPressesRetryAndTheJobRuns() throws {
         let namespace = "btest-\(UUID().uuidString.prefix(8))"
         let keys = QueueKeyspace(namespace: namespace)
@@ -656,12 +722,12 @@ import Yams
         let screenshot = NSTemporaryDirectory() + "ferry-dashboard-\(namespace).png"
         let browser = try ChildProcess([
             "/usr/bin/env", "python3", FileManager.default.currentDirectoryPath + "/Tests/browser/dashboard_retry.py",
-            "--url", "http://127.0.0.1:\(port)/", "--job", id, "--screenshot", screenshot,
+            "--url", "http://127.0.0.1:\(port)/dead", "--job", id, "--screenshot", screenshot,
         ])
         #expect(browser.waitForExit(timeout: 90) == 0, "\(browser.output)")
         let line = try #require(browser.output.split(separator: "\n").last { $0.hasPrefix("{") }, "\(browser.output)")
         let seen = try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))
-        #expect(seen["title"] == .string("Ferry"))
+        #expect(seen["title"] == .string("Dead · Ferry"))
         #expect(seen["job_listed_before"] == .bool(true), "\(line)")
         #expect(seen["dead_rows_before"] == .int(1))
         #expect(seen["button_found"] == .bool(true))

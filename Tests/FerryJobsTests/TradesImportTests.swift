@@ -302,7 +302,7 @@ import Testing
         #expect(try get(base + "/abc").0 == 400)
         #expect(try get(base + "?limit=0").0 == 400)
         // The dashboard lists the newest imports too.
-        let page = try http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/")).text
+        let page = try http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/records")).text
         #expect(page.contains("<h2 id=\"imports\">imports</h2>") && page.contains("admin.csv") && page.contains("<td>succeeded</td>"), "\(page.suffix(3000))")
     }
 

@@ -68,6 +68,9 @@ public struct QueueKeyspace: Sendable, Equatable {
     /// The prefix of every key of the ``WindowBudget`` of `scope`.
     public func budget(_ scope: String) -> String { "\(namespace):{budget:\(scope)}:" }
     public var limiters: String { "\(namespace):limiters" }
+    /// Job outcomes per type in one minute (`bucket`: Unix minutes) or hour (Unix hours): a hash.
+    public func health(minute bucket: Int64) -> String { "\(namespace):health:m:\(bucket)" }
+    public func health(hour bucket: Int64) -> String { "\(namespace):health:h:\(bucket)" }
     public var queues: String { "\(namespace):queues" }
     public var workers: String { "\(namespace):workers" }
     public func worker(_ id: String) -> String { "\(namespace):worker:\(id)" }

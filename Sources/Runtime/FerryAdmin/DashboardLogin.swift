@@ -130,7 +130,7 @@ struct LoginRoutes {
     }
 
     static func page(status: HTTPResponse.Status, message: String?) -> Response {
-        let note = message.map { "<p class=\"error\">\(Dashboard.escape($0))</p>" } ?? ""
+        let note = message.map { "<p class=\"error\">\(HTML.escape($0))</p>" } ?? ""
         let html = """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Ferry — log in</title>
             <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -25,7 +25,7 @@ struct Executor {
         )
         let queues = process.options.queues.names
         var generator = SystemRandomNumberGenerator()
-        let metrics = JobMetrics()
+        let metrics = JobMetrics(tally: process.tallies[slot])
         var redis: RedisConnection?
         var batchSize = 1
         var idlePolls = 0

@@ -53,7 +53,10 @@ struct Housekeeping {
                 let connection = try redis ?? RedisConnection(configuration: process.redisConfiguration)
                 redis = connection
                 try process.flushPendingSettlements(on: connection)
-                if stoppingNow { return }
+                if stoppingNow {
+                    try recordOutcomes(on: connection)
+                    return
+                }
                 if clock.now >= nextPromotion {
                     try promoter.promoteDue(in: options.queues.names, on: connection)
                     let nowPaused = try pauses.paused(among: options.queues.names, on: connection)
@@ -62,6 +65,7 @@ struct Housekeeping {
                 }
                 if clock.now >= nextBeat {
                     try beat(on: connection)
+                    try recordOutcomes(on: connection)
                     if clock.now >= recoveryAllowedAt { try recoverDeadWorkers(on: connection) }
                     nextBeat = clock.now + options.heartbeatInterval
                 }
@@ -79,6 +83,19 @@ struct Housekeeping {
         // Listed again on every beat: a worker cut off long enough to be recovered comes back listed.
         try registry.register(worker: process.id, consumers: process.consumers, queues: options.queues.names, on: redis)
         try registry.beat(heartbeat(), ttl: options.heartbeatTTL, on: redis)
+    }
+
+    /// Adds the executors' per-type outcomes to the minute and hour buckets; on failure they go
+    /// back into a tally for the next beat.
+    private func recordOutcomes(on redis: RedisConnection) throws(RedisError) {
+        var counts: [String: TypeHealth.Counts] = [:]
+        for tally in process.tallies { counts.merge(tally.take(), uniquingKeysWith: +) }
+        do {
+            try TypeHealth(keys: process.keys).record(counts, on: redis)
+        } catch {
+            process.tallies[0].putBack(counts)
+            throw error
+        }
     }
 
     private func heartbeat() -> WorkerInfo {

@@ -1,4 +1,33 @@
+import FerryQueue
 import Metrics
+import Synchronization
+
+/// The outcomes of one executor's jobs by type, since housekeeping last took them. The lock is
+/// the executor's own (housekeeping takes it once per heartbeat), so no two executors contend.
+final class OutcomeTally: Sendable {
+    private let counts = Mutex<[String: TypeHealth.Counts]>([:])
+
+    func add(_ type: String, succeeded: Int = 0, retried: Int = 0, dead: Int = 0) {
+        counts.withLock { counts in
+            counts[type, default: TypeHealth.Counts()].succeeded += succeeded
+            counts[type, default: TypeHealth.Counts()].retried += retried
+            counts[type, default: TypeHealth.Counts()].dead += dead
+        }
+    }
+
+    /// Everything counted so far, leaving the tally empty.
+    func take() -> [String: TypeHealth.Counts] {
+        counts.withLock { counts in
+            defer { counts.removeAll(keepingCapacity: true) }
+            return counts
+        }
+    }
+
+    /// Puts counts back (Redis did not take them).
+    func putBack(_ taken: [String: TypeHealth.Counts]) {
+        counts.withLock { $0.merge(taken, uniquingKeysWith: +) }
+    }
+}
 
 /// The swift-metrics instruments of one executor thread, made once per label and dimensions.
 ///
@@ -6,6 +35,13 @@ import Metrics
 /// `ferry_jobs_total{type,queue,outcome}`, `ferry_job_duration_seconds{type}`,
 /// `ferry_queue_latency_seconds{queue}` (enqueue or due time to start).
 final class JobMetrics {
+    /// Outcomes by type for the dashboard's health table (``TypeHealth``).
+    let tally: OutcomeTally
+
+    init(tally: OutcomeTally) {
+        self.tally = tally
+    }
+
     /// What every job of one type and queue records; the last pair's are kept at hand, so a run of
     /// jobs of one type (the common case) looks nothing up.
     struct Instruments {

@@ -28,6 +28,8 @@ public final class WorkerProcess: Sendable {
     let services: JobServices
     let logger: Logger
     let slots: ExecutorSlots
+    /// Per-type outcomes, one tally per executor, added to Redis (``TypeHealth``) with each heartbeat.
+    let tallies: [OutcomeTally]
     let limits: TypeLimits
     let gate = IsolationGate()
     let settler: Settler
@@ -54,6 +56,7 @@ public final class WorkerProcess: Sendable {
         self.id = id
         self.options = options
         self.slots = ExecutorSlots(count: options.concurrency)
+        self.tallies = (0...options.concurrency).map { _ in OutcomeTally() }  // the last for the isolation lane
         self.limits = TypeLimits(registry: registry)
         self.keys = keys
         self.redisConfiguration = redis

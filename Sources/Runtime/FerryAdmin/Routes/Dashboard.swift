@@ -4,33 +4,146 @@ import FerryScheduler
 import Foundation
 import Hummingbird
 
-/// The dashboard at `/`: one server-rendered page, small inline CSS, no script — it reads the same
-/// with JavaScript off. Buttons are forms posting to `/ui/…`, which act and redirect back.
+/// The dashboard: a page per section (overview, queues, busy, retries, scheduled, dead,
+/// schedules, batches, rate limits, and one per ``AdminResource``), a page per job, filters and
+/// bulk actions with a confirmation that states the count. Server-rendered; buttons are forms
+/// posting to `/ui/…`, which act and send the browser back. Works with scripts off.
 struct Dashboard {
     let server: AdminServer
+
+    static let perPage = 50
 
     func register(on router: Router<BasicRequestContext>) {
         let admin = server.admin
         let keys = server.dispatcher.keys
 
-        router.get("/") { _, _ in
-            let snapshot = try await server.blocking.withRedis { redis in
-                (try admin.queues.stats(on: redis), try admin.dead.jobs(limit: 50, on: redis), try admin.scheduled.jobs(limit: 200, on: redis),
-                 try WorkerRegistry(keys: keys).liveWorkers(on: redis), try RateLimits(keys: keys).status(on: redis),
-                 try Batches(dispatcher: server.dispatcher).recent(limit: 20, on: redis))
-            }
-            server.history.record(processed: snapshot.0.processed, failed: snapshot.0.failed)
-            var records: [RecordsTable] = []
-            for resource in server.resources {
-                records.append(await Self.newest(of: resource, blocking: server.blocking))
-            }
-            let page = render(
-                stats: snapshot.0, dead: snapshot.1, waiting: snapshot.2, workers: snapshot.3, limits: snapshot.4, batches: snapshot.5, records: records
-            )
-            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: page)))
+        router.get("/ui/app.js") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=300"], body: .init(byteBuffer: ByteBuffer(string: HTML.script)))
         }
 
-        // Each button: a form post that acts, then sends the browser back to the page.
+        router.get("/") { request, _ in
+            let live = request.uri.queryParameters["live"] != "0"
+            let (stats, workers, health) = try await server.blocking.withRedis { redis in
+                (try admin.queues.stats(on: redis), try WorkerRegistry(keys: keys).liveWorkers(on: redis), try TypeHealth(keys: keys).summary(on: redis))
+            }
+            server.history.record(processed: stats.processed, failed: stats.failed)
+            let toggle = live
+                ? "live: refreshing every 5 s · <a href=\"/?live=0\">stop</a>"
+                : "<a href=\"/\">refresh live</a>"
+            return Self.respond(HTML.page(title: "Overview", current: "/", counts: Self.counts(stats, workers), refresh: live ? 5 : nil, liveToggle: toggle,
+                                     DashboardPages.overview(stats: stats, workers: workers, health: health)))
+        }
+
+        router.get("/queues") { _, _ in
+            let (stats, workers) = try await server.blocking.withRedis { redis in
+                (try admin.queues.stats(on: redis), try WorkerRegistry(keys: keys).liveWorkers(on: redis))
+            }
+            return Self.respond(HTML.page(title: "Queues", current: "/queues", counts: Self.counts(stats, workers), DashboardPages.queues(stats)))
+        }
+
+        router.get("/busy") { _, _ in
+            let (stats, workers) = try await server.blocking.withRedis { redis in
+                (try admin.queues.stats(on: redis), try WorkerRegistry(keys: keys).liveWorkers(on: redis))
+            }
+            return Self.respond(HTML.page(title: "Busy", current: "/busy", counts: Self.counts(stats, workers), DashboardPages.busy(workers)))
+        }
+
+        router.get("/dead") { request, _ in
+            let query = try ListQuery(request)
+            let (stats, workers, page, types) = try await server.blocking.withRedis { redis in
+                (try admin.queues.stats(on: redis), try WorkerRegistry(keys: keys).liveWorkers(on: redis), try query.deadPage(in: admin, on: redis),
+                 try Set(admin.dead.jobs(limit: 1000, on: redis).compactMap { $0.job?.type }))
+            }
+            return Self.respond(HTML.page(title: "Dead", current: "/dead", counts: Self.counts(stats, workers),
+                                     DashboardPages.jobList(.dead, query: query, page: page, queues: stats.queues.keys.sorted(), types: types.sorted())))
+        }
+
+        for (path, retries) in [("/retries", true), ("/scheduled", false)] {
+            router.get(RouterPath(path)) { request, _ in
+                let query = try ListQuery(request)
+                let (stats, workers, page) = try await server.blocking.withRedis { redis in
+                    (try admin.queues.stats(on: redis), try WorkerRegistry(keys: keys).liveWorkers(on: redis),
+                     try query.waitingPage(retries: retries, in: admin, on: redis))
+                }
+                let types = Set(page.jobs.compactMap(\.type))
+                return Self.respond(HTML.page(title: retries ? "Retries" : "Scheduled", current: path, counts: Self.counts(stats, workers),
+                                         DashboardPages.jobList(retries ? .retries : .scheduled, query: query, page: page,
+                                                                queues: stats.queues.keys.sorted(), types: types.sorted())))
+            }
+        }
+
+        // Bulk actions: a page stating what a filter selects and how many, then the form that acts.
+        for list in [DashboardPages.List.dead, .retries] {
+            router.get(RouterPath("\(list.path)/bulk")) { request, _ in
+                let query = try ListQuery(request)
+                let action = try Self.bulkAction(request, list)
+                let (stats, workers, count) = try await server.blocking.withRedis { redis in
+                    (try admin.queues.stats(on: redis), try WorkerRegistry(keys: keys).liveWorkers(on: redis),
+                     list == .dead ? try query.dead(in: admin, on: redis).count : try query.waiting(retries: true, in: admin, on: redis).count)
+                }
+                return Self.respond(HTML.page(title: "Confirm", current: list.path, counts: Self.counts(stats, workers),
+                                         DashboardPages.confirm(list, action: action, query: query, count: count)))
+            }
+            router.post(RouterPath("ui\(list.path)/bulk")) { request, _ in
+                try Self.refuseCrossSite(request)
+                let query = try ListQuery(request)
+                let action = try Self.bulkAction(request, list)
+                _ = try await server.blocking.withRedis { redis -> Int in
+                    switch (list, action) {
+                    case (.dead, "retry"): return try query.dead(in: admin, on: redis).reduce(0) { $0 + (try admin.dead.retry($1, on: redis) ? 1 : 0) }
+                    case (.dead, _): return try query.dead(in: admin, on: redis).reduce(0) { $0 + (try admin.dead.delete($1, on: redis) ? 1 : 0) }
+                    case (_, "retry"): return try query.waiting(retries: true, in: admin, on: redis).reduce(0) { $0 + (try admin.scheduled.runNow($1, on: redis) ? 1 : 0) }
+                    default: return try query.waiting(retries: true, in: admin, on: redis).reduce(0) { $0 + (try admin.scheduled.delete($1, on: redis) ? 1 : 0) }
+                    }
+                }
+                return Response(status: .seeOther, headers: [.location: list.path + HTML.query([("queue", query.queue), ("type", query.type)])])
+            }
+        }
+
+        router.get("/jobs/{id}") { _, context in
+            let id = try JobRoutes.id(context)
+            let (stats, workers, state) = try await server.blocking.withRedis { redis in
+                (try admin.queues.stats(on: redis), try WorkerRegistry(keys: keys).liveWorkers(on: redis), try JobState.find(id: id, admin: admin, on: redis))
+            }
+            guard let state else {
+                throw AdminError.notFound("no job \(id) is queued, running, scheduled or dead, and none finished with a record within its result_ttl")
+            }
+            return Self.respond(HTML.page(title: "Job \(id)", current: "", counts: Self.counts(stats, workers), DashboardPages.job(id: id, state: state)))
+        }
+
+        router.get("/schedules") { _, _ in
+            let (stats, workers) = try await server.blocking.withRedis { redis in
+                (try admin.queues.stats(on: redis), try WorkerRegistry(keys: keys).liveWorkers(on: redis))
+            }
+            return Self.respond(HTML.page(title: "Schedules", current: "/schedules", counts: Self.counts(stats, workers), DashboardPages.schedules(server.schedules)))
+        }
+
+        router.get("/batches") { _, _ in
+            let (stats, workers, batches) = try await server.blocking.withRedis { redis in
+                (try admin.queues.stats(on: redis), try WorkerRegistry(keys: keys).liveWorkers(on: redis), try Batches(dispatcher: server.dispatcher).recent(limit: 100, on: redis))
+            }
+            return Self.respond(HTML.page(title: "Batches", current: "/batches", counts: Self.counts(stats, workers), DashboardPages.batches(batches)))
+        }
+
+        router.get("/limits") { _, _ in
+            let (stats, workers, limits) = try await server.blocking.withRedis { redis in
+                (try admin.queues.stats(on: redis), try WorkerRegistry(keys: keys).liveWorkers(on: redis), try RateLimits(keys: keys).status(on: redis))
+            }
+            return Self.respond(HTML.page(title: "Rate limits", current: "/limits", counts: Self.counts(stats, workers), DashboardPages.limits(limits)))
+        }
+
+        router.get("/records") { request, _ in
+            let (stats, workers) = try await server.blocking.withRedis { redis in
+                (try admin.queues.stats(on: redis), try WorkerRegistry(keys: keys).liveWorkers(on: redis))
+            }
+            var tables: [RecordsTable] = []
+            for resource in server.resources {
+                tables.append(await Self.newest(of: resource, blocking: server.blocking))
+            }
+            return Self.respond(HTML.page(title: "Records", current: "/records", counts: Self.counts(stats, workers), Self.renderRecords(tables)))
+        }
+
+        // Each button: a form post that acts, then sends the browser back to the page it was on.
         let jobActions: [(String, @Sendable (String, RedisConnection) throws -> Bool)] = [
             ("ui/dead/{id}/retry", { try admin.dead.retry(id: $0, on: $1) }),
             ("ui/dead/{id}/delete", { try admin.dead.delete(id: $0, on: $1) }),
@@ -44,7 +157,7 @@ struct Dashboard {
                 guard try await server.blocking.withRedis({ try action(id, $0) }) else {
                     throw AdminError.notFound("no such job \(id) any more; it may have run, been retried or deleted meanwhile")
                 }
-                return Self.back()
+                return Self.back(request)
             }
         }
         let queueActions: [(String, @Sendable (String, RedisConnection) throws -> Void)] = [
@@ -56,9 +169,28 @@ struct Dashboard {
                 try Self.refuseCrossSite(request)
                 let queue = try QueueRoutes.queueName(context)
                 try await server.blocking.withRedis { try action(queue, $0) }
-                return Self.back()
+                return Self.back(request)
             }
         }
+    }
+
+    static func respond(_ html: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// The counts beside the navigation's sections.
+    static func counts(_ stats: FerryQueue.Stats, _ workers: [WorkerInfo]) -> [String: Int] {
+        let queues = stats.queues.values
+        return [
+            "/queues": stats.queues.count, "/busy": workers.reduce(0) { $0 + $1.busy.count },
+            "/scheduled": queues.reduce(0) { $0 + $1.scheduled }, "/dead": queues.reduce(0) { $0 + $1.dead },
+        ]
+    }
+
+    static func bulkAction(_ request: Request, _ list: DashboardPages.List) throws -> String {
+        let action = request.uri.queryParameters["action"].map(String.init) ?? ""
+        guard action == "retry" || action == "delete" else { throw AdminError.badRequest("action must be retry or delete") }
+        return action
     }
 
     /// The buttons act without a token on loopback, so another site's page must not be able to
@@ -75,11 +207,17 @@ struct Dashboard {
 
     static let forbidden = AdminError(status: .forbidden, code: "cross_site", message: "dashboard actions must come from the dashboard itself")
 
-    static func back() -> Response {
-        Response(status: .seeOther, headers: [.location: "/"])
+    /// Back to the page the button was on (its path on this server), else the overview.
+    static func back(_ request: Request) -> Response {
+        var target = "/"
+        if let referer = request.headers[.referer], let url = URLComponents(string: referer), url.host == nil || url.host.map({ (request.head.authority ?? "").hasPrefix($0) }) == true,
+           url.path.hasPrefix("/"), !url.path.hasPrefix("//"), !url.path.hasPrefix("/jobs/") {
+            target = url.path + (url.percentEncodedQuery.map { "?" + $0 } ?? "")
+        }
+        return Response(status: .seeOther, headers: [.location: target])
     }
 
-    // MARK: Rendering
+    // MARK: Records kept outside Redis
 
     /// The newest records of an ``AdminResource`` (imports, Claude usage…), or why there are none.
     struct RecordsTable {
@@ -90,7 +228,7 @@ struct Dashboard {
     static func newest(of resource: AdminResource, blocking: Blocking) async -> RecordsTable {
         do {
             let rows = try await blocking.run { () throws -> [JSONValue] in
-                let items = try resource.list(AdminResource.Query(limit: 10, parameters: [:]))
+                let items = try resource.list(AdminResource.Query(limit: 20, parameters: [:]))
                 let data = try ResourceRoutes.encoder.encode(ResourceRoutes.AnyEncodable(items))
                 return try JSONDecoder().decode(JSONValue.self, from: data).elements ?? []
             }
@@ -104,17 +242,17 @@ struct Dashboard {
 
     /// Names that identify a record come first; the others follow in alphabetical order.
     static func columnRank(_ name: String) -> Int {
-        ["id", "key", "status", "source", "ref", "model", "profile", "user_id", "calls", "accepted", "cost_usd"].firstIndex(of: name) ?? 100
+        ["id", "run_id", "key", "status", "source", "ref", "model", "profile", "user_id", "calls", "accepted", "rows", "cost_usd"].firstIndex(of: name) ?? 100
     }
 
     /// A table per resource: the scalar fields of its newest records (at most 10 columns).
     static func renderRecords(_ tables: [RecordsTable]) -> String {
         var html = ""
         for table in tables {
-            html += "<h2 id=\"\(escape(table.name.replacingOccurrences(of: "/", with: "-")))\">\(escape(table.name))</h2>"
+            html += "<h2 id=\"\(HTML.escape(table.name.replacingOccurrences(of: "/", with: "-")))\">\(HTML.escape(table.name))</h2>"
             switch table.rows {
             case .failure(.unavailable(let message)), .failure(.badRequest(let message)):
-                html += "<p class=\"muted\">\(escape(message))</p>"
+                html += "<p class=\"muted\">\(HTML.escape(message))</p>"
             case .success(let rows) where rows.isEmpty:
                 html += "<p class=\"muted\">None yet.</p>"
             case .success(let rows):
@@ -124,198 +262,21 @@ struct Dashboard {
                     default: return true
                     }
                 }.keys.sorted { (Self.columnRank($0), $0) < (Self.columnRank($1), $1) }.prefix(10)
-                html += "<table><tr>" + columns.map { "<th>\(escape($0))</th>" }.joined() + "</tr>"
+                html += "<div class=\"scroll\"><table><tr>" + columns.map { "<th>\(HTML.escape($0))</th>" }.joined() + "</tr>"
                 for row in rows {
                     html += "<tr class=\"record\">" + columns.map { column -> String in
                         switch row[column] {
-                        case .int(let number)?: return "<td class=\"n\">\(number.formatted())</td>"
+                        case .int(let number)?: return "<td class=\"n\">\(HTML.number(Int(clamping: number)))</td>"
                         case .double(let number)?: return "<td class=\"n\">\(number.formatted())</td>"
-                        case .string(let text)?: return "<td>\(escape(String(text.prefix(120))))</td>"
+                        case .string(let text)?: return "<td>\(HTML.escape(String(text.prefix(120))))</td>"
                         case .bool(let flag)?: return "<td>\(flag)</td>"
                         default: return "<td class=\"muted\">—</td>"
                         }
                     }.joined() + "</tr>"
                 }
-                html += "</table>"
+                html += "</table></div>"
             }
         }
         return html
-    }
-
-    func render(
-        stats: FerryQueue.Stats, dead: [DeadJob], waiting: [ScheduledJob], workers: [WorkerInfo],
-        limits: [RateLimiterStatus] = [], batches: [BatchStatus] = [], records: [RecordsTable] = []
-    ) -> String {
-        let now = Date()
-        var html = """
-            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Ferry</title>
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <style>
-            body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#1d2330;background:#fafbfc}
-            h1{font-size:1.4rem;margin:0 0 .5rem}h2{font-size:1.1rem;margin:1.6rem 0 .5rem}
-            table{border-collapse:collapse;width:100%;background:#fff}th,td{padding:.35rem .6rem;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}
-            th{background:#f0f2f5;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
-            .totals span{display:inline-block;margin-right:1.5rem}.err{color:#a0281e}.muted{color:#6b7280}
-            form{display:inline}button{font:inherit;padding:.15rem .6rem;border:1px solid #c5cad3;border-radius:4px;background:#fff;cursor:pointer}
-            button:hover{background:#eef1f5}svg{background:#fff;border:1px solid #e3e6ea}
-            </style></head><body>
-            <h1>Ferry</h1>
-            <p class="totals"><span>processed <b>\(stats.processed)</b></span><span>failed <b>\(stats.failed)</b></span>\
-            <span>worker processes <b>\(stats.workers)</b></span><span class="muted">\(Self.escape(now.formatted(.iso8601)))</span></p>
-            """
-        html += throughputGraph()
-
-        html += "<h2>Queues</h2><table><tr><th>queue</th><th>ready</th><th>scheduled</th><th>in flight</th><th>orphaned</th><th>dead</th><th>latency</th><th>processed</th><th>failed</th><th></th></tr>"
-        for (name, queue) in stats.queues.sorted(by: { $0.key < $1.key }) {
-            let action = queue.paused ? "resume" : "pause"
-            html += "<tr><td>\(Self.escape(name))\(queue.paused ? " <span class=\"muted\">(paused)</span>" : "")</td>"
-                + "<td class=\"n\">\(queue.ready)</td><td class=\"n\">\(queue.scheduled)</td><td class=\"n\">\(queue.inFlight)</td>"
-                + "<td class=\"n\">\(queue.orphaned)</td>"
-                + "<td class=\"n\">\(queue.dead)</td><td class=\"n\">\(String(format: "%.3f s", queue.latencyS))</td>"
-                + "<td class=\"n\">\(queue.processed)</td><td class=\"n\">\(queue.failed)</td>"
-                + "<td>\(Self.button("/ui/queues/\(Self.path(name))/\(action)", action))</td></tr>"
-        }
-        html += "</table>"
-
-        html += "<h2 id=\"dead\">Dead jobs</h2>"
-        if dead.isEmpty { html += "<p class=\"muted\">No dead jobs.</p>" } else {
-            html += "<table><tr><th>job</th><th>type</th><th>queue</th><th>error</th><th>died</th><th></th></tr>"
-            for job in dead {
-                html += "<tr class=\"dead-job\"><td>\(Self.escape(job.id))</td><td>\(Self.escape(job.job?.type ?? "(unparsable)"))</td>"
-                    + "<td>\(Self.escape(job.queue))</td><td class=\"err\">\(Self.escape(job.error.type)): \(Self.escape(String(job.error.message.prefix(300))))</td>"
-                    + "<td>\(Self.escape(Date(timeIntervalSince1970: job.diedAt).formatted(.iso8601)))</td>"
-                    + "<td>\(Self.button("/ui/dead/\(Self.path(job.id))/retry", "Retry")) \(Self.button("/ui/dead/\(Self.path(job.id))/delete", "Delete"))</td></tr>"
-            }
-            html += "</table>"
-        }
-
-        for (title, retries) in [("Retries", true), ("Scheduled", false)] {
-            let jobs = waiting.filter { $0.isRetry == retries }
-            html += "<h2>\(title)</h2>"
-            if jobs.isEmpty { html += "<p class=\"muted\">None.</p>"; continue }
-            html += "<table><tr><th>job</th><th>type</th><th>queue</th><th>runs at</th>\(retries ? "<th>attempt</th><th>last error</th>" : "")<th></th></tr>"
-            for job in jobs.prefix(50) {
-                html += "<tr><td>\(Self.escape(job.job.id))</td><td>\(Self.escape(job.job.type))</td><td>\(Self.escape(job.job.queue))</td>"
-                    + "<td>\(Self.escape(Date(timeIntervalSince1970: job.runAt).formatted(.iso8601)))</td>"
-                if retries {
-                    html += "<td class=\"n\">\(job.job.attempt) of \(job.job.maxAttempts)</td>"
-                        + "<td class=\"err\">\(Self.escape(String((job.job.error?.message ?? "").prefix(300))))</td>"
-                }
-                html += "<td>\(Self.button("/ui/scheduled/\(Self.path(job.job.id))/run", "Run now")) \(Self.button("/ui/scheduled/\(Self.path(job.job.id))/delete", "Delete"))</td></tr>"
-            }
-            html += "</table>"
-        }
-
-        html += "<h2 id=\"batches\">Batches</h2>"
-        if batches.isEmpty { html += "<p class=\"muted\">No batches in the last week.</p>" } else {
-            html += "<table><tr><th>batch</th><th>description</th><th>queue</th><th>done</th><th>pending</th><th>failed attempts</th><th>dead</th><th>state</th></tr>"
-            for batch in batches {
-                let state = batch.completedAt.map { "complete " + Date(timeIntervalSince1970: $0).formatted(.iso8601) + (batch.callbacksEnqueued.isEmpty ? "" : "; " + batch.callbacksEnqueued.joined(separator: ", ") + " enqueued") }
-                    ?? (batch.sealed ? "running" : "being enqueued")
-                html += "<tr class=\"batch\"><td>\(Self.escape(batch.id))</td><td>\(Self.escape(batch.description))</td><td>\(Self.escape(batch.queue))</td>"
-                    + "<td class=\"n\">\(batch.succeeded + batch.dead) of \(batch.total)</td><td class=\"n\">\(batch.pending)</td><td class=\"n\">\(batch.failed)</td>"
-                    + "<td class=\"n\(batch.dead > 0 ? " err" : "")\">\(batch.dead)</td><td>\(Self.escape(state))</td></tr>"
-            }
-            html += "</table>"
-        }
-
-        html += "<h2 id=\"rate-limits\">Rate limits</h2>"
-        if limits.isEmpty { html += "<p class=\"muted\">No rate-limited job types (rate: in jobs/&lt;type&gt;.yml).</p>" } else {
-            html += "<table><tr><th>type</th><th>limit</th><th>budget</th><th>free now</th><th>waiting</th><th>held until</th></tr>"
-            for limiter in limits {
-                let rows = limiter.budgets.isEmpty ? [nil] : limiter.budgets.map { Optional($0) }
-                for budget in rows {
-                    html += "<tr class=\"rate-limit\"><td>\(Self.escape(limiter.type))</td><td>\(Self.escape(limiter.limit.description))</td>"
-                        + "<td>\(Self.escape(budget?.key ?? "—"))</td><td class=\"n\">\(budget.map { String($0.available) } ?? "—")</td>"
-                        + "<td class=\"n\">\(budget?.waiting ?? 0)</td>"
-                        + "<td>\(Self.escape(budget?.heldUntil.map { Date(timeIntervalSince1970: $0).formatted(.iso8601) } ?? ""))</td></tr>"
-                }
-            }
-            html += "</table>"
-        }
-
-        html += Self.renderRecords(records)
-
-        html += "<h2>Workers</h2>"
-        if workers.isEmpty { html += "<p class=\"muted\">No live worker process.</p>" } else {
-            html += "<table><tr><th>host</th><th>pid</th><th>queues</th><th>started</th><th>busy</th></tr>"
-            for worker in workers {
-                let busy = worker.busy.map { job in
-                    var text = "\(Self.escape(job.type)) \(Self.escape(job.id)) (\(Int(now.timeIntervalSince1970 - job.startedAt)) s)"
-                    if let progress = job.progress {
-                        if let percent = progress.percent {
-                            text += " <progress max=\"100\" value=\"\(percent)\">\(percent)%</progress> \(percent)%"
-                        } else {
-                            text += " \(progress.done) done"
-                        }
-                        if let message = progress.message { text += " <span class=\"muted\">\(Self.escape(message))</span>" }
-                    }
-                    return text
-                }
-                html += "<tr><td>\(Self.escape(worker.host))\(worker.quiet ? " <span class=\"muted\">(quiet)</span>" : "")</td><td class=\"n\">\(worker.pid)</td>"
-                    + "<td>\(Self.escape(worker.queues.joined(separator: ", ")))</td>"
-                    + "<td>\(Self.escape(Date(timeIntervalSince1970: worker.startedAt).formatted(.iso8601)))</td>"
-                    + "<td>\(busy.isEmpty ? "<span class=\"muted\">idle</span>" : busy.joined(separator: "<br>"))</td></tr>"
-            }
-            html += "</table>"
-        }
-
-        html += "<h2>Schedules</h2>"
-        if server.schedules.isEmpty { html += "<p class=\"muted\">No schedules loaded.</p>" } else {
-            html += "<table><tr><th>entry</th><th>cron</th><th>zone</th><th>job</th><th>next</th></tr>"
-            for entry in server.schedules {
-                let next = entry.schedule.next(after: now).map { $0.formatted(.iso8601) } ?? "never"
-                html += "<tr><td>\(Self.escape(entry.name))\(entry.enabled ? "" : " <span class=\"muted\">(disabled)</span>")</td>"
-                    + "<td>\(Self.escape(entry.schedule.expression.source))</td><td>\(Self.escape(entry.timeZoneName))</td>"
-                    + "<td>\(Self.escape(entry.jobType))</td><td>\(Self.escape(next))</td></tr>"
-            }
-            html += "</table>"
-        }
-        return html + "</body></html>"
-    }
-
-    /// Jobs per minute over the last hour, as an inline SVG polyline.
-    func throughputGraph() -> String {
-        let rates = server.history.ratesPerMinute
-        guard rates.count >= 2, let first = rates.first?.at else {
-            return "<h2>Throughput</h2><p class=\"muted\">Collecting samples (one every 30 s while the admin server runs).</p>"
-        }
-        let width = 720.0, height = 120.0
-        let peak = max(1, rates.map(\.processed).max() ?? 1)
-        let points = rates.map { rate in
-            let x = rate.at.timeIntervalSince(first) / server.history.window * width
-            let y = height - rate.processed / peak * (height - 10)
-            return String(format: "%.1f,%.1f", x, y)
-        }.joined(separator: " ")
-        return """
-            <h2>Throughput</h2><p class="muted">jobs per minute, last hour (peak \(Int(peak)))</p>
-            <svg width="\(Int(width))" height="\(Int(height))" role="img" aria-label="jobs per minute">
-            <polyline fill="none" stroke="#2f6fdb" stroke-width="2" points="\(points)"/></svg>
-            """
-    }
-
-    static func button(_ action: String, _ label: String) -> String {
-        "<form method=\"post\" action=\"\(escape(action))\"><button type=\"submit\">\(escape(label))</button></form>"
-    }
-
-    static func path(_ component: String) -> String {
-        component.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? component
-    }
-
-    /// HTML-escapes text: every value on the page passes through here.
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
     }
 }

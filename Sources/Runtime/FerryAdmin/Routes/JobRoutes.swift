@@ -66,9 +66,10 @@ struct ListQuery {
 
     init(_ request: Request) throws {
         let parameters = request.uri.queryParameters
-        queue = parameters["queue"].map(String.init)
-        type = parameters["type"].map(String.init)
-        errorText = parameters["error"].map { String($0).lowercased() }
+        // An empty field of a filter form means "any".
+        queue = parameters["queue"].flatMap { $0.isEmpty ? nil : String($0) }
+        type = parameters["type"].flatMap { $0.isEmpty ? nil : String($0) }
+        errorText = parameters["error"].flatMap { $0.isEmpty ? nil : String($0).lowercased() }
         page = try Self.number(parameters["page"].map(String.init), name: "page", default: 1, range: 1...1_000_000)
         perPage = try Self.number(parameters["per_page"].map(String.init), name: "per_page", default: 50, range: 1...500)
     }
@@ -138,6 +139,41 @@ struct ListQuery {
 
     func page<T>(_ items: [T]) -> [T] {
         Array(items.dropFirst((page - 1) * perPage).prefix(perPage))
+    }
+}
+
+/// Where a job is and what is known of it: `GET /api/v1/jobs/{id}` and the dashboard's job page.
+struct JobState: Encodable {
+    let state: String
+    let worker: String?
+    let job: JobView?
+    var queue: String?
+    var finishedAt: Double?
+    var result: JSONValue?
+    var error: JobFailure?
+    var progress: WorkerInfo.BusyJob.Progress?
+
+    enum CodingKeys: String, CodingKey {
+        case state, worker, job, queue, result, error, progress
+        case finishedAt = "finished_at"
+    }
+
+    /// Queued, running, scheduled, dead — or finished, while the type's result_ttl keeps its record.
+    static func find(id: String, admin: QueueAdmin, on redis: RedisConnection) throws -> JobState? {
+        guard let (job, location) = try admin.locator.find(id: id, on: redis) else {
+            guard let (queue, result) = try JobResults(keys: admin.keys).find(id: id, on: redis) else { return nil }
+            return JobState(state: result.status.rawValue, worker: nil, job: nil, queue: queue, finishedAt: result.finishedAt, result: result.value, error: result.error)
+        }
+        switch location {
+        case .running(let worker):
+            // Its progress as of its worker's last heartbeat.
+            let progress = try WorkerRegistry(keys: admin.keys).liveWorkers(on: redis).lazy.flatMap(\.busy).first { $0.id == id }?.progress
+            return JobState(state: "running", worker: worker, job: job.map { JobView($0) }, progress: progress)
+        case .ready: return JobState(state: "ready", worker: nil, job: job.map { JobView($0) })
+        case .scheduled(let scheduled):
+            return JobState(state: scheduled.isRetry ? "retry" : "scheduled", worker: nil, job: JobView(scheduled.job, runAt: scheduled.runAt))
+        case .dead(let dead): return JobState(state: "dead", worker: nil, job: JobView(dead))
+        }
     }
 }
 
@@ -226,43 +262,8 @@ struct JobRoutes {
         }
 
         api.get("jobs/{id}") { _, context in
-            struct Found: Encodable {
-                let state: String
-                let worker: String?
-                let job: JobView?
-                var queue: String?
-                var finishedAt: Double?
-                var result: JSONValue?
-                var error: JobFailure?
-                var progress: WorkerInfo.BusyJob.Progress?
-
-                enum CodingKeys: String, CodingKey {
-                    case state, worker, job, queue, result, error, progress
-                    case finishedAt = "finished_at"
-                }
-            }
             let id = try Self.id(context)
-            let found = try await server.blocking.withRedis { redis -> Found? in
-                guard let (job, location) = try admin.locator.find(id: id, on: redis) else {
-                    // Finished: its record, while the type's result_ttl keeps it.
-                    guard let (queue, result) = try JobResults(keys: admin.keys).find(id: id, on: redis) else { return nil }
-                    return Found(
-                        state: result.status.rawValue, worker: nil, job: nil, queue: queue, finishedAt: result.finishedAt, result: result.value,
-                        error: result.error
-                    )
-                }
-                switch location {
-                case .running(let worker):
-                    // Its progress as of its worker's last heartbeat.
-                    let progress = try WorkerRegistry(keys: admin.keys).liveWorkers(on: redis).lazy.flatMap(\.busy).first { $0.id == id }?.progress
-                    return Found(state: "running", worker: worker, job: job.map { JobView($0) }, progress: progress)
-                case .ready: return Found(state: "ready", worker: nil, job: job.map { JobView($0) })
-                case .scheduled(let scheduled):
-                    return Found(state: scheduled.isRetry ? "retry" : "scheduled", worker: nil, job: JobView(scheduled.job, runAt: scheduled.runAt))
-                case .dead(let dead): return Found(state: "dead", worker: nil, job: JobView(dead))
-                }
-            }
-            guard let found else {
+            guard let found = try await server.blocking.withRedis({ try JobState.find(id: id, admin: admin, on: $0) }) else {
                 throw AdminError.notFound("no job \(id) is queued, running, scheduled or dead, and none finished with a record within its result_ttl")
             }
             return try JSONResponse.make(found)
