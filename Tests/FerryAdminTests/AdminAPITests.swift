@@ -679,6 +679,7 @@ import Yams
         #expect(pages["overview"]?["h1"] == .string("Overview") && pages["limits"]?["h1"] == .string("Rate limits"))
         // A dead job's page, with its arguments, actions and the command that enqueues a copy.
         #expect(seen["job"]?["state"] == .string("dead") && seen["job"]?["has_arguments"] == .bool(true) && seen["job"]?["retry_button"] == .bool(true), "\(line)")
+        #expect(seen["job"]?["failed_attempts"] == .int(1), "\(line)")
         #expect(seen["job"]?["command"]?.string?.hasPrefix("ferry enqueue 'report.build' --args '{\"key\":") == true, "\(line)")  // the newest dead job
         // The filter selects five of seven; the confirmation says so; retrying empties the selection.
         #expect(seen["dead_rows_before"] == .int(7) && seen["filtered_rows"] == .int(5), "\(line)")

@@ -165,6 +165,21 @@ import Testing
         #expect(try !settler.settle(fetched, .retry(failure, after: .zero), on: redis).applied)
     }
 
+    @Test func everyAttemptsFailureIsKeptUpToTwenty() throws {
+        try dispatcher.enqueue(.init(type: "ferry.fail", options: .init(maxAttempts: 30)))
+        for attempt in 1...24 {
+            _ = try ScheduledPromoter(keys: keys).promoteDue(in: ["default"], on: redis)
+            let fetched = try #require(try fetcher().fetch(from: "default", limit: 1, on: redis).first)
+            let failure = JobFailure(type: "E\(attempt)", message: "attempt \(attempt) failed")
+            #expect(try settler.settle(fetched, attempt < 24 ? .retry(failure, after: .zero) : .bury(failure), on: redis).applied)
+        }
+        let dead = try #require(try admin.dead.jobs(limit: 1, on: redis).first)
+        #expect(dead.error.type == "E24")
+        #expect(dead.job?.error?.type == "E23")
+        // The twenty before it, oldest first: attempts 3 to 22.
+        #expect(dead.job?.failures?.map(\.type) == (3...22).map { "E\($0)" })
+    }
+
     @Test func deadJobsCanBeListedRetriedAndDeleted() throws {
         try dispatcher.enqueue(batch: [.init(type: "a"), .init(type: "b")])
         let fetcher = fetcher()
@@ -226,10 +241,13 @@ import Testing
                 "list": .array([.null, .bool(true), .bool(false), .object([:]), .array([])]), "big": .double(1e300),
             ]),
             attempt: 3, maxAttempts: 7, createdAt: 1_795_519_281.207339, enqueuedAt: 1_795_519_282, runAt: 1_795_519_300.5,
-            uniqueKey: "import:42", timeoutS: 90, error: JobFailure(type: "CSVError", message: "row 7: bad \"price\"", at: 1_795_519_290.25)
+            uniqueKey: "import:42", timeoutS: 90, error: JobFailure(type: "CSVError", message: "row 7: bad \"price\"", at: 1_795_519_290.25),
+            failures: [JobFailure(type: "Timeout", message: "took 90 s", at: 1_795_519_285), JobFailure(type: "PostgresError", message: "57P01", at: 1_795_519_287.5)]
         )
         let decoded = try Job.decode(job.encoded())
         #expect(decoded == job)
+        // JSONDecoder reads the same bytes the same way.
+        #expect(try JSONDecoder().decode(Job.self, from: Data(job.encoded())) == job)
         let minimal = Job(type: "ferry.noop", queue: "default", maxAttempts: 10)
         #expect(try Job.decode(minimal.encoded()) == minimal)
         // The same shape JSONEncoder would give: sorted keys, no spaces.

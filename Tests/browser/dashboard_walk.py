@@ -68,6 +68,7 @@ def main():
             "has_arguments": page.evaluate("[...document.querySelectorAll('h2')].some(h => h.textContent == 'Arguments')"),
             "command": page.evaluate("document.querySelector('pre.command')?.textContent"),
             "retry_button": page.evaluate("[...document.querySelectorAll('form button')].some(b => b.textContent == 'Retry')"),
+            "failed_attempts": page.evaluate("document.querySelectorAll('tr.attempt').length"),
         }
         shot("job")
 

@@ -25,11 +25,17 @@ public struct Job: Sendable, Equatable, Codable {
     public var timeoutS: Double?
     /// Why the last attempt failed.
     public var error: JobFailure?
+    /// Why the attempts before the last failed, oldest first (at most ``Job/keptFailures``).
+    public var failures: [JobFailure]?
     /// For a job enqueued by the scheduler: the tick it was enqueued for (Unix seconds), so a
     /// handler can be idempotent per tick.
     public var tick: Double?
     /// The batch the job belongs to and its place in it, `<batch id>:<index>` (see ``Batches``).
     public var batch: String?
+
+    /// How many earlier failures a job carries: the first attempts' and the newest ones' matter
+    /// most; the oldest beyond this are dropped.
+    public static let keptFailures = 20
 
     /// The batch id and index of ``batch``, when it is well formed.
     public var batchMembership: (id: String, index: Int)? {
@@ -42,7 +48,7 @@ public struct Job: Sendable, Equatable, Codable {
     public var then: JSONValue?
 
     enum CodingKeys: String, CodingKey {
-        case id, type, queue, args, attempt, error, tick, batch, then
+        case id, type, queue, args, attempt, error, failures, tick, batch, then
         case maxAttempts = "max_attempts"
         case createdAt = "created_at"
         case enqueuedAt = "enqueued_at"
@@ -55,9 +61,10 @@ public struct Job: Sendable, Equatable, Codable {
         id: String = Job.newID(), type: String, queue: String, args: JSONValue = .object([:]),
         attempt: Int = 1, maxAttempts: Int, createdAt: Double = Date().timeIntervalSince1970,
         enqueuedAt: Double? = nil, runAt: Double? = nil, uniqueKey: String? = nil, timeoutS: Double? = nil,
-        error: JobFailure? = nil, tick: Double? = nil, batch: String? = nil, then: JSONValue? = nil
+        error: JobFailure? = nil, failures: [JobFailure]? = nil, tick: Double? = nil, batch: String? = nil, then: JSONValue? = nil
     ) {
         self.id = id
+        self.failures = failures
         self.type = type
         self.queue = queue
         self.args = args

@@ -28,6 +28,22 @@ enum JobWriter {
             write(string: error.type, &out)
             out.append(UInt8(ascii: "}"))
         }
+        if let failures = job.failures {
+            key("failures", &out)
+            out.append(UInt8(ascii: "["))
+            for (index, failure) in failures.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "{"))
+                key("at", &out, first: true)
+                write(number: failure.at, &out)
+                key("message", &out)
+                write(string: failure.message, &out)
+                key("type", &out)
+                write(string: failure.type, &out)
+                out.append(UInt8(ascii: "}"))
+            }
+            out.append(UInt8(ascii: "]"))
+        }
         key("id", &out)
         write(string: job.id, &out)
         key("max_attempts", &out)

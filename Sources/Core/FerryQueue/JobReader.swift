@@ -79,7 +79,7 @@ enum JobReader {
         mutating func job() throws(Failure) -> Job {
             var id: String?, type: String?, queue: String?, args: JSONValue?
             var attempt: Int?, maxAttempts: Int?, createdAt: Double?, enqueuedAt: Double?
-            var runAt: Double?, uniqueKey: String?, timeoutS: Double?, error: JobFailure?, tick: Double?
+            var runAt: Double?, uniqueKey: String?, timeoutS: Double?, error: JobFailure?, tick: Double?, failures: [JobFailure]?
             var batch: String?, then: JSONValue?
             var seen: UInt16 = 0
             try expect(UInt8(ascii: "{"), "an object")
@@ -104,6 +104,21 @@ enum JobReader {
                     case "tick" where Self.first(11, &seen): tick = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredDouble(key) }
                     case "error" where Self.first(12, &seen): error = try optional { (reader: inout Reader) throws(Failure) in try reader.failure() }
                     case "batch" where Self.first(13, &seen): batch = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredString(key) }
+                    case "failures" where Self.first(15, &seen):
+                        failures = try optional { (reader: inout Reader) throws(Failure) in
+                            guard reader.take(UInt8(ascii: "[")) else { throw reader.wrongType(key, "an array") }
+                            var list: [JobFailure] = []
+                            reader.skipWhitespace()
+                            if !reader.take(UInt8(ascii: "]")) {
+                                repeat {
+                                    reader.skipWhitespace()
+                                    list.append(try reader.failure())
+                                    reader.skipWhitespace()
+                                } while reader.take(UInt8(ascii: ","))
+                                try reader.expect(UInt8(ascii: "]"), "',' or ']'")
+                            }
+                            return list
+                        }
                     case "then" where Self.first(14, &seen): then = try optional { (reader: inout Reader) throws(Failure) in try reader.value(depth: 1) }
                     default: try skip(depth: 1)
                     }
@@ -121,7 +136,7 @@ enum JobReader {
             guard let enqueuedAt else { throw missing("enqueued_at") }
             return Job(
                 id: id, type: type, queue: queue, args: args, attempt: attempt, maxAttempts: maxAttempts, createdAt: createdAt,
-                enqueuedAt: enqueuedAt, runAt: runAt, uniqueKey: uniqueKey, timeoutS: timeoutS, error: error, tick: tick,
+                enqueuedAt: enqueuedAt, runAt: runAt, uniqueKey: uniqueKey, timeoutS: timeoutS, error: error, failures: failures, tick: tick,
                 batch: batch, then: then
             )
         }

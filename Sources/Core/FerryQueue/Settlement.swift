@@ -80,6 +80,7 @@ public struct Settler: Sendable {
         case .retry(let failure, let delay):
             guard var next = job else { return try settle(fetched, .bury(failure), on: redis) }
             next.attempt += 1
+            if let previous = next.error { next.failures = Array(((next.failures ?? []) + [previous]).suffix(Job.keptFailures)) }
             next.error = failure
             next.runAt = Date().timeIntervalSince1970 + delay.secondsValue
             let reply = try redis.run(

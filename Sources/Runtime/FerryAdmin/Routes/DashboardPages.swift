@@ -236,9 +236,15 @@ enum DashboardPages {
         }
         if !actions.isEmpty { html += "<p>" + actions.joined(separator: " ") + "</p>" }
 
-        if let error = job?.error ?? state.error {
-            html += "<h2>Last error</h2><p class=\"err\"><b>\(HTML.escape(error.type))</b>: \(HTML.escape(error.message))</p>"
-            html += "<p class=\"muted\">Ferry keeps the last attempt's error; earlier attempts are counted, their messages are in the worker logs.</p>"
+        let failures = (job?.failures ?? []) + [job?.error ?? state.error].compactMap { $0 }
+        if !failures.isEmpty {
+            // Numbered from the last attempt back: the oldest may have been dropped (at most 20 are kept).
+            let last = max(job?.attempt ?? failures.count, failures.count) - (state.state == "retry" ? 1 : 0)
+            let rows = failures.enumerated().reversed().map { index, failure in
+                "<tr class=\"attempt\"><td class=\"n\">\(last - (failures.count - 1 - index))</td><td>\(HTML.time(failure.at))</td>"
+                    + "<td class=\"err\"><b>\(HTML.escape(failure.type))</b></td><td class=\"err\">\(HTML.escape(failure.message))</td></tr>"
+            }
+            html += "<h2>Failed attempts</h2>" + HTML.table(["attempt", "failed", "error", "message"], numeric: [0], rows: rows, empty: "")
         }
         if let job, let args = job.args {
             html += "<h2>Arguments</h2><pre>\(render(args, indent: 0))</pre>"

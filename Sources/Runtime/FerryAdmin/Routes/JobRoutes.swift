@@ -16,12 +16,14 @@ struct JobView: Encodable {
     var enqueuedAt: Double?
     var runAt: Double?
     var error: JobFailure?
+    /// The failures of the attempts before the one in `error`, oldest first.
+    var failures: [JobFailure]?
     var diedAt: Double?
     /// The payload as text, for dead entries that were not valid jobs.
     var raw: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, type, queue, args, attempt, error, raw
+        case id, type, queue, args, attempt, error, failures, raw
         case maxAttempts = "max_attempts", createdAt = "created_at", enqueuedAt = "enqueued_at", runAt = "run_at", diedAt = "died_at"
     }
 
@@ -36,6 +38,7 @@ struct JobView: Encodable {
         enqueuedAt = job.enqueuedAt
         self.runAt = runAt ?? job.runAt
         error = job.error
+        failures = job.failures
     }
 
     init(id: String, queue: String) {
@@ -46,6 +49,8 @@ struct JobView: Encodable {
     init(_ dead: DeadJob) {
         if let job = dead.job {
             self.init(job)
+            // The dead record's error is the last attempt's; the job's own is the one before.
+            if let previous = job.error { failures = (job.failures ?? []) + [previous] }
         } else {
             self.init(id: dead.id, queue: dead.queue)
             raw = dead.raw
