@@ -137,6 +137,20 @@ import Testing
         #expect(try readyJobs().map(\.type) == ["celebrate"])
     }
 
+    @Test func batchesArePagedNewestFirstAcrossQueues() throws {
+        var made: [String] = []
+        for (index, queue) in ["default", "mail", "default", "mail", "low"].enumerated() {
+            made.append(try batches.enqueue(BatchRequest(jobs: [.init(type: "ferry.noop", options: .init(queue: queue))], queue: queue, description: "b\(index)")).batch)
+            usleep(5_000)  // distinct creation times
+        }
+        let first = try batches.page(offset: 0, limit: 2, on: redis)
+        #expect(first.total == 5 && first.batches.map(\.id) == [made[4], made[3]])
+        let second = try batches.page(offset: 2, limit: 2, on: redis)
+        #expect(second.batches.map(\.id) == [made[2], made[1]])
+        #expect(try batches.page(offset: 4, limit: 2, on: redis).batches.map(\.id) == [made[0]])
+        #expect(try batches.page(offset: 10, limit: 2, on: redis).batches.isEmpty)
+    }
+
     @Test func badBatchesAreRefusedAndWriteNothing() throws {
         #expect(throws: QueueError.self) { try batches.enqueue(BatchRequest(jobs: [])) }
         #expect(throws: QueueError.self) {

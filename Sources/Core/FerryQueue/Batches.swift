@@ -218,6 +218,33 @@ public struct Batches: Sendable {
         return Array(found.sorted { $0.createdAt > $1.createdAt }.prefix(limit))
     }
 
+    /// One page of batches, newest first, and how many there are: O(queues × (offset + limit)).
+    public func page(offset: Int, limit: Int, on redis: RedisConnection) throws(RedisError) -> (batches: [BatchStatus], total: Int) {
+        let queues = (try redis.command("SMEMBERS", .string(keys.queues)).array ?? []).compactMap(\.string).sorted()
+        guard !queues.isEmpty, limit > 0, offset >= 0 else { return ([], 0) }
+        var commands: [[RedisArgument]] = []
+        for queue in queues {
+            commands.append(["ZCARD", .string(keys.batches(queue))])
+            commands.append(["ZRANGE", .string(keys.batches(queue)), "+inf", "-inf", "BYSCORE", "REV", "WITHSCORES", "LIMIT", "0", RedisArgument(offset + limit)])
+        }
+        let replies = try redis.pipeline(commands)
+        var total = 0
+        var newest: [(id: String, queue: String, score: Double)] = []
+        for (index, queue) in queues.enumerated() {
+            total += replies[2 * index].int ?? 0
+            let items = replies[2 * index + 1].array ?? []
+            for position in stride(from: 0, to: items.count - 1, by: 2) {
+                guard let id = items[position].string, let score = items[position + 1].string.flatMap(Double.init) else { continue }
+                newest.append((id, queue, score))
+            }
+        }
+        var found: [BatchStatus] = []
+        for entry in newest.sorted(by: { $0.score > $1.score }).dropFirst(offset).prefix(limit) {
+            if let status = try status(id: entry.id, queue: entry.queue, on: redis) { found.append(status) }
+        }
+        return (found, total)
+    }
+
     /// A batch's progress, looked up in every known queue; nil when there is none by that id.
     public func status(id: String, on redis: RedisConnection) throws(RedisError) -> BatchStatus? {
         guard id.utf8.count <= 200 else { return nil }

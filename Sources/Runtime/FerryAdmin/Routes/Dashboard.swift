@@ -118,11 +118,14 @@ struct Dashboard {
             return Self.respond(HTML.page(title: "Schedules", current: "/schedules", counts: Self.counts(stats, workers), DashboardPages.schedules(server.schedules)))
         }
 
-        router.get("/batches") { _, _ in
-            let (stats, workers, batches) = try await server.blocking.withRedis { redis in
-                (try admin.queues.stats(on: redis), try WorkerRegistry(keys: keys).liveWorkers(on: redis), try Batches(dispatcher: server.dispatcher).recent(limit: 100, on: redis))
+        router.get("/batches") { request, _ in
+            let query = try ListQuery(request)
+            let (stats, workers, found) = try await server.blocking.withRedis { redis in
+                (try admin.queues.stats(on: redis), try WorkerRegistry(keys: keys).liveWorkers(on: redis),
+                 try Batches(dispatcher: server.dispatcher).page(offset: (query.page - 1) * query.perPage, limit: query.perPage, on: redis))
             }
-            return Self.respond(HTML.page(title: "Batches", current: "/batches", counts: Self.counts(stats, workers), DashboardPages.batches(batches)))
+            return Self.respond(HTML.page(title: "Batches", current: "/batches", counts: Self.counts(stats, workers),
+                                          DashboardPages.batches(found.batches) + HTML.pager(base: "/batches", filters: [], page: query.page, perPage: query.perPage, total: found.total)))
         }
 
         router.get("/limits") { _, _ in
