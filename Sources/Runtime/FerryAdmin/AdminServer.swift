@@ -69,7 +69,6 @@ public struct AdminServer: Service {
     let resources: [AdminResource]
     let actions: [AdminAction]
     let prometheus: PrometheusCollectorRegistry
-    let history = ThroughputHistory()
     let sessions = DashboardSessions()
     let logger: Logger
 
@@ -107,16 +106,6 @@ public struct AdminServer: Service {
     /// ``runUntilSignalled()`` to run it alone.
     public func run() async throws {
         try configuration.validate()
-        // Samples for the dashboard's throughput graph, every 30 s while the server runs.
-        let sampler = Task { [admin, blocking, history] in
-            while !Task.isCancelled {
-                if let stats = try? await blocking.withRedis({ try admin.queues.stats(on: $0) }) {
-                    history.record(processed: stats.processed, failed: stats.failed)
-                }
-                try? await Task.sleep(for: .seconds(30))
-            }
-        }
-        defer { sampler.cancel() }
         let app = Application(
             router: makeRouter(),
             server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(configuration.headerTimeout.wholeMilliseconds) * 1_000_000))),

@@ -49,6 +49,7 @@ struct Executor {
                 try connection.confirmPosted()  // a no-op when the fetch already read them
                 unconfirmed.removeAll()
                 guard let batch = fetched else {
+                    metrics.publish()  // idle: the last jobs' outcomes reach the health table now
                     idlePolls += 1
                     // Idle: the list must be empty. Checking now and then costs nothing and
                     // catches anything a failure left behind unnoticed.
@@ -111,6 +112,7 @@ struct Executor {
                 Thread.sleep(forTimeInterval: 0.5)
             }
         }
+        metrics.publish()
         if let redis, !mustReconcile {
             do {
                 try redis.confirmPosted()

@@ -7,14 +7,6 @@ import Synchronization
 final class OutcomeTally: Sendable {
     private let counts = Mutex<[String: TypeHealth.Counts]>([:])
 
-    func add(_ type: String, succeeded: Int = 0, retried: Int = 0, dead: Int = 0) {
-        counts.withLock { counts in
-            counts[type, default: TypeHealth.Counts()].succeeded += succeeded
-            counts[type, default: TypeHealth.Counts()].retried += retried
-            counts[type, default: TypeHealth.Counts()].dead += dead
-        }
-    }
-
     /// Everything counted so far, leaving the tally empty.
     func take() -> [String: TypeHealth.Counts] {
         counts.withLock { counts in
@@ -23,7 +15,7 @@ final class OutcomeTally: Sendable {
         }
     }
 
-    /// Puts counts back (Redis did not take them).
+    /// Adds counts: an executor's, or those Redis did not take.
     func putBack(_ taken: [String: TypeHealth.Counts]) {
         counts.withLock { $0.merge(taken, uniquingKeysWith: +) }
     }
@@ -35,11 +27,44 @@ final class OutcomeTally: Sendable {
 /// `ferry_jobs_total{type,queue,outcome}`, `ferry_job_duration_seconds{type}`,
 /// `ferry_queue_latency_seconds{queue}` (enqueue or due time to start).
 final class JobMetrics {
-    /// Outcomes by type for the dashboard's health table (``TypeHealth``).
-    let tally: OutcomeTally
+    /// Outcomes by type for the dashboard's health table (``TypeHealth``), where housekeeping takes them.
+    private let tally: OutcomeTally
+    /// Counted here without a lock, handed to `tally` at most every half second (and when idle).
+    private var pending: [String: TypeHealth.Counts] = [:]
+    private var lastType = ""
+    private var lastCounts = TypeHealth.Counts()
+    private var nextPublish = ContinuousClock.now
 
     init(tally: OutcomeTally) {
         self.tally = tally
+    }
+
+    /// Counts one job's outcome for the health table.
+    func count(_ type: String, succeeded: Int = 0, retried: Int = 0, dead: Int = 0) {
+        if type != lastType {
+            if !lastType.isEmpty { pending[lastType, default: TypeHealth.Counts()] = pending[lastType, default: TypeHealth.Counts()] + lastCounts }
+            lastType = type
+            lastCounts = TypeHealth.Counts()
+        }
+        lastCounts.succeeded += succeeded
+        lastCounts.retried += retried
+        lastCounts.dead += dead
+        let now = ContinuousClock.now
+        if now >= nextPublish {
+            publish()
+            nextPublish = now + .milliseconds(500)
+        }
+    }
+
+    /// Hands what was counted to the tally housekeeping reads.
+    func publish() {
+        if !lastType.isEmpty, lastCounts.attempts > 0 {
+            pending[lastType, default: TypeHealth.Counts()] = pending[lastType, default: TypeHealth.Counts()] + lastCounts
+            lastCounts = TypeHealth.Counts()
+        }
+        guard !pending.isEmpty else { return }
+        tally.putBack(pending)
+        pending.removeAll(keepingCapacity: true)
     }
 
     /// What every job of one type and queue records; the last pair's are kept at hand, so a run of

@@ -39,7 +39,7 @@ struct Processor: Sendable {
         switch fetched.job {
         case .failure(let error):
             metrics.outcome(type: "unknown", queue: fetched.queue, "dead").increment()
-            metrics.tally.add("unknown", dead: 1)
+            metrics.count("unknown", dead: 1)
             log(fetched: fetched, job: nil, outcome: "dead", error: error.description, since: started)
             return .settle(.bury(JobFailure(type: "MalformedJob", message: error.description)))
         case .success(let parsed):
@@ -48,7 +48,7 @@ struct Processor: Sendable {
         guard let entry = registry[job.type] else {
             let message = "no handler for job type '\(job.type)'; this worker knows: \(registry.types.joined(separator: ", "))"
             metrics.outcome(type: job.type, queue: job.queue, "dead").increment()
-            metrics.tally.add(job.type, dead: 1)
+            metrics.count(job.type, dead: 1)
             log(fetched: fetched, job: job, outcome: "dead", error: message, since: started)
             return .settle(.bury(JobFailure(type: "UnknownJobType", message: message)))
         }
@@ -86,7 +86,7 @@ struct Processor: Sendable {
         }
         guard let error = failure else {
             instruments.succeeded.increment()
-            metrics.tally.add(job.type, succeeded: 1)
+            metrics.count(job.type, succeeded: 1)
             log(fetched: fetched, job: job, outcome: "succeeded", error: nil, since: started)
             if let result = context.result { return .settle(.succeeded(result: result, ttl: entry.settings.resultTTL)) }
             return .settle(.done)
@@ -101,11 +101,11 @@ struct Processor: Sendable {
         switch settlement {
         case .bury(let failure):
             metrics.outcome(type: job.type, queue: job.queue, "dead").increment()
-            metrics.tally.add(job.type, dead: 1)
+            metrics.count(job.type, dead: 1)
             log(fetched: fetched, job: job, outcome: "dead", error: failure.message, since: started)
         case .retry(_, let delay):
             metrics.outcome(type: job.type, queue: job.queue, "retried").increment()
-            metrics.tally.add(job.type, retried: 1)
+            metrics.count(job.type, retried: 1)
             log(fetched: fetched, job: job, outcome: "retried", error: "\(message); next attempt in \(Int(delay.secondsValue.rounded()))s", since: started)
         case .done, .succeeded:
             break

@@ -26,7 +26,6 @@ struct Dashboard {
             let (stats, workers, health) = try await server.blocking.withRedis { redis in
                 (try admin.queues.stats(on: redis), try WorkerRegistry(keys: keys).liveWorkers(on: redis), try TypeHealth(keys: keys).summary(on: redis))
             }
-            server.history.record(processed: stats.processed, failed: stats.failed)
             let toggle = live
                 ? "live: refreshing every 5 s · <a href=\"/?live=0\">stop</a>"
                 : "<a href=\"/\">refresh live</a>"
@@ -52,7 +51,8 @@ struct Dashboard {
             let query = try ListQuery(request)
             let (stats, workers, page, types) = try await server.blocking.withRedis { redis in
                 (try admin.queues.stats(on: redis), try WorkerRegistry(keys: keys).liveWorkers(on: redis), try query.deadPage(in: admin, on: redis),
-                 try Set(admin.dead.jobs(limit: 1000, on: redis).compactMap { $0.job?.type }))
+                 // Types to pick from: those among the newest dead jobs.
+                 try Set(admin.dead.jobs(limit: 200, on: redis).compactMap { $0.job?.type }))
             }
             return Self.respond(HTML.page(title: "Dead", current: "/dead", counts: Self.counts(stats, workers),
                                      DashboardPages.jobList(.dead, query: query, page: page, queues: stats.queues.keys.sorted(), types: types.sorted())))
@@ -96,7 +96,7 @@ struct Dashboard {
                     default: return try query.waiting(retries: true, in: admin, on: redis).reduce(0) { $0 + (try admin.scheduled.delete($1, on: redis) ? 1 : 0) }
                     }
                 }
-                return Response(status: .seeOther, headers: [.location: list.path + HTML.query([("queue", query.queue), ("type", query.type)])])
+                return Response(status: .seeOther, headers: [.location: list.path + HTML.query([("queue", query.queue), ("type", query.type), ("error", query.errorText)])])
             }
         }
 
