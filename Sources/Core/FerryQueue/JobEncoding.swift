@@ -19,28 +19,14 @@ enum JobWriter {
         write(number: job.enqueuedAt, &out)
         if let error = job.error {
             key("error", &out)
-            out.append(UInt8(ascii: "{"))
-            key("at", &out, first: true)
-            write(number: error.at, &out)
-            key("message", &out)
-            write(string: error.message, &out)
-            key("type", &out)
-            write(string: error.type, &out)
-            out.append(UInt8(ascii: "}"))
+            write(failure: error, &out)
         }
         if let failures = job.failures {
             key("failures", &out)
             out.append(UInt8(ascii: "["))
             for (index, failure) in failures.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(UInt8(ascii: "{"))
-                key("at", &out, first: true)
-                write(number: failure.at, &out)
-                key("message", &out)
-                write(string: failure.message, &out)
-                key("type", &out)
-                write(string: failure.type, &out)
-                out.append(UInt8(ascii: "}"))
+                write(failure: failure, &out)
             }
             out.append(UInt8(ascii: "]"))
         }
@@ -74,6 +60,18 @@ enum JobWriter {
         }
         out.append(UInt8(ascii: "}"))
         return out
+    }
+
+    /// `{"at":…,"message":…,"type":…}`
+    static func write(failure: JobFailure, _ out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        key("at", &out, first: true)
+        write(number: failure.at, &out)
+        key("message", &out)
+        write(string: failure.message, &out)
+        key("type", &out)
+        write(string: failure.type, &out)
+        out.append(UInt8(ascii: "}"))
     }
 
     private static func key(_ name: StaticString, _ out: inout [UInt8], first: Bool = false) {
