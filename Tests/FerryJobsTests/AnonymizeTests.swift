@@ -145,6 +145,32 @@ import Testing
         #expect(report["rows"] as? Int == 2001 && report["rejected"] as? Int == 1, "\(report)")
     }
 
+    @Test func aChunkWaitsForAnotherWriterOfItAndAnEmptySourceStillReports() throws {
+        try fixture.db.query("CREATE TABLE notes (id bigint PRIMARY KEY, body text)")
+        try fixture.db.query("INSERT INTO notes SELECT g, 'Mail an user' || g || '@example.com' FROM generate_series(1, 50) g")
+        // Another writer holds chunk 0 of run 1 (the schema is this test's own: the first run is 1).
+        let other = try fixture.connection()
+        #expect(try other.query("SELECT pg_try_advisory_lock(1, 0) AS locked").first?.decode("locked", as: Bool.self) == true)
+        _ = try enqueue(#"{"source": {"table": "notes", "key": "id", "columns": ["body"]}, "target": {"in_place": true}, "config": {}}"#)
+        let process = try worker()
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+        #expect(try eventually(timeout: 20) { try fixture.int("SELECT count(*)::int FROM anonymize_chunks") == 1 })
+        Thread.sleep(forTimeInterval: 3)
+        #expect(try fixture.int("SELECT count(*)::int FROM anonymize_chunks WHERE done") == 0)
+        #expect(try fixture.int("SELECT count(*)::int FROM notes WHERE body LIKE '%<EMAIL_ADDRESS>%'") == 0)
+        try other.query("SELECT pg_advisory_unlock(1, 0)")
+        #expect(try runStatus() == "succeeded", "\(process.output.suffix(2000))")
+        #expect(try fixture.int("SELECT count(*)::int FROM notes WHERE body = 'Mail an <EMAIL_ADDRESS>'") == 50)
+
+        // An empty table: no chunk, a report all the same.
+        try fixture.db.query("CREATE TABLE nothing (id bigint PRIMARY KEY, body text)")
+        try fixture.db.query("DELETE FROM anonymize_runs")
+        _ = try enqueue(#"{"source": {"table": "nothing", "key": "id", "columns": ["body"]}, "target": {"in_place": true}, "config": {}}"#)
+        #expect(try runStatus() == "succeeded", "\(process.output.suffix(2000))")
+        let report = try runReport()
+        #expect(report["rows"] as? Int == 0 && report["chunks"] as? Int == 0, "\(report)")
+    }
+
     @Test func aWrongConfigurationOrSourceGoesDeadWithTheReason() throws {
         try fixture.db.query("CREATE TABLE notes (id bigint PRIMARY KEY, body text, amount numeric, author_id int)")
         let ids = try [

@@ -47,9 +47,17 @@ public struct AnonymizeBatch: JobHandler {
         guard (4096...(1 << 30)).contains(chunkBytes) else { throw PermanentJobError("chunk_bytes must be from 4 KiB to 1 GiB") }
         let pool = try context.services.require(PostgresService.self, for: Self.type)
         let planned = try pool.withConnection { db -> Planned in
-            if let existing = try db.query("SELECT id, batch_id, chunks_total FROM anonymize_runs WHERE job_id = $1", [context.id]).first,
-               let batch = try existing.decode("batch_id", as: String?.self) {
-                return Planned(runID: try existing.decode("id"), batchID: batch, chunks: try existing.decode("chunks_total"))
+            let existing = try db.query("SELECT id, batch_id, chunks_total FROM anonymize_runs WHERE job_id = $1", [context.id]).first
+            if let existing, let batch = try existing.decode("batch_id", as: String?.self) {
+                return Planned(runID: try existing.decode("id"), batchID: batch.isEmpty ? nil : batch, chunks: try existing.decode("chunks_total"))
+            }
+            // Recorded, but the batch id was not (a crash after planning): keep the plan and its
+            // chunks — chunk jobs of a batch enqueued just before the crash may be running — and
+            // enqueue the chunks (again). A chunk runs once: a lock per chunk, then its done flag.
+            if let existing {
+                let runID: Int64 = try existing.decode("id")
+                let count: Int = try existing.decode("chunks_total")
+                return try Self.enqueueChunks(run: runID, count: count, context: context, db: db)
             }
             let plan = try AnonymizePlan.resolve(arguments, importRoot: Self.importRoot, db: db)
             let ranges = try Self.chunks(plan, chunkRows: chunkRows, chunkBytes: chunkBytes, db: db) { done, total in
@@ -61,28 +69,44 @@ public struct AnonymizeBatch: JobHandler {
                 let configJSON = PostgresJSON(text: configuration.json)
                 guard let row = try db.query("""
                     INSERT INTO anonymize_runs (job_id, plan, config, chunks_total) VALUES ($1, $2, $3, $4)
-                    ON CONFLICT (job_id) DO UPDATE SET plan = EXCLUDED.plan, config = EXCLUDED.config, chunks_total = EXCLUDED.chunks_total
-                    RETURNING id
-                    """, [context.id, planJSON, configJSON, ranges.count]).first else { throw PermanentJobError("could not record the run") }
+                    ON CONFLICT (job_id) DO NOTHING RETURNING id
+                    """, [context.id, planJSON, configJSON, ranges.count]).first else {
+                    throw ConcurrentPlanning(reason: "another attempt of job \(context.id) recorded this run meanwhile; the next attempt enqueues its chunks")
+                }
                 let runID: Int64 = try row.decode("id")
-                try db.query("DELETE FROM anonymize_chunks WHERE run_id = $1", [runID])
                 for (chunk, range) in ranges.enumerated() {
                     try db.query("INSERT INTO anonymize_chunks (run_id, chunk, lower_bound, upper_bound, first_line) VALUES ($1, $2, $3, $4, $5)",
                                  [runID, chunk, range.lower, range.upper, range.firstLine])
                 }
                 return runID
             }
-            let arguments: (Int) -> JSONValue = { .object(["run_id": .int(runID), "chunk": .int(Int64($0))]) }
-            let (batch, _) = try Batches(dispatcher: context.dispatcher).enqueue(BatchRequest(
-                jobs: ranges.indices.map { .init(type: AnonymizeChunk.type, args: arguments($0)) },
-                queue: context.job.queue, description: "anonymize run \(runID) (\(ranges.count) chunks)",
-                onComplete: .init(type: AnonymizeFinish.type, args: .object(["run_id": .int(runID)]))
-            ))
-            try db.query("UPDATE anonymize_runs SET batch_id = $2 WHERE id = $1", [runID, batch])
-            return Planned(runID: runID, batchID: batch, chunks: ranges.count)
+            return try Self.enqueueChunks(run: runID, count: ranges.count, context: context, db: db)
         }
         context.logger.info("anonymize run planned", metadata: ["run_id": "\(planned.runID)", "chunks": "\(planned.chunks)"])
         try context.setResult(planned)
+    }
+
+    /// Enqueues a run's chunk jobs as a batch with `anonymize.finish` on completion, and records the batch.
+    static func enqueueChunks(run runID: Int64, count: Int, context: JobContext, db: PostgresConnection) throws -> Planned {
+        guard count > 0 else {
+            // Nothing to anonymize (an empty table or file): the report is written at once.
+            try context.dispatcher.enqueue(.init(type: AnonymizeFinish.type, args: .object(["run_id": .int(runID)]), options: .init(queue: context.job.queue)))
+            try db.query("UPDATE anonymize_runs SET batch_id = '' WHERE id = $1", [runID])
+            return Planned(runID: runID, batchID: nil, chunks: 0)
+        }
+        let (batch, _) = try Batches(dispatcher: context.dispatcher).enqueue(BatchRequest(
+            jobs: (0..<count).map { .init(type: AnonymizeChunk.type, args: .object(["run_id": .int(runID), "chunk": .int(Int64($0))])) },
+            queue: context.job.queue, description: "anonymize run \(runID) (\(count) chunks)",
+            onComplete: .init(type: AnonymizeFinish.type, args: .object(["run_id": .int(runID)]))
+        ))
+        try db.query("UPDATE anonymize_runs SET batch_id = $2 WHERE id = $1", [runID, batch])
+        return Planned(runID: runID, batchID: batch, chunks: count)
+    }
+
+    /// Two attempts of one job planned at once (a crash recovered while the first still ran); retried.
+    struct ConcurrentPlanning: Error, CustomStringConvertible {
+        var reason: String
+        var description: String { reason }
     }
 
     /// The configuration to run with (its JSON), checked by building an anonymizer from it.

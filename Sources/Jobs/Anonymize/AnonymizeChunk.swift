@@ -56,10 +56,20 @@ public struct AnonymizeChunk: JobHandler {
             guard let run = try db.query("SELECT plan, config, status FROM anonymize_runs WHERE id = $1", [arguments.runID]).first else {
                 throw PermanentJobError("no anonymize run \(arguments.runID)")
             }
-            guard var state = try Self.load(run: arguments.runID, chunk: arguments.chunk, db: db) else {
+            guard let first = try Self.load(run: arguments.runID, chunk: arguments.chunk, db: db) else {
                 throw PermanentJobError("run \(arguments.runID) has no chunk \(arguments.chunk)")
             }
-            if state.done { return }
+            if first.done { return }
+            // One runner per chunk: a session lock (released below, or with the connection), then
+            // the done flag read again under it. A second job for the chunk (a batch enqueued twice,
+            // a worker presumed dead that still runs) waits for the first and then finds it done.
+            let lockKeys: [any PostgresEncodable] = [Int32(truncatingIfNeeded: arguments.runID % Int64(Int32.max)), Int32(truncatingIfNeeded: arguments.chunk)]
+            while try db.query("SELECT pg_try_advisory_lock($1::int, $2::int) AS locked", lockKeys).first?.decode("locked", as: Bool.self) != true {
+                context.reportProgress(done: 0, message: "waiting for another job writing this chunk")
+                try context.sleep(for: .seconds(1))
+            }
+            defer { _ = try? db.query("SELECT pg_advisory_unlock($1::int, $2::int)", lockKeys) }
+            guard var state = try Self.load(run: arguments.runID, chunk: arguments.chunk, db: db), !state.done else { return }
             let plan = try run.decode("plan", as: PostgresJSON.self).decode(as: AnonymizePlan.self)
             let configuration = try AnonymizerConfiguration.decode(json: Array(try run.decode("config", as: PostgresJSON.self).text.utf8))
             let anonymizer: Anonymizer
