@@ -13,8 +13,9 @@ import Hummingbird
 ///   type: a page on another origin can only send a JSON body after a CORS preflight, which this
 ///   server never grants. (A body-less cross-origin POST still carries `Origin`, refused above.)
 ///
-/// And every response carries `X-Frame-Options: DENY`, a strict Content-Security-Policy (no
-/// scripts, no framing, forms only to this server), `nosniff`, `Referrer-Policy: same-origin` (with
+/// And every response carries `X-Frame-Options: DENY`, a strict Content-Security-Policy (scripts
+/// only from this server — the dashboard's one file, never inline — no framing, forms only to
+/// this server), `nosniff`, `Referrer-Policy: same-origin` (with
 /// `no-referrer`, browsers send `Origin: null` on the dashboard's own form posts) and `no-store`.
 struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
     /// `host:port` values accepted in the Host header, lower-cased.
