@@ -133,6 +133,14 @@ import Testing
         #expect((report["errors"] as? [String])?.first?.hasPrefix("line 1501:") == true, "\(report)")
         #expect((report["chunks"] as? Int ?? 0) > 1)
         #expect(!FileManager.default.fileExists(atPath: root + "/exports/comments.anon.jsonl.parts-1"))
+        // The finish job run again after it had renamed the file (a crash before it recorded so)
+        // finds the file assembled and leaves it.
+        try fixture.db.query("UPDATE anonymize_runs SET status = 'running'")
+        let again = try dispatcher.enqueue(.init(type: "anonymize.finish", args: .object(["run_id": .int(1)]), options: .init(queue: "anonymize")))
+        let ended = try JobResults(keys: QueueKeyspace(namespace: namespace)).wait(id: again, queue: "anonymize", timeout: .seconds(30), on: redis)
+        #expect(ended?.status == .succeeded, "\(String(describing: ended))")
+        #expect(try String(contentsOfFile: root + "/exports/comments.anon.jsonl", encoding: .utf8).split(separator: "\n").count == 3000)
+        #expect(try runStatus() == "succeeded")
 
         try fixture.db.query("DELETE FROM anonymize_runs")
         _ = try enqueue(#"{"source": {"file": "exports/orders.csv", "columns": ["comment"], "delimiter": ";"}, "target": {"file": "exports/orders.anon.csv"}, "config": {}}"#)

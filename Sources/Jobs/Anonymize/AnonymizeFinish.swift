@@ -48,6 +48,9 @@ public struct AnonymizeFinish: JobHandler {
     /// Writes the header and every part, in order, to a temporary file beside the target, then
     /// renames it over the target and removes the parts.
     static func assemble(_ file: AnonymizePlan.FilePlan, run: Int64, chunks: Int) throws {
+        // Assembled already (this job ran before, and stopped after the rename): the parts are gone.
+        let parts = (AnonymizeChunk.partPath(file, run: run, chunk: 0) as NSString).deletingLastPathComponent
+        if chunks > 0, !FileManager.default.fileExists(atPath: parts), FileManager.default.fileExists(atPath: file.target) { return }
         let temporary = file.target + ".tmp-\(run)"
         guard FileManager.default.createFile(atPath: temporary, contents: Data(file.header), attributes: [.posixPermissions: 0o600]),
               let output = FileHandle(forWritingAtPath: temporary)
@@ -68,7 +71,7 @@ public struct AnonymizeFinish: JobHandler {
             throw error
         }
         guard rename(temporary, file.target) == 0 else { throw PermanentJobError("cannot move \(temporary) to \(file.target): errno \(errno)") }
-        if chunks > 0 { try? FileManager.default.removeItem(atPath: (AnonymizeChunk.partPath(file, run: run, chunk: 0) as NSString).deletingLastPathComponent) }
+        if chunks > 0 { try? FileManager.default.removeItem(atPath: parts) }
     }
 }
 
