@@ -52,7 +52,14 @@ import Testing
         #expect(try eventually(timeout: 20) { try QueueAdmin(keys: keys).queues.stats(on: redis).processed >= 2 })
         #expect(try results.result(id: plain, queue: "default", on: redis) == nil)
 
-        // From the terminal: ferry job, and ferry enqueue --wait.
+        // From the terminal: ferry job, and ferry enqueue --wait. The record is written before the
+        // acknowledgement, so until that is applied `ferry job` rightly says "running": wait for it.
+        let locator = QueueAdmin(keys: keys).locator
+        #expect(try eventually(timeout: 30) { try locator.find(id: echo, on: redis) == nil })
+        #expect(try eventually(timeout: 30) {
+            if case .dead? = try locator.find(id: failing, on: redis)?.1 { return true }
+            return false
+        })
         let shown = try ferry(["job", echo])
         #expect(shown.waitForExit(timeout: 30) == 0, "\(shown.output)")
         #expect(shown.output.contains(#""state" : "succeeded""#) && shown.output.contains(#""echo""#), "\(shown.output)")
