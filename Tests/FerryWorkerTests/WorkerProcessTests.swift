@@ -69,6 +69,25 @@ import Testing
         #expect(try stats().processed == ids.count)
     }
 
+    @Test func aChildWhoseSupervisorDiedBeforeRedisAnsweredStops() throws {
+        // A worker child started by a shell that exits two seconds later (its supervisor gone), with a
+        // Redis that never answers: it must stop by itself, not retry forever.
+        let port = try FreePort.find()
+        let pidFile = NSTemporaryDirectory() + "ferry-orphan-\(UUID().uuidString.prefix(8)).pid"
+        let shell = try ChildProcess(["/bin/sh", "-c", "\"$0\" worker --child --worker-id orphan-test --concurrency 1 >/dev/null 2>&1 & echo $! > \"$1\"; sleep 2",
+                                      TestEnvironment.ferryBinary, pidFile],
+                                     environment: ["FERRY_REDIS_URL": "redis://127.0.0.1:\(port)/0", "FERRY_NAMESPACE": namespace])
+        #expect(shell.waitForExit(timeout: 10) == 0)
+        let pid = try #require(Int32((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
+        defer { kill(pid, SIGKILL) }
+        // Gone (or a zombie waiting for its new parent to reap it) within the shutdown's Redis wait.
+        let stopped = eventually(timeout: 60) {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return true }
+            return status.contains("State:\tZ")
+        }
+        #expect(stopped, "the orphaned worker \(pid) still runs")
+    }
+
     @Test func workersReconnectWhenRedisRestarts() throws {
         let server = try PrivateRedisServer(extraArguments: ["--appendonly", "yes", "--appendfsync", "always"])
         let connection = try RedisConnection(url: server.url)

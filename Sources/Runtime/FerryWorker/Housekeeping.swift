@@ -14,7 +14,14 @@ struct Housekeeping {
     /// queues, retrying until Redis answers (or the process is stopped).
     func announce() {
         var delay = 0.1
+        let parent = getppid()
         while !process.isStopping {
+            // A child whose supervisor died while Redis was unreachable must not wait forever.
+            if options.stopWhenOrphaned, getppid() != parent {
+                process.logger.warning("the supervisor is gone before Redis answered; stopping")
+                process.stop()
+                return
+            }
             do {
                 let redis = try RedisConnection(configuration: process.redisConfiguration)
                 try beat(on: redis)
