@@ -169,6 +169,12 @@ import Testing
         try other.query("SELECT pg_advisory_unlock(1, 0)")
         #expect(try runStatus() == "succeeded", "\(process.output.suffix(2000))")
         #expect(try fixture.int("SELECT count(*)::int FROM notes WHERE body = 'Mail an <EMAIL_ADDRESS>'") == 50)
+        // A chunk row someone rewrote with absurd numbers: the chunk goes dead saying so, the worker lives.
+        try fixture.db.query("UPDATE anonymize_chunks SET done = false, lower_bound = -9223372036854775808")
+        let broken = try dispatcher.enqueue(.init(type: "anonymize.chunk", args: .object(["run_id": .int(1), "chunk": .int(0)]), options: .init(queue: "anonymize")))
+        let ended = try JobResults(keys: QueueKeyspace(namespace: namespace)).wait(id: broken, queue: "anonymize", timeout: .seconds(30), on: redis)
+        #expect(ended?.status == .dead && ended?.error?.message.contains("numbers out of range") == true, "\(String(describing: ended))")
+        #expect(process.waitForExit(timeout: 0) == nil)
 
         // An empty table: no chunk, a report all the same.
         try fixture.db.query("CREATE TABLE nothing (id bigint PRIMARY KEY, body text)")

@@ -148,7 +148,7 @@ public struct AnonymizeBatch: JobHandler {
             let count = max(1, (rows + Int64(chunkRows) - 1) / Int64(chunkRows))
             // Even key ranges: [low, high] split into `count` parts (sparse keys make some lighter).
             let span = high.subtractingReportingOverflow(low)
-            guard !span.overflow, span.partialValue < Int64.max - 1, high < Int64.max else { throw PermanentJobError("the key range \(low)…\(high) is too wide to split") }
+            guard !span.overflow, span.partialValue < Int64.max - 1, high < Int64.max, low > Int64.min else { throw PermanentJobError("the key range \(low)…\(high) is too wide to split") }
             let width = span.partialValue / count + 1
             var ranges: [FileChunker.Range] = []
             var lower = low

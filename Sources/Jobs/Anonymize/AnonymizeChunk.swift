@@ -94,7 +94,7 @@ public struct AnonymizeChunk: JobHandler {
             SELECT lower_bound, upper_bound, first_line, last_key, rows, bytes, rejected, findings, errors, done
             FROM anonymize_chunks WHERE run_id = $1 AND chunk = $2
             """, [run, chunk]).first else { return nil }
-        return ChunkState(
+        let state = ChunkState(
             lower: try row.decode("lower_bound"), upper: try row.decode("upper_bound"), firstLine: try row.decode("first_line"),
             lastKey: try row.decode("last_key", as: Int64?.self), rows: try row.decode("rows"), bytes: try row.decode("bytes"),
             rejected: try row.decode("rejected"),
@@ -102,6 +102,17 @@ public struct AnonymizeChunk: JobHandler {
             errors: (try? row.decode("errors", as: PostgresJSON.self).decode(as: [RejectedRow].self)) ?? [],
             done: try row.decode("done")
         )
+        // The row is read back from a table anyone with access can write: every number is checked
+        // before it is used in arithmetic (a trap would take the whole worker process down).
+        let width = state.upper.subtractingReportingOverflow(state.lower)
+        let counts = [state.rows, state.bytes, state.rejected]
+        guard state.lower > Int64.min, !width.overflow, width.partialValue > 0, (1...(1 << 50)).contains(state.firstLine),
+              counts.allSatisfy({ (0...(1 << 50)).contains($0) }), state.findings.values.allSatisfy({ (0...(1 << 50)).contains($0) }),
+              state.lastKey.map({ $0 >= state.lower - 1 && $0 < state.upper }) ?? true
+        else {
+            throw PermanentJobError("chunk \(chunk) of run \(run) has numbers out of range (bounds \(state.lower)…\(state.upper), last key \(state.lastKey.map(String.init) ?? "none")); delete the run to start over")
+        }
+        return state
     }
 
     static let saveState = """
@@ -191,7 +202,7 @@ public struct AnonymizeChunk: JobHandler {
         _ file: AnonymizePlan.FilePlan, run: Int64, chunk: Int, state: inout ChunkState, rewriter: inout RecordRewriter,
         db: PostgresConnection, context: JobContext
     ) throws {
-        guard state.upper - state.lower <= 1 << 31 else { throw PermanentJobError("chunk \(chunk) is larger than 2 GiB") }
+        guard state.lower >= 0, state.upper - state.lower <= 1 << 31 else { throw PermanentJobError("chunk \(chunk) is not a byte range of at most 2 GiB") }
         guard let handle = FileHandle(forReadingAtPath: file.source) else { throw PermanentJobError("cannot open \(file.name) (moved or deleted since the run started?)") }
         defer { try? handle.close() }
         try handle.seek(toOffset: UInt64(state.lower))

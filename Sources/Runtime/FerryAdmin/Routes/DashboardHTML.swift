@@ -90,6 +90,12 @@ enum HTML {
         return "<time datetime=\"\(iso)\" title=\"\(iso)\">\(escape(shown))</time>"
     }
 
+    /// A duration in whole seconds; "—" for a value from Redis that is not a sane number.
+    static func seconds(_ value: Double) -> String {
+        guard value.isFinite, value < 1e12 else { return "—" }
+        return number(Int(max(0, value))) + " s"
+    }
+
     /// A form button that posts to `action` (an action of `/ui/…`).
     static func button(_ action: String, _ label: String, danger: Bool = false) -> String {
         "<form method=\"post\" action=\"\(escape(action))\"><button type=\"submit\"\(danger ? " class=\"danger\"" : "")>\(escape(label))</button></form>"

@@ -129,7 +129,7 @@ enum DashboardPages {
                 if let message = reported.message { progress += " <span class=\"muted\">\(HTML.escape(message))</span>" }
             }
             return "<tr class=\"busy-job\"><td>\(HTML.jobLink(job.id))</td><td>\(HTML.escape(job.type))</td><td>\(HTML.escape(job.queue))</td>"
-                + "<td>\(HTML.escape(worker.host)) · \(worker.pid)</td><td class=\"n\">\(HTML.number(Int(max(0, now - job.startedAt)))) s</td><td>\(progress)</td></tr>"
+                + "<td>\(HTML.escape(worker.host)) · \(worker.pid)</td><td class=\"n\">\(HTML.seconds(now - job.startedAt))</td><td>\(progress)</td></tr>"
         }
         var html = "<h2>Running jobs</h2>" + HTML.table(["job", "type", "queue", "worker", "running for", "progress"], numeric: [4], rows: running, empty: "Nothing is running.")
         let processes = workers.map { worker in
@@ -239,7 +239,9 @@ enum DashboardPages {
         let failures = (job?.failures ?? []) + [job?.error ?? state.error].compactMap { $0 }
         if !failures.isEmpty {
             // Numbered from the last attempt back: the oldest may have been dropped (at most 20 are kept).
-            let last = max(job?.attempt ?? failures.count, failures.count) - (state.state == "retry" ? 1 : 0)
+            // The attempt number comes from the job's JSON: kept in range before any arithmetic.
+            let attempt = min(max(job?.attempt ?? 0, failures.count), 1 << 40)
+            let last = attempt - (state.state == "retry" && attempt > failures.count ? 1 : 0)
             let rows = failures.enumerated().reversed().map { index, failure in
                 "<tr class=\"attempt\"><td class=\"n\">\(last - (failures.count - 1 - index))</td><td>\(HTML.time(failure.at))</td>"
                     + "<td class=\"err\"><b>\(HTML.escape(failure.type))</b></td><td class=\"err\">\(HTML.escape(failure.message))</td></tr>"
@@ -307,7 +309,7 @@ enum DashboardPages {
             let state = batch.completedAt.map { "complete " + HTML.time($0) + (batch.callbacksEnqueued.isEmpty ? "" : "; " + HTML.escape(batch.callbacksEnqueued.joined(separator: ", ")) + " enqueued") }
                 ?? (batch.sealed ? "running" : "being enqueued")
             return "<tr class=\"batch\"><td>\(HTML.escape(batch.id))</td><td>\(HTML.escape(batch.description))</td><td>\(HTML.escape(batch.queue))</td>"
-                + "<td class=\"n\">\(HTML.number(batch.succeeded + batch.dead)) of \(HTML.number(batch.total))</td><td class=\"n\">\(HTML.number(batch.pending))</td>"
+                + "<td class=\"n\">\(HTML.number(batch.succeeded.addingReportingOverflow(batch.dead).partialValue)) of \(HTML.number(batch.total))</td><td class=\"n\">\(HTML.number(batch.pending))</td>"
                 + "<td class=\"n\">\(HTML.number(batch.failed))</td><td class=\"n\(batch.dead > 0 ? " err" : "")\">\(HTML.number(batch.dead))</td><td>\(state)</td></tr>"
         }
         return HTML.table(["batch", "description", "queue", "done", "pending", "failed attempts", "dead", "state"], numeric: [3, 4, 5, 6], rows: rows,
