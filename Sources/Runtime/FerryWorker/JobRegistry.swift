@@ -33,14 +33,15 @@ public struct JobRegistry: Sendable {
         if let settingsDirectory {
             try JobSettingsFile.apply(directory: settingsDirectory, type: Handler.type, to: &settings)
         }
+        let none = NoArguments() as? Handler.Arguments
         entries[Handler.type] = Entry(type: Handler.type, settings: settings) { args, context in
-            if let none = NoArguments() as? Handler.Arguments {
+            if let none {
                 try handler.perform(none, context: context)
                 return
             }
             let arguments: Handler.Arguments
             do {
-                arguments = try JSONDecoder().decode(Handler.Arguments.self, from: JSONEncoder().encode(args))
+                arguments = try JSONValueDecoder().decode(Handler.Arguments.self, from: args)
             } catch {
                 throw InvalidArguments(type: Handler.type, reason: describe(error))
             }
