@@ -110,7 +110,7 @@ struct Worker: ParsableCommand {
         let registry = try environment.registry(jobsDirectory: jobsDir)
         let redisConfiguration = try environment.redisConfiguration()
         let services = try JobCatalog.services(
-            redis: RedisConnectionPool(configuration: redisConfiguration, capacity: max(2, concurrency / 2)), environment: environment.values,
+            redis: RedisClient(configuration: redisConfiguration, poolCapacity: max(2, concurrency / 2)), environment: environment.values,
             concurrency: concurrency
         )
         let options = WorkerOptions(

@@ -178,6 +178,62 @@ public final class RedisConnection: @unchecked Sendable {
         if let firstError { throw firstError }
     }
 
+    // MARK: Split I/O, for RedisMultiplexer
+
+    /// Adds commands to the output buffer without sending them. The multiplexer calls this and
+    /// ``writeBuffered()`` under its lock, and ``readReplies()`` from one thread at a time outside
+    /// it: appending and writing touch the output buffer only, reading the reader only.
+    func append(_ commands: [[RedisArgument]]) throws(RedisError) {
+        let context = try connected()
+        for arguments in commands {
+            let status = Self.withArgv(arguments) { argc, argv, lengths in
+                redisAppendCommandArgv(context, argc, argv, lengths)
+            }
+            guard status == REDIS_OK else { throw brokenError(context) }
+        }
+    }
+
+    /// Writes everything appended so far (one `write` for the lot, unless the socket is full).
+    func writeBuffered() throws(RedisError) {
+        guard let context else { throw .connectionLost(endpoint: configuration.endpoint.description, reason: "closed") }
+        var done: Int32 = 0
+        while done == 0 {
+            guard redisBufferWrite(context, &done) == REDIS_OK else { throw brokenError(context) }
+        }
+    }
+
+    /// Waits for bytes from the server (one `read`, up to the socket timeout), then returns every
+    /// reply complete so far — none when only part of one has arrived. An I/O error leaves the
+    /// connection open; the caller closes it with ``close()`` once nobody else touches it.
+    func readReplies() throws(RedisError) -> [RedisReply] {
+        guard let context else { throw .connectionLost(endpoint: configuration.endpoint.description, reason: "closed") }
+        guard redisBufferRead(context) == REDIS_OK else { throw brokenError(context) }
+        var replies: [RedisReply] = []
+        while true {
+            var raw: UnsafeMutableRawPointer?
+            guard redisGetReplyFromReader(context, &raw) == REDIS_OK else { throw brokenError(context) }
+            guard let raw else { return replies }
+            replies.append(Self.decode(raw.assumingMemoryBound(to: redisReply.self)))
+            freeReplyObject(raw)
+        }
+    }
+
+    /// Closes the connection; the next call reconnects.
+    func close() {
+        if let context { redisFree(context) }
+        context = nil
+        posted = []
+    }
+
+    /// The error a broken context reports, leaving it open.
+    private func brokenError(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {
+        let reason = Self.errorText(context)
+        if context.pointee.err == REDIS_ERR_IO, reason.contains("temporarily unavailable") || reason.contains("timed out") {
+            return .timeout(endpoint: configuration.endpoint.description, after: socketTimeout)
+        }
+        return .connectionLost(endpoint: configuration.endpoint.description, reason: reason.isEmpty ? "I/O error" : reason)
+    }
+
     /// `PING`, answering `PONG`.
     public func ping() throws(RedisError) {
         let reply = try command("PING")
@@ -215,15 +271,9 @@ public final class RedisConnection: @unchecked Sendable {
 
     /// Turns a failed call into an error and drops the broken context, so the next call reconnects.
     private func failure(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {
-        let reason = Self.errorText(context)
-        let code = context.pointee.err
-        redisFree(context)
-        self.context = nil
-        posted = []
-        if code == REDIS_ERR_IO, reason.contains("temporarily unavailable") || reason.contains("timed out") {
-            return .timeout(endpoint: configuration.endpoint.description, after: socketTimeout)
-        }
-        return .connectionLost(endpoint: configuration.endpoint.description, reason: reason.isEmpty ? "I/O error" : reason)
+        let error = brokenError(context)
+        close()
+        return error
     }
 
     private func setSocketTimeout(_ context: UnsafeMutablePointer<redisContext>, _ timeout: Duration) {

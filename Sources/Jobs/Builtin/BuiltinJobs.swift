@@ -142,12 +142,10 @@ struct Record: JobHandler {
     func perform(_ arguments: Arguments, context: JobContext) throws {
         guard !arguments.key.isEmpty else { throw PermanentJobError("key must not be empty") }
         if let ms = arguments.ms, ms > 0 { try context.sleep(for: .milliseconds(ms)) }
-        try context.services.redis.withConnection { redis in
-            for reply in try redis.pipeline([
-                ["SADD", .string(arguments.key), .string(context.id)],
-                ["INCR", .string(arguments.key + ":runs")],
-            ]) { try reply.check() }
-        }
+        for reply in try context.services.redis.pipeline([
+            ["SADD", .string(arguments.key), .string(context.id)],
+            ["INCR", .string(arguments.key + ":runs")],
+        ]) { try reply.check() }
     }
 }
 
@@ -169,12 +167,11 @@ struct Probe: JobHandler {
     func perform(_ arguments: Arguments, context: JobContext) throws {
         let started = Date().timeIntervalSince1970
         let enqueued = context.job.runAt ?? context.job.enqueuedAt
-        try context.services.redis.withConnection { redis in
-            if let limited = arguments.limitedMS, (1...3_600_000).contains(limited),
-               try redis.command("SET", .string(arguments.key + ":limited"), .string("\(started)"), "NX").string == "OK" {
-                throw RateLimited(retryAfter: .milliseconds(limited), reason: "ferry.probe: limited as asked")
-            }
-            try redis.command("RPUSH", .string(arguments.key), .string("\(enqueued) \(started)"))
+        let redis = context.services.redis
+        if let limited = arguments.limitedMS, (1...3_600_000).contains(limited),
+           try redis.command("SET", .string(arguments.key + ":limited"), .string("\(started)"), "NX").string == "OK" {
+            throw RateLimited(retryAfter: .milliseconds(limited), reason: "ferry.probe: limited as asked")
         }
+        try redis.command("RPUSH", .string(arguments.key), .string("\(enqueued) \(started)"))
     }
 }

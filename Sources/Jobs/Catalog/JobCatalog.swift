@@ -27,7 +27,7 @@ public enum JobCatalog {
 
     /// The clients of one worker process, configured from `environment` (DATABASE_URL, SMTP_URL,
     /// ANTHROPIC_API_KEY).
-    public static func services(redis: RedisConnectionPool, environment: [String: String], concurrency: Int) throws -> JobServices {
+    public static func services(redis: RedisClient, environment: [String: String], concurrency: Int) throws -> JobServices {
         var services = JobServices(redis: redis)
         // One kept-alive connection per job thread at most, so concurrent API calls reuse theirs.
         let http = HTTPClient(keepAliveHandles: max(8, concurrency))

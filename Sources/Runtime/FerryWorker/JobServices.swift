@@ -23,11 +23,12 @@ public protocol JobServiceKey {
 /// The shared clients jobs may use: Redis (always), and whatever the app provided under a
 /// ``JobServiceKey``. Looked up by key type; read-only while jobs run.
 public struct JobServices: Sendable {
-    /// The Redis pool of the worker process (for jobs that keep their own data in Redis).
-    public var redis: RedisConnectionPool
+    /// The worker process's Redis client, for jobs that keep their own data in Redis: commands of
+    /// concurrent jobs are pipelined automatically over one shared connection.
+    public var redis: RedisClient
     private var provided: [ObjectIdentifier: any Sendable] = [:]
 
-    public init(redis: RedisConnectionPool) {
+    public init(redis: RedisClient) {
         self.redis = redis
     }
 

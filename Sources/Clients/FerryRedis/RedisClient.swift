@@ -1,0 +1,55 @@
+public import FerryConnectionPool
+
+/// Redis for code that many threads run at once, such as job handlers: ordinary commands go
+/// over one shared connection with automatic pipelining (``RedisMultiplexer``: the commands of
+/// concurrent callers share one write and one read), and ``withConnection(_:)`` lends a
+/// connection of one's own for what cannot share one — blocking commands, `WATCH`/`MULTI`
+/// across calls, `SUBSCRIBE`.
+///
+/// ```swift
+/// try context.services.redis.pipeline([["SADD", "seen", .string(id)], ["INCR", "runs"]])
+/// let next = try context.services.redis.withConnection { try $0.blockingCommand(["BLPOP", "inbox", "1"], blockFor: .seconds(1)) }
+/// ```
+public final class RedisClient: Sendable {
+    /// The shared, automatically pipelined connection.
+    public let shared: RedisMultiplexer
+    /// Connections lent one at a time.
+    public let pool: RedisConnectionPool
+
+    /// A client of the server of `configuration`, lending up to `poolCapacity` connections of
+    /// one's own. Connects on first use.
+    public init(configuration: RedisConfiguration, poolCapacity: Int) {
+        shared = RedisMultiplexer(configuration: configuration)
+        pool = RedisConnectionPool(configuration: configuration, capacity: poolCapacity)
+    }
+
+    /// Runs one command over the shared connection; an error reply is thrown as ``RedisError/server(_:)``.
+    @discardableResult
+    public func command(_ arguments: RedisArgument...) throws(RedisError) -> RedisReply {
+        try shared.command(arguments)
+    }
+
+    /// Runs one command over the shared connection; an error reply is thrown as ``RedisError/server(_:)``.
+    @discardableResult
+    public func command(_ arguments: [RedisArgument]) throws(RedisError) -> RedisReply {
+        try shared.command(arguments)
+    }
+
+    /// Sends the commands together over the shared connection and returns their replies in
+    /// order, error replies in place.
+    public func pipeline(_ commands: [[RedisArgument]]) throws(RedisError) -> [RedisReply] {
+        try shared.pipeline(commands)
+    }
+
+    /// Runs a Lua script over the shared connection (EVALSHA, loading it when needed).
+    @discardableResult
+    public func run(_ script: RedisScript, keys: [RedisArgument] = [], arguments: [RedisArgument] = []) throws(RedisError) -> RedisReply {
+        try shared.run(script, keys: keys, arguments: arguments)
+    }
+
+    /// Lends a connection of one's own to `body` for the duration of the call.
+    @discardableResult
+    public func withConnection<Result>(_ body: (RedisConnection) throws -> Result) throws -> Result {
+        try pool.withConnection(body)
+    }
+}

@@ -1,0 +1,194 @@
+import Dispatch
+import Foundation
+
+/// One Redis connection shared by many threads, with automatic pipelining: commands that threads
+/// issue while a round trip is under way leave together in the next write, and their replies
+/// come back in one read — one round trip for many callers, as the fastest Redis clients do it.
+///
+/// There is no I/O thread. The first caller to find the connection idle leads: it writes what
+/// is buffered, reads replies and hands each caller its own, and as soon as its own are in it
+/// passes the lead to the oldest caller still waiting and returns. A caller's commands are
+/// contiguous on the wire, so a `MULTI`…`EXEC` sent in one ``pipeline(_:)`` call stays whole.
+///
+/// Not for commands that block (`BLPOP`, `BLMOVE`…), that change the connection's state
+/// (`SELECT`, `WATCH`, `SUBSCRIBE`, `CLIENT REPLY`) or that read many megabytes: every caller
+/// would wait behind them. Use a connection of your own (``RedisConnectionPool``) for those.
+///
+/// When the connection breaks, every caller waiting on it gets the error (whether its commands
+/// ran is unknown, as with any connection) and the next call reconnects.
+public final class RedisMultiplexer: @unchecked Sendable {
+    // @unchecked Sendable: `connection`'s output buffer, `waiting` and `leading` are touched under
+    // `lock` only; its reader by the leading thread only (one at a time).
+
+    /// Callers whose commands are buffered or sent and whose replies are not all in, oldest first.
+    private var waiting: [Call] = []
+    private var head = 0
+    private var leading = false
+    private let lock = NSLock()
+    /// Opened by the first call (set once, under the lock, before anyone leads).
+    private var opened: RedisConnection?
+
+    public let configuration: RedisConfiguration
+
+    /// A multiplexer for the server of `configuration`; it connects on first use.
+    public init(configuration: RedisConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// Runs one command; an error reply is thrown as ``RedisError/server(_:)``.
+    @discardableResult
+    public func command(_ arguments: RedisArgument...) throws(RedisError) -> RedisReply {
+        try pipeline([arguments])[0].check()
+    }
+
+    /// Runs one command; an error reply is thrown as ``RedisError/server(_:)``.
+    @discardableResult
+    public func command(_ arguments: [RedisArgument]) throws(RedisError) -> RedisReply {
+        try pipeline([arguments])[0].check()
+    }
+
+    /// Runs a Lua script by EVALSHA, loading it first if the server does not know it yet.
+    @discardableResult
+    public func run(_ script: RedisScript, keys: [RedisArgument] = [], arguments: [RedisArgument] = []) throws(RedisError) -> RedisReply {
+        let sha: String
+        if let known = script.sha { sha = known } else { sha = try load(script) }
+        let reply = try pipeline([["EVALSHA", .string(sha), RedisArgument(keys.count)] + keys + arguments])[0]
+        if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
+            return try command(["EVALSHA", .string(try load(script)), RedisArgument(keys.count)] + keys + arguments)
+        }
+        return try reply.check()
+    }
+
+    /// Sends the commands together, contiguous on the wire, and returns their replies in order,
+    /// error replies in place. Commands of other threads may share the write and the read.
+    public func pipeline(_ commands: [[RedisArgument]]) throws(RedisError) -> [RedisReply] {
+        guard !commands.isEmpty else { return [] }
+        let call = Call(expecting: commands.count)
+        lock.lock()
+        do throws(RedisError) {
+            let connection: RedisConnection
+            if let opened { connection = opened } else { connection = try RedisConnection(configuration: configuration) }
+            opened = connection
+            try connection.append(commands)
+        } catch {
+            lock.unlock()
+            throw error
+        }
+        waiting.append(call)
+        if leading {
+            lock.unlock()
+            call.wake.wait()
+            // Woken either with the replies (or the error), or to take the lead.
+            if call.mustLead { lead(call) }
+        } else {
+            leading = true
+            lock.unlock()
+            lead(call)
+        }
+        if let error = call.error { throw error }
+        return call.replies
+    }
+
+    private func load(_ script: RedisScript) throws(RedisError) -> String {
+        let reply = try command("SCRIPT", "LOAD", .string(script.source))
+        guard let sha = reply.string else { throw .unexpectedReply(expected: "a script SHA1", got: reply.description) }
+        script.remember(sha: sha)
+        return sha
+    }
+
+    /// Writes and reads for everybody until `mine` has its replies, then passes the lead on.
+    private func lead(_ mine: Call) {
+        guard let connection = opened else { return }  // set before any caller leads
+        while true {
+            lock.lock()
+            do {
+                // What others buffered leaves now, also when this caller is about to hand over:
+                // the server works on it while the next leader wakes up.
+                try connection.writeBuffered()
+            } catch {
+                failAll(error)
+                lock.unlock()
+                return
+            }
+            if mine.isFinished {
+                handOver()
+                lock.unlock()
+                return
+            }
+            lock.unlock()
+
+            let replies: [RedisReply]
+            do {
+                replies = try connection.readReplies()
+            } catch {
+                lock.lock()
+                failAll(error)
+                lock.unlock()
+                return
+            }
+            guard !replies.isEmpty else { continue }
+            lock.lock()
+            for reply in replies {
+                guard head < waiting.count else { break }  // cannot happen: every reply answers a caller
+                let call = waiting[head]
+                call.replies.append(reply)
+                if call.replies.count == call.expected {
+                    head += 1
+                    if call !== mine { call.wake.signal() }
+                }
+            }
+            compact()
+            lock.unlock()
+        }
+    }
+
+    /// Under the lock: the oldest waiting caller takes the lead, or nobody leads.
+    private func handOver() {
+        if head < waiting.count {
+            let next = waiting[head]
+            next.mustLead = true
+            next.wake.signal()
+        } else {
+            leading = false
+        }
+    }
+
+    /// Under the lock: the connection broke; everybody waiting gets `error`.
+    private func failAll(_ error: RedisError) {
+        opened?.close()
+        for call in waiting[head...] {
+            call.error = error
+            call.wake.signal()
+        }
+        waiting.removeAll(keepingCapacity: true)
+        head = 0
+        leading = false
+    }
+
+    private func compact() {
+        if head == waiting.count {
+            waiting.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 64 {
+            waiting.removeFirst(head)
+            head = 0
+        }
+    }
+
+    /// One caller's commands in flight.
+    private final class Call {
+        let expected: Int
+        var replies: [RedisReply] = []
+        var error: RedisError?
+        /// Set (under the lock) when the caller must take over the lead.
+        var mustLead = false
+        let wake = DispatchSemaphore(value: 0)
+
+        init(expecting expected: Int) {
+            self.expected = expected
+            replies.reserveCapacity(expected)
+        }
+
+        var isFinished: Bool { error != nil || replies.count == expected }
+    }
+}
