@@ -180,25 +180,28 @@ public final class RedisConnection: @unchecked Sendable {
 
     // MARK: Split I/O, for RedisMultiplexer
 
-    /// Adds commands to the output buffer without sending them. The multiplexer calls this and
-    /// ``writeBuffered()`` under its lock, and ``readReplies()`` from one thread at a time outside
-    /// it: appending and writing touch the output buffer only, reading the reader only.
-    func append(_ commands: [[RedisArgument]]) throws(RedisError) {
-        let context = try connected()
-        for arguments in commands {
-            let status = Self.withArgv(arguments) { argc, argv, lengths in
-                redisAppendCommandArgv(context, argc, argv, lengths)
-            }
-            guard status == REDIS_OK else { throw brokenError(context) }
-        }
+    /// Opens the connection if the last call broke it (as any command would).
+    func open() throws(RedisError) {
+        _ = try connected()
     }
 
-    /// Writes everything appended so far (one `write` for the lot, unless the socket is full).
-    func writeBuffered() throws(RedisError) {
+    /// Writes commands formatted by ``RedisMultiplexer`` (RESP) to the socket, bypassing the
+    /// context's output buffer. One thread at a time; ``readReplies()`` may run meanwhile.
+    func write(_ bytes: [UInt8]) throws(RedisError) {
         guard let context else { throw .connectionLost(endpoint: configuration.endpoint.description, reason: "closed") }
-        var done: Int32 = 0
-        while done == 0 {
-            guard redisBufferWrite(context, &done) == REDIS_OK else { throw brokenError(context) }
+        let fd = context.pointee.fd
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written >= 0 {
+                offset += written
+            } else if errno == EINTR {
+                continue
+            } else if errno == EAGAIN || errno == EWOULDBLOCK {
+                throw .timeout(endpoint: configuration.endpoint.description, after: socketTimeout)
+            } else {
+                throw .connectionLost(endpoint: configuration.endpoint.description, reason: String(cString: strerror(errno)))
+            }
         }
     }
 

@@ -17,9 +17,13 @@ import Foundation
 /// When the connection breaks, every caller waiting on it gets the error (whether its commands
 /// ran is unknown, as with any connection) and the next call reconnects.
 public final class RedisMultiplexer: @unchecked Sendable {
-    // @unchecked Sendable: `connection`'s output buffer, `waiting` and `leading` are touched under
-    // `lock` only; its reader by the leading thread only (one at a time).
+    // @unchecked Sendable: `outgoing`, `waiting`, `leading` and `opened` are touched under `lock`
+    // only; the socket is written and read by the leading thread only (one at a time), outside it.
 
+    /// Commands formatted (RESP) and not yet written, in the order of `waiting`.
+    private var outgoing: [UInt8] = []
+    /// The buffer written last, kept for its capacity.
+    private var spare: [UInt8] = []
     /// Callers whose commands are buffered or sent and whose replies are not all in, oldest first.
     private var waiting: [Call] = []
     private var head = 0
@@ -69,10 +73,16 @@ public final class RedisMultiplexer: @unchecked Sendable {
             let connection: RedisConnection
             if let opened { connection = opened } else { connection = try RedisConnection(configuration: configuration) }
             opened = connection
-            try connection.append(commands)
+            try connection.open()
         } catch {
             lock.unlock()
             throw error
+        }
+        for arguments in commands {
+            outgoing.append(UInt8(ascii: "*"))
+            outgoing.append(contentsOf: String(arguments.count).utf8)
+            outgoing.append(contentsOf: [13, 10])
+            for argument in arguments { argument.appendBulk(to: &outgoing) }
         }
         waiting.append(call)
         if leading {
@@ -100,16 +110,26 @@ public final class RedisMultiplexer: @unchecked Sendable {
     private func lead(_ mine: Call) {
         guard let connection = opened else { return }  // set before any caller leads
         while true {
+            // What others buffered leaves now, also when this caller is about to hand over (the
+            // server works on it while the next leader wakes up). Written outside the lock, so
+            // callers keep adding commands meanwhile.
             lock.lock()
-            do {
-                // What others buffered leaves now, also when this caller is about to hand over:
-                // the server works on it while the next leader wakes up.
-                try connection.writeBuffered()
-            } catch {
-                failAll(error)
-                lock.unlock()
-                return
+            var batch = spare
+            swap(&batch, &outgoing)
+            lock.unlock()
+            if !batch.isEmpty {
+                do {
+                    try connection.write(batch)
+                } catch {
+                    lock.lock()
+                    failAll(error)
+                    lock.unlock()
+                    return
+                }
             }
+            batch.removeAll(keepingCapacity: true)
+            lock.lock()
+            spare = batch
             if mine.isFinished {
                 handOver()
                 lock.unlock()
@@ -156,6 +176,7 @@ public final class RedisMultiplexer: @unchecked Sendable {
     /// Under the lock: the connection broke; everybody waiting gets `error`.
     private func failAll(_ error: RedisError) {
         opened?.close()
+        outgoing.removeAll(keepingCapacity: true)
         for call in waiting[head...] {
             call.error = error
             call.wake.signal()

@@ -78,6 +78,18 @@ public enum RedisArgument: Sendable, Hashable, ExpressibleByStringLiteral, Expre
         }
     }
 
+    /// Appends the argument as a RESP bulk string (`$<length>\r\n<bytes>\r\n`).
+    func appendBulk(to buffer: inout [UInt8]) {
+        buffer.append(UInt8(ascii: "$"))
+        buffer.append(contentsOf: String(byteCount).utf8)
+        buffer.append(contentsOf: [13, 10])
+        switch self {
+        case .string(let text): buffer.append(contentsOf: text.utf8)
+        case .bytes(let bytes): buffer.append(contentsOf: bytes)
+        }
+        buffer.append(contentsOf: [13, 10])
+    }
+
     /// Copies the argument's bytes to `destination`, which has room for ``byteCount`` bytes.
     func copyBytes(to destination: UnsafeMutableRawPointer) {
         switch self {
