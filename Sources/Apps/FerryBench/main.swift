@@ -31,6 +31,9 @@ struct BenchOptions {
     /// Presidio's Python (a venv with presidio-analyzer and presidio-anonymizer), for the side-by-side run.
     var presidioPython: String?
     var presidioRows = 5_000
+    /// Sidekiq's executable and the file with its side of the job, for the side-by-side drain.
+    var sidekiq: String?
+    var sidekiqJobs: String?
     /// Comma-separated sections to run (jobs, postgres, import, email); all when nil.
     var only: Set<String>?
 
@@ -55,6 +58,8 @@ struct BenchOptions {
             case "--anonymize-rows": anonymizeRows = Int(value) ?? anonymizeRows
             case "--presidio-python": presidioPython = value.isEmpty ? nil : value
             case "--presidio-rows": presidioRows = Int(value) ?? presidioRows
+            case "--sidekiq": sidekiq = value.isEmpty ? nil : value
+            case "--sidekiq-jobs": sidekiqJobs = value
             case "--only": only = Set(value.split(separator: ",").map(String.init))
             default: fatalError("unknown option \(flag)")
             }
@@ -166,12 +171,20 @@ func redisCPUSeconds() throws -> Double {
     }
 }
 
+/// What a drain measured.
+struct DrainFigures {
+    var jobsPerSecond: Double
+    var workerMicroseconds: Double
+    var redisMicroseconds: Double
+}
+
 /// Queues `count` jobs while the queue is paused, releases them to running workers and reports
 /// jobs/s, worker CPU per job (all worker processes) and Redis CPU per job.
+@discardableResult
 func drain(
     _ label: String, count: Int, request: Dispatcher.JobRequest, jobsDirectory: String = "jobs", environment: [String: String] = [:],
     batchSize: Int = 10_000
-) throws {
+) throws -> DrainFigures {
     let (keys, dispatcher) = try fresh("drain")
     let admin = QueueAdmin(keys: keys)
     try admin.paused.pause("default", on: redis)
@@ -189,32 +202,94 @@ func drain(
     precondition(drained, "the queue did not drain:\n\(workers.output.suffix(3000))")
     let workerCPU = pids.reduce(0) { $0 + cpuSeconds(pid: $1) } - workerCPUBefore
     let redisCPU = try redisCPUSeconds() - redisCPUBefore
+    let figures = DrainFigures(
+        jobsPerSecond: Double(total) / elapsed, workerMicroseconds: workerCPU / Double(total) * 1e6, redisMicroseconds: redisCPU / Double(total) * 1e6)
     report("drain \(label) (\(format(Double(total))) jobs)", String(
         format: "%@ jobs/s; worker CPU %.1f µs/job, Redis CPU %.1f µs/job",
-        format(Double(total) / elapsed), workerCPU / Double(total) * 1e6, redisCPU / Double(total) * 1e6
+        format(figures.jobsPerSecond), figures.workerMicroseconds, figures.redisMicroseconds
     ))
 
     // RSS counts the shared libraries (Foundation, ICU data) mapped by every Swift process;
     // PSS splits those among the processes sharing them; private is this process's own memory.
-    var memory: [String] = []
-    for pid in pids {
-        let rollup = (try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8)) ?? ""
-        func field(_ name: String) -> Double {
-            guard let line = rollup.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
-                  let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
-            return kilobytes / 1024
-        }
-        memory.append(String(format: "RSS %.1f MB (PSS %.1f, private %.1f)", field("Rss"), field("Pss"), field("Private_Clean") + field("Private_Dirty")))
-    }
-    report("  worker process memory after the drain", memory.joined(separator: "; "))
+    report("  worker process memory after the drain", pids.map(memoryFigures).joined(separator: "; "))
     workers.signal(SIGTERM)
     _ = workers.waitForExit(timeout: 60)
+    return figures
+}
+
+/// Resident and proportional memory of a process, for the drains' reports.
+func memoryFigures(pid: Int) -> String {
+    let rollup = (try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8)) ?? ""
+    func field(_ name: String) -> Double {
+        guard let line = rollup.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
+              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+        return kilobytes / 1024
+    }
+    return String(format: "RSS %.1f MB (PSS %.1f, private %.1f)", field("Rss"), field("Pss"), field("Private_Clean") + field("Private_Dirty"))
+}
+
+/// Sidekiq draining the same one-round-trip job (SADD + INCR pipelined), with the same processes
+/// and threads, against the same Redis (database 1), in this run: jobs/s, CPU of its processes
+/// and of Redis per job. Sidekiq has no paused queue, so the jobs wait in another list that is
+/// renamed to its queue once its processes are up.
+func sidekiqDrain(count: Int) throws -> DrainFigures? {
+    guard let sidekiq = options.sidekiq, let jobsFile = options.sidekiqJobs else {
+        say("Sidekiq side by side: skipped (no --sidekiq; ops/bench installs Debian's ruby-sidekiq)")
+        return nil
+    }
+    let password = configuration.password.map { ":\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")@" } ?? ""
+    let url = "redis://\(password)\(configuration.endpoint)/1"
+    let db = try RedisConnection(url: url)
+    try db.command("FLUSHDB")
+    let key = "sidekiq-record"
+    let now = Date().timeIntervalSince1970
+    for start in stride(from: 0, to: count, by: 10_000) {
+        let commands: [[RedisArgument]] = (start..<min(count, start + 10_000)).map { _ in
+            let jid = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
+            return ["LPUSH", "queue:staging", .string(#"{"class":"RecordJob","args":["\#(key)"],"retry":true,"queue":"bench","jid":"\#(jid)","created_at":\#(now),"enqueued_at":\#(now)}"#)]
+        }
+        for reply in try db.pipeline(commands) { try reply.check() }
+    }
+    let processes = try (0..<options.processes).map { _ in
+        try ChildProcess([sidekiq, "-r", jobsFile, "-c", "\(options.concurrency)", "-q", "bench"], environment: ["REDIS_URL": url])
+    }
+    defer {
+        for process in processes { process.signal(SIGTERM) }
+        for process in processes { _ = process.waitForExit(timeout: 30) }
+    }
+    let started = try eventually(timeout: 60) { try db.command("SCARD", "processes").int == options.processes }
+    precondition(started, "Sidekiq did not start:\n\(processes.map { $0.output.suffix(2000) })")
+    let pids = processes.map { Int($0.pid) }
+    let workerCPUBefore = pids.reduce(0) { $0 + cpuSeconds(pid: $1) }
+    let redisCPUBefore = try redisCPUSeconds()
+    let start = ContinuousClock.now
+    try db.command("RENAME", "queue:staging", "queue:bench")
+    try db.command("SADD", "queues", "bench")
+    let drained = try eventually(timeout: 600) { try db.command("GET", .string(key + ":runs")).int ?? 0 >= count }
+    let elapsed = seconds(since: start)
+    precondition(drained, "Sidekiq did not drain the queue:\n\(processes.map { $0.output.suffix(2000) })")
+    let workerCPU = pids.reduce(0) { $0 + cpuSeconds(pid: $1) } - workerCPUBefore
+    let redisCPU = try redisCPUSeconds() - redisCPUBefore
+    let figures = DrainFigures(
+        jobsPerSecond: Double(count) / elapsed, workerMicroseconds: workerCPU / Double(count) * 1e6, redisMicroseconds: redisCPU / Double(count) * 1e6)
+    report("Sidekiq 6.4, same job (\(format(Double(count))) jobs)", String(
+        format: "%@ jobs/s; worker CPU %.1f µs/job, Redis CPU %.1f µs/job", format(figures.jobsPerSecond), figures.workerMicroseconds, figures.redisMicroseconds))
+    report("  Sidekiq process memory after the drain", pids.map(memoryFigures).joined(separator: "; "))
+    try db.command("FLUSHDB")
+    return figures
 }
 
 // 3. Drain: jobs queued while the queue is paused, then released to the running workers —
 // no-op jobs, and jobs that make one Redis round trip each (ferry.record: SADD + INCR pipelined).
 if wanted("jobs") { try drain("no-op jobs", count: options.jobs, request: .init(type: "ferry.noop")) }
-if wanted("jobs") { try drain("one-round-trip jobs", count: options.jobs / 2, request: .init(type: "ferry.record", args: .object(["key": .string("bench-record")]))) }
+if wanted("jobs") {
+    let ferry = try drain("one-round-trip jobs", count: options.jobs / 2, request: .init(type: "ferry.record", args: .object(["key": .string("bench-record")])))
+    if let sidekiq = try sidekiqDrain(count: options.jobs / 2) {
+        report("  Ferry against Sidekiq, one-round-trip jobs", String(
+            format: "%.1f× the jobs/s; %.1f× less worker CPU and %.1f× less Redis CPU per job", ferry.jobsPerSecond / sidekiq.jobsPerSecond,
+            sidekiq.workerMicroseconds / ferry.workerMicroseconds, sidekiq.redisMicroseconds / ferry.redisMicroseconds))
+    }
+}
 
 // 3b. The rate limiter's own cost: no-op jobs under a limit far above the drain rate (every job
 // asks for a token, none waits), to compare with the no-op drain above.
