@@ -239,6 +239,49 @@ import Testing
         #expect(process.output.contains("status=exit 75"))
     }
 
+    @Test func quickJobsAcknowledgedInBatchesAreNotRunAgainAfterKill9() throws {
+        // Quick jobs are acknowledged a batch at a time. Those finished but not yet acknowledged
+        // when the process is killed are in its ledger, so recovery counts them done: only the
+        // jobs running at each kill (at most one per executor) run twice.
+        let key = "\(namespace):ran"
+        let ids = try dispatcher().enqueue(batch: recordJobs(30_000, key: key))
+        let process = try worker(["--processes", "1", "--concurrency", "2"])
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+        let kills = 3
+        for round in 1...kills {
+            #expect(try eventually(timeout: 30) { try count(key) > round * ids.count / 5 })
+            let victim = try #require(try WorkerRegistry(keys: keys).liveWorkers(on: redis).first)
+            kill(pid_t(victim.pid), SIGKILL)
+            #expect(eventually(timeout: 10) { process.output.components(separatedBy: "finished before the exit").count > round },
+                    "\(process.output.suffix(2000))")
+        }
+        #expect(try eventually(timeout: 60) { try count(key) == ids.count }, "\((try? count(key)) ?? -1) of \(ids.count) ran")
+        // Without the ledger every kill would run a batch's finished jobs again (up to 64 per executor).
+        let runs = try redis.command("GET", .string(key + ":runs")).int ?? 0
+        #expect(runs >= ids.count && runs <= ids.count + kills * 2, "\(runs) runs of \(ids.count) jobs")
+        #expect(try eventually(timeout: 10) { try stats().processed == ids.count })
+        #expect(try stats().queues["default"]?.inFlight == 0)
+    }
+
+    @Test func aJobThatKillsItsWorkerAfterQuickJobsIsTheOneBlamed() throws {
+        // The killer comes after quick jobs of its batch: it is the job blamed, none of the
+        // finished jobs runs twice, and the jobs after it in the batch go back unrun.
+        let key = "\(namespace):ran"
+        let before = try dispatcher().enqueue(batch: recordJobs(300, key: key))
+        let killer = try dispatcher().enqueue(.init(type: "ferry.exit"))
+        let after = try dispatcher().enqueue(batch: recordJobs(300, key: key))
+        let process = try worker(["--processes", "1", "--concurrency", "1"])
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+        #expect(try eventually(timeout: 60) { try count(key) == before.count + after.count && stats().queues["default"]?.dead == 1 },
+                "\(process.output.suffix(3000))")
+        let dead = try #require(try QueueAdmin(keys: keys).dead.jobs(on: redis).first)
+        #expect(dead.id == killer)
+        #expect(dead.error.type == "WorkerCrashed")
+        // Three crashes, and not one record job ran twice.
+        #expect(try redis.command("GET", .string(key + ":runs")).int == before.count + after.count)
+        #expect(try eventually(timeout: 10) { try stats().processed == before.count + after.count })
+    }
+
     @Test func aJobThatKillsItsWorkerThreeTimesGoesDead() throws {
         let id = try dispatcher().enqueue(.init(type: "ferry.exit"))
         let key = "\(namespace):ran"

@@ -202,6 +202,17 @@ public enum QueueScripts {
         return 1
         """)
 
+    /// Acknowledges finished jobs that need nothing but their removal and count (no unique key, no
+    /// batch, not suspects). KEYS: in-flight list, processed counter. ARGV: payloads, oldest first.
+    /// Returns how many were still in flight. Each removal looks from the list's oldest end, where
+    /// the finished jobs are, so it is O(1) whatever the list's length.
+    static let ackBatch = RedisScript(name: "ack_batch", source: """
+        local n = 0
+        for i = 1, #ARGV do n = n + redis.call('LREM', KEYS[1], -1, ARGV[i]) end
+        if n > 0 then redis.call('INCRBY', KEYS[2], n) end
+        return n
+        """)
+
     /// Schedules a failed job's next attempt. KEYS: in-flight list, scheduled, failed counter, crashes,
     /// id index, retries counter. ARGV: payload as fetched, updated job JSON, delay in ms (from the server's now), job
     /// id, "1" if it was a crash suspect (it ended without a crash, so it is one no longer), the
@@ -283,8 +294,9 @@ public enum QueueScripts {
         """)
 
     /// Recovers one in-flight list of a worker that died. KEYS: the list, ready, dead, crashes,
-    /// trimmed counter, id index. ARGV: mode, crash limit, queue, worker id, dead-set capacity, dead-set max
-    /// age in ms, unique-key prefix, batch key prefix of the queue (`ns:{q}:batch:`).
+    /// trimmed counter, id index, processed counter. ARGV: mode, crash limit, queue, worker id, dead-set capacity, dead-set max
+    /// age in ms, unique-key prefix, batch key prefix of the queue (`ns:{q}:batch:`), then the ids
+    /// of jobs the worker had finished without acknowledging them yet (they count as processed).
     ///
     /// A consumer works through its list from the right, one job at a time, so the rightmost job
     /// is the one that was running; the others never started and go back with no blame. The
@@ -293,9 +305,23 @@ public enum QueueScripts {
     /// a suspect (count 0) to be run alone next time; `clean` — it was waiting, not running.
     /// Returns {restored, buried}.
     static let recover = RedisScript(name: "recover", source: helpers + """
-        local items = redis.call('LRANGE', KEYS[1], 0, -1)
+        local listed = redis.call('LRANGE', KEYS[1], 0, -1)
+        -- Jobs the worker had finished but not yet acknowledged (ARGV[9…], from its ledger) are done.
+        local finished, acknowledged, items = {}, 0, listed
+        if #ARGV > 8 then
+          for i = 9, #ARGV do finished[ARGV[i]] = true end
+          items = {}
+          for _, item in ipairs(listed) do
+            local item_id = id_of(decode_job(item))
+            if item_id and finished[item_id] then acknowledged = acknowledged + 1 else items[#items + 1] = item end
+          end
+          if acknowledged > 0 then redis.call('INCRBY', KEYS[7], acknowledged) end
+        end
         local n = #items
-        if n == 0 then return {0, 0} end
+        if n == 0 then
+          redis.call('DEL', KEYS[1])
+          return {0, 0}
+        end
         local mode, limit = ARGV[1], tonumber(ARGV[2])
         local running = items[n]
         local job = decode_job(running)

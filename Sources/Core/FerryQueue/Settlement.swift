@@ -130,6 +130,31 @@ extension Settler {
         try redis.post(QueueScripts.ack, keys: scriptKeys, arguments: arguments)
     }
 
+    /// Whether `fetched` may be acknowledged later, in a batch (``post(batch:on:)``): a job that
+    /// ran in an executor's list and finished with nothing else to record — no unique key to
+    /// release, no batch to count it in, not a crash suspect.
+    public static func canAcknowledgeInBatch(_ fetched: FetchedJob) -> Bool {
+        guard !fetched.isSuspect, case .success(let job) = fetched.job else { return false }
+        return job.uniqueKey == nil && job.batchMembership == nil
+    }
+
+    /// Acknowledges finished jobs together without waiting for Redis's answer: one write for
+    /// all, confirmed by the connection's next call (see ``post(_:on:)``). Each job must pass
+    /// ``canAcknowledgeInBatch(_:)``; the lists are scanned from their oldest end, where the jobs are.
+    public func post(batch: [FetchedJob], on redis: RedisConnection) throws(RedisError) {
+        var start = batch.startIndex
+        while start < batch.endIndex {
+            // Consecutive jobs of one list go in one call (an executor's batch comes from one queue).
+            let first = batch[start]
+            var end = start + 1
+            while end < batch.endIndex, batch[end].queue == first.queue, batch[end].consumer == first.consumer { end += 1 }
+            try redis.post(
+                QueueScripts.ackBatch, keys: [.string(keys.inflight(first.queue, consumer: first.consumer)), .string(keys.processed(first.queue))],
+                arguments: batch[start..<end].map { .bytes($0.payload) })
+            start = end
+        }
+    }
+
     private func acknowledgement(of fetched: FetchedJob) -> (keys: [RedisArgument], arguments: [RedisArgument]) {
         let job = try? fetched.job.get()
         var scriptKeys: [RedisArgument] = [

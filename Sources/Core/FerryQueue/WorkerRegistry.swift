@@ -171,10 +171,19 @@ public struct WorkerRegistry: Sendable {
     /// Recovers the jobs of workers whose heartbeat is older than `ttl`, and forgets them unless
     /// they beat again meanwhile. Safe to run from many processes at once: each in-flight list is
     /// emptied by one atomic script, so a second pass finds nothing left.
-    public func recoverStale(ttl: Duration, crashLimit: Int, deadSet: DeadSetPolicy, on redis: RedisConnection) throws(RedisError) -> Recovery {
+    ///
+    /// - Parameter finished: the jobs a dead worker had finished without acknowledging them, when
+    ///   they can be known (its ledger, on its host); called before its recovery, and `recovered`
+    ///   after it.
+    public func recoverStale(
+        ttl: Duration, crashLimit: Int, deadSet: DeadSetPolicy, finished: (String) -> Set<String> = { _ in [] },
+        recovered: (String) -> Void = { _ in }, on redis: RedisConnection
+    ) throws(RedisError) -> Recovery {
         var total = Recovery()
         for worker in try staleWorkers(olderThan: ttl, on: redis) {
-            let recovery = try recover(worker: worker, crashLimit: crashLimit, deadSet: deadSet, forgetUnlessBeatWithin: ttl, on: redis)
+            let recovery = try recover(
+                worker: worker, crashLimit: crashLimit, deadSet: deadSet, forgetUnlessBeatWithin: ttl, finished: finished(worker), on: redis)
+            recovered(worker)
             total.workers += recovery.workers
             total.restored += recovery.restored
             total.buried += recovery.buried
@@ -191,7 +200,8 @@ public struct WorkerRegistry: Sendable {
     ///   (a worker cut off from Redis for a while comes back); nil forgets it unconditionally.
     @discardableResult
     public func recover(
-        worker: String, crashLimit: Int, deadSet: DeadSetPolicy, forgetUnlessBeatWithin: Duration? = nil, on redis: RedisConnection
+        worker: String, crashLimit: Int, deadSet: DeadSetPolicy, forgetUnlessBeatWithin: Duration? = nil, finished: Set<String> = [],
+        on redis: RedisConnection
     ) throws(RedisError) -> Recovery {
         let members = (try redis.command("SMEMBERS", .string(keys.consumers(worker))).array ?? []).compactMap(\.string)
         let lists = members.compactMap { Consumer.parse(member: $0, worker: worker) }
@@ -200,14 +210,16 @@ public struct WorkerRegistry: Sendable {
         // jobs in the executors' lists were waiting for it to finish.
         var isolatedHeldOne = false
         for (consumer, queue) in lists where consumer.lane == .isolated {
-            let counts = try recoverList(consumer: consumer, queue: queue, mode: "isolated", crashLimit: crashLimit, deadSet: deadSet, on: redis)
+            let counts = try recoverList(
+                consumer: consumer, queue: queue, mode: "isolated", crashLimit: crashLimit, deadSet: deadSet, finished: finished, on: redis)
             if counts.restored + counts.buried > 0 { isolatedHeldOne = true }
             recovery.restored += counts.restored
             recovery.buried += counts.buried
         }
         for (consumer, queue) in lists where consumer.lane != .isolated {
             let counts = try recoverList(
-                consumer: consumer, queue: queue, mode: isolatedHeldOne ? "clean" : "suspect", crashLimit: crashLimit, deadSet: deadSet, on: redis
+                consumer: consumer, queue: queue, mode: isolatedHeldOne ? "clean" : "suspect", crashLimit: crashLimit, deadSet: deadSet,
+                finished: finished, on: redis
             )
             recovery.restored += counts.restored
             recovery.buried += counts.buried
@@ -221,14 +233,16 @@ public struct WorkerRegistry: Sendable {
     }
 
     private func recoverList(
-        consumer: Consumer, queue: String, mode: String, crashLimit: Int, deadSet: DeadSetPolicy, on redis: RedisConnection
+        consumer: Consumer, queue: String, mode: String, crashLimit: Int, deadSet: DeadSetPolicy, finished: Set<String>,
+        on redis: RedisConnection
     ) throws(RedisError) -> (restored: Int, buried: Int) {
         let reply = try redis.run(
             QueueScripts.recover,
             keys: [.string(keys.inflight(queue, consumer: consumer)), .string(keys.ready(queue)), .string(keys.dead(queue)),
-                   .string(keys.crashes(queue)), .string(keys.trimmed(queue)), .string(keys.ids(queue))],
+                   .string(keys.crashes(queue)), .string(keys.trimmed(queue)), .string(keys.ids(queue)), .string(keys.processed(queue))],
             arguments: [.string(mode), RedisArgument(crashLimit), .string(queue), .string(consumer.worker), RedisArgument(deadSet.capacity),
                         .string(String(deadSet.maxAge.wholeMilliseconds)), .string(keys.uniquePrefix(queue)), .string(keys.batchPrefix(queue))]
+                + finished.sorted().map { .string($0) }
         )
         let counts = reply.array?.compactMap(\.int) ?? [0, 0]
         // Jobs now wait in a queue that may never have been registered (written by another

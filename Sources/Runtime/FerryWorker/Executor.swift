@@ -4,10 +4,13 @@ import FerrySupport
 import Foundation
 
 /// One executor thread of a worker process: fetches a batch into its own in-flight list, runs
-/// the jobs one by one from the oldest, and settles each the moment it ends — so the job it is
-/// running is always the rightmost of its list, and a crash re-runs nothing that had finished.
-/// A success is acknowledged without waiting for the reply (the command leaves before the next
-/// job starts; the reply is read with the next call), so quick jobs cost one write each.
+/// the jobs one by one from the oldest, and settles each as it ends. Failures are written at
+/// once. Plain successes are noted in the process's ``AckLedger`` and acknowledged together,
+/// in one write, before the executor's next call to Redis (the next fetch, at the latest) or
+/// before a job of a type that last took over a millisecond starts — so a crash re-runs
+/// nothing that had finished (recovery reads the ledger), and the job that was running is the
+/// rightmost of the list once the finished ones are taken out. Acknowledgements are not waited
+/// for: their replies are read with the next call.
 ///
 /// After any Redis failure it cannot know what its list holds, so it reconciles: it writes again
 /// the settlements whose replies it had not read (each is idempotent), then puts back everything
@@ -29,9 +32,27 @@ struct Executor {
         var redis: RedisConnection?
         var batchSize = 1
         var idlePolls = 0
-        // Settlements written whose replies were not read yet, and whether the list must be reconciled.
+        // Settlements written (or, for acknowledgements in `deferred`, still to be written) whose
+        // replies were not read yet, and whether the list must be reconciled.
         var unconfirmed: [(FetchedJob, Settlement)] = []
         var mustReconcile = false
+        // Finished jobs noted in the ledger, to be acknowledged in one write.
+        var deferred: [FetchedJob] = []
+        deferred.reserveCapacity(process.options.prefetch)
+        // How long each type's last job took here: acknowledgements are written before a slow one starts.
+        var lastDuration: [String: Duration] = [:]
+        let ledger = process.ackLedger
+
+        func writeDeferred(on connection: RedisConnection) throws(RedisError) {
+            guard !deferred.isEmpty else { return }
+            try process.settler.post(batch: deferred, on: connection)
+            ledger?.clear(slot: slot)
+            deferred.removeAll(keepingCapacity: true)
+        }
+        func forgetDeferred() {
+            ledger?.clear(slot: slot)
+            deferred.removeAll(keepingCapacity: true)
+        }
 
         while !process.isStopping {
             if process.isQuiet {
@@ -43,8 +64,10 @@ struct Executor {
                 redis = connection
                 if mustReconcile {
                     try reconcile(fetcher, unconfirmed: &unconfirmed, queues: queues, includingIsolationLane: true, on: connection)
+                    forgetDeferred()  // settled by the reconciliation
                     mustReconcile = false
                 }
+                try writeDeferred(on: connection)  // leaves with the fetch; read with its reply
                 let fetched = try fetchBatch(fetcher, size: batchSize, generator: &generator, on: connection)
                 try connection.confirmPosted()  // a no-op when the fetch already read them
                 unconfirmed.removeAll()
@@ -72,14 +95,25 @@ struct Executor {
                         index += 1
                         continue
                     }
-                    let (fetched, outcome) = try runOne(batch[index], processor: processor, fetcher: fetcher, metrics: metrics, on: connection)
+                    let next = batch[index]
+                    let type = (try? next.job.get().type) ?? ""
+                    if !deferred.isEmpty, next.isSuspect || lastDuration[type].map({ $0 > .milliseconds(1) }) ?? true {
+                        try writeDeferred(on: connection)
+                    }
+                    let jobStarted = ContinuousClock.now
+                    let (fetched, outcome) = try runOne(next, processor: processor, fetcher: fetcher, metrics: metrics, on: connection)
+                    lastDuration[type] = ContinuousClock.now - jobStarted
                     index += 1
                     if case .settle(let settlement) = outcome { try continueChain(fetched, settlement) }
                     switch outcome {
+                    case .settle(.done) where Settler.canAcknowledgeInBatch(fetched) && ledger?.record(slot: slot, id: (try? fetched.job.get().id) ?? "") == true:
+                        unconfirmed.append((fetched, .done))
+                        deferred.append(fetched)
                     case .settle(.done) where !fetched.isSuspect:
                         unconfirmed.append((fetched, .done))
                         try process.settler.post(fetched, on: connection)
                     case .settle(let settlement):
+                        try writeDeferred(on: connection)  // confirmed with this settlement's reply
                         unconfirmed.append((fetched, settlement))
                         try process.settle(fetched, settlement, on: connection)
                         unconfirmed.removeAll()
@@ -95,6 +129,7 @@ struct Executor {
                     }
                 }
                 if !leftovers.isEmpty {
+                    try writeDeferred(on: connection)
                     try fetcher.requeue(leftovers, on: connection)
                     unconfirmed.removeAll()
                 }
@@ -115,14 +150,16 @@ struct Executor {
         metrics.publish()
         if let redis, !mustReconcile {
             do {
+                try writeDeferred(on: redis)
                 try redis.confirmPosted()
                 unconfirmed.removeAll()
             } catch {
                 mustReconcile = true
             }
         }
-        if mustReconcile || !unconfirmed.isEmpty, let redis {
-            try? reconcile(fetcher, unconfirmed: &unconfirmed, queues: queues, includingIsolationLane: false, on: redis)
+        if mustReconcile || !unconfirmed.isEmpty, let redis,
+           (try? reconcile(fetcher, unconfirmed: &unconfirmed, queues: queues, includingIsolationLane: false, on: redis)) != nil {
+            forgetDeferred()
         }
     }
 

@@ -114,8 +114,10 @@ struct Housekeeping {
     }
 
     private func recoverDeadWorkers(on redis: RedisConnection) throws(RedisError) {
+        // A dead worker of this host (its supervisor died too) left its ledger here.
         let recovery = try WorkerRegistry(keys: process.keys).recoverStale(
-            ttl: options.heartbeatTTL, crashLimit: options.crashLimit, deadSet: options.deadSet, on: redis
+            ttl: options.heartbeatTTL, crashLimit: options.crashLimit, deadSet: options.deadSet,
+            finished: { AckLedger.read(worker: $0) }, recovered: { AckLedger.discard(worker: $0) }, on: redis
         )
         if !recovery.workers.isEmpty {
             process.logger.warning("recovered the jobs of dead workers", metadata: [

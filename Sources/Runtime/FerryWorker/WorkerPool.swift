@@ -24,8 +24,12 @@ public struct WorkerPool: Service {
             processes: processes, childCommand: childCommand, stopTimeout: shutdownTimeout + .seconds(10), logger: logger,
             recoverWorker: { worker in
                 let connection = try RedisConnection(configuration: redis)
-                let recovery = try WorkerRegistry(keys: keys).recover(worker: worker, crashLimit: crashLimit, deadSet: DeadSetPolicy(), on: connection)
-                return "restored \(recovery.restored), dead \(recovery.buried)"
+                // Jobs it finished without acknowledging them yet are done, not to be run again.
+                let finished = AckLedger.read(worker: worker)
+                let recovery = try WorkerRegistry(keys: keys).recover(
+                    worker: worker, crashLimit: crashLimit, deadSet: DeadSetPolicy(), finished: finished, on: connection)
+                AckLedger.discard(worker: worker)
+                return "restored \(recovery.restored), dead \(recovery.buried), finished before the exit \(finished.count)"
             }
         )
     }

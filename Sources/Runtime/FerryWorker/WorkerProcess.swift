@@ -37,6 +37,9 @@ public final class WorkerProcess: Sendable {
     let dispatcher: Dispatcher
     /// The rate limiters of the types that have one, by type.
     let limiters: [String: RateLimiter]
+    /// Finished jobs whose acknowledgements are not written yet, for the supervisor to read if
+    /// this process dies; nil when it cannot be created (then every job is acknowledged alone).
+    let ackLedger: AckLedger?
 
     private let stopping = Atomic<Bool>(false)
     private let quiet = Atomic<Bool>(false)
@@ -65,6 +68,7 @@ public final class WorkerProcess: Sendable {
         self.settler = Settler(keys: keys, deadSet: options.deadSet)
         self.dispatcher = Dispatcher(redis: services.redis.pool, keys: keys, defaults: { [registry] in registry.enqueueDefaults(for: $0) })
         self.limiters = registry.entries.compactMapValues { entry in entry.settings.rate.map { RateLimiter(type: entry.type, limit: $0, keys: keys) } }
+        self.ackLedger = AckLedger(worker: id, slots: options.concurrency, entriesPerSlot: options.prefetch)
         var logger = logger
         logger[metadataKey: "worker"] = "\(id)"
         self.logger = logger
@@ -183,6 +187,8 @@ public final class WorkerProcess: Sendable {
     /// watchdog recorded is worth waiting for: then it keeps trying for up to 30 s.
     /// Returns how many jobs went back.
     private func finish() -> Int {
+        // The executors have stopped: with every acknowledgement written, nobody needs the ledger.
+        if ackLedger?.isEmpty == true { ackLedger?.remove() }
         var requeued = 0
         let deadline = ContinuousClock.now + .seconds(30)
         var attempt = 0
@@ -195,6 +201,7 @@ public final class WorkerProcess: Sendable {
                     requeued += try Fetcher(keys: keys, consumer: consumer).requeueAll(queues: options.queues.names, on: redis)
                 }
                 try WorkerRegistry(keys: keys).remove(id, on: redis)
+                ackLedger?.remove()  // every acknowledgement was written or its job put back
                 return requeued
             } catch {
                 logger.error("could not put jobs back on shutdown", metadata: ["error": "\(error)", "attempt": "\(attempt)"])

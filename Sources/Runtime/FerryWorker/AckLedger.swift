@@ -1,0 +1,131 @@
+import Foundation
+
+/// The jobs a worker process has finished but not yet acknowledged in Redis, in memory that its
+/// supervisor can read after it dies.
+///
+/// Executors acknowledge quick jobs a batch at a time (one write for many jobs instead of one
+/// each). Until that write, a finished job is still in its executor's in-flight list, where a
+/// crash would make it look unfinished — and, being rightmost, like the job that was running. So
+/// each executor first notes the job's id here: a memory-mapped file (in `/dev/shm`) whose
+/// stores cost nothing like a system call and survive the process. The supervisor reads it
+/// when the process exits and recovery removes those jobs as done (``WorkerRegistry/recover``),
+/// so the running job is again the rightmost and nothing finished runs twice. Only if the
+/// supervisor dies too (the host is lost) are these few jobs run again, as on any at-least-once
+/// queue.
+///
+/// Layout: a header (magic, slots, entries per slot), then per slot a count and fixed 64-byte
+/// entries (a length byte and up to 63 bytes of job id). One executor writes one slot.
+final class AckLedger: @unchecked Sendable {
+    // @unchecked Sendable: slot `i` is written only by executor `i`; nothing reads the mapping
+    // while the process lives (the supervisor reads the file after it has exited).
+    static let entrySize = 64
+    static let headerSize = 64
+    private static let magic: UInt32 = 0x4B43_4146  // "FACK"
+
+    let path: String
+    let slots: Int
+    let entriesPerSlot: Int
+    private let base: UnsafeMutableRawPointer
+    private let size: Int
+
+    /// Where the ledger of `worker` lives: `/dev/shm` (memory) when there is one.
+    static func path(worker: String) -> String {
+        let directory = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : NSTemporaryDirectory()
+        let name = String(worker.map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" })
+        return (directory as NSString).appendingPathComponent("ferry-acks-\(name)")
+    }
+
+    private static func slotSize(entries: Int) -> Int { 64 + entries * entrySize }
+
+    /// Creates the ledger file of `worker` (private to its user), or nil when it cannot: then
+    /// executors acknowledge every job on its own.
+    init?(worker: String, slots: Int, entriesPerSlot: Int) {
+        let path = Self.path(worker: worker)
+        let size = Self.headerSize + slots * Self.slotSize(entries: entriesPerSlot)
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard ftruncate(fd, off_t(size)) == 0,
+              let mapped = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), mapped != UnsafeMutableRawPointer(bitPattern: -1)
+        else {
+            unlink(path)
+            return nil
+        }
+        self.path = path
+        self.slots = slots
+        self.entriesPerSlot = entriesPerSlot
+        self.base = mapped
+        self.size = size
+        base.storeBytes(of: UInt32(slots), toByteOffset: 4, as: UInt32.self)
+        base.storeBytes(of: UInt32(entriesPerSlot), toByteOffset: 8, as: UInt32.self)
+        base.storeBytes(of: Self.magic, toByteOffset: 0, as: UInt32.self)
+    }
+
+    deinit {
+        munmap(base, size)
+    }
+
+    private func slotBase(_ slot: Int) -> UnsafeMutableRawPointer {
+        base + Self.headerSize + slot * Self.slotSize(entries: entriesPerSlot)
+    }
+
+    /// Notes that executor `slot` finished job `id`; false when the slot is full or the id too
+    /// long to note (then the job must be acknowledged at once).
+    func record(slot: Int, id: String) -> Bool {
+        let slotBase = slotBase(slot)
+        let count = Int(slotBase.load(as: UInt32.self))
+        var id = id
+        return id.withUTF8 { bytes in
+            guard count < entriesPerSlot, bytes.count < Self.entrySize, let source = bytes.baseAddress else { return false }
+            let entry = slotBase + 64 + count * Self.entrySize
+            (entry + 1).copyMemory(from: source, byteCount: bytes.count)
+            entry.storeBytes(of: UInt8(bytes.count), as: UInt8.self)
+            slotBase.storeBytes(of: UInt32(count + 1), as: UInt32.self)
+            return true
+        }
+    }
+
+    /// Forgets executor `slot`'s notes: their acknowledgements have been written.
+    func clear(slot: Int) {
+        slotBase(slot).storeBytes(of: UInt32(0), as: UInt32.self)
+    }
+
+    /// Whether no slot holds a note (every acknowledgement was written).
+    var isEmpty: Bool {
+        (0..<slots).allSatisfy { slotBase($0).load(as: UInt32.self) == 0 }
+    }
+
+    /// Deletes the file (a clean exit: everything was acknowledged or put back).
+    func remove() {
+        unlink(path)
+    }
+
+    /// The ids noted in the ledger that `worker` left behind; empty when there is none or it is
+    /// not one (a torn entry names no job and matches nothing).
+    static func read(worker: String) -> Set<String> {
+        guard let data = FileManager.default.contents(atPath: path(worker: worker)), data.count >= headerSize else { return [] }
+        return data.withUnsafeBytes { raw -> Set<String> in
+            guard raw.load(fromByteOffset: 0, as: UInt32.self) == magic else { return [] }
+            let slots = Int(raw.load(fromByteOffset: 4, as: UInt32.self))
+            let entries = Int(raw.load(fromByteOffset: 8, as: UInt32.self))
+            guard slots <= 100_000, entries <= 100_000, headerSize + slots * slotSize(entries: entries) <= raw.count else { return [] }
+            var ids = Set<String>()
+            for slot in 0..<slots {
+                let start = headerSize + slot * slotSize(entries: entries)
+                let count = min(Int(raw.load(fromByteOffset: start, as: UInt32.self)), entries)
+                for index in 0..<count {
+                    let entry = start + 64 + index * entrySize
+                    let length = Int(raw[entry])
+                    guard length > 0, length < entrySize else { continue }
+                    ids.insert(String(decoding: raw[(entry + 1)..<(entry + 1 + length)], as: UTF8.self))
+                }
+            }
+            return ids
+        }
+    }
+
+    /// Deletes the ledger `worker` left behind, once recovery has used it.
+    static func discard(worker: String) {
+        unlink(path(worker: worker))
+    }
+}
