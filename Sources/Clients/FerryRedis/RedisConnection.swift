@@ -53,15 +53,33 @@ public final class RedisConnection: @unchecked Sendable {
     }
 
     /// Runs one command and returns its reply as it is, error replies included.
+    ///
+    /// After ``post(_:keys:arguments:)``, the command leaves in the same write as anything posted
+    /// but not yet sent, and one round trip brings the posted scripts' replies and its own; an
+    /// error reply to a posted script is thrown then (this command has run).
     public func send(_ arguments: [RedisArgument]) throws(RedisError) -> RedisReply {
         let context = try connected()
-        if !posted.isEmpty { try confirmPosted() }
-        let raw = Self.withArgv(arguments) { argc, argv, lengths in
-            redisCommandArgv(context, argc, argv, lengths)
+        guard !posted.isEmpty else {
+            let raw = Self.withArgv(arguments) { argc, argv, lengths in
+                redisCommandArgv(context, argc, argv, lengths)
+            }
+            guard let raw else { throw failure(context) }
+            defer { freeReplyObject(raw) }
+            return Self.decode(raw.assumingMemoryBound(to: redisReply.self))
         }
-        guard let raw else { throw failure(context) }
-        defer { freeReplyObject(raw) }
-        return Self.decode(raw.assumingMemoryBound(to: redisReply.self))
+        let status = Self.withArgv(arguments) { argc, argv, lengths in
+            redisAppendCommandArgv(context, argc, argv, lengths)
+        }
+        guard status == REDIS_OK else { throw failure(context) }
+        let sent = posted
+        let (rerun, firstError) = try readPostedReplies(context)
+        var raw: UnsafeMutableRawPointer?
+        guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw failure(context) }
+        let reply = Self.decode(raw.assumingMemoryBound(to: redisReply.self))
+        freeReplyObject(raw)
+        for index in rerun { try run(sent[index].script, keys: sent[index].keys, arguments: sent[index].arguments) }
+        if let firstError { throw firstError }
+        return reply
     }
 
     /// Sends all commands in one write and reads all replies: one round trip for the batch.
@@ -137,7 +155,12 @@ public final class RedisConnection: @unchecked Sendable {
     ///
     /// When the connection breaks before the replies are read, whether the posted scripts ran is
     /// unknown: the call that notices throws, and the caller must treat them as unconfirmed.
-    public func post(_ script: RedisScript, keys: [RedisArgument] = [], arguments: [RedisArgument] = []) throws(RedisError) {
+    ///
+    /// With `withNextCall`, the script is not even written now: it leaves in the same write as
+    /// the next command sent on this connection.
+    public func post(
+        _ script: RedisScript, keys: [RedisArgument] = [], arguments: [RedisArgument] = [], withNextCall: Bool = false
+    ) throws(RedisError) {
         guard let sha = script.sha else {
             try run(script, keys: keys, arguments: arguments)
             return
@@ -147,11 +170,12 @@ public final class RedisConnection: @unchecked Sendable {
             redisAppendCommandArgv(context, argc, argv, lengths)
         }
         guard status == REDIS_OK else { throw failure(context) }
+        posted.append((script, keys, arguments))
+        guard !withNextCall else { return }
         var done: Int32 = 0
         while done == 0 {
             guard redisBufferWrite(context, &done) == REDIS_OK else { throw failure(context) }
         }
-        posted.append((script, keys, arguments))
     }
 
     /// How many posted scripts await their replies.
@@ -162,10 +186,19 @@ public final class RedisConnection: @unchecked Sendable {
     public func confirmPosted() throws(RedisError) {
         guard !posted.isEmpty, let context else { return }
         let sent = posted
+        let (rerun, firstError) = try readPostedReplies(context)
+        for index in rerun { try run(sent[index].script, keys: sent[index].keys, arguments: sent[index].arguments) }
+        if let firstError { throw firstError }
+    }
+
+    /// Reads the posted scripts' replies (sending whatever is buffered first) and forgets them;
+    /// returns those to run again (NOSCRIPT) and the first other error reply.
+    private func readPostedReplies(_ context: UnsafeMutablePointer<redisContext>) throws(RedisError) -> (rerun: [Int], firstError: RedisError?) {
+        let count = posted.count
         posted = []
         var rerun: [Int] = []
         var firstError: RedisError?
-        for index in sent.indices {
+        for index in 0..<count {
             var raw: UnsafeMutableRawPointer?
             guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw failure(context) }
             let reply = Self.decode(raw.assumingMemoryBound(to: redisReply.self))
@@ -174,8 +207,7 @@ public final class RedisConnection: @unchecked Sendable {
                 if message.hasPrefix("NOSCRIPT") { rerun.append(index) } else if firstError == nil { firstError = .server(message) }
             }
         }
-        for index in rerun { try run(sent[index].script, keys: sent[index].keys, arguments: sent[index].arguments) }
-        if let firstError { throw firstError }
+        return (rerun, firstError)
     }
 
     // MARK: Split I/O, for RedisMultiplexer

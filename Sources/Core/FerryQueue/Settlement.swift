@@ -139,9 +139,10 @@ extension Settler {
     }
 
     /// Acknowledges finished jobs together without waiting for Redis's answer: one write for
-    /// all, confirmed by the connection's next call (see ``post(_:on:)``). Each job must pass
-    /// ``canAcknowledgeInBatch(_:)``; the lists are scanned from their oldest end, where the jobs are.
-    public func post(batch: [FetchedJob], on redis: RedisConnection) throws(RedisError) {
+    /// all, confirmed by the connection's next call (see ``post(_:on:)``); with `withNextCall`
+    /// it leaves in that call's write. Each job must pass ``canAcknowledgeInBatch(_:)``; the lists
+    /// are scanned from their oldest end, where the jobs are.
+    public func post(batch: [FetchedJob], withNextCall: Bool = false, on redis: RedisConnection) throws(RedisError) {
         var start = batch.startIndex
         while start < batch.endIndex {
             // Consecutive jobs of one list go in one call (an executor's batch comes from one queue).
@@ -150,7 +151,7 @@ extension Settler {
             while end < batch.endIndex, batch[end].queue == first.queue, batch[end].consumer == first.consumer { end += 1 }
             try redis.post(
                 QueueScripts.ackBatch, keys: [.string(keys.inflight(first.queue, consumer: first.consumer)), .string(keys.processed(first.queue))],
-                arguments: batch[start..<end].map { .bytes($0.payload) })
+                arguments: batch[start..<end].map { .bytes($0.payload) }, withNextCall: withNextCall)
             start = end
         }
     }

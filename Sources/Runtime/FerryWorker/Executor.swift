@@ -43,11 +43,17 @@ struct Executor {
         var lastDuration: [String: Duration] = [:]
         let ledger = process.ackLedger
 
-        func writeDeferred(on connection: RedisConnection) throws(RedisError) {
+        // With `withNextCall` the acknowledgements leave in the write of the call that follows at once.
+        // The ledger keeps their notes until Redis has confirmed them (``confirmed()``).
+        func writeDeferred(withNextCall: Bool = false, on connection: RedisConnection) throws(RedisError) {
             guard !deferred.isEmpty else { return }
-            try process.settler.post(batch: deferred, on: connection)
-            ledger?.clear(slot: slot)
+            try process.settler.post(batch: deferred, withNextCall: withNextCall, on: connection)
             deferred.removeAll(keepingCapacity: true)
+        }
+        // Every settlement written has been confirmed by a reply.
+        func confirmed() {
+            unconfirmed.removeAll(keepingCapacity: true)
+            ledger?.clear(slot: slot)
         }
         func forgetDeferred() {
             ledger?.clear(slot: slot)
@@ -67,10 +73,10 @@ struct Executor {
                     forgetDeferred()  // settled by the reconciliation
                     mustReconcile = false
                 }
-                try writeDeferred(on: connection)  // leaves with the fetch; read with its reply
+                try writeDeferred(withNextCall: true, on: connection)  // leaves with the fetch, confirmed by its reply
                 let fetched = try fetchBatch(fetcher, size: batchSize, generator: &generator, on: connection)
                 try connection.confirmPosted()  // a no-op when the fetch already read them
-                unconfirmed.removeAll()
+                confirmed()
                 guard let batch = fetched else {
                     metrics.publish()  // idle: the last jobs' outcomes reach the health table now
                     idlePolls += 1
@@ -113,10 +119,10 @@ struct Executor {
                         unconfirmed.append((fetched, .done))
                         try process.settler.post(fetched, on: connection)
                     case .settle(let settlement):
-                        try writeDeferred(on: connection)  // confirmed with this settlement's reply
+                        try writeDeferred(withNextCall: true, on: connection)  // leaves and is confirmed with this settlement
                         unconfirmed.append((fetched, settlement))
                         try process.settle(fetched, settlement, on: connection)
-                        unconfirmed.removeAll()
+                        confirmed()
                     case .limited(let holdFor):
                         if let job = try? fetched.job.get(), let limiter = process.limiters[job.type] {
                             try limiter.putBack(fetched, job: job, holdFor: holdFor, on: connection)
@@ -129,9 +135,9 @@ struct Executor {
                     }
                 }
                 if !leftovers.isEmpty {
-                    try writeDeferred(on: connection)
+                    try writeDeferred(withNextCall: true, on: connection)
                     try fetcher.requeue(leftovers, on: connection)
-                    unconfirmed.removeAll()
+                    confirmed()
                 }
 
                 // Grow the batch while jobs are quick (under 2 ms each on average), shrink it when not.
@@ -150,9 +156,9 @@ struct Executor {
         metrics.publish()
         if let redis, !mustReconcile {
             do {
-                try writeDeferred(on: redis)
+                try writeDeferred(withNextCall: true, on: redis)
                 try redis.confirmPosted()
-                unconfirmed.removeAll()
+                confirmed()
             } catch {
                 mustReconcile = true
             }
