@@ -83,6 +83,23 @@ import Testing
         #expect(try shared.run(script, arguments: ["4"]).int == 8)
     }
 
+    @Test func blockingAndStatefulCommandsAreRefusedBeforeTheyAreSent() throws {
+        let server = try PrivateRedisServer()
+        defer { server.stop() }
+        let shared = RedisMultiplexer(configuration: try RedisConfiguration(url: server.url))
+        for command: [RedisArgument] in [["blpop", "list", "1"], ["SELECT", "1"], ["XREAD", "BLOCK", "100", "STREAMS", "s", "$"], ["CLIENT", "REPLY", "OFF"], ["WATCH", "k"]] {
+            #expect(throws: RedisError.self) { try shared.pipeline([["SET", "before", "1"], command]) }
+        }
+        // Nothing of a refused call was sent; the connection serves the next caller as before.
+        #expect(try shared.command("EXISTS", "before").int == 0)
+        #expect(try shared.command("XREAD", "COUNT", "1", "STREAMS", "s", "0") == .null)
+        #expect(try shared.command("CLIENT", "ID").int != nil)
+        let refusal = Result { () throws(RedisError) in try shared.command("BRPOP", "list", "1") }
+        guard case .failure(let error) = refusal else { Issue.record("BRPOP went over the shared connection"); return }
+        #expect(error == .notShareable(command: "BRPOP"))
+        #expect(error.description.contains("withConnection"), "\(error)")
+    }
+
     @Test func aKilledConnectionFailsItsCallersAndTheNextCallReconnects() throws {
         let server = try PrivateRedisServer()
         defer { server.stop() }

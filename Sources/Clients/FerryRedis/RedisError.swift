@@ -16,6 +16,9 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case server(String)
     /// The server's reply did not have the shape the caller expected.
     case unexpectedReply(expected: String, got: String)
+    /// A command that blocks or changes its connection's state was sent over a shared
+    /// connection (``RedisMultiplexer``); it was not sent.
+    case notShareable(command: String)
 
     public var description: String {
         switch self {
@@ -33,6 +36,9 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
             return "Redis error: \(message)"
         case .unexpectedReply(let expected, let got):
             return "unexpected Redis reply: expected \(expected), got \(got)"
+        case .notShareable(let command):
+            return "\(command) blocks or changes the state of the connection it runs on, so it cannot go over the shared connection; "
+                + "run it on a connection of its own (redis.withConnection { … })"
         }
     }
 

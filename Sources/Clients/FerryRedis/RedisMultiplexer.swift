@@ -67,6 +67,9 @@ public final class RedisMultiplexer: @unchecked Sendable {
     /// error replies in place. Commands of other threads may share the write and the read.
     public func pipeline(_ commands: [[RedisArgument]]) throws(RedisError) -> [RedisReply] {
         guard !commands.isEmpty else { return [] }
+        for arguments in commands {
+            if let refused = Self.unshareable(arguments) { throw .notShareable(command: refused) }
+        }
         let call = Call(expecting: commands.count)
         lock.lock()
         do throws(RedisError) {
@@ -97,6 +100,27 @@ public final class RedisMultiplexer: @unchecked Sendable {
         }
         if let error = call.error { throw error }
         return call.replies
+    }
+
+    /// The name of a command that would hold up every caller (it blocks) or leave the connection
+    /// in a state the next caller does not expect; nil for the others. `MULTI`…`EXEC` within one
+    /// ``pipeline(_:)`` call is fine.
+    static func unshareable(_ arguments: [RedisArgument]) -> String? {
+        guard case .string(let first) = arguments.first else { return nil }
+        let name = first.uppercased()
+        switch name {
+        case "BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "WAIT", "WAITAOF",
+             "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "SELECT", "WATCH", "RESET", "QUIT", "AUTH", "HELLO", "SYNC", "PSYNC":
+            return name
+        case "XREAD", "XREADGROUP":
+            let blocks = arguments.contains { if case .string(let word) = $0 { word.uppercased() == "BLOCK" } else { false } }
+            return blocks ? name + " BLOCK" : nil
+        case "CLIENT":
+            guard arguments.count > 1, case .string(let sub) = arguments[1] else { return nil }
+            return ["REPLY", "TRACKING", "CACHING"].contains(sub.uppercased()) ? "CLIENT " + sub.uppercased() : nil
+        default:
+            return nil
+        }
     }
 
     private func load(_ script: RedisScript) throws(RedisError) -> String {

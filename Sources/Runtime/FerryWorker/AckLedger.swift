@@ -42,7 +42,8 @@ final class AckLedger: @unchecked Sendable {
     init?(worker: String, slots: Int, entriesPerSlot: Int) {
         let path = Self.path(worker: worker)
         let size = Self.headerSize + slots * Self.slotSize(entries: entriesPerSlot)
-        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        // Not through a symbolic link someone else left in the shared directory.
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         guard ftruncate(fd, off_t(size)) == 0,
