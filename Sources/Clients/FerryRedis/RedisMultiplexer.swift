@@ -133,14 +133,16 @@ public final class RedisMultiplexer: @unchecked Sendable {
     /// Writes and reads for everybody until `mine` has its replies, then passes the lead on.
     private func lead(_ mine: Call) {
         guard let connection = opened else { return }  // set before any caller leads
+        // The buffers trade places: callers append to `outgoing` while the leader writes `batch`.
+        var batch: [UInt8] = []
+        lock.lock()
+        swap(&batch, &spare)
+        swap(&batch, &outgoing)
+        lock.unlock()
         while true {
-            // What others buffered leaves now, also when this caller is about to hand over (the
-            // server works on it while the next leader wakes up). Written outside the lock, so
-            // callers keep adding commands meanwhile.
-            lock.lock()
-            var batch = spare
-            swap(&batch, &outgoing)
-            lock.unlock()
+            // What was buffered leaves now (outside the lock, so callers keep adding commands),
+            // also when this caller is about to hand over: the server works on it while the
+            // next leader wakes up.
             if !batch.isEmpty {
                 do {
                     try connection.write(batch)
@@ -150,16 +152,16 @@ public final class RedisMultiplexer: @unchecked Sendable {
                     lock.unlock()
                     return
                 }
+                batch.removeAll(keepingCapacity: true)
             }
-            batch.removeAll(keepingCapacity: true)
-            lock.lock()
-            spare = batch
+            // Only this leader hands out replies, so `mine` cannot change under it here.
             if mine.isFinished {
+                lock.lock()
+                spare = batch
                 handOver()
                 lock.unlock()
                 return
             }
-            lock.unlock()
 
             let replies: [RedisReply]
             do {
@@ -170,7 +172,6 @@ public final class RedisMultiplexer: @unchecked Sendable {
                 lock.unlock()
                 return
             }
-            guard !replies.isEmpty else { continue }
             lock.lock()
             for reply in replies {
                 guard head < waiting.count else { break }  // cannot happen: every reply answers a caller
@@ -182,6 +183,7 @@ public final class RedisMultiplexer: @unchecked Sendable {
                 }
             }
             compact()
+            swap(&batch, &outgoing)  // what others buffered meanwhile, for the next write
             lock.unlock()
         }
     }
