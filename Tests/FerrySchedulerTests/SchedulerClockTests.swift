@@ -157,6 +157,40 @@ final class ManualClock: SchedulerClock {
         #expect(try ticks("skipped", on: connection) == [0, 30])
     }
 
+    @Test func aTickDueWhenRedisAnswersAgainFiresOnTimeWhateverThePolicy() throws {
+        let both = try entries("""
+            skipper:
+              cron: "*/10 * * * * *"
+              job: ferry.noop
+              queue: skipped-late
+              missed: skip
+            catcher:
+              cron: "*/10 * * * * *"
+              job: ferry.noop
+              queue: caught-late
+              missed: run_once
+            """)
+        let server = try PrivateRedisServer(extraArguments: ["--appendonly", "yes", "--appendfsync", "always"])
+        let clock = ManualClock(start.addingTimeInterval(-1))
+        let scheduler = try scheduler(both, clock: clock, redisURL: server.url)
+        scheduler.start()
+        clock.set(start)
+        scheduler.runDue()
+        server.stop()
+        for second in 9...23 {
+            clock.set(start.addingTimeInterval(Double(second)))
+            scheduler.runDue()
+        }
+        // Redis answers again, and the scheduler looks next exactly at the 30 s tick: 10 s and 20 s
+        // passed while it failed (the policy settles them), 30 s never failed and fires.
+        try server.start()
+        clock.set(start.addingTimeInterval(30))
+        scheduler.runDue()
+        let connection = try RedisConnection(url: server.url)
+        #expect(try ticks("caught-late", on: connection) == [0, 20, 30])
+        #expect(try ticks("skipped-late", on: connection) == [0, 30])
+    }
+
     @Test func aLastTickOthersWroteOutsideTheCalendarNeitherTrapsNorBlocksTheEntry() throws {
         let every = try entries("""
             every-second:

@@ -25,7 +25,8 @@ public final class PrivateRedisServer: @unchecked Sendable {
 
     public var url: String { "redis://127.0.0.1:\(port)/0" }
 
-    /// Starts the server and waits until it accepts connections.
+    /// Starts the server and waits until it serves commands: accepting connections is not
+    /// enough, since a server with an append-only file answers `-LOADING` while it replays it.
     public func start() throws {
         let arguments = [
             TestEnvironment.redisServer, "--port", String(port), "--bind", "127.0.0.1", "--save", "",
@@ -42,7 +43,7 @@ public final class PrivateRedisServer: @unchecked Sendable {
                 pid = 0
                 throw POSIXError(.EADDRINUSE)
             }
-            if FreePort.isListening(port) { return }
+            if FreePort.answersPing(port) { return }
             usleep(25_000)
         }
         throw POSIXError(.ETIMEDOUT)
@@ -78,16 +79,24 @@ public enum FreePort {
         throw POSIXError(.EADDRINUSE)
     }
 
-    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
-    public static func isListening(_ port: Int) -> Bool {
+    /// Whether a Redis server on 127.0.0.1:`port` answers `PING` with `+PONG` within half a
+    /// second (one still replaying its append-only file answers `-LOADING` instead).
+    public static func answersPing(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 500_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = loopback(port: port)
-        let result = withUnsafePointer(to: &address) {
+        let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        return result == 0
+        guard connected == 0 else { return false }
+        let ping = Array("PING\r\n".utf8)
+        guard write(fd, ping, ping.count) == ping.count else { return false }
+        var reply = [UInt8](repeating: 0, count: 64)
+        let count = read(fd, &reply, reply.count)
+        return count >= 5 && Array(reply[0..<5]) == Array("+PONG".utf8)
     }
 
     private static func loopback(port: Int) -> sockaddr_in {

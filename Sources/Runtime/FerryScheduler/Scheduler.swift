@@ -16,10 +16,12 @@ public final class Scheduler: Sendable {
     private let plan = Mutex(Plan())
 
     /// What the scheduler will do next: each entry's next tick, and the entries whose missed
-    /// ticks wait for Redis to answer again.
+    /// ticks wait for Redis to answer again, each with the time it last failed to reach Redis.
+    /// Ticks up to that time were missed and the entry's policy settles them; later ones were
+    /// never tried and fire as usual once Redis answers.
     struct Plan {
         var next: [String: Date] = [:]
-        var behind: Set<String> = []
+        var behind: [String: Date] = [:]
     }
 
     /// How late a tick may still be enqueued (Redis slow to answer); later than this it counts as
@@ -58,7 +60,7 @@ public final class Scheduler: Sendable {
         for entry in entries {
             // Entries whose last tick could not be read (Redis down): their missed ticks are
             // settled by their missed-tick policy as soon as Redis answers again.
-            if !catchUp(entry) { fresh.behind.insert(entry.name) }
+            if !catchUp(entry, missedUpTo: nil) { fresh.behind[entry.name] = clock.now }
             fresh.next[entry.name] = entry.schedule.next(after: startedAt)
         }
         plan.withLock { $0 = fresh }
@@ -70,11 +72,16 @@ public final class Scheduler: Sendable {
     public func runDue() -> Date {
         var current = plan.withLock { $0 }
         if !current.behind.isEmpty {
-            for entry in entries where current.behind.contains(entry.name) {
-                guard catchUp(entry) else { continue }
-                // Every tick up to now was settled by the policy; the schedule resumes after it.
-                current.behind.remove(entry.name)
-                current.next[entry.name] = entry.schedule.next(after: clock.now)
+            for entry in entries {
+                guard let failedAt = current.behind[entry.name] else { continue }
+                guard catchUp(entry, missedUpTo: failedAt) else {
+                    current.behind[entry.name] = clock.now
+                    continue
+                }
+                // The ticks up to the last failure were settled by the policy; the schedule
+                // resumes after it (a tick since then is due now and fires below).
+                current.behind[entry.name] = nil
+                current.next[entry.name] = entry.schedule.next(after: failedAt)
             }
         }
         let now = clock.now
@@ -85,12 +92,12 @@ public final class Scheduler: Sendable {
             // collapse into it.
             let tick = entry.schedule.previous(atOrBefore: now, notBefore: due) ?? due
             current.next[entry.name] = entry.schedule.next(after: now)
-            guard !current.behind.contains(entry.name) else { continue }
+            guard current.behind[entry.name] == nil else { continue }
             // Once Redis has failed one entry, the others would only wait out their own
             // reconnect windows and fire later still: their policies decide instead.
             if redisDown || clock.now.timeIntervalSince(tick) > Self.lateness || !fire(entry, tick: tick) {
                 redisDown = true
-                current.behind.insert(entry.name)
+                current.behind[entry.name] = clock.now
             }
         }
         plan.withLock { $0 = current }
@@ -99,15 +106,17 @@ public final class Scheduler: Sendable {
         return current.behind.isEmpty ? soonest : min(soonest, now.addingTimeInterval(1))
     }
 
-    /// Applies the entry's missed-tick policy to ticks that passed while no scheduler ran, or
-    /// while Redis did not answer. False when Redis still does not answer (try again later).
-    private func catchUp(_ entry: ScheduleEntry) -> Bool {
+    /// Applies the entry's missed-tick policy to ticks that passed while no scheduler ran (up to
+    /// now: `missedUpTo` nil), or while Redis did not answer (up to the last failed attempt).
+    /// False when Redis still does not answer (try again later).
+    private func catchUp(_ entry: ScheduleEntry, missedUpTo failedAt: Date?) -> Bool {
         let lastFired: Date?
         let now: Date
         do {
             lastFired = try dispatcher.lastTick(entry: entry.name, queue: queue(of: entry))
-            // Reading may have waited for Redis to come back: what is missed is judged from now.
-            now = clock.now
+            // Missed is what passed by the last failure, or (no scheduler ran) by the time the
+            // read returned, which may have waited for Redis to come back.
+            now = failedAt ?? clock.now
         } catch {
             logger.error("cannot read the last tick; missed ticks will be settled by the entry's policy once Redis answers",
                          metadata: ["entry": "\(entry.name)", "error": "\(error)"])
