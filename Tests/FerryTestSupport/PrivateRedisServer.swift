@@ -79,8 +79,9 @@ public enum FreePort {
         throw POSIXError(.EADDRINUSE)
     }
 
-    /// Whether a Redis server on 127.0.0.1:`port` answers `PING` with `+PONG` within half a
-    /// second (one still replaying its append-only file answers `-LOADING` instead).
+    /// Whether a Redis server on 127.0.0.1:`port` serves commands: it answers `PING` within half
+    /// a second with anything but `-LOADING` (which a server replaying its append-only file
+    /// sends). A server with a password answers `-NOAUTH`, and that counts as serving.
     public static func answersPing(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
@@ -96,7 +97,8 @@ public enum FreePort {
         guard write(fd, ping, ping.count) == ping.count else { return false }
         var reply = [UInt8](repeating: 0, count: 64)
         let count = read(fd, &reply, reply.count)
-        return count >= 5 && Array(reply[0..<5]) == Array("+PONG".utf8)
+        guard count >= 2, reply[count - 2] == UInt8(ascii: "\r"), reply[count - 1] == UInt8(ascii: "\n") else { return false }
+        return !reply[0..<count].starts(with: Array("-LOADING".utf8))
     }
 
     private static func loopback(port: Int) -> sockaddr_in {
