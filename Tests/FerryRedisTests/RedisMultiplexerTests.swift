@@ -100,6 +100,31 @@ import Testing
         #expect(error.description.contains("withConnection"), "\(error)")
     }
 
+    @Test func refusalIgnoresLetterCaseAndLetsLookalikesThrough() throws {
+        let server = try PrivateRedisServer()
+        defer { server.stop() }
+        let shared = RedisMultiplexer(configuration: try RedisConfiguration(url: server.url))
+        func refusal(_ command: [RedisArgument]) -> String? {
+            do {
+                try shared.pipeline([command])
+                return nil
+            } catch .notShareable(let name) {
+                return name
+            } catch {
+                return nil  // the server's own answer (an unknown command, wrong arguments): it was sent
+            }
+        }
+        #expect(refusal(["bLpOp", "list", "1"]) == "BLPOP")
+        #expect(refusal([.bytes(Array("Watch".utf8)), "k"]) == "WATCH")
+        #expect(refusal(["xreadgroup", "GROUP", "g", "c", "block", "0", "STREAMS", "s", ">"]) == "XREADGROUP BLOCK")
+        #expect(refusal(["client", "tracking", "on"]) == "CLIENT TRACKING")
+        // Names that only look alike, and the same commands without their blocking option, are sent.
+        for sent: [RedisArgument] in [["BLPOPX", "l"], ["WAI"], ["wat{h", "k"], ["SET", "BLOCK", "1"], ["XREAD", "COUNT", "1", "STREAMS", "s", "0"], ["CLIENT", "ID"], ["CLIENT"]] {
+            #expect(refusal(sent) == nil, "\(sent)")
+        }
+        #expect(try shared.command("GET", "BLOCK").string == "1")
+    }
+
     @Test func aKilledConnectionFailsItsCallersAndTheNextCallReconnects() throws {
         let server = try PrivateRedisServer()
         defer { server.stop() }

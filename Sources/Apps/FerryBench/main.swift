@@ -90,7 +90,8 @@ func seconds(since start: ContinuousClock.Instant) -> Double {
 }
 
 func report(_ name: String, _ value: String) {
-    say(name.padding(toLength: 46, withPad: " ", startingAt: 0) + value)
+    // A name longer than the column keeps its end and one space before the figures.
+    say(name.padding(toLength: max(46, name.count + 1), withPad: " ", startingAt: 0) + value)
 }
 
 func format(_ rate: Double) -> String {

@@ -82,9 +82,7 @@ public final class RedisMultiplexer: @unchecked Sendable {
             throw error
         }
         for arguments in commands {
-            outgoing.append(UInt8(ascii: "*"))
-            outgoing.append(contentsOf: String(arguments.count).utf8)
-            outgoing.append(contentsOf: [13, 10])
+            outgoing.appendRESPHeader(UInt8(ascii: "*"), arguments.count)
             for argument in arguments { argument.appendBulk(to: &outgoing) }
         }
         waiting.append(call)
@@ -104,24 +102,22 @@ public final class RedisMultiplexer: @unchecked Sendable {
 
     /// The name of a command that would hold up every caller (it blocks) or leave the connection
     /// in a state the next caller does not expect; nil for the others. `MULTI`…`EXEC` within one
-    /// ``pipeline(_:)`` call is fine.
+    /// ``pipeline(_:)`` call is fine. Allocates nothing for the commands it lets through.
     static func unshareable(_ arguments: [RedisArgument]) -> String? {
-        guard case .string(let first) = arguments.first else { return nil }
-        let name = first.uppercased()
-        switch name {
-        case "BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "WAIT", "WAITAOF",
-             "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "SELECT", "WATCH", "RESET", "QUIT", "AUTH", "HELLO", "SYNC", "PSYNC":
-            return name
-        case "XREAD", "XREADGROUP":
-            let blocks = arguments.contains { if case .string(let word) = $0 { word.uppercased() == "BLOCK" } else { false } }
-            return blocks ? name + " BLOCK" : nil
-        case "CLIENT":
-            guard arguments.count > 1, case .string(let sub) = arguments[1] else { return nil }
-            return ["REPLY", "TRACKING", "CACHING"].contains(sub.uppercased()) ? "CLIENT " + sub.uppercased() : nil
-        default:
-            return nil
+        guard let first = arguments.first else { return nil }
+        if let name = refusedCommands.first(where: { first.isWord($0) }) { return name.description }
+        for stream: StaticString in ["XREAD", "XREADGROUP"] where first.isWord(stream) {
+            return arguments.dropFirst().contains { $0.isWord("BLOCK") } ? "\(stream) BLOCK" : nil
         }
+        guard first.isWord("CLIENT"), arguments.count > 1 else { return nil }
+        return refusedClientSubcommands.first { arguments[1].isWord($0) }.map { "CLIENT \($0)" }
     }
+
+    private static let refusedCommands: [StaticString] = [
+        "BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "WAIT", "WAITAOF",
+        "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "SELECT", "WATCH", "RESET", "QUIT", "AUTH", "HELLO", "SYNC", "PSYNC",
+    ]
+    private static let refusedClientSubcommands: [StaticString] = ["REPLY", "TRACKING", "CACHING"]
 
     private func load(_ script: RedisScript) throws(RedisError) -> String {
         let reply = try command("SCRIPT", "LOAD", .string(script.source))

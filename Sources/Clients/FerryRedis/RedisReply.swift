@@ -80,14 +80,30 @@ public enum RedisArgument: Sendable, Hashable, ExpressibleByStringLiteral, Expre
 
     /// Appends the argument as a RESP bulk string (`$<length>\r\n<bytes>\r\n`).
     func appendBulk(to buffer: inout [UInt8]) {
-        buffer.append(UInt8(ascii: "$"))
-        buffer.append(contentsOf: String(byteCount).utf8)
-        buffer.append(contentsOf: [13, 10])
+        buffer.appendRESPHeader(UInt8(ascii: "$"), byteCount)
         switch self {
         case .string(let text): buffer.append(contentsOf: text.utf8)
         case .bytes(let bytes): buffer.append(contentsOf: bytes)
         }
-        buffer.append(contentsOf: [13, 10])
+        buffer.append(13)
+        buffer.append(10)
+    }
+
+    /// Whether the argument is `word` (given in capital ASCII letters) in any letter case.
+    /// Allocates nothing: it runs for every command the shared connection sends.
+    func isWord(_ word: StaticString) -> Bool {
+        switch self {
+        case .string(let text): return Self.matches(text.utf8, word)
+        case .bytes(let bytes): return Self.matches(bytes, word)
+        }
+    }
+
+    private static func matches(_ bytes: some Collection<UInt8>, _ word: StaticString) -> Bool {
+        guard bytes.count == word.utf8CodeUnitCount else { return false }
+        return word.withUTF8Buffer { expected in
+            // Clearing bit 5 turns a lowercase ASCII letter into its capital and leaves capitals as they are.
+            zip(bytes, expected).allSatisfy { $0 & 0xDF == $1 }
+        }
     }
 
     /// Copies the argument's bytes to `destination`, which has room for ``byteCount`` bytes.
@@ -102,5 +118,19 @@ public enum RedisArgument: Sendable, Hashable, ExpressibleByStringLiteral, Expre
                 if let base = raw.baseAddress { destination.copyMemory(from: base, byteCount: raw.count) }
             }
         }
+    }
+}
+
+extension [UInt8] {
+    /// Appends a RESP header: `marker`, `count` in decimal, CRLF (`*3\r\n`, `$5\r\n`).
+    mutating func appendRESPHeader(_ marker: UInt8, _ count: Int) {
+        append(marker)
+        if (0..<10).contains(count) {
+            append(UInt8(ascii: "0") + UInt8(count))
+        } else {
+            append(contentsOf: String(count).utf8)
+        }
+        append(13)
+        append(10)
     }
 }
