@@ -137,6 +137,41 @@ import Testing
         #expect(try admin.queues.stats(on: redis).processed == 10)
     }
 
+    @Test func batchesFetchInOrderAndBatchAcknowledgementsTakeOutExactlyTheirJobs() throws {
+        try dispatcher.enqueue(batch: (0..<2_600).map { Dispatcher.JobRequest(type: "ferry.noop", args: .object(["n": .int(Int64($0))])) })
+        let fetcher = fetcher()
+        let inflight = RedisArgument.string(keys.inflight("default", consumer: consumer))
+        func numbers(_ jobs: [FetchedJob]) throws -> [Int?] { try jobs.map { try $0.job.get().args["n"]?.int } }
+        // Larger than one push of the script; then a fetch that finds fewer jobs than it asks for.
+        let first = try fetcher.fetch(from: "default", limit: 2_500, on: redis)
+        let rest = try fetcher.fetch(from: "default", limit: 200, on: redis)
+        #expect(try numbers(first) == (0..<2_500).map { Int?($0) })
+        #expect(try numbers(rest) == (2_500..<2_600).map { Int?($0) })
+        #expect(try redis.command("EXISTS", .string(keys.ready("default"))).int == 0)
+        // In flight the oldest is rightmost, the newest leftmost.
+        let listed = try (redis.command("LRANGE", inflight, 0, -1).array ?? []).map { $0.bytes ?? [] }
+        #expect(listed == (first + rest).reversed().map(\.payload))
+
+        // The oldest ones, in order: taken out at once.
+        try settler.post(batch: Array(first[0..<1_000]), on: redis)
+        try redis.confirmPosted()
+        #expect(try redis.command("LLEN", inflight).int == 1_600)
+        #expect(try redis.command("LINDEX", inflight, -1).bytes == first[1_000].payload)
+        // Not the oldest, or not in order: each one found and taken out, the others stay.
+        try settler.post(batch: [first[1_001], first[1_003]], on: redis)
+        try settler.post(batch: [first[1_005], first[1_004]], on: redis)
+        try redis.confirmPosted()
+        #expect(try redis.command("LLEN", inflight).int == 1_596)
+        #expect(try redis.command("LINDEX", inflight, -1).bytes == first[1_000].payload)
+        #expect(try redis.command("LINDEX", inflight, -2).bytes == first[1_002].payload)
+        #expect(try redis.command("LINDEX", inflight, -3).bytes == first[1_006].payload)
+        // Acknowledged again: nothing changes, nothing counted twice.
+        try settler.post(batch: Array(first[0..<1_000]) + [first[1_001]], on: redis)
+        try redis.confirmPosted()
+        #expect(try redis.command("LLEN", inflight).int == 1_596)
+        #expect(try admin.queues.stats(on: redis).processed == 1_004)
+    }
+
     @Test func aPausedQueueIsNotFetched() throws {
         try dispatcher.enqueue(.init(type: "ferry.noop"))
         let fetcher = fetcher()

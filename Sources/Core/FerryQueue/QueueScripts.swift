@@ -173,12 +173,19 @@ public enum QueueScripts {
     /// (only looked up while the queue has suspects at all).
     static let fetch = RedisScript(name: "fetch", source: helpers + """
         if redis.call('EXISTS', KEYS[3]) == 1 then return {{}, {}} end
+        local limit = tonumber(ARGV[1])
+        if not limit or limit < 1 then return {{}, {}} end
+        -- One LRANGE, LPUSH and LTRIM for the whole batch instead of a move per job; the lists
+        -- end as moving the jobs one by one would leave them (the oldest rightmost in flight).
+        -- Pushed before they are trimmed from ready: an error in between duplicates, never loses.
+        local taken = redis.call('LRANGE', KEYS[1], -limit, -1)
+        local n = #taken
         local jobs = {}
-        for i = 1, tonumber(ARGV[1]) do
-          local job = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
-          if not job then break end
-          jobs[i] = job
+        for i = 1, n do jobs[i] = taken[n - i + 1] end
+        for first = 1, n, 1000 do
+          redis.call('LPUSH', KEYS[2], unpack(jobs, first, math.min(first + 999, n)))
         end
+        if n > 0 then redis.call('LTRIM', KEYS[1], 0, -n - 1) end
         local suspects = {}
         if #jobs > 0 and redis.call('HLEN', KEYS[4]) > 0 then
           for i, job in ipairs(jobs) do
@@ -204,11 +211,27 @@ public enum QueueScripts {
 
     /// Acknowledges finished jobs that need nothing but their removal and count (no unique key, no
     /// batch, not suspects). KEYS: in-flight list, processed counter. ARGV: payloads, oldest first.
-    /// Returns how many were still in flight. Each removal looks from the list's oldest end, where
-    /// the finished jobs are, so it is O(1) whatever the list's length.
+    /// Returns how many were still in flight. When the jobs are the list's oldest, as an
+    /// executor's finished jobs are, one LTRIM takes them all out; else each is removed by an
+    /// LREM that looks from the oldest end. Either way the cost does not grow with the list.
     static let ackBatch = RedisScript(name: "ack_batch", source: """
+        local k = #ARGV
+        if k == 0 then return 0 end
         local n = 0
-        for i = 1, #ARGV do n = n + redis.call('LREM', KEYS[1], -1, ARGV[i]) end
+        local oldest = redis.call('LRANGE', KEYS[1], -k, -1)
+        if #oldest == k then
+          local same = true
+          for i = 1, k do
+            if oldest[k - i + 1] ~= ARGV[i] then same = false break end
+          end
+          if same then
+            redis.call('LTRIM', KEYS[1], 0, -k - 1)
+            n = k
+          end
+        end
+        if n == 0 then
+          for i = 1, k do n = n + redis.call('LREM', KEYS[1], -1, ARGV[i]) end
+        end
         if n > 0 then redis.call('INCRBY', KEYS[2], n) end
         return n
         """)
