@@ -14,14 +14,22 @@ public struct FetchedJob: Sendable {
     /// it runs alone in its process so that, if it crashes it again, only it is blamed.
     public let isSuspect: Bool
     /// The parsed job, or why the payload is not one.
-    public let job: Result<Job, QueueError>
+    public var job: Result<Job, QueueError> { parsed.job }
+    // Boxed: a fetched job is copied several times on its way through an executor, and a copy
+    // of the box is one retain where a copy of the job retains each of its strings.
+    private let parsed: Parsed
 
     public init(queue: String, payload: [UInt8], consumer: Consumer, isSuspect: Bool = false) {
         self.queue = queue
         self.payload = payload
         self.consumer = consumer
         self.isSuspect = isSuspect
-        self.job = Result { () throws(QueueError) in try Job.decode(payload) }
+        self.parsed = Parsed(Result { () throws(QueueError) in try Job.decode(payload) })
+    }
+
+    private final class Parsed: Sendable {
+        let job: Result<Job, QueueError>
+        init(_ job: Result<Job, QueueError>) { self.job = job }
     }
 }
 
