@@ -65,6 +65,29 @@ import Testing
         #expect(try redis.command("HLEN", .string(keys.crashes("default"))).int == 0)
     }
 
+    @Test func jobsRunningTogetherAllBecomeSuspectsAndTheWaitingOnesGoBackUnblamed() throws {
+        let ids = try dispatcher.enqueue(batch: (0..<6).map { _ in .init(type: "ferry.noop") })
+        try register("w1", slots: 2)
+        let together = try Fetcher(keys: keys, consumer: slot("w1", 1)).fetch(from: "default", limit: 4, on: redis)
+        let alone = try Fetcher(keys: keys, consumer: slot("w1", 0)).fetch(from: "default", limit: 2, on: redis)
+        #expect(together.count == 4 && alone.count == 2)
+        // Slot 1 was running ids[0…2] at once and had finished ids[1]; ids[3] waited to run
+        // after them. Slot 0 ran one at a time.
+        let notes = DeadWorkerNotes(finished: [ids[1]], runningTogether: [1: [ids[0], ids[1], ids[2]]])
+        let recovery = try registry.recover(worker: "w1", crashLimit: 3, deadSet: DeadSetPolicy(), notes: notes, on: redis)
+        #expect(recovery.restored == 5)
+        #expect(recovery.buried == 0)
+        #expect(Set(try readyIDs()) == [ids[0], ids[2], ids[3], ids[4], ids[5]])
+        #expect(try crashes(ids[0]) == 0)  // the unfinished jobs that ran together are suspects
+        #expect(try crashes(ids[2]) == 0)
+        #expect(try crashes(ids[3]) == nil)  // it was waiting
+        #expect(try crashes(ids[1]) == nil)  // finished: done, not back
+        #expect(try crashes(ids[4]) == 0)  // slot 0: only its running (rightmost) job
+        #expect(try crashes(ids[5]) == nil)
+        #expect(try redis.command("GET", .string(keys.processed("default"))).int == 1)
+        #expect(try redis.command("LLEN", .string(keys.inflight("default", consumer: slot("w1", 1)))).int == 0)
+    }
+
     @Test func onlyAJobThatCrashesItsWorkerAloneIsCountedAndItGoesDeadAtTheLimit() throws {
         let poison = try dispatcher.enqueue(.init(type: "ferry.exit", options: .init(uniqueKey: "poison")))
         let bystander = try dispatcher.enqueue(.init(type: "ferry.sleep"))

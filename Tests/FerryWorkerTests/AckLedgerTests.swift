@@ -1,4 +1,5 @@
 @testable import FerryWorker
+import FerryQueue
 import FerryTestSupport
 import Foundation
 import Testing
@@ -17,37 +18,33 @@ import Testing
         for id in ["d", "e", "f"] { #expect(ledger.record(slot: 1, id: id)) }
         #expect(ledger.record(slot: 1, id: "g"))
         #expect(!ledger.record(slot: 1, id: "h"))  // full: acknowledged at once instead
-        #expect(AckLedger.read(worker: worker) == ["a", "b", "c", "d", "e", "f", "g"])
+        #expect(AckLedger.read(worker: worker).finished == ["a", "b", "c", "d", "e", "f", "g"])
         #expect(!ledger.isEmpty)
         ledger.clear(slot: 1)
-        #expect(AckLedger.read(worker: worker) == ["a", "b", "c"])
+        #expect(AckLedger.read(worker: worker).finished == ["a", "b", "c"])
         ledger.clear(slot: 0)
         ledger.clear(slot: 2)
         #expect(ledger.isEmpty)
-        #expect(AckLedger.read(worker: worker).isEmpty)
+        #expect(AckLedger.read(worker: worker).finished.isEmpty)
         ledger.remove()
         #expect(!FileManager.default.fileExists(atPath: AckLedger.path(worker: worker)))
     }
 
-    @Test func damagedFilesReadAsNothingOrAsWhatTheyHold() throws {
-        let worker = "ledger-fuzz-\(UUID().uuidString.prefix(8))"
-        let path = AckLedger.path(worker: worker)
-        defer { AckLedger.discard(worker: worker) }
-        let ledger = try #require(AckLedger(worker: worker, slots: 2, entriesPerSlot: 8))
-        for index in 0..<8 { _ = ledger.record(slot: index % 2, id: "job-\(index)") }
-        let good = try #require(FileManager.default.contents(atPath: path))
-        ledger.remove()
-        var generator = SeededGenerator(seed: 7)
-        for round in 0..<2000 {
-            var bytes = [UInt8](good)
-            switch round % 3 {
-            case 0: bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &generator)))  // torn
-            case 1: for _ in 0..<8 { bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }
-            default: bytes = (0..<Int.random(in: 0...512, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            }
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
-            // No trap, and never more ids than a ledger of that size could hold.
-            #expect(AckLedger.read(worker: worker).count <= bytes.count / AckLedger.entrySize)
-        }
+    @Test func jobsRunningTogetherAreReadBackUntilCleared() throws {
+        let worker = "ledger-test-\(UUID().uuidString.prefix(8))"
+        let ledger = try #require(AckLedger(worker: worker, slots: 3, entriesPerSlot: 4))
+        defer { ledger.remove() }
+        #expect(AckLedger.read(worker: worker).runningTogether.isEmpty)
+        #expect(ledger.noteRunningTogether(slot: 2, ids: ["a", "b", "c"]))
+        #expect(ledger.record(slot: 2, id: "a"))
+        #expect(ledger.noteRunningTogether(slot: 0, ids: ["d"]))
+        #expect(AckLedger.read(worker: worker) == DeadWorkerNotes(finished: ["a"], runningTogether: [0: ["d"], 2: ["a", "b", "c"]]))
+        // Too many, or an id too long: nothing is noted for the slot (its jobs run one at a time).
+        #expect(!ledger.noteRunningTogether(slot: 0, ids: ["1", "2", "3", "4", "5"]))
+        #expect(!ledger.noteRunningTogether(slot: 1, ids: ["e", String(repeating: "x", count: 64)]))
+        ledger.clear(slot: 2)  // finished notes and running notes are apart
+        #expect(AckLedger.read(worker: worker) == DeadWorkerNotes(finished: [], runningTogether: [2: ["a", "b", "c"]]))
+        ledger.clearRunningTogether(slot: 2)
+        #expect(AckLedger.read(worker: worker) == DeadWorkerNotes())
     }
 }

@@ -263,13 +263,71 @@ import Testing
         #expect(try stats().queues["default"]?.inFlight == 0)
     }
 
-    @Test func aJobThatKillsItsWorkerAfterQuickJobsIsTheOneBlamed() throws {
-        // The killer comes after quick jobs of its batch: it is the job blamed, none of the
-        // finished jobs runs twice, and the jobs after it in the batch go back unrun.
+    func countJobs(_ count: Int, key: String, ms: Int = 0) -> [Dispatcher.JobRequest] {
+        (0..<count).map { _ in .init(type: "ferry.count", args: .object(["key": .string(key), "ms": .int(Int64(ms))])) }
+    }
+
+    @Test func asyncJobsRunTogetherAndAKill9LosesNoneAndRunsNoFinishedOneAgain() throws {
+        // ferry.count is async: each executor runs a batch of them at once. A kill -9 catches a
+        // batch mid-run: its unfinished jobs all go back as suspects (each then runs alone), the
+        // finished ones are in the ledger and do not run again.
+        let key = "\(namespace):counted"
+        let ids = try dispatcher().enqueue(batch: countJobs(20_000, key: key))
+        let process = try worker(["--processes", "1", "--concurrency", "2"])
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+        let kills = 2
+        for round in 1...kills {
+            #expect(try eventually(timeout: 30) { try count(key) > round * ids.count / 4 })
+            let victim = try #require(try WorkerRegistry(keys: keys).liveWorkers(on: redis).first)
+            kill(pid_t(victim.pid), SIGKILL)
+            #expect(eventually(timeout: 10) { process.output.components(separatedBy: "finished before the exit").count > round },
+                    "\(process.output.suffix(2000))")
+        }
+        #expect(try eventually(timeout: 60) { try count(key) == ids.count }, "\((try? count(key)) ?? -1) of \(ids.count) ran")
+        // At most a batch per executor (64) was running at each kill.
+        let runs = try redis.command("GET", .string(key + ":runs")).int ?? 0
+        #expect(runs >= ids.count && runs <= ids.count + kills * 2 * 64, "\(runs) runs of \(ids.count) jobs")
+        #expect(try eventually(timeout: 10) { try stats().processed == ids.count })
+        #expect(try stats().queues["default"]?.inFlight == 0)
+        #expect(try stats().queues["default"]?.dead == 0)
+        #expect(try redis.command("HLEN", .string(keys.crashes("default"))).int == 0)  // every suspect ran and was cleared
+    }
+
+    @Test func asyncJobsTimeOutAndShutdownPutsTheUnfinishedBack() throws {
+        let timedOut = try dispatcher().enqueue(.init(
+            type: "ferry.count", args: .object(["key": .string("\(namespace):t"), "ms": .int(20_000)]),
+            options: .init(maxAttempts: 1, timeout: .milliseconds(500))))
+        let process = try worker(["--concurrency", "2", "--shutdown-timeout", "2"])
+        #expect(try eventually(timeout: 20) { try stats().queues["default"]?.dead == 1 }, "\(process.output.suffix(3000))")
+        let dead = try #require(try QueueAdmin(keys: keys).dead.jobs(on: redis).first)
+        #expect(dead.id == timedOut)
+        #expect(dead.error.type == "Timeout")
+
+        // Shutdown: a short job finishes, one longer than the shutdown timeout goes back unrun.
         let key = "\(namespace):ran"
-        let before = try dispatcher().enqueue(batch: recordJobs(300, key: key))
+        try dispatcher().enqueue(batch: countJobs(1, key: key, ms: 300) + countJobs(1, key: key + ":slow", ms: 10_000))
+        #expect(try eventually(timeout: 10) { try stats().queues["default"]?.inFlight == 2 })
+        process.signal(SIGTERM)
+        #expect(process.waitForExit(timeout: 40) == 0, "\(process.output.suffix(2000))")
+        #expect(try count(key) == 1)
+        #expect(try count(key + ":slow") == 0)
+        let after = try stats().queues["default"]
+        #expect(after?.ready == 1)
+        #expect(after?.inFlight == 0)
+        #expect(after?.dead == 1)
+    }
+
+    /// Quick jobs that run one at a time per thread (ferry.record) or together (ferry.count, async).
+    @Test(arguments: ["ferry.record", "ferry.count"])
+    func aJobThatKillsItsWorkerAfterQuickJobsIsTheOneBlamed(quickType: String) throws {
+        // The killer comes after quick jobs of its batch: it is the job blamed, none of the
+        // finished jobs runs twice, and the jobs after it in the batch go back unrun. (Async
+        // jobs of its batch run together before it: once they have ended, none is blamed.)
+        let key = "\(namespace):ran"
+        let quick = { (count: Int) in quickType == "ferry.record" ? self.recordJobs(count, key: key) : self.countJobs(count, key: key) }
+        let before = try dispatcher().enqueue(batch: quick(300))
         let killer = try dispatcher().enqueue(.init(type: "ferry.exit"))
-        let after = try dispatcher().enqueue(batch: recordJobs(300, key: key))
+        let after = try dispatcher().enqueue(batch: quick(300))
         let process = try worker(["--processes", "1", "--concurrency", "1"])
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
         #expect(try eventually(timeout: 60) { try count(key) == before.count + after.count && stats().queues["default"]?.dead == 1 },

@@ -281,14 +281,23 @@ func sidekiqDrain(count: Int) throws -> DrainFigures? {
 }
 
 // 3. Drain: jobs queued while the queue is paused, then released to the running workers —
-// no-op jobs, and jobs that make one Redis round trip each (ferry.record: SADD + INCR pipelined).
+// no-op jobs, and jobs that make one Redis round trip each (SADD + INCR pipelined): as a
+// blocking handler (ferry.record, one job per thread at a time) and as an async one (ferry.count,
+// many jobs per thread, their commands in one write).
 if wanted("jobs") { try drain("no-op jobs", count: options.jobs, request: .init(type: "ferry.noop")) }
 if wanted("jobs") {
-    let ferry = try drain("one-round-trip jobs", count: options.jobs / 2, request: .init(type: "ferry.record", args: .object(["key": .string("bench-record")])))
+    let blocking = try drain(
+        "one-round-trip jobs, blocking handler (ferry.record)", count: options.jobs / 2,
+        request: .init(type: "ferry.record", args: .object(["key": .string("bench-record")])))
+    let async = try drain(
+        "one-round-trip jobs, async handler (ferry.count)", count: options.jobs / 2,
+        request: .init(type: "ferry.count", args: .object(["key": .string("bench-count")])))
     if let sidekiq = try sidekiqDrain(count: options.jobs / 2) {
-        report("  Ferry against Sidekiq, one-round-trip jobs", String(
-            format: "%.1f× the jobs/s; %.1f× less worker CPU and %.1f× less Redis CPU per job", ferry.jobsPerSecond / sidekiq.jobsPerSecond,
-            sidekiq.workerMicroseconds / ferry.workerMicroseconds, sidekiq.redisMicroseconds / ferry.redisMicroseconds))
+        for (name, ferry) in [("async handler", async), ("blocking handler", blocking)] {
+            report("  Ferry (\(name)) against Sidekiq, one-round-trip jobs", String(
+                format: "%.1f× the jobs/s; %.1f× less worker CPU and %.1f× less Redis CPU per job", ferry.jobsPerSecond / sidekiq.jobsPerSecond,
+                sidekiq.workerMicroseconds / ferry.workerMicroseconds, sidekiq.redisMicroseconds / ferry.redisMicroseconds))
+        }
     }
 }
 

@@ -10,17 +10,36 @@ public import FerryConnectionPool
 /// try context.services.redis.pipeline([["SADD", "seen", .string(id)], ["INCR", "runs"]])
 /// let next = try context.services.redis.withConnection { try $0.blockingCommand(["BLPOP", "inbox", "1"], blockFor: .seconds(1)) }
 /// ```
+///
+/// From async code (an ``AsyncJobHandler``), `try await redis.pipeline(…)` suspends the job
+/// instead of its thread: the worker runs many such jobs together on one thread and sends all
+/// their commands in one write (``RedisTaskPipeline``).
 public final class RedisClient: Sendable {
     /// The shared, automatically pipelined connection.
     public let shared: RedisMultiplexer
     /// Connections lent one at a time.
     public let pool: RedisConnectionPool
+    /// Where async calls go; nil sends them over ``shared``.
+    public let tasks: RedisTaskPipeline?
 
     /// A client of the server of `configuration`, lending up to `poolCapacity` connections of
     /// one's own. Connects on first use.
     public init(configuration: RedisConfiguration, poolCapacity: Int) {
         shared = RedisMultiplexer(configuration: configuration)
         pool = RedisConnectionPool(configuration: configuration, capacity: poolCapacity)
+        tasks = nil
+    }
+
+    private init(shared: RedisMultiplexer, pool: RedisConnectionPool, tasks: RedisTaskPipeline?) {
+        self.shared = shared
+        self.pool = pool
+        self.tasks = tasks
+    }
+
+    /// This client with its async calls sent through `tasks` (blocking calls still share
+    /// ``shared``, and the pool is the same).
+    public func pipelining(through tasks: RedisTaskPipeline) -> RedisClient {
+        RedisClient(shared: shared, pool: pool, tasks: tasks)
     }
 
     /// Runs one command over the shared connection; an error reply is thrown as ``RedisError/server(_:)``.
@@ -45,6 +64,25 @@ public final class RedisClient: Sendable {
     @discardableResult
     public func run(_ script: RedisScript, keys: [RedisArgument] = [], arguments: [RedisArgument] = []) throws(RedisError) -> RedisReply {
         try shared.run(script, keys: keys, arguments: arguments)
+    }
+
+    /// Sends the commands together with those of the other jobs the same thread runs, and
+    /// returns their replies in order, error replies in place; suspends the calling task, not its thread.
+    public func pipeline(_ commands: [[RedisArgument]]) async throws(RedisError) -> [RedisReply] {
+        if let tasks { return try await tasks.pipeline(commands) }
+        return try shared.pipeline(commands)
+    }
+
+    /// Runs one command, suspending the calling task; an error reply is thrown as ``RedisError/server(_:)``.
+    @discardableResult
+    public func command(_ arguments: RedisArgument...) async throws(RedisError) -> RedisReply {
+        try await pipeline([arguments])[0].check()
+    }
+
+    /// Runs one command, suspending the calling task; an error reply is thrown as ``RedisError/server(_:)``.
+    @discardableResult
+    public func command(_ arguments: [RedisArgument]) async throws(RedisError) -> RedisReply {
+        try await pipeline([arguments])[0].check()
     }
 
     /// Lends a connection of one's own to `body` for the duration of the call.

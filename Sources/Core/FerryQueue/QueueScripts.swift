@@ -318,21 +318,27 @@ public enum QueueScripts {
 
     /// Recovers one in-flight list of a worker that died. KEYS: the list, ready, dead, crashes,
     /// trimmed counter, id index, processed counter. ARGV: mode, crash limit, queue, worker id, dead-set capacity, dead-set max
-    /// age in ms, unique-key prefix, batch key prefix of the queue (`ns:{q}:batch:`), then the ids
-    /// of jobs the worker had finished without acknowledging them yet (they count as processed).
+    /// age in ms, unique-key prefix, batch key prefix of the queue (`ns:{q}:batch:`), the number
+    /// F of finished ids, then the ids of F jobs the worker had finished without acknowledging
+    /// them yet (they count as processed), then (mode `together`) the ids of the jobs it was
+    /// running at once.
     ///
     /// A consumer works through its list from the right, one job at a time, so the rightmost job
     /// is the one that was running; the others never started and go back with no blame. The
     /// running one, by mode: `isolated` — it ran alone in its process, so it caused the crash: its
     /// count goes up and at the limit it goes dead; `suspect` — it ran beside others, so it becomes
     /// a suspect (count 0) to be run alone next time; `clean` — it was waiting, not running.
+    /// `together` — the consumer was running several jobs at once (async attempts): those named
+    /// become suspects, the others were waiting and go back with no blame.
     /// Returns {restored, buried}.
     static let recover = RedisScript(name: "recover", source: helpers + """
         local listed = redis.call('LRANGE', KEYS[1], 0, -1)
-        -- Jobs the worker had finished but not yet acknowledged (ARGV[9…], from its ledger) are done.
-        local finished, acknowledged, items = {}, 0, listed
-        if #ARGV > 8 then
-          for i = 9, #ARGV do finished[ARGV[i]] = true end
+        -- Jobs the worker had finished but not yet acknowledged (from its ledger) are done.
+        local finished_count = tonumber(ARGV[9]) or 0
+        local finished, together, acknowledged, items = {}, {}, 0, listed
+        for i = 10, 9 + finished_count do finished[ARGV[i]] = true end
+        for i = 10 + finished_count, #ARGV do together[ARGV[i]] = true end
+        if finished_count > 0 then
           items = {}
           for _, item in ipairs(listed) do
             local item_id = id_of(decode_job(item))
@@ -346,6 +352,15 @@ public enum QueueScripts {
           return {0, 0}
         end
         local mode, limit = ARGV[1], tonumber(ARGV[2])
+        if mode == 'together' then
+          for i = 1, n do
+            local item_id = id_of(decode_job(items[i]))
+            if item_id and together[item_id] then redis.call('HSETNX', KEYS[4], item_id, 0) end
+            redis.call('RPUSH', KEYS[2], items[i])
+          end
+          redis.call('DEL', KEYS[1])
+          return {n, 0}
+        end
         local running = items[n]
         local job = decode_job(running)
         local id = id_of(job)

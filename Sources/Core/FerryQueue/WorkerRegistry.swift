@@ -172,17 +172,16 @@ public struct WorkerRegistry: Sendable {
     /// they beat again meanwhile. Safe to run from many processes at once: each in-flight list is
     /// emptied by one atomic script, so a second pass finds nothing left.
     ///
-    /// - Parameter finished: the jobs a dead worker had finished without acknowledging them, when
-    ///   they can be known (its ledger, on its host); called before its recovery, and `recovered`
-    ///   after it.
+    /// - Parameter notes: what a dead worker left noted on its host (its ledger), when that can
+    ///   be known; called before its recovery, and `recovered` after it.
     public func recoverStale(
-        ttl: Duration, crashLimit: Int, deadSet: DeadSetPolicy, finished: (String) -> Set<String> = { _ in [] },
+        ttl: Duration, crashLimit: Int, deadSet: DeadSetPolicy, notes: (String) -> DeadWorkerNotes = { _ in DeadWorkerNotes() },
         recovered: (String) -> Void = { _ in }, on redis: RedisConnection
     ) throws(RedisError) -> Recovery {
         var total = Recovery()
         for worker in try staleWorkers(olderThan: ttl, on: redis) {
             let recovery = try recover(
-                worker: worker, crashLimit: crashLimit, deadSet: deadSet, forgetUnlessBeatWithin: ttl, finished: finished(worker), on: redis)
+                worker: worker, crashLimit: crashLimit, deadSet: deadSet, forgetUnlessBeatWithin: ttl, notes: notes(worker), on: redis)
             recovered(worker)
             total.workers += recovery.workers
             total.restored += recovery.restored
@@ -194,13 +193,14 @@ public struct WorkerRegistry: Sendable {
     /// Recovers the jobs of `worker`, which is known to be dead (its supervisor saw it exit, or its
     /// heartbeat is stale). Jobs it had not started go back with no blame; the job it was running
     /// alone (a crash suspect) has its crash counted, and goes dead at `crashLimit`; jobs it was
-    /// running beside others become suspects, to be run alone next time.
+    /// running beside others become suspects, to be run alone next time — all those an executor
+    /// was running at once (``DeadWorkerNotes/runningTogether``).
     ///
     /// - Parameter forgetUnlessBeatWithin: forget the worker only if it has not beaten within this
     ///   (a worker cut off from Redis for a while comes back); nil forgets it unconditionally.
     @discardableResult
     public func recover(
-        worker: String, crashLimit: Int, deadSet: DeadSetPolicy, forgetUnlessBeatWithin: Duration? = nil, finished: Set<String> = [],
+        worker: String, crashLimit: Int, deadSet: DeadSetPolicy, forgetUnlessBeatWithin: Duration? = nil, notes: DeadWorkerNotes = DeadWorkerNotes(),
         on redis: RedisConnection
     ) throws(RedisError) -> Recovery {
         let members = (try redis.command("SMEMBERS", .string(keys.consumers(worker))).array ?? []).compactMap(\.string)
@@ -211,15 +211,26 @@ public struct WorkerRegistry: Sendable {
         var isolatedHeldOne = false
         for (consumer, queue) in lists where consumer.lane == .isolated {
             let counts = try recoverList(
-                consumer: consumer, queue: queue, mode: "isolated", crashLimit: crashLimit, deadSet: deadSet, finished: finished, on: redis)
+                consumer: consumer, queue: queue, mode: "isolated", crashLimit: crashLimit, deadSet: deadSet, finished: notes.finished,
+                together: [], on: redis)
             if counts.restored + counts.buried > 0 { isolatedHeldOne = true }
             recovery.restored += counts.restored
             recovery.buried += counts.buried
         }
         for (consumer, queue) in lists where consumer.lane != .isolated {
+            let mode: String
+            if isolatedHeldOne {
+                mode = "clean"
+            } else if case .slot(let slot) = consumer.lane, notes.runningTogether[slot] != nil {
+                mode = "together"
+            } else {
+                mode = "suspect"
+            }
+            var together: Set<String> = []
+            if case .slot(let slot) = consumer.lane { together = notes.runningTogether[slot] ?? [] }
             let counts = try recoverList(
-                consumer: consumer, queue: queue, mode: isolatedHeldOne ? "clean" : "suspect", crashLimit: crashLimit, deadSet: deadSet,
-                finished: finished, on: redis
+                consumer: consumer, queue: queue, mode: mode, crashLimit: crashLimit, deadSet: deadSet, finished: notes.finished,
+                together: together, on: redis
             )
             recovery.restored += counts.restored
             recovery.buried += counts.buried
@@ -234,7 +245,7 @@ public struct WorkerRegistry: Sendable {
 
     private func recoverList(
         consumer: Consumer, queue: String, mode: String, crashLimit: Int, deadSet: DeadSetPolicy, finished: Set<String>,
-        on redis: RedisConnection
+        together: Set<String>, on redis: RedisConnection
     ) throws(RedisError) -> (restored: Int, buried: Int) {
         let reply = try redis.run(
             QueueScripts.recover,
@@ -242,12 +253,26 @@ public struct WorkerRegistry: Sendable {
                    .string(keys.crashes(queue)), .string(keys.trimmed(queue)), .string(keys.ids(queue)), .string(keys.processed(queue))],
             arguments: [.string(mode), RedisArgument(crashLimit), .string(queue), .string(consumer.worker), RedisArgument(deadSet.capacity),
                         .string(String(deadSet.maxAge.wholeMilliseconds)), .string(keys.uniquePrefix(queue)), .string(keys.batchPrefix(queue))]
-                + finished.sorted().map { .string($0) }
+                + [RedisArgument(finished.count)] + finished.sorted().map { .string($0) } + together.sorted().map { .string($0) }
         )
         let counts = reply.array?.compactMap(\.int) ?? [0, 0]
         // Jobs now wait in a queue that may never have been registered (written by another
         // language straight to its ready list): make it known, so it shows and is served.
         if counts.reduce(0, +) > 0 { try redis.command("SADD", .string(keys.queues), .string(queue)) }
         return (counts.first ?? 0, counts.count > 1 ? counts[1] : 0)
+    }
+}
+
+/// What a dead worker process left noted on its host, for the recovery of its jobs.
+public struct DeadWorkerNotes: Sendable, Equatable {
+    /// Jobs it had finished without acknowledging them yet: done, not to be run again.
+    public var finished: Set<String>
+    /// The jobs that its executors (by slot) were running at once, async attempts: each of them
+    /// was running, not only the rightmost of the executor's list.
+    public var runningTogether: [Int: Set<String>]
+
+    public init(finished: Set<String> = [], runningTogether: [Int: Set<String>] = [:]) {
+        self.finished = finished
+        self.runningTogether = runningTogether
     }
 }

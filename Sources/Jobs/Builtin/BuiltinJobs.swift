@@ -5,7 +5,7 @@ import Foundation
 /// Job types for smoke tests of a deployment, benchmarks and crash tests.
 public enum BuiltinJobs {
     /// Registers `ferry.noop`, `ferry.echo`, `ferry.sleep`, `ferry.fail`, `ferry.flaky`, `ferry.exit`, `ferry.record`,
-    /// `ferry.fanout` and `ferry.probe`.
+    /// `ferry.count`, `ferry.fanout` and `ferry.probe`.
     ///
     /// - Parameter testJobs: whether the jobs that harm their worker run: `ferry.exit` (kills its
     ///   process) and `ferry.sleep` with `ignore_cancel` (holds a thread past its timeout). Off, as
@@ -20,6 +20,7 @@ public enum BuiltinJobs {
         try registry.register(Fanout())
         try registry.register(Exit(enabled: testJobs))
         try registry.register(Record())
+        try registry.register(Count())
         try registry.register(Probe())
     }
 }
@@ -142,10 +143,25 @@ struct Record: JobHandler {
     func perform(_ arguments: Arguments, context: JobContext) throws {
         guard !arguments.key.isEmpty else { throw PermanentJobError("key must not be empty") }
         if let ms = arguments.ms, ms > 0 { try context.sleep(for: .milliseconds(ms)) }
-        for reply in try context.services.redis.pipeline([
-            ["SADD", .string(arguments.key), .string(context.id)],
-            ["INCR", .string(arguments.key + ":runs")],
-        ]) { try reply.check() }
+        for reply in try context.services.redis.pipeline(Self.commands(key: arguments.key, id: context.id)) { try reply.check() }
+    }
+
+    static func commands(key: String, id: String) -> [[RedisArgument]] {
+        [["SADD", .string(key), .string(id)], ["INCR", .string(key + ":runs")]]
+    }
+}
+
+/// `ferry.count {"key": K}`: what `ferry.record` does, as an ``AsyncJobHandler``: a worker thread
+/// runs many at once and sends their commands in one write. With `"ms": N` it first waits N
+/// milliseconds without holding its thread. The unit of the one-round-trip benchmark.
+struct Count: AsyncJobHandler {
+    static let type = "ferry.count"
+    typealias Arguments = Record.Arguments
+
+    func perform(_ arguments: Arguments, context: JobContext) async throws {
+        guard !arguments.key.isEmpty else { throw PermanentJobError("key must not be empty") }
+        if let ms = arguments.ms, ms > 0 { try await context.sleep(for: .milliseconds(ms)) }
+        for reply in try await context.services.redis.pipeline(Record.commands(key: arguments.key, id: context.id)) { try reply.check() }
     }
 }
 
@@ -153,7 +169,7 @@ struct Record: JobHandler {
 /// K — the enqueue-to-start latency that `ops/bench` reports, and the start times that the rate
 /// limit tests count. With `"limited_ms": N` the first job to run for list K reports that the
 /// service it calls limits it for N ms (``RateLimited``), as a 429 with `retry-after` would.
-struct Probe: JobHandler {
+struct Probe: AsyncJobHandler {
     static let type = "ferry.probe"
     struct Arguments: Decodable, Sendable {
         var key: String
@@ -164,14 +180,14 @@ struct Probe: JobHandler {
         }
     }
 
-    func perform(_ arguments: Arguments, context: JobContext) throws {
+    func perform(_ arguments: Arguments, context: JobContext) async throws {
         let started = Date().timeIntervalSince1970
         let enqueued = context.job.runAt ?? context.job.enqueuedAt
         let redis = context.services.redis
         if let limited = arguments.limitedMS, (1...3_600_000).contains(limited),
-           try redis.command("SET", .string(arguments.key + ":limited"), .string("\(started)"), "NX").string == "OK" {
+           try await redis.command("SET", .string(arguments.key + ":limited"), .string("\(started)"), "NX").string == "OK" {
             throw RateLimited(retryAfter: .milliseconds(limited), reason: "ferry.probe: limited as asked")
         }
-        try redis.command("RPUSH", .string(arguments.key), .string("\(enqueued) \(started)"))
+        try await redis.command("RPUSH", .string(arguments.key), .string("\(enqueued) \(started)"))
     }
 }

@@ -1,3 +1,4 @@
+import FerryQueue
 import Foundation
 
 /// The jobs a worker process has finished but not yet acknowledged in Redis, in memory that its
@@ -13,14 +14,19 @@ import Foundation
 /// supervisor dies too (the host is lost) are these few jobs run again, as on any at-least-once
 /// queue.
 ///
-/// Layout: a header (magic, slots, entries per slot), then per slot a count and fixed 64-byte
-/// entries (a length byte and up to 63 bytes of job id). One executor writes one slot.
+/// An executor running several async attempts at once also notes their ids while they run:
+/// then each of them was running when the process died, not only the rightmost job of its list,
+/// and recovery makes suspects of exactly those (to be run alone).
+///
+/// Layout: a header (magic, slots, entries per slot), then per slot the count of finished ids,
+/// the count of ids running together, and two arrays of fixed 64-byte entries (a length byte and
+/// up to 63 bytes of job id): finished, then running. One executor writes one slot.
 final class AckLedger: @unchecked Sendable {
     // @unchecked Sendable: slot `i` is written only by executor `i`; nothing reads the mapping
     // while the process lives (the supervisor reads the file after it has exited).
     static let entrySize = 64
     static let headerSize = 64
-    private static let magic: UInt32 = 0x4B43_4146  // "FACK"
+    private static let magic: UInt32 = 0x3243_4146  // "FAC2"
 
     let path: String
     let slots: Int
@@ -35,7 +41,7 @@ final class AckLedger: @unchecked Sendable {
         return (directory as NSString).appendingPathComponent("ferry-acks-\(name)")
     }
 
-    private static func slotSize(entries: Int) -> Int { 64 + entries * entrySize }
+    private static func slotSize(entries: Int) -> Int { 64 + 2 * entries * entrySize }
 
     /// Creates the ledger file of `worker` (private to its user), or nil when it cannot: then
     /// executors acknowledge every job on its own.
@@ -75,13 +81,35 @@ final class AckLedger: @unchecked Sendable {
     func record(slot: Int, id: String) -> Bool {
         let slotBase = slotBase(slot)
         let count = Int(slotBase.load(as: UInt32.self))
+        guard count < entriesPerSlot, Self.store(id, at: slotBase + 64 + count * Self.entrySize) else { return false }
+        slotBase.storeBytes(of: UInt32(count + 1), as: UInt32.self)
+        return true
+    }
+
+    /// Notes that executor `slot` is running the jobs `ids` at once (replacing what it noted
+    /// before); false when they do not fit (then they must run one at a time).
+    func noteRunningTogether(slot: Int, ids: [String]) -> Bool {
+        let slotBase = slotBase(slot)
+        let running = slotBase + 64 + entriesPerSlot * Self.entrySize
+        slotBase.storeBytes(of: UInt32(0), toByteOffset: 4, as: UInt32.self)
+        guard ids.count <= entriesPerSlot else { return false }
+        for (index, id) in ids.enumerated() where !Self.store(id, at: running + index * Self.entrySize) { return false }
+        slotBase.storeBytes(of: UInt32(ids.count), toByteOffset: 4, as: UInt32.self)
+        return true
+    }
+
+    /// Forgets the jobs executor `slot` was running together: none runs any more.
+    func clearRunningTogether(slot: Int) {
+        slotBase(slot).storeBytes(of: UInt32(0), toByteOffset: 4, as: UInt32.self)
+    }
+
+    /// Writes `id` as one entry; false when it is too long for one.
+    private static func store(_ id: String, at entry: UnsafeMutableRawPointer) -> Bool {
         var id = id
         return id.withUTF8 { bytes in
-            guard count < entriesPerSlot, bytes.count < Self.entrySize, let source = bytes.baseAddress else { return false }
-            let entry = slotBase + 64 + count * Self.entrySize
+            guard bytes.count < entrySize, let source = bytes.baseAddress else { return false }
             (entry + 1).copyMemory(from: source, byteCount: bytes.count)
             entry.storeBytes(of: UInt8(bytes.count), as: UInt8.self)
-            slotBase.storeBytes(of: UInt32(count + 1), as: UInt32.self)
             return true
         }
     }
@@ -101,27 +129,33 @@ final class AckLedger: @unchecked Sendable {
         unlink(path)
     }
 
-    /// The ids noted in the ledger that `worker` left behind; empty when there is none or it is
-    /// not one (a torn entry names no job and matches nothing).
-    static func read(worker: String) -> Set<String> {
-        guard let data = FileManager.default.contents(atPath: path(worker: worker)), data.count >= headerSize else { return [] }
-        return data.withUnsafeBytes { raw -> Set<String> in
-            guard raw.load(fromByteOffset: 0, as: UInt32.self) == magic else { return [] }
+    /// What the ledger that `worker` left behind notes; empty when there is none or it is not one
+    /// (a torn entry names no job and matches nothing).
+    static func read(worker: String) -> DeadWorkerNotes {
+        guard let data = FileManager.default.contents(atPath: path(worker: worker)), data.count >= headerSize else { return DeadWorkerNotes() }
+        return data.withUnsafeBytes { raw -> DeadWorkerNotes in
+            guard raw.load(fromByteOffset: 0, as: UInt32.self) == magic else { return DeadWorkerNotes() }
             let slots = Int(raw.load(fromByteOffset: 4, as: UInt32.self))
             let entries = Int(raw.load(fromByteOffset: 8, as: UInt32.self))
-            guard slots <= 100_000, entries <= 100_000, headerSize + slots * slotSize(entries: entries) <= raw.count else { return [] }
-            var ids = Set<String>()
-            for slot in 0..<slots {
-                let start = headerSize + slot * slotSize(entries: entries)
-                let count = min(Int(raw.load(fromByteOffset: start, as: UInt32.self)), entries)
-                for index in 0..<count {
-                    let entry = start + 64 + index * entrySize
+            guard slots <= 100_000, entries <= 100_000, headerSize + slots * slotSize(entries: entries) <= raw.count else { return DeadWorkerNotes() }
+            var left = DeadWorkerNotes()
+            func ids(at start: Int, count: Int) -> Set<String> {
+                var ids = Set<String>()
+                for index in 0..<min(count, entries) {
+                    let entry = start + index * entrySize
                     let length = Int(raw[entry])
                     guard length > 0, length < entrySize else { continue }
                     ids.insert(String(decoding: raw[(entry + 1)..<(entry + 1 + length)], as: UTF8.self))
                 }
+                return ids
             }
-            return ids
+            for slot in 0..<slots {
+                let start = headerSize + slot * slotSize(entries: entries)
+                left.finished.formUnion(ids(at: start + 64, count: Int(raw.load(fromByteOffset: start, as: UInt32.self))))
+                let running = ids(at: start + 64 + entries * entrySize, count: Int(raw.load(fromByteOffset: start + 4, as: UInt32.self)))
+                if !running.isEmpty { left.runningTogether[slot] = running }
+            }
+            return left
         }
     }
 

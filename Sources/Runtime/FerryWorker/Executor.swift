@@ -22,8 +22,13 @@ struct Executor {
     func run() {
         let consumer = Consumer(worker: process.id, lane: .slot(slot))
         let fetcher = Fetcher(keys: process.keys, consumer: consumer)
+        // Async attempts run as tasks of this thread; their Redis commands share its pipeline.
+        let loop = JobLoop()
+        let pipeline = RedisTaskPipeline(configuration: process.redisConfiguration, fallback: process.services.redis.shared, wake: { [loop] in loop.wake() })
+        var services = process.services
+        services.redis = services.redis.pipelining(through: pipeline)
         let processor = Processor(
-            registry: process.registry, services: process.services, slots: process.slots, limits: process.limits, dispatcher: process.dispatcher,
+            registry: process.registry, services: services, slots: process.slots, limits: process.limits, dispatcher: process.dispatcher,
             isStopping: { [process] in process.isStopping }, logger: process.logger
         )
         let queues = process.options.queues.names
@@ -59,6 +64,30 @@ struct Executor {
             ledger?.clear(slot: slot)
             deferred.removeAll(keepingCapacity: true)
         }
+        // Settles (or notes, or puts back) an attempt that ended; `noted` tells whether its
+        // success is in the ledger already (nil: not tried yet).
+        func conclude(_ fetched: FetchedJob, _ outcome: Processor.Outcome, noted: Bool?, on connection: RedisConnection) throws {
+            if case .settle(let settlement) = outcome { try continueChain(fetched, settlement) }
+            switch outcome {
+            case .settle(.done) where noted ?? Self.note(fetched, slot: slot, in: ledger):
+                unconfirmed.append((fetched, .done))
+                deferred.append(fetched)
+            case .settle(.done) where !fetched.isSuspect:
+                unconfirmed.append((fetched, .done))
+                try process.settler.post(fetched, on: connection)
+            case .settle(let settlement):
+                try writeDeferred(withNextCall: true, on: connection)  // leaves and is confirmed with this settlement
+                unconfirmed.append((fetched, settlement))
+                try process.settle(fetched, settlement, on: connection)
+                confirmed()
+            case .limited(let holdFor):
+                if let job = try? fetched.job.get(), let limiter = process.limiters[job.type] {
+                    try limiter.putBack(fetched, job: job, holdFor: holdFor, on: connection)
+                }
+            case .abandoned, .interrupted:
+                break
+            }
+        }
 
         while !process.isStopping {
             if process.isQuiet {
@@ -90,18 +119,44 @@ struct Executor {
                 idlePolls = 0
                 let started = ContinuousClock.now
                 let parked = try parkedByRateLimits(batch, on: connection)
-                var index = 0
                 var leftovers: [FetchedJob] = []
-                while index < batch.count {
-                    if process.isStopping {
-                        leftovers = Array(batch[index...])
+                // Attempts of async types run together first, as tasks of this thread (their Redis
+                // commands leave in one write); then the others one at a time, from the oldest.
+                var together = ledger == nil ? [] : batch.indices.filter { index in
+                    guard !parked.contains(index), !batch[index].isSuspect, let job = try? batch[index].job.get() else { return false }
+                    return process.registry[job.type]?.runsTogether == true
+                }
+                // Noted in the ledger while they run: a crash makes suspects of exactly these.
+                if !together.isEmpty, ledger?.noteRunningTogether(slot: slot, ids: together.map { (try? batch[$0].job.get().id) ?? "" }) != true {
+                    together = []  // ids too long to note: one at a time, where the rightmost is the one running
+                }
+                if !together.isEmpty {
+                    if !deferred.isEmpty, together.contains(where: { index in
+                        lastDuration[(try? batch[index].job.get().type) ?? ""].map { $0 > .milliseconds(1) } ?? true
+                    }) {
+                        try writeDeferred(on: connection)
+                    }
+                    let ran = runTogether(together.map { batch[$0] }, processor: processor, metrics: metrics, loop: loop, pipeline: pipeline)
+                    let average = (ContinuousClock.now - started) / max(1, together.count)
+                    for (fetched, outcome, noted) in ran {
+                        lastDuration[(try? fetched.job.get().type) ?? ""] = average
+                        if case .interrupted = outcome {
+                            leftovers.append(fetched)
+                        } else {
+                            try conclude(fetched, outcome, noted: noted, on: connection)
+                        }
+                    }
+                }
+                var runsAlone = [Bool](repeating: true, count: batch.count)
+                for index in together { runsAlone[index] = false }
+                let alone = batch.indices.filter { runsAlone[$0] && !parked.contains($0) }
+                var position = 0
+                while position < alone.count {
+                    if process.isStopping || !leftovers.isEmpty {  // stopping, or the group was interrupted
+                        leftovers += alone[position...].map { batch[$0] }
                         break
                     }
-                    if parked.contains(index) {
-                        index += 1
-                        continue
-                    }
-                    let next = batch[index]
+                    let next = batch[alone[position]]
                     let type = (try? next.job.get().type) ?? ""
                     if !deferred.isEmpty, next.isSuspect || lastDuration[type].map({ $0 > .milliseconds(1) }) ?? true {
                         try writeDeferred(on: connection)
@@ -109,29 +164,12 @@ struct Executor {
                     let jobStarted = ContinuousClock.now
                     let (fetched, outcome) = try runOne(next, processor: processor, fetcher: fetcher, metrics: metrics, on: connection)
                     lastDuration[type] = ContinuousClock.now - jobStarted
-                    index += 1
-                    if case .settle(let settlement) = outcome { try continueChain(fetched, settlement) }
-                    switch outcome {
-                    case .settle(.done) where Settler.canAcknowledgeInBatch(fetched) && ledger?.record(slot: slot, id: (try? fetched.job.get().id) ?? "") == true:
-                        unconfirmed.append((fetched, .done))
-                        deferred.append(fetched)
-                    case .settle(.done) where !fetched.isSuspect:
-                        unconfirmed.append((fetched, .done))
-                        try process.settler.post(fetched, on: connection)
-                    case .settle(let settlement):
-                        try writeDeferred(withNextCall: true, on: connection)  // leaves and is confirmed with this settlement
-                        unconfirmed.append((fetched, settlement))
-                        try process.settle(fetched, settlement, on: connection)
-                        confirmed()
-                    case .limited(let holdFor):
-                        if let job = try? fetched.job.get(), let limiter = process.limiters[job.type] {
-                            try limiter.putBack(fetched, job: job, holdFor: holdFor, on: connection)
-                        }
-                    case .abandoned:
+                    position += 1
+                    if case .interrupted = outcome {
+                        leftovers = [fetched] + alone[position...].map { batch[$0] }
                         break
-                    case .interrupted:
-                        leftovers = [fetched] + batch[index...]
-                        index = batch.count
+                    } else {
+                        try conclude(fetched, outcome, noted: nil, on: connection)
                     }
                 }
                 if !leftovers.isEmpty {
@@ -167,6 +205,36 @@ struct Executor {
            (try? reconcile(fetcher, unconfirmed: &unconfirmed, queues: queues, includingIsolationLane: false, on: redis)) != nil {
             forgetDeferred()
         }
+    }
+
+    /// Runs attempts of async types together as tasks of this thread (see ``JobLoop``); they are
+    /// noted in the ledger as running together until they have all ended. Returns each job with
+    /// its outcome and whether its success was noted in the ledger.
+    private func runTogether(
+        _ jobs: [FetchedJob], processor: Processor, metrics: JobMetrics, loop: JobLoop, pipeline: RedisTaskPipeline
+    ) -> [(FetchedJob, Processor.Outcome, Bool)] {
+        let ledger = process.ackLedger
+        defer { ledger?.clearRunningTogether(slot: slot) }
+        guard process.gate.enterShared(giveUp: { process.isStopping }) else { return jobs.map { ($0, .interrupted, false) } }
+        defer { process.gate.leaveShared() }
+        let slot = slot
+        // The tasks run on this thread only (the loop is their preferred executor, and their
+        // code is not actor-isolated), so this thread's metrics stay unshared as JobMetrics needs.
+        nonisolated(unsafe) let metrics = metrics
+        let ran = loop.runTogether(count: jobs.count, pipeline: pipeline) { index, cancelTask in
+            let fetched = jobs[index]
+            let outcome = await processor.runAsync(fetched, slot: slot, metrics: metrics, cancelTask: cancelTask)
+            guard case .settle(.done) = outcome else { return (outcome, false) }
+            return (outcome, Self.note(fetched, slot: slot, in: ledger))
+        }
+        return zip(jobs, ran).map { ($0, $1.0, $1.1) }
+    }
+
+    /// Notes a finished job in the ledger, to be acknowledged with others; false when it must be
+    /// acknowledged on its own (see ``Settler/canAcknowledgeInBatch(_:)``, a full ledger).
+    private static func note(_ fetched: FetchedJob, slot: Int, in ledger: AckLedger?) -> Bool {
+        guard Settler.canAcknowledgeInBatch(fetched), let ledger, let id = try? fetched.job.get().id else { return false }
+        return ledger.record(slot: slot, id: id)
     }
 
     /// Asks the rate limiters of the batch's limited types for tokens, one round trip per limiter

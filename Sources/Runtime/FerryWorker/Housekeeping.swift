@@ -117,7 +117,7 @@ struct Housekeeping {
         // A dead worker of this host (its supervisor died too) left its ledger here.
         let recovery = try WorkerRegistry(keys: process.keys).recoverStale(
             ttl: options.heartbeatTTL, crashLimit: options.crashLimit, deadSet: options.deadSet,
-            finished: { AckLedger.read(worker: $0) }, recovered: { AckLedger.discard(worker: $0) }, on: redis
+            notes: { AckLedger.read(worker: $0) }, recovered: { AckLedger.discard(worker: $0) }, on: redis
         )
         if !recovery.workers.isEmpty {
             process.logger.warning("recovered the jobs of dead workers", metadata: [

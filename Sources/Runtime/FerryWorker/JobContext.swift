@@ -21,6 +21,8 @@ public final class JobContext: Sendable {
     /// a condition variable to set up.
     private let sleeper = Mutex<NSCondition?>(nil)
     private let progressState = Mutex<JobProgress?>(nil)
+    /// Cancels the task of an async attempt (set when it starts).
+    private let cancelTask = Mutex<(@Sendable () -> Void)?>(nil)
     private let resultState = Mutex<[UInt8]?>(nil)
 
     /// The largest result a job may hand back, encoded.
@@ -90,8 +92,29 @@ public final class JobContext: Sendable {
         try checkCancellation()
     }
 
+    /// Sleeps for `duration` without holding the thread, waking early (and throwing) when the
+    /// job is cancelled. For ``AsyncJobHandler``s.
+    public func sleep(for duration: Duration) async throws(JobCancelled) {
+        try checkCancellation()
+        do {
+            try await Task.sleep(for: duration)
+        } catch {
+            try checkCancellation()
+            throw JobCancelled(reason: "the task was cancelled")
+        }
+        try checkCancellation()
+    }
+
+    /// Has `cancel` called when the job is cancelled (at once if it already is): how an async
+    /// attempt's task learns of its timeout.
+    func onCancel(_ cancel: @escaping @Sendable () -> Void) {
+        cancelTask.withLock { $0 = cancel }
+        if isCancelled { cancel() }
+    }
+
     func cancel(reason: String) {
         cancellation.withLock { if $0 == nil { $0 = reason } }
+        cancelTask.withLock { $0 }?()
         // A sleep that starts after this finds the reason set before it waits.
         guard let wake = sleeper.withLock({ $0 }) else { return }
         wake.lock()

@@ -28,6 +28,34 @@ extension JobHandler {
     public static var defaultSettings: JobSettings { JobSettings() }
 }
 
+/// A job family whose work waits on Redis (or other async calls) rather than computing: its
+/// attempts are async, and a worker thread runs many of them together. While one waits for
+/// Redis the others run, and the commands of all of them leave in one write
+/// (`context.services.redis.pipeline(…)` with `await`) — no thread sleeps and wakes per job.
+///
+/// The handler must not block its thread (no libpq, libcurl or `Thread.sleep` here: use a
+/// ``JobHandler`` for those); `try await context.sleep(for:)` suspends. Settings, retries,
+/// timeouts (the job is cancelled: ``JobContext/checkCancellation()``, `Task.isCancelled`),
+/// results and crash recovery are those of ``JobHandler``. A type with a `concurrency` limit
+/// runs one attempt at a time per thread, as a suspect after a crash does.
+public protocol AsyncJobHandler: Sendable {
+    /// The job's arguments, decoded from the job's `args` JSON object.
+    associatedtype Arguments: Decodable & Sendable = NoArguments
+
+    /// The type name jobs are enqueued with, such as `stats.count`.
+    static var type: String { get }
+
+    /// Settings before `jobs/<type>.yml` overrides them.
+    static var defaultSettings: JobSettings { get }
+
+    /// Runs one attempt of the job.
+    func perform(_ arguments: Arguments, context: JobContext) async throws
+}
+
+extension AsyncJobHandler {
+    public static var defaultSettings: JobSettings { JobSettings() }
+}
+
 /// Arguments of a job that takes none (any object is accepted).
 public struct NoArguments: Decodable, Sendable {
     public init() {}

@@ -7,7 +7,19 @@ public struct JobRegistry: Sendable {
     public struct Entry: Sendable {
         public let type: String
         public let settings: JobSettings
-        let run: @Sendable (JSONValue, JobContext) throws -> Void
+        let body: Body
+
+        /// How an attempt runs: on the calling thread, or as a task among others.
+        enum Body: Sendable {
+            case blocking(@Sendable (JSONValue, JobContext) throws -> Void)
+            case async(@Sendable (JSONValue, JobContext) async throws -> Void)
+        }
+
+        /// Whether attempts of this type may run together on one thread.
+        var runsTogether: Bool {
+            if case .async = body { return settings.concurrency == nil }
+            return false
+        }
     }
 
     public private(set) var entries: [String: Entry] = [:]
@@ -20,7 +32,25 @@ public struct JobRegistry: Sendable {
 
     /// Registers `handler`, applying `jobs/<type>.yml` on top of its default settings.
     public mutating func register<Handler: JobHandler>(_ handler: Handler) throws(JobSettingsFile.Invalid) {
-        var settings = Handler.defaultSettings
+        let settings = try effectiveSettings(type: Handler.type, defaults: Handler.defaultSettings)
+        let none = NoArguments() as? Handler.Arguments  // checked once, not per job
+        entries[Handler.type] = Entry(type: Handler.type, settings: settings, body: .blocking { args, context in
+            try handler.perform(try none ?? Self.decode(Handler.Arguments.self, type: Handler.type, from: args), context: context)
+        })
+    }
+
+    /// Registers `handler`, whose attempts run as tasks, many together on one thread; applies
+    /// `jobs/<type>.yml` on top of its default settings.
+    public mutating func register<Handler: AsyncJobHandler>(_ handler: Handler) throws(JobSettingsFile.Invalid) {
+        let settings = try effectiveSettings(type: Handler.type, defaults: Handler.defaultSettings)
+        let none = NoArguments() as? Handler.Arguments
+        entries[Handler.type] = Entry(type: Handler.type, settings: settings, body: .async { args, context in
+            try await handler.perform(try none ?? Self.decode(Handler.Arguments.self, type: Handler.type, from: args), context: context)
+        })
+    }
+
+    private func effectiveSettings(type: String, defaults handlerDefaults: JobSettings) throws(JobSettingsFile.Invalid) -> JobSettings {
+        var settings = handlerDefaults
         let defaults = JobSettings()
         for (name, differs) in [
             ("queue", settings.queue != defaults.queue), ("max_attempts", settings.maxAttempts != defaults.maxAttempts),
@@ -31,21 +61,16 @@ public struct JobRegistry: Sendable {
             settings.sources[name] = differs ? "handler" : "default"
         }
         if let settingsDirectory {
-            try JobSettingsFile.apply(directory: settingsDirectory, type: Handler.type, to: &settings)
+            try JobSettingsFile.apply(directory: settingsDirectory, type: type, to: &settings)
         }
-        let none = NoArguments() as? Handler.Arguments
-        entries[Handler.type] = Entry(type: Handler.type, settings: settings) { args, context in
-            if let none {
-                try handler.perform(none, context: context)
-                return
-            }
-            let arguments: Handler.Arguments
-            do {
-                arguments = try JSONValueDecoder().decode(Handler.Arguments.self, from: args)
-            } catch {
-                throw InvalidArguments(type: Handler.type, reason: describe(error))
-            }
-            try handler.perform(arguments, context: context)
+        return settings
+    }
+
+    private static func decode<Arguments: Decodable>(_: Arguments.Type, type: String, from args: JSONValue) throws(InvalidArguments) -> Arguments {
+        do {
+            return try JSONValueDecoder().decode(Arguments.self, from: args)
+        } catch {
+            throw InvalidArguments(type: type, reason: describe(error))
         }
     }
 

@@ -33,15 +33,88 @@ struct Processor: Sendable {
     static let shutdownReason = "worker shutting down"
 
     /// Runs `fetched` on the calling thread (executor `slot`), counting it in that thread's `metrics`.
+    /// An async type's attempt runs to its end on this thread too (alone: ``JobLoop/runAlone(_:)``).
     func run(_ fetched: FetchedJob, slot: Int, metrics: JobMetrics) -> Outcome {
         let started = ContinuousClock.now
+        let (job, entry): (Job, JobRegistry.Entry)
+        switch resolve(fetched, metrics: metrics, since: started) {
+        case .ended(let outcome): return outcome
+        case .found(let found, let its): (job, entry) = (found, its)
+        }
+        guard limits.acquire(job.type, giveUp: isStopping) else { return .interrupted }
+        defer { limits.release(job.type) }
+        let attempt = begin(fetched, job: job, entry: entry, slot: slot, metrics: metrics, since: started)
+        var failure: (any Error)?
+        switch entry.body {
+        case .blocking(let body):
+            do {
+                try body(job.args, attempt.context)
+            } catch {
+                failure = error
+            }
+        case .async(let body):
+            failure = JobLoop.runAlone { [context = attempt.context] cancelTask in
+                context.onCancel(cancelTask)
+                do {
+                    try await body(job.args, context)
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+        }
+        return end(attempt, failure: failure, metrics: metrics)
+    }
+
+    /// Runs `fetched`, an attempt of a type that runs together with others (``JobRegistry/Entry/runsTogether``),
+    /// as a task of executor `slot`.
+    /// `cancelTask` cancels the task it runs in (the job's timeout, shutdown).
+    func runAsync(_ fetched: FetchedJob, slot: Int, metrics: JobMetrics, cancelTask: @escaping @Sendable () -> Void) async -> Outcome {
+        let started = ContinuousClock.now
+        let (job, entry): (Job, JobRegistry.Entry)
+        switch resolve(fetched, metrics: metrics, since: started) {
+        case .ended(let outcome): return outcome
+        case .found(let found, let its): (job, entry) = (found, its)
+        }
+        guard case .async(let body) = entry.body else { return run(fetched, slot: slot, metrics: metrics) }
+        let attempt = begin(fetched, job: job, entry: entry, slot: slot, metrics: metrics, since: started)
+        attempt.context.onCancel(cancelTask)
+        var failure: (any Error)?
+        do {
+            try await body(job.args, attempt.context)
+        } catch {
+            failure = error
+        }
+        return end(attempt, failure: failure, metrics: metrics)
+    }
+
+    /// An attempt under way.
+    private struct Attempt {
+        let fetched: FetchedJob
+        let job: Job
+        let entry: JobRegistry.Entry
+        let context: JobContext
+        let timeout: Duration
+        let instruments: JobMetrics.Instruments
+        let slot: Int
+        let token: Int
+        let started: ContinuousClock.Instant
+    }
+
+    /// The job and its type's entry, or how the attempt ends when there is none.
+    private enum Resolved {
+        case found(Job, JobRegistry.Entry)
+        case ended(Outcome)
+    }
+
+    private func resolve(_ fetched: FetchedJob, metrics: JobMetrics, since started: ContinuousClock.Instant) -> Resolved {
         let job: Job
         switch fetched.job {
         case .failure(let error):
             metrics.outcome(type: "unknown", queue: fetched.queue, "dead").increment()
             metrics.count("unknown", dead: 1)
             log(fetched: fetched, job: nil, outcome: "dead", error: error.description, since: started)
-            return .settle(.bury(JobFailure(type: "MalformedJob", message: error.description)))
+            return .ended(.settle(.bury(JobFailure(type: "MalformedJob", message: error.description))))
         case .success(let parsed):
             job = parsed
         }
@@ -50,42 +123,47 @@ struct Processor: Sendable {
             metrics.outcome(type: job.type, queue: job.queue, "dead").increment()
             metrics.count(job.type, dead: 1)
             log(fetched: fetched, job: job, outcome: "dead", error: message, since: started)
-            return .settle(.bury(JobFailure(type: "UnknownJobType", message: message)))
+            return .ended(.settle(.bury(JobFailure(type: "UnknownJobType", message: message))))
         }
+        return .found(job, entry)
+    }
 
-        guard limits.acquire(job.type, giveUp: isStopping) else { return .interrupted }
-        defer { limits.release(job.type) }
-
+    /// Starts the attempt: its context, its latency, and its slot entry (the watchdog's deadline).
+    private func begin(
+        _ fetched: FetchedJob, job: Job, entry: JobRegistry.Entry, slot: Int, metrics: JobMetrics, since started: ContinuousClock.Instant
+    ) -> Attempt {
         // Job.decode has checked timeout_s, run_at and enqueued_at against their ranges.
         let timeout = job.timeoutS.flatMap { Duration(checkedSeconds: $0) } ?? entry.settings.timeout
         let context = JobContext(job: job, logger: logger, services: services, settings: entry.settings, dispatcher: dispatcher)
         let instruments = metrics.instruments(type: job.type, queue: job.queue)
         let latency = Date().timeIntervalSince1970 - (job.runAt ?? job.enqueuedAt)
         instruments.latency.recordNanoseconds(Int64(min(max(0, latency), 1e9) * 1e9))
-        slots.start(slot: slot, fetched: fetched, job: job, context: context, timeout: timeout)
+        let token = slots.start(slot: slot, fetched: fetched, job: job, context: context, timeout: timeout)
+        return Attempt(
+            fetched: fetched, job: job, entry: entry, context: context, timeout: timeout, instruments: instruments, slot: slot, token: token,
+            started: started)
+    }
 
-        var failure: (any Error)?
-        do {
-            try entry.run(job.args, context)
-        } catch {
-            failure = error
-        }
-        let abandoned = slots.finish(slot: slot)
+    /// Decides how the attempt ended, from what its handler threw (nil: it succeeded).
+    private func end(_ attempt: Attempt, failure: (any Error)?, metrics: JobMetrics) -> Outcome {
+        let (fetched, job, entry, context, timeout, started) = (attempt.fetched, attempt.job, attempt.entry, attempt.context, attempt.timeout, attempt.started)
+        let abandoned = slots.finish(slot: attempt.slot, token: attempt.token)
         let duration = ContinuousClock.now - started
-        instruments.duration.recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        attempt.instruments.duration.recordNanoseconds(
+            Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
         if abandoned { return .abandoned }
 
         if let cancelled = failure as? JobCancelled, cancelled.reason == Self.shutdownReason {
             log(fetched: fetched, job: job, outcome: "interrupted", error: "put back: the worker is shutting down", since: started)
             return .interrupted
         }
-        if let limited = failure as? RateLimited, registry[job.type]?.settings.rate != nil {
+        if let limited = failure as? RateLimited, entry.settings.rate != nil {
             metrics.outcome(type: job.type, queue: job.queue, "limited").increment()
             log(fetched: fetched, job: job, outcome: "limited", error: limited.description, since: started)
             return .limited(limited.retryAfter)
         }
         guard let error = failure else {
-            instruments.succeeded.increment()
+            attempt.instruments.succeeded.increment()
             metrics.count(job.type, succeeded: 1)
             log(fetched: fetched, job: job, outcome: "succeeded", error: nil, since: started)
             if let result = context.result { return .settle(.succeeded(result: result, ttl: entry.settings.resultTTL)) }

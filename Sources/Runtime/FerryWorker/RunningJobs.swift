@@ -2,12 +2,14 @@ import FerryQueue
 import Foundation
 import Synchronization
 
-/// Per-executor state, one lock per slot so executors never contend with each other: the job
-/// running now (what the heartbeat reports as busy and the watchdog checks against its timeout).
+/// Per-executor state, one lock per slot so executors never contend with each other: the jobs
+/// running now (what the heartbeat reports as busy and the watchdog checks against their
+/// timeouts) — one, or several async attempts running together.
 /// What an executor holds in flight needs no mirror here: each executor has in-flight lists of
 /// its own in Redis, and puts back whatever is left in them.
 final class ExecutorSlots: Sendable {
     struct Running: Sendable {
+        let token: Int
         let fetched: FetchedJob
         let job: Job
         let context: JobContext
@@ -19,7 +21,11 @@ final class ExecutorSlots: Sendable {
     }
 
     final class Slot: Sendable {
-        let running = Mutex<Running?>(nil)
+        struct State {
+            var running: [Running] = []
+            var nextToken = 0
+        }
+        let state = Mutex(State())
     }
 
     private let slots: [Slot]
@@ -30,23 +36,30 @@ final class ExecutorSlots: Sendable {
 
     // MARK: Running job
 
-    func start(slot: Int, fetched: FetchedJob, job: Job, context: JobContext, timeout: Duration) {
-        let entry = Running(fetched: fetched, job: job, context: context, startedAt: Date(), deadline: .now + timeout)
-        slots[slot].running.withLock { $0 = entry }
+    /// Notes that executor `slot` started `job`; returns the token that ends it (``finish(slot:token:)``).
+    func start(slot: Int, fetched: FetchedJob, job: Job, context: JobContext, timeout: Duration) -> Int {
+        slots[slot].state.withLock { state in
+            state.nextToken &+= 1
+            state.running.append(Running(
+                token: state.nextToken, fetched: fetched, job: job, context: context, startedAt: Date(), deadline: .now + timeout))
+            return state.nextToken
+        }
     }
 
-    /// Clears the slot; returns true if the watchdog had abandoned the job meanwhile.
-    func finish(slot: Int) -> Bool {
-        slots[slot].running.withLock { running in
-            defer { running = nil }
-            return running?.abandoned ?? false
+    /// Forgets the job of `token`; returns true if the watchdog had abandoned it meanwhile.
+    func finish(slot: Int, token: Int) -> Bool {
+        slots[slot].state.withLock { state in
+            guard let index = state.running.firstIndex(where: { $0.token == token }) else { return false }
+            // Order does not matter here; moving the last entry in avoids shifting them all.
+            state.running.swapAt(index, state.running.count - 1)
+            return state.running.removeLast().abandoned
         }
     }
 
     var busy: [WorkerInfo.BusyJob] {
-        slots.compactMap { slot in
-            slot.running.withLock { running in
-                running.map { entry in
+        slots.flatMap { slot in
+            slot.state.withLock { state in
+                state.running.map { entry in
                     WorkerInfo.BusyJob(
                         id: entry.job.id, type: entry.job.type, queue: entry.job.queue, startedAt: entry.startedAt.timeIntervalSince1970,
                         progress: entry.context.progress.map { .init(done: $0.done, total: $0.total, message: $0.message) }
@@ -56,10 +69,10 @@ final class ExecutorSlots: Sendable {
         }
     }
 
-    var runningCount: Int { slots.reduce(0) { $0 + ($1.running.withLock { $0 == nil } ? 0 : 1) } }
+    var runningCount: Int { slots.reduce(0) { $0 + $1.state.withLock { $0.running.count } } }
 
     /// Running jobs that the watchdog has not given up on.
-    var activeCount: Int { slots.reduce(0) { $0 + ($1.running.withLock { $0.map { $0.abandoned ? 0 : 1 } ?? 0 }) } }
+    var activeCount: Int { slots.reduce(0) { $0 + $1.state.withLock { $0.running.count { !$0.abandoned } } } }
 
     /// Cancels jobs past their deadline; returns those past deadline + `grace` that ignored it,
     /// marking them abandoned so their threads do not record them again.
@@ -67,19 +80,21 @@ final class ExecutorSlots: Sendable {
         let now = ContinuousClock.now
         var hung: [Running] = []
         for slot in slots {
-            var toCancel: JobContext?
-            slot.running.withLock { running in
-                guard let entry = running else { return }
-                if now >= entry.deadline, !entry.cancelled {
-                    running?.cancelled = true
-                    toCancel = entry.context
-                }
-                if now >= entry.deadline + grace, !entry.abandoned {
-                    running?.abandoned = true
-                    hung.append(entry)
+            var toCancel: [JobContext] = []
+            slot.state.withLock { state in
+                for index in state.running.indices {
+                    let entry = state.running[index]
+                    if now >= entry.deadline, !entry.cancelled {
+                        state.running[index].cancelled = true
+                        toCancel.append(entry.context)
+                    }
+                    if now >= entry.deadline + grace, !entry.abandoned {
+                        state.running[index].abandoned = true
+                        hung.append(entry)
+                    }
                 }
             }
-            toCancel?.cancel(reason: "timeout")
+            for context in toCancel { context.cancel(reason: "timeout") }
         }
         return hung
     }
@@ -87,7 +102,7 @@ final class ExecutorSlots: Sendable {
     /// Cancels every running job (shutdown deadline passed).
     func cancelAll(reason: String) {
         for slot in slots {
-            slot.running.withLock { $0?.context }?.cancel(reason: reason)
+            for context in slot.state.withLock({ $0.running.map(\.context) }) { context.cancel(reason: reason) }
         }
     }
 }

@@ -25,11 +25,11 @@ public struct WorkerPool: Service {
             recoverWorker: { worker in
                 let connection = try RedisConnection(configuration: redis)
                 // Jobs it finished without acknowledging them yet are done, not to be run again.
-                let finished = AckLedger.read(worker: worker)
+                let notes = AckLedger.read(worker: worker)
                 let recovery = try WorkerRegistry(keys: keys).recover(
-                    worker: worker, crashLimit: crashLimit, deadSet: DeadSetPolicy(), finished: finished, on: connection)
+                    worker: worker, crashLimit: crashLimit, deadSet: DeadSetPolicy(), notes: notes, on: connection)
                 AckLedger.discard(worker: worker)
-                return "restored \(recovery.restored), dead \(recovery.buried), finished before the exit \(finished.count)"
+                return "restored \(recovery.restored), dead \(recovery.buried), finished before the exit \(notes.finished.count)"
             }
         )
     }
