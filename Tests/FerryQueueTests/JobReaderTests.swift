@@ -56,6 +56,40 @@ import Testing
         }
     }
 
+    @Test func numbersReadAsTheirTextParses() throws {
+        // Short numbers take a fast path (digits into an integer, one division); each must come
+        // out as parsing its text gives, the sign of zero and the integer/double split included.
+        var generator = SeededGenerator(seed: 23)
+        var texts = ["0", "-0", "0.0", "-0.0", "1.0", "0.1", "0.30000000000000004", "123456789012345", "1234567890123456",
+                     "999999999999999.9", "0.000000000000001", "1795500000.123456", "-1795500000.5", "9007199254740993", "1e2", "2.5E-3"]
+        for _ in 0..<5000 {
+            let integerDigits = Int.random(in: 1...12, using: &generator)
+            let fractionDigits = Int.random(in: 0...9, using: &generator)
+            var text = Bool.random(using: &generator) ? "-" : ""
+            text += String(Int.random(in: 1...9, using: &generator))
+            for _ in 1..<integerDigits { text += String(Int.random(in: 0...9, using: &generator)) }
+            if fractionDigits > 0 {
+                text += "."
+                for _ in 0..<fractionDigits { text += String(Int.random(in: 0...9, using: &generator)) }
+            }
+            texts.append(text)
+        }
+        for text in texts {
+            let job = try Job.decode(Array(#"{"id":"n","type":"t","queue":"q","args":{"x":\#(text)},"attempt":1,"max_attempts":1,"created_at":1,"enqueued_at":1}"#.utf8))
+            let expected: JSONValue
+            if let integer = Int64(text) {
+                expected = .int(integer)
+            } else {
+                let double = try #require(Double(text))
+                expected = Int64(exactly: double).map { .int($0) } ?? .double(double)
+            }
+            #expect(job.args == .object(["x": expected]), "\(text)")
+            if case .double(let read) = job.args["x"], case .double(let wanted) = expected {
+                #expect(read.bitPattern == wanted.bitPattern, "\(text)")
+            }
+        }
+    }
+
     @Test func corruptedJobsAreRefusedOrReadAsJSONDecoderReadsThem() throws {
         var generator = SeededGenerator(seed: 11)
         let interesting: [UInt8] = Array("{}[]\",:\\0123456789.eE+-tfnu \u{7f}".utf8) + [0x00, 0x0A, 0xC3, 0xA9, 0xFF, 0xED, 0xA0, 0x80]

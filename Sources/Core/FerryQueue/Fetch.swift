@@ -15,6 +15,12 @@ public struct FetchedJob: Sendable {
     public let isSuspect: Bool
     /// The parsed job, or why the payload is not one.
     public var job: Result<Job, QueueError> { parsed.job }
+    /// The job's id, nil when the payload did not parse: cheaper than a copy of ``job``.
+    public var jobID: String? { parsed.id }
+    /// The job's type, nil when the payload did not parse: cheaper than a copy of ``job``.
+    public var jobType: String? { parsed.type }
+    /// Whether the job parsed and has neither a unique key nor a batch to settle when it ends.
+    var isPlain: Bool { parsed.isPlain }
     // Boxed: a fetched job is copied several times on its way through an executor, and a copy
     // of the box is one retain where a copy of the job retains each of its strings.
     private let parsed: Parsed
@@ -29,7 +35,19 @@ public struct FetchedJob: Sendable {
 
     private final class Parsed: Sendable {
         let job: Result<Job, QueueError>
-        init(_ job: Result<Job, QueueError>) { self.job = job }
+        let id: String?
+        let type: String?
+        let isPlain: Bool
+
+        init(_ job: Result<Job, QueueError>) {
+            self.job = job
+            if case .success(let parsed) = job {
+                (id, type) = (parsed.id, parsed.type)
+                isPlain = parsed.uniqueKey == nil && parsed.batchMembership == nil
+            } else {
+                (id, type, isPlain) = (nil, nil, false)
+            }
+        }
     }
 }
 

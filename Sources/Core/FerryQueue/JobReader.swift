@@ -295,26 +295,52 @@ enum JobReader {
         mutating func number() throws(Failure) -> JSONValue {
             let start = index
             var integral = true
-            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+            // Up to 15 digits fit a Double exactly: then the value needs no text conversion.
+            var mantissa: UInt64 = 0
+            var digits = 0
+            var fractionDigits = 0
+            let negative = index < bytes.count && bytes[index] == UInt8(ascii: "-")
+            if negative { index += 1 }
             guard index < bytes.count, (0x30...0x39).contains(bytes[index]) else { throw invalid("a number needs digits") }
             if bytes[index] == 0x30 {
                 index += 1
+                digits = 1
                 if index < bytes.count, (0x30...0x39).contains(bytes[index]) { throw invalid("a number may not start with 0") }
             } else {
-                while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
+                while index < bytes.count, (0x30...0x39).contains(bytes[index]) {
+                    if digits < 16 { mantissa = mantissa * 10 + UInt64(bytes[index] - 0x30) }
+                    digits += 1
+                    index += 1
+                }
             }
             if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
                 integral = false
                 index += 1
                 guard index < bytes.count, (0x30...0x39).contains(bytes[index]) else { throw invalid("a fraction needs digits") }
-                while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
+                while index < bytes.count, (0x30...0x39).contains(bytes[index]) {
+                    if digits < 16 { mantissa = mantissa * 10 + UInt64(bytes[index] - 0x30) }
+                    digits += 1
+                    fractionDigits += 1
+                    index += 1
+                }
             }
+            var exponent = false
             if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
                 integral = false
+                exponent = true
                 index += 1
                 if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
                 guard index < bytes.count, (0x30...0x39).contains(bytes[index]) else { throw invalid("an exponent needs digits") }
                 while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
+            }
+            if !exponent, digits <= 15 {
+                // Exact: an integer below 2^53 divided by a power of ten up to 10^15 is one
+                // correctly rounded division, what parsing the text gives.
+                if integral { return .int(negative ? -Int64(mantissa) : Int64(mantissa)) }
+                let magnitude = Double(mantissa) / Self.powersOfTen[fractionDigits]
+                let value = negative ? -magnitude : magnitude
+                if let exact = Int64(exactly: value) { return .int(exact) }
+                return .double(value)
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
             if integral, let value = Int64(text) { return .int(value) }
@@ -322,6 +348,8 @@ enum JobReader {
             if let exact = Int64(exactly: value) { return .int(exact) }
             return .double(value)
         }
+
+        private static let powersOfTen: [Double] = (0...15).map { (0..<$0).reduce(1.0) { value, _ in value * 10 } }
 
         /// A JSON string (the opening quote is next), unescaped and checked to be UTF-8.
         mutating func string() throws(Failure) -> String {

@@ -134,8 +134,7 @@ extension Settler {
     /// ran in an executor's list and finished with nothing else to record — no unique key to
     /// release, no batch to count it in, not a crash suspect.
     public static func canAcknowledgeInBatch(_ fetched: FetchedJob) -> Bool {
-        guard !fetched.isSuspect, case .success(let job) = fetched.job else { return false }
-        return job.uniqueKey == nil && job.batchMembership == nil
+        !fetched.isSuspect && fetched.isPlain
     }
 
     /// Acknowledges finished jobs together without waiting for Redis's answer: one write for

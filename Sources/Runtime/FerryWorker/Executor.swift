@@ -4,7 +4,9 @@ import FerrySupport
 import Foundation
 
 /// One executor thread of a worker process: fetches a batch into its own in-flight list, runs
-/// the jobs one by one from the oldest, and settles each as it ends. Failures are written at
+/// the batch's async attempts together (``JobLoop``: tasks of this thread, their Redis commands
+/// in one write, their ids noted in the ledger meanwhile), then the other jobs one by one from
+/// the oldest, and settles each as it ends. Failures are written at
 /// once. Plain successes are noted in the process's ``AckLedger`` and acknowledged together,
 /// in one write, before the executor's next call to Redis (the next fetch, at the latest) or
 /// before a job of a type that last took over a millisecond starts — so a crash re-runs
@@ -123,23 +125,23 @@ struct Executor {
                 // Attempts of async types run together first, as tasks of this thread (their Redis
                 // commands leave in one write); then the others one at a time, from the oldest.
                 var together = ledger == nil ? [] : batch.indices.filter { index in
-                    guard !parked.contains(index), !batch[index].isSuspect, let job = try? batch[index].job.get() else { return false }
-                    return process.registry[job.type]?.runsTogether == true
+                    guard !parked.contains(index), !batch[index].isSuspect, let type = batch[index].jobType else { return false }
+                    return process.registry[type]?.runsTogether == true
                 }
                 // Noted in the ledger while they run: a crash makes suspects of exactly these.
-                if !together.isEmpty, ledger?.noteRunningTogether(slot: slot, ids: together.map { (try? batch[$0].job.get().id) ?? "" }) != true {
+                if !together.isEmpty, ledger?.noteRunningTogether(slot: slot, ids: together.map { batch[$0].jobID ?? "" }) != true {
                     together = []  // ids too long to note: one at a time, where the rightmost is the one running
                 }
                 if !together.isEmpty {
                     if !deferred.isEmpty, together.contains(where: { index in
-                        lastDuration[(try? batch[index].job.get().type) ?? ""].map { $0 > .milliseconds(1) } ?? true
+                        lastDuration[batch[index].jobType ?? ""].map { $0 > .milliseconds(1) } ?? true
                     }) {
                         try writeDeferred(on: connection)
                     }
                     let ran = runTogether(together.map { batch[$0] }, processor: processor, metrics: metrics, loop: loop, pipeline: pipeline)
                     let average = (ContinuousClock.now - started) / max(1, together.count)
                     for (fetched, outcome, noted) in ran {
-                        lastDuration[(try? fetched.job.get().type) ?? ""] = average
+                        lastDuration[fetched.jobType ?? ""] = average
                         if case .interrupted = outcome {
                             leftovers.append(fetched)
                         } else {
@@ -157,7 +159,7 @@ struct Executor {
                         break
                     }
                     let next = batch[alone[position]]
-                    let type = (try? next.job.get().type) ?? ""
+                    let type = next.jobType ?? ""
                     if !deferred.isEmpty, next.isSuspect || lastDuration[type].map({ $0 > .milliseconds(1) }) ?? true {
                         try writeDeferred(on: connection)
                     }
@@ -233,7 +235,7 @@ struct Executor {
     /// Notes a finished job in the ledger, to be acknowledged with others; false when it must be
     /// acknowledged on its own (see ``Settler/canAcknowledgeInBatch(_:)``, a full ledger).
     private static func note(_ fetched: FetchedJob, slot: Int, in ledger: AckLedger?) -> Bool {
-        guard Settler.canAcknowledgeInBatch(fetched), let ledger, let id = try? fetched.job.get().id else { return false }
+        guard Settler.canAcknowledgeInBatch(fetched), let ledger, let id = fetched.jobID else { return false }
         return ledger.record(slot: slot, id: id)
     }
 

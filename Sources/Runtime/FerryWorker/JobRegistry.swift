@@ -3,22 +3,26 @@ import Foundation
 
 /// The job types a worker can run: type name → handler and effective settings.
 public struct JobRegistry: Sendable {
-    /// A registered type with its settings.
-    public struct Entry: Sendable {
+    /// A registered type with its settings. A class: looked up for every job, and a copy of a
+    /// reference is one retain where a copy of the settings retains each of their parts.
+    public final class Entry: Sendable {
         public let type: String
         public let settings: JobSettings
         let body: Body
+        /// Whether attempts of this type may run together on one thread.
+        let runsTogether: Bool
+
+        init(type: String, settings: JobSettings, body: Body) {
+            self.type = type
+            self.settings = settings
+            self.body = body
+            if case .async = body { runsTogether = settings.concurrency == nil } else { runsTogether = false }
+        }
 
         /// How an attempt runs: on the calling thread, or as a task among others.
         enum Body: Sendable {
             case blocking(@Sendable (JSONValue, JobContext) throws -> Void)
             case async(@Sendable (JSONValue, JobContext) async throws -> Void)
-        }
-
-        /// Whether attempts of this type may run together on one thread.
-        var runsTogether: Bool {
-            if case .async = body { return settings.concurrency == nil }
-            return false
         }
     }
 

@@ -18,11 +18,17 @@ final class ExecutorSlots: Sendable {
         var cancelled = false
         /// Set by the watchdog when it gave up on the job and recorded its attempt as failed.
         var abandoned = false
+        /// Set when the attempt ended (the entry stays until its slot runs nothing).
+        var finished = false
     }
 
     final class Slot: Sendable {
+        /// Entries are marked finished rather than removed, and dropped together once none
+        /// runs: the entry of token `t` is at `t - base`, found without a search.
         struct State {
             var running: [Running] = []
+            var base = 0
+            var live = 0
             var nextToken = 0
         }
         let state = Mutex(State())
@@ -39,27 +45,33 @@ final class ExecutorSlots: Sendable {
     /// Notes that executor `slot` started `job`; returns the token that ends it (``finish(slot:token:)``).
     func start(slot: Int, fetched: FetchedJob, job: Job, context: JobContext, timeout: Duration) -> Int {
         slots[slot].state.withLock { state in
-            state.nextToken &+= 1
-            state.running.append(Running(
-                token: state.nextToken, fetched: fetched, job: job, context: context, startedAt: Date(), deadline: .now + timeout))
-            return state.nextToken
+            if state.live == 0 {
+                state.running.removeAll(keepingCapacity: true)
+                state.base = state.nextToken
+            }
+            let token = state.nextToken
+            state.nextToken += 1
+            state.live += 1
+            state.running.append(Running(token: token, fetched: fetched, job: job, context: context, startedAt: Date(), deadline: .now + timeout))
+            return token
         }
     }
 
     /// Forgets the job of `token`; returns true if the watchdog had abandoned it meanwhile.
     func finish(slot: Int, token: Int) -> Bool {
         slots[slot].state.withLock { state in
-            guard let index = state.running.firstIndex(where: { $0.token == token }) else { return false }
-            // Order does not matter here; moving the last entry in avoids shifting them all.
-            state.running.swapAt(index, state.running.count - 1)
-            return state.running.removeLast().abandoned
+            let index = token - state.base
+            guard state.running.indices.contains(index), !state.running[index].finished else { return false }
+            state.running[index].finished = true
+            state.live -= 1
+            return state.running[index].abandoned
         }
     }
 
     var busy: [WorkerInfo.BusyJob] {
         slots.flatMap { slot in
             slot.state.withLock { state in
-                state.running.map { entry in
+                state.running.filter { !$0.finished }.map { entry in
                     WorkerInfo.BusyJob(
                         id: entry.job.id, type: entry.job.type, queue: entry.job.queue, startedAt: entry.startedAt.timeIntervalSince1970,
                         progress: entry.context.progress.map { .init(done: $0.done, total: $0.total, message: $0.message) }
@@ -69,10 +81,10 @@ final class ExecutorSlots: Sendable {
         }
     }
 
-    var runningCount: Int { slots.reduce(0) { $0 + $1.state.withLock { $0.running.count } } }
+    var runningCount: Int { slots.reduce(0) { $0 + $1.state.withLock { $0.live } } }
 
     /// Running jobs that the watchdog has not given up on.
-    var activeCount: Int { slots.reduce(0) { $0 + $1.state.withLock { $0.running.count { !$0.abandoned } } } }
+    var activeCount: Int { slots.reduce(0) { $0 + $1.state.withLock { $0.running.count { !$0.finished && !$0.abandoned } } } }
 
     /// Cancels jobs past their deadline; returns those past deadline + `grace` that ignored it,
     /// marking them abandoned so their threads do not record them again.
@@ -82,7 +94,7 @@ final class ExecutorSlots: Sendable {
         for slot in slots {
             var toCancel: [JobContext] = []
             slot.state.withLock { state in
-                for index in state.running.indices {
+                for index in state.running.indices where !state.running[index].finished {
                     let entry = state.running[index]
                     if now >= entry.deadline, !entry.cancelled {
                         state.running[index].cancelled = true
@@ -102,7 +114,7 @@ final class ExecutorSlots: Sendable {
     /// Cancels every running job (shutdown deadline passed).
     func cancelAll(reason: String) {
         for slot in slots {
-            for context in slot.state.withLock({ $0.running.map(\.context) }) { context.cancel(reason: reason) }
+            for context in slot.state.withLock({ $0.running.filter { !$0.finished }.map(\.context) }) { context.cancel(reason: reason) }
         }
     }
 }
