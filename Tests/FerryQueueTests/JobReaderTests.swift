@@ -61,9 +61,10 @@ import Testing
         // out as parsing its text gives, the sign of zero and the integer/double split included.
         var generator = SeededGenerator(seed: 23)
         var texts = ["0", "-0", "0.0", "-0.0", "1.0", "0.1", "0.30000000000000004", "123456789012345", "1234567890123456",
-                     "999999999999999.9", "0.000000000000001", "1795500000.123456", "-1795500000.5", "9007199254740993", "1e2", "2.5E-3"]
+                     "999999999999999.9", "0.000000000000001", "1795500000.123456", "-1795500000.5", "9007199254740993", "9007199254740992", "900719925474099.3", "9007199254740.993", "1765051234.123456", "0.0000000000000000000001",
+                     "0.00000000000000000000001", "1e2", "2.5E-3"]
         for _ in 0..<5000 {
-            let integerDigits = Int.random(in: 1...12, using: &generator)
+            let integerDigits = Int.random(in: 1...13, using: &generator)
             let fractionDigits = Int.random(in: 0...9, using: &generator)
             var text = Bool.random(using: &generator) ? "-" : ""
             text += String(Int.random(in: 1...9, using: &generator))

@@ -104,7 +104,9 @@ public final class RedisMultiplexer: @unchecked Sendable {
     /// in a state the next caller does not expect; nil for the others. `MULTI`…`EXEC` within one
     /// ``pipeline(_:)`` call is fine. Allocates nothing for the commands it lets through.
     static func unshareable(_ arguments: [RedisArgument]) -> String? {
-        guard let first = arguments.first else { return nil }
+        guard let first = arguments.first, let (length, initial) = first.lengthAndInitial else { return nil }
+        // Most commands share neither length nor initial with a refused one: no comparison at all.
+        guard length < 16, refusedShapes[Int(initial & 0x1F)] & (1 << length) != 0 else { return nil }
         if let name = refusedCommands.first(where: { first.isWord($0) }) { return name.description }
         for stream: StaticString in ["XREAD", "XREADGROUP"] where first.isWord(stream) {
             return arguments.dropFirst().contains { $0.isWord("BLOCK") } ? "\(stream) BLOCK" : nil
@@ -118,6 +120,16 @@ public final class RedisMultiplexer: @unchecked Sendable {
         "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "SELECT", "WATCH", "RESET", "QUIT", "AUTH", "HELLO", "SYNC", "PSYNC",
     ]
     private static let refusedClientSubcommands: [StaticString] = ["REPLY", "TRACKING", "CACHING"]
+
+    /// By initial (its low five bits), a bit for each length of a refused command or of one with
+    /// refused forms (`XREAD`, `XREADGROUP`, `CLIENT`).
+    private static let refusedShapes: [UInt16] = {
+        var shapes = [UInt16](repeating: 0, count: 32)
+        for name in refusedCommands + ["XREAD", "XREADGROUP", "CLIENT"] {
+            name.withUTF8Buffer { shapes[Int($0[0] & 0x1F)] |= 1 << $0.count }
+        }
+        return shapes
+    }()
 
     private func load(_ script: RedisScript) throws(RedisError) -> String {
         let reply = try command("SCRIPT", "LOAD", .string(script.source))

@@ -89,6 +89,15 @@ public enum RedisArgument: Sendable, Hashable, ExpressibleByStringLiteral, Expre
         buffer.append(10)
     }
 
+    /// The argument's length and first byte with bit 5 cleared (a letter's capital), or nil
+    /// when it is empty.
+    var lengthAndInitial: (length: Int, initial: UInt8)? {
+        switch self {
+        case .string(let text): return text.utf8.first.map { (text.utf8.count, $0 & 0xDF) }
+        case .bytes(let bytes): return bytes.first.map { (bytes.count, $0 & 0xDF) }
+        }
+    }
+
     /// Whether the argument is `word` (given in capital ASCII letters) in any letter case.
     /// Allocates nothing: it runs for every command the shared connection sends.
     func isWord(_ word: StaticString) -> Bool {

@@ -295,7 +295,8 @@ enum JobReader {
         mutating func number() throws(Failure) -> JSONValue {
             let start = index
             var integral = true
-            // Up to 15 digits fit a Double exactly: then the value needs no text conversion.
+            // Digits that make an integer up to 2^53 fit a Double exactly: then the value needs
+            // no text conversion (19 digits cannot overflow the accumulator).
             var mantissa: UInt64 = 0
             var digits = 0
             var fractionDigits = 0
@@ -308,7 +309,7 @@ enum JobReader {
                 if index < bytes.count, (0x30...0x39).contains(bytes[index]) { throw invalid("a number may not start with 0") }
             } else {
                 while index < bytes.count, (0x30...0x39).contains(bytes[index]) {
-                    if digits < 16 { mantissa = mantissa * 10 + UInt64(bytes[index] - 0x30) }
+                    if digits < 19 { mantissa = mantissa * 10 + UInt64(bytes[index] - 0x30) }
                     digits += 1
                     index += 1
                 }
@@ -318,7 +319,7 @@ enum JobReader {
                 index += 1
                 guard index < bytes.count, (0x30...0x39).contains(bytes[index]) else { throw invalid("a fraction needs digits") }
                 while index < bytes.count, (0x30...0x39).contains(bytes[index]) {
-                    if digits < 16 { mantissa = mantissa * 10 + UInt64(bytes[index] - 0x30) }
+                    if digits < 19 { mantissa = mantissa * 10 + UInt64(bytes[index] - 0x30) }
                     digits += 1
                     fractionDigits += 1
                     index += 1
@@ -333,9 +334,9 @@ enum JobReader {
                 guard index < bytes.count, (0x30...0x39).contains(bytes[index]) else { throw invalid("an exponent needs digits") }
                 while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
             }
-            if !exponent, digits <= 15 {
-                // Exact: an integer below 2^53 divided by a power of ten up to 10^15 is one
-                // correctly rounded division, what parsing the text gives.
+            if !exponent, digits <= 19, mantissa <= 1 << 53, fractionDigits <= 22 {
+                // Exact: an integer up to 2^53 divided by a power of ten up to 10^22 (both exact
+                // doubles) is one correctly rounded division, what parsing the text gives.
                 if integral { return .int(negative ? -Int64(mantissa) : Int64(mantissa)) }
                 let magnitude = Double(mantissa) / Self.powersOfTen[fractionDigits]
                 let value = negative ? -magnitude : magnitude
@@ -349,7 +350,7 @@ enum JobReader {
             return .double(value)
         }
 
-        private static let powersOfTen: [Double] = (0...15).map { (0..<$0).reduce(1.0) { value, _ in value * 10 } }
+        private static let powersOfTen: [Double] = (0...22).map { (0..<$0).reduce(1.0) { value, _ in value * 10 } }
 
         /// A JSON string (the opening quote is next), unescaped and checked to be UTF-8.
         mutating func string() throws(Failure) -> String {

@@ -91,7 +91,6 @@ struct Processor: Sendable {
     /// An attempt under way.
     private struct Attempt {
         let fetched: FetchedJob
-        let job: Job
         let entry: JobRegistry.Entry
         let context: JobContext
         let timeout: Duration
@@ -99,6 +98,7 @@ struct Processor: Sendable {
         let slot: Int
         let token: Int
         let started: ContinuousClock.Instant
+        var job: Job { context.job }
     }
 
     /// The job and its type's entry, or how the attempt ends when there is none.
@@ -138,10 +138,9 @@ struct Processor: Sendable {
         let instruments = metrics.instruments(type: job.type, queue: job.queue)
         let latency = Date().timeIntervalSince1970 - (job.runAt ?? job.enqueuedAt)
         instruments.latency.recordNanoseconds(Int64(min(max(0, latency), 1e9) * 1e9))
-        let token = slots.start(slot: slot, fetched: fetched, job: job, context: context, timeout: timeout)
+        let token = slots.start(slot: slot, fetched: fetched, context: context, timeout: timeout)
         return Attempt(
-            fetched: fetched, job: job, entry: entry, context: context, timeout: timeout, instruments: instruments, slot: slot, token: token,
-            started: started)
+            fetched: fetched, entry: entry, context: context, timeout: timeout, instruments: instruments, slot: slot, token: token, started: started)
     }
 
     /// Decides how the attempt ended, from what its handler threw (nil: it succeeded).

@@ -11,7 +11,6 @@ final class ExecutorSlots: Sendable {
     struct Running: Sendable {
         let token: Int
         let fetched: FetchedJob
-        let job: Job
         let context: JobContext
         let startedAt: Date
         let deadline: ContinuousClock.Instant
@@ -20,6 +19,8 @@ final class ExecutorSlots: Sendable {
         var abandoned = false
         /// Set when the attempt ended (the entry stays until its slot runs nothing).
         var finished = false
+
+        var job: Job { context.job }
     }
 
     final class Slot: Sendable {
@@ -43,7 +44,7 @@ final class ExecutorSlots: Sendable {
     // MARK: Running job
 
     /// Notes that executor `slot` started `job`; returns the token that ends it (``finish(slot:token:)``).
-    func start(slot: Int, fetched: FetchedJob, job: Job, context: JobContext, timeout: Duration) -> Int {
+    func start(slot: Int, fetched: FetchedJob, context: JobContext, timeout: Duration) -> Int {
         slots[slot].state.withLock { state in
             if state.live == 0 {
                 state.running.removeAll(keepingCapacity: true)
@@ -52,7 +53,7 @@ final class ExecutorSlots: Sendable {
             let token = state.nextToken
             state.nextToken += 1
             state.live += 1
-            state.running.append(Running(token: token, fetched: fetched, job: job, context: context, startedAt: Date(), deadline: .now + timeout))
+            state.running.append(Running(token: token, fetched: fetched, context: context, startedAt: Date(), deadline: .now + timeout))
             return token
         }
     }
