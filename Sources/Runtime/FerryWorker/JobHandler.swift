@@ -3,7 +3,8 @@ public import Foundation
 /// A job family: its type name, its arguments, and what running it does.
 ///
 /// Handlers run on the worker's own threads, so they may block (PostgreSQL, HTTP, SMTP calls);
-/// one slow handler never holds up the others. A handler should check
+/// one slow handler never holds up the others. A job that only waits on Redis is cheaper as an
+/// ``AsyncJobHandler``: many of its attempts share a thread and a round trip. A handler should check
 /// ``JobContext/checkCancellation()`` between steps of long work: after the job's timeout the
 /// context is cancelled, and a handler that ignores it gets its worker process recycled.
 ///
