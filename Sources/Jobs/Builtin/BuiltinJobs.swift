@@ -38,10 +38,11 @@ struct Noop: JobHandler {
 }
 
 /// `ferry.echo {…}`: succeeds with `{"echo": <its arguments>}` as its result — the smoke test of
-/// results (`ferry enqueue ferry.echo --args '{"a": 1}' --wait 10s`).
-struct Echo: JobHandler {
+/// results (`ferry enqueue ferry.echo --args '{"a": 1}' --wait 10s`). Async, so results, chains
+/// and batches are exercised on that path too (`ferry.flaky` is their blocking counterpart).
+struct Echo: AsyncJobHandler {
     static let type = "ferry.echo"
-    func perform(_ arguments: NoArguments, context: JobContext) throws {
+    func perform(_ arguments: NoArguments, context: JobContext) async throws {
         try context.setResult(["echo": context.job.args])
     }
 }
