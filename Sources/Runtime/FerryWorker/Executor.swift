@@ -247,8 +247,9 @@ struct Executor {
         guard !process.limiters.isEmpty else { return [] }
         var byLimiter: [String: [(index: Int, fetched: FetchedJob, job: Job)]] = [:]
         for (index, fetched) in batch.enumerated() {
-            guard let job = try? fetched.job.get(), process.limiters[job.type] != nil else { continue }
-            byLimiter[job.type, default: []].append((index, fetched, job))
+            // The type first: most jobs have no limit, and reading it copies nothing.
+            guard let type = fetched.jobType, process.limiters[type] != nil, let job = try? fetched.job.get() else { continue }
+            byLimiter[type, default: []].append((index, fetched, job))
         }
         var parked = Set<Int>()
         for (type, jobs) in byLimiter {

@@ -9,7 +9,9 @@ public final class JobContext: Sendable {
     /// Shared clients: Redis, PostgreSQL, HTTP, SMTP.
     public let services: JobServices
     /// The job type's effective settings (including its `parameters`).
-    public let settings: JobSettings
+    public var settings: JobSettings { entry.settings }
+    /// The job type's registry entry: held by reference, so making a context copies no settings.
+    private let entry: JobRegistry.Entry
     /// Enqueues jobs in the worker's namespace, with the configured defaults of their types.
     public let dispatcher: Dispatcher
 
@@ -28,12 +30,12 @@ public final class JobContext: Sendable {
     /// The largest result a job may hand back, encoded.
     public static let resultLimit = 512 * 1024
 
-    init(job: Job, logger: Logger, services: JobServices, settings: JobSettings, dispatcher: Dispatcher) {
+    init(job: Job, logger: Logger, services: JobServices, entry: JobRegistry.Entry, dispatcher: Dispatcher) {
         self.job = job
         self.dispatcher = dispatcher
         self.baseLogger = logger
         self.services = services
-        self.settings = settings
+        self.entry = entry
     }
 
     /// Carries the job's type, id, queue and attempt as metadata.

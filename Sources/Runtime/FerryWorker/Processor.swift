@@ -134,7 +134,7 @@ struct Processor: Sendable {
     ) -> Attempt {
         // Job.decode has checked timeout_s, run_at and enqueued_at against their ranges.
         let timeout = job.timeoutS.flatMap { Duration(checkedSeconds: $0) } ?? entry.settings.timeout
-        let context = JobContext(job: job, logger: logger, services: services, settings: entry.settings, dispatcher: dispatcher)
+        let context = JobContext(job: job, logger: logger, services: services, entry: entry, dispatcher: dispatcher)
         let instruments = metrics.instruments(type: job.type, queue: job.queue)
         let latency = Date().timeIntervalSince1970 - (job.runAt ?? job.enqueuedAt)
         instruments.latency.recordNanoseconds(Int64(min(max(0, latency), 1e9) * 1e9))
