@@ -14,7 +14,7 @@ public struct JSONValueDecoder: Sendable {
     public init() {}
 
     public func decode<Value: Decodable>(_ type: Value.Type, from value: JSONValue) throws -> Value {
-        try ValueDecoder(value: value, codingPath: []).decodeValue(type)
+        try ValueDecoder(value: value, parentPath: []).decodeValue(type)
     }
 }
 
@@ -31,7 +31,11 @@ private struct IndexKey: CodingKey {
 
 private struct ValueDecoder: Decoder {
     let value: JSONValue
-    let codingPath: [any CodingKey]
+    /// The path to the value's container, and the value's key in it: the path is made only when
+    /// asked for (an error, a nested container), not for every member decoded.
+    let parentPath: [any CodingKey]
+    var key: (any CodingKey)? = nil
+    var codingPath: [any CodingKey] { key.map { parentPath + [$0] } ?? parentPath }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
@@ -56,14 +60,15 @@ private struct ValueDecoder: Decoder {
     }
 
     func decodeValue<Value: Decodable>(_ type: Value.Type) throws -> Value {
-        switch type {
-        case is JSONValue.Type: return value as! Value
-        case is String.Type: return try decode(String.self) as! Value
-        case is Bool.Type: return try decode(Bool.self) as! Value
-        case is Int.Type: return try integer(Int.self) as! Value
-        case is Int64.Type: return try integer(Int64.self) as! Value
-        case is Double.Type: return try decode(Double.self) as! Value
-        case is Decimal.Type:
+        // Metatype comparisons (all value types), cheaper than casts when this runs unspecialized.
+        switch ObjectIdentifier(type) {
+        case ObjectIdentifier(JSONValue.self): return value as! Value
+        case ObjectIdentifier(String.self): return try decode(String.self) as! Value
+        case ObjectIdentifier(Bool.self): return try decode(Bool.self) as! Value
+        case ObjectIdentifier(Int.self): return try integer(Int.self) as! Value
+        case ObjectIdentifier(Int64.self): return try integer(Int64.self) as! Value
+        case ObjectIdentifier(Double.self): return try decode(Double.self) as! Value
+        case ObjectIdentifier(Decimal.self):
             let decimal: Decimal?
             switch value {
             case .int(let number): decimal = Decimal(number)
@@ -74,14 +79,14 @@ private struct ValueDecoder: Decoder {
                 throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "Number \(value.compactText) does not fit in Decimal."))
             }
             return decimal as! Value
-        case is URL.Type:
+        case ObjectIdentifier(URL.self):
             guard let url = URL(string: try decode(String.self)) else {
                 throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "Invalid URL string."))
             }
             return url as! Value
-        case is Date.Type:
+        case ObjectIdentifier(Date.self):
             return Date(timeIntervalSinceReferenceDate: try decode(Double.self)) as! Value
-        case is Data.Type:
+        case ObjectIdentifier(Data.self):
             guard let data = Data(base64Encoded: try decode(String.self)) else {
                 throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "Encountered Data is not valid Base64."))
             }
@@ -155,24 +160,39 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
             throw DecodingError.keyNotFound(key, .init(
                 codingPath: codingPath, debugDescription: "No value associated with key \(key.stringValue) (\"\(key.stringValue)\")."))
         }
-        return ValueDecoder(value: value, codingPath: codingPath + [key])
+        return ValueDecoder(value: value, parentPath: codingPath, key: key)
+    }
+
+    private func presentMember(_ key: Key) -> ValueDecoder? {
+        guard let value = members[key.stringValue], value != .null else { return nil }
+        return ValueDecoder(value: value, parentPath: codingPath, key: key)
     }
 
     func decodeNil(forKey key: Key) throws -> Bool { try member(key).decodeNil() }
     func decode<Value: Decodable>(_ type: Value.Type, forKey key: Key) throws -> Value { try member(key).decodeValue(type) }
     func decodeIfPresent<Value: Decodable>(_ type: Value.Type, forKey key: Key) throws -> Value? {
-        guard let value = members[key.stringValue], value != .null else { return nil }
-        return try ValueDecoder(value: value, codingPath: codingPath + [key]).decodeValue(type)
+        try presentMember(key)?.decodeValue(type)
     }
+    // The common member types directly (the protocol's defaults would look each key up thrice).
+    func decode(_ type: String.Type, forKey key: Key) throws -> String { try member(key).decode(type) }
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try member(key).decode(type) }
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try member(key).integer(type) }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try member(key).integer(type) }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try member(key).decode(type) }
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? { try presentMember(key)?.decode(type) }
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? { try presentMember(key)?.decode(type) }
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try presentMember(key)?.integer(type) }
+    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? { try presentMember(key)?.integer(type) }
+    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? { try presentMember(key)?.decode(type) }
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
         try member(key).container(keyedBy: type)
     }
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer { try member(key).unkeyedContainer() }
     func superDecoder() throws -> any Decoder {
-        ValueDecoder(value: members["super"] ?? .null, codingPath: codingPath + [IndexKey(index: 0)])
+        ValueDecoder(value: members["super"] ?? .null, parentPath: codingPath, key: IndexKey(index: 0))
     }
     func superDecoder(forKey key: Key) throws -> any Decoder {
-        ValueDecoder(value: members[key.stringValue] ?? .null, codingPath: codingPath + [key])
+        ValueDecoder(value: members[key.stringValue] ?? .null, parentPath: codingPath, key: key)
     }
 }
 
@@ -195,7 +215,7 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
                 codingPath: codingPath + [IndexKey(index: currentIndex)], debugDescription: "Unkeyed container is at end."))
         }
         defer { currentIndex += 1 }
-        return ValueDecoder(value: elements[currentIndex], codingPath: codingPath + [IndexKey(index: currentIndex)])
+        return ValueDecoder(value: elements[currentIndex], parentPath: codingPath, key: IndexKey(index: currentIndex))
     }
 
     mutating func decodeNil() throws -> Bool {

@@ -343,11 +343,41 @@ enum JobReader {
                 if let exact = Int64(exactly: value) { return .int(exact) }
                 return .double(value)
             }
-            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-            if integral, let value = Int64(text) { return .int(value) }
-            guard let value = Double(text), value.isFinite else { throw invalid("the number \(text) is out of range") }
+            let digitsText = UnsafeBufferPointer(rebasing: bytes[start..<index])
+            if integral, let value = Self.int64(digitsText) { return .int(value) }
+            guard let value = Self.double(digitsText), value.isFinite else {
+                throw invalid("the number \(String(decoding: digitsText, as: UTF8.self)) is out of range")
+            }
             if let exact = Int64(exactly: value) { return .int(exact) }
             return .double(value)
+        }
+
+        /// The value of an optional minus and decimal digits, nil when it does not fit in 64 bits.
+        private static func int64(_ text: UnsafeBufferPointer<UInt8>) -> Int64? {
+            let negative = text.first == UInt8(ascii: "-")
+            var magnitude: UInt64 = 0
+            for digit in text.dropFirst(negative ? 1 : 0) {
+                let (times10, overflow) = magnitude.multipliedReportingOverflow(by: 10)
+                let (sum, carry) = times10.addingReportingOverflow(UInt64(digit - 0x30))
+                guard !overflow, !carry else { return nil }
+                magnitude = sum
+            }
+            if negative { return magnitude <= UInt64(Int64.max) + 1 ? Int64(truncatingIfNeeded: 0 &- magnitude) : nil }
+            return magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
+        }
+
+        /// The correctly rounded value of a JSON number's text (checked already) with no `String`
+        /// made for it: `strtod` on a copy with a terminating NUL, kept on the stack. Should a
+        /// locale other than "C" make `strtod` stop early, the text is parsed as Swift parses it.
+        private static func double(_ text: UnsafeBufferPointer<UInt8>) -> Double? {
+            let parsed = withUnsafeTemporaryAllocation(of: CChar.self, capacity: text.count + 1) { buffer -> Double? in
+                for (offset, byte) in text.enumerated() { buffer[offset] = CChar(bitPattern: byte) }
+                buffer[text.count] = 0
+                var end: UnsafeMutablePointer<CChar>?
+                let value = strtod(buffer.baseAddress!, &end)
+                return end == buffer.baseAddress! + text.count ? value : nil
+            }
+            return parsed ?? Double(String(decoding: text, as: UTF8.self))
         }
 
         private static let powersOfTen: [Double] = (0...22).map { (0..<$0).reduce(1.0) { value, _ in value * 10 } }

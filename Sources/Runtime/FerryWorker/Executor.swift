@@ -194,6 +194,7 @@ struct Executor {
             }
         }
         metrics.publish()
+        loop.close()
         if let redis, !mustReconcile {
             do {
                 try writeDeferred(withNextCall: true, on: redis)

@@ -43,29 +43,95 @@ final class JobLoop: TaskExecutor, Sendable {
     /// their values in index order once every one has finished. `operation` gets a closure that
     /// cancels its task. Redis commands sent through `pipeline` while they run are flushed by
     /// this thread whenever no task can go on.
+    ///
+    /// The tasks are the loop's lanes, kept from one call to the next: a lane waits for its next
+    /// operation in a continuation, so a job costs no task creation (a task, its first stack slab,
+    /// its executor preference record). A lane whose task was cancelled ends with its operation.
     func runTogether<Value>(
         count: Int, pipeline: RedisTaskPipeline?,
         _ operation: @escaping @Sendable (_ index: Int, _ cancelTask: @escaping @Sendable () -> Void) async -> Value
     ) -> [Value] {
-        let results = Results<Value>(count: count)
+        let batch = Batch(count: count, operation)
         pipeline?.begin()
         for index in 0..<count {
-            let handle = TaskHandle()
-            let task = Task(executorPreference: self) {
-                results.set(index, await operation(index, handle.cancel))
+            let work = Lane.Work(batch: batch, index: index)
+            if let waiting = idleLanes.withLock({ $0.popLast() }) {
+                waiting.resume(returning: work)
+            } else {
+                Lane.start(on: self, with: work)
             }
-            handle.hold(task)
         }
-        drive(until: { results.allSet }, pipeline: pipeline)
+        drive(until: { batch.finished }, pipeline: pipeline)
         pipeline?.end()
         drive(until: { true }, pipeline: nil)  // whatever the last flush resumed
-        return results.values
+        return batch.values
     }
 
     /// Runs one attempt to its end on the calling thread (a suspect, a type with a concurrency
     /// limit): its Redis commands go over the process's shared connection.
     static func runAlone<Value>(_ operation: @escaping @Sendable (_ cancelTask: @escaping @Sendable () -> Void) async -> Value) -> Value {
-        JobLoop().runTogether(count: 1, pipeline: nil) { _, cancel in await operation(cancel) }[0]
+        let loop = JobLoop()
+        defer { loop.close() }
+        return loop.runTogether(count: 1, pipeline: nil) { _, cancel in await operation(cancel) }[0]
+    }
+
+    /// Ends the waiting lanes (call it from the loop's thread when it is done with the loop).
+    func close() {
+        for waiting in idleLanes.withLock({ lanes in defer { lanes = [] }; return lanes }) { waiting.resume(returning: nil) }
+        drive(until: { true }, pipeline: nil)
+    }
+
+    /// Lanes waiting for their next operation.
+    private let idleLanes = Mutex<[UnsafeContinuation<Lane.Work?, Never>]>([])
+
+    /// A long-lived task of the loop: it runs one operation after another, waiting in between.
+    private final class Lane: Sendable {
+        /// Index `index` of `batch`.
+        struct Work: Sendable {
+            let batch: any LaneBatch
+            let index: Int
+        }
+
+        /// Held strongly: a waiting lane is resumed only by its loop, which ``close()`` ends.
+        private let loop: JobLoop
+        /// The lane's task, how many operations it began, and whether its task was cancelled.
+        private let state = Mutex<(task: Task<Void, Never>?, operation: Int, cancelled: Bool)>((nil, 0, false))
+
+        init(loop: JobLoop) {
+            self.loop = loop
+        }
+
+        /// Starts the lane's task with its first operation.
+        static func start(on loop: JobLoop, with work: Work) {
+            let lane = Lane(loop: loop)
+            let task = Task(executorPreference: loop) { await lane.run(first: work) }
+            lane.state.withLock { $0.task = task }
+        }
+
+        private func run(first: Work) async {
+            var next: Work? = first
+            while let work = next {
+                let operation = state.withLock { state in
+                    state.operation += 1
+                    return state.operation
+                }
+                // Cancels this operation only: a late call for an earlier one does nothing.
+                await work.batch.run(index: work.index) { [self] in cancel(operation: operation) }
+                // A cancelled task stays cancelled: the lane ends with the operation it was cancelled in.
+                if Task.isCancelled { return }
+                next = await withUnsafeContinuation { continuation in
+                    loop.idleLanes.withLock { $0.append(continuation) }
+                }
+            }
+        }
+
+        private func cancel(operation: Int) {
+            state.withLock { state -> Task<Void, Never>? in
+                guard state.operation == operation, !state.cancelled else { return nil }
+                state.cancelled = true
+                return state.task
+            }?.cancel()
+        }
     }
 
     private func drive(until done: () -> Bool, pipeline: RedisTaskPipeline?) {
@@ -97,51 +163,35 @@ final class JobLoop: TaskExecutor, Sendable {
         }
     }
 
-    /// The values of the tasks of one ``runTogether(count:pipeline:_:)``.
-    private final class Results<Value>: @unchecked Sendable {
-        // @unchecked Sendable: `values` and `missing` are touched under `lock` only.
-        private let lock = NSLock()
+    /// The operation of one ``runTogether(count:pipeline:_:)`` and the values of its runs.
+    private final class Batch<Value>: LaneBatch, @unchecked Sendable {
+        // @unchecked Sendable: `slots` and `missing` are touched under `lock` only.
+        private let operation: @Sendable (_ index: Int, _ cancelTask: @escaping @Sendable () -> Void) async -> Value
+        private let lock = Mutex(())
         private var slots: [Value?]
         private var missing: Int
 
-        init(count: Int) {
+        init(count: Int, _ operation: @escaping @Sendable (_ index: Int, _ cancelTask: @escaping @Sendable () -> Void) async -> Value) {
+            self.operation = operation
             slots = Array(repeating: nil, count: count)
             missing = count
         }
 
-        func set(_ index: Int, _ value: Value) {
-            lock.lock()
-            slots[index] = value
-            missing -= 1
-            lock.unlock()
-        }
-
-        var allSet: Bool {
-            lock.lock()
-            defer { lock.unlock() }
-            return missing == 0
-        }
-
-        var values: [Value] { slots.map { $0! } }
-    }
-
-    /// A task, to be cancelled from a closure made before the task existed.
-    private final class TaskHandle: Sendable {
-        private let state = Mutex<(task: Task<Void, Never>?, cancelled: Bool)>((nil, false))
-
-        func hold(_ task: Task<Void, Never>) {
-            let cancelled = state.withLock { state in
-                state.task = task
-                return state.cancelled
+        func run(index: Int, cancelTask: @escaping @Sendable () -> Void) async {
+            let value = await operation(index, cancelTask)
+            lock.withLock { _ in
+                slots[index] = value
+                missing -= 1
             }
-            if cancelled { task.cancel() }
         }
 
-        func cancel() {
-            state.withLock { state in
-                state.cancelled = true
-                return state.task
-            }?.cancel()
-        }
+        var finished: Bool { lock.withLock { _ in missing == 0 } }
+
+        var values: [Value] { lock.withLock { _ in slots.map { $0! } } }
     }
+}
+
+/// What a lane runs: one index of a batch, whatever the batch's values are.
+private protocol LaneBatch: AnyObject, Sendable {
+    func run(index: Int, cancelTask: @escaping @Sendable () -> Void) async
 }
