@@ -169,7 +169,8 @@ let package = Package(
                 "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP", "FerrySupport", "FerryAnonymizer",
                 .product(name: "Mustache", package: "swift-mustache"),
             ], path: "Sources/Jobs",
-            swiftSettings: strictSwift
+            // Async handlers run on their caller's executor (the worker thread's loop) with no switch.
+            swiftSettings: strictSwift + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
 
         // MARK: Layer 6 — the `ferry` command

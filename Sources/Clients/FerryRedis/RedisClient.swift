@@ -68,20 +68,20 @@ public final class RedisClient: Sendable {
 
     /// Sends the commands together with those of the other jobs the same thread runs, and
     /// returns their replies in order, error replies in place; suspends the calling task, not its thread.
-    public func pipeline(_ commands: [[RedisArgument]]) async throws(RedisError) -> [RedisReply] {
+    public nonisolated(nonsending) func pipeline(_ commands: [[RedisArgument]]) async throws(RedisError) -> [RedisReply] {
         if let tasks { return try await tasks.pipeline(commands) }
         return try shared.pipeline(commands)
     }
 
     /// Runs one command, suspending the calling task; an error reply is thrown as ``RedisError/server(_:)``.
     @discardableResult
-    public func command(_ arguments: RedisArgument...) async throws(RedisError) -> RedisReply {
+    public nonisolated(nonsending) func command(_ arguments: RedisArgument...) async throws(RedisError) -> RedisReply {
         try await pipeline([arguments])[0].check()
     }
 
     /// Runs one command, suspending the calling task; an error reply is thrown as ``RedisError/server(_:)``.
     @discardableResult
-    public func command(_ arguments: [RedisArgument]) async throws(RedisError) -> RedisReply {
+    public nonisolated(nonsending) func command(_ arguments: [RedisArgument]) async throws(RedisError) -> RedisReply {
         try await pipeline([arguments])[0].check()
     }
 

@@ -44,7 +44,7 @@ public final class RedisTaskPipeline: Sendable {
 
     /// Sends the commands with those of the other tasks, contiguous on the wire, and returns
     /// their replies in order, error replies in place.
-    public func pipeline(_ commands: [[RedisArgument]]) async throws(RedisError) -> [RedisReply] {
+    public nonisolated(nonsending) func pipeline(_ commands: [[RedisArgument]]) async throws(RedisError) -> [RedisReply] {
         guard !commands.isEmpty else { return [] }
         for arguments in commands {
             if let refused = RedisMultiplexer.unshareable(arguments) { throw .notShareable(command: refused) }
@@ -70,7 +70,7 @@ public final class RedisTaskPipeline: Sendable {
 
     /// Runs one command; an error reply is thrown as ``RedisError/server(_:)``.
     @discardableResult
-    public func command(_ arguments: [RedisArgument]) async throws(RedisError) -> RedisReply {
+    public nonisolated(nonsending) func command(_ arguments: [RedisArgument]) async throws(RedisError) -> RedisReply {
         try await pipeline([arguments])[0].check()
     }
 

@@ -96,7 +96,7 @@ public final class JobContext: Sendable {
 
     /// Sleeps for `duration` without holding the thread, waking early (and throwing) when the
     /// job is cancelled. For ``AsyncJobHandler``s.
-    public func sleep(for duration: Duration) async throws(JobCancelled) {
+    public nonisolated(nonsending) func sleep(for duration: Duration) async throws(JobCancelled) {
         try checkCancellation()
         do {
             try await Task.sleep(for: duration)

@@ -49,8 +49,12 @@ public protocol AsyncJobHandler: Sendable {
     /// Settings before `jobs/<type>.yml` overrides them.
     static var defaultSettings: JobSettings { get }
 
-    /// Runs one attempt of the job.
-    func perform(_ arguments: Arguments, context: JobContext) async throws
+    /// Runs one attempt of the job, on the worker thread's loop.
+    ///
+    /// The requirement is `nonisolated(nonsending)`: a handler compiled with the
+    /// `NonisolatedNonsendingByDefault` feature (or marked so) runs on its caller's executor with
+    /// no executor switch on entry and return; a plain `async` one works too, switching twice.
+    nonisolated(nonsending) func perform(_ arguments: Arguments, context: JobContext) async throws
 }
 
 extension AsyncJobHandler {

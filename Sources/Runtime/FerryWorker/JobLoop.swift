@@ -47,9 +47,11 @@ final class JobLoop: TaskExecutor, Sendable {
     /// The tasks are the loop's lanes, kept from one call to the next: a lane waits for its next
     /// operation in a continuation, so a job costs no task creation (a task, its first stack slab,
     /// its executor preference record). A lane whose task was cancelled ends with its operation.
+    /// The operation and what it calls are `nonisolated(nonsending)`: they run on the lane's
+    /// executor, this loop, without an executor switch on each call and return.
     func runTogether<Value>(
         count: Int, pipeline: RedisTaskPipeline?,
-        _ operation: @escaping @Sendable (_ index: Int, _ cancelTask: @escaping @Sendable () -> Void) async -> Value
+        _ operation: nonisolated(nonsending) @escaping @Sendable (_ index: Int, _ cancelTask: @escaping @Sendable () -> Void) async -> Value
     ) -> [Value] {
         let batch = Batch(count: count, operation)
         pipeline?.begin()
@@ -69,7 +71,7 @@ final class JobLoop: TaskExecutor, Sendable {
 
     /// Runs one attempt to its end on the calling thread (a suspect, a type with a concurrency
     /// limit): its Redis commands go over the process's shared connection.
-    static func runAlone<Value>(_ operation: @escaping @Sendable (_ cancelTask: @escaping @Sendable () -> Void) async -> Value) -> Value {
+    static func runAlone<Value>(_ operation: nonisolated(nonsending) @escaping @Sendable (_ cancelTask: @escaping @Sendable () -> Void) async -> Value) -> Value {
         let loop = JobLoop()
         defer { loop.close() }
         return loop.runTogether(count: 1, pipeline: nil) { _, cancel in await operation(cancel) }[0]
@@ -108,7 +110,7 @@ final class JobLoop: TaskExecutor, Sendable {
             lane.state.withLock { $0.task = task }
         }
 
-        private func run(first: Work) async {
+        private nonisolated(nonsending) func run(first: Work) async {
             var next: Work? = first
             while let work = next {
                 let operation = state.withLock { state in
@@ -166,18 +168,18 @@ final class JobLoop: TaskExecutor, Sendable {
     /// The operation of one ``runTogether(count:pipeline:_:)`` and the values of its runs.
     private final class Batch<Value>: LaneBatch, @unchecked Sendable {
         // @unchecked Sendable: `slots` and `missing` are touched under `lock` only.
-        private let operation: @Sendable (_ index: Int, _ cancelTask: @escaping @Sendable () -> Void) async -> Value
+        private let operation: nonisolated(nonsending) @Sendable (_ index: Int, _ cancelTask: @escaping @Sendable () -> Void) async -> Value
         private let lock = Mutex(())
         private var slots: [Value?]
         private var missing: Int
 
-        init(count: Int, _ operation: @escaping @Sendable (_ index: Int, _ cancelTask: @escaping @Sendable () -> Void) async -> Value) {
+        init(count: Int, _ operation: nonisolated(nonsending) @escaping @Sendable (_ index: Int, _ cancelTask: @escaping @Sendable () -> Void) async -> Value) {
             self.operation = operation
             slots = Array(repeating: nil, count: count)
             missing = count
         }
 
-        func run(index: Int, cancelTask: @escaping @Sendable () -> Void) async {
+        nonisolated(nonsending) func run(index: Int, cancelTask: @escaping @Sendable () -> Void) async {
             let value = await operation(index, cancelTask)
             lock.withLock { _ in
                 slots[index] = value
@@ -193,5 +195,5 @@ final class JobLoop: TaskExecutor, Sendable {
 
 /// What a lane runs: one index of a batch, whatever the batch's values are.
 private protocol LaneBatch: AnyObject, Sendable {
-    func run(index: Int, cancelTask: @escaping @Sendable () -> Void) async
+    nonisolated(nonsending) func run(index: Int, cancelTask: @escaping @Sendable () -> Void) async
 }

@@ -22,7 +22,10 @@ public struct JobRegistry: Sendable {
         /// How an attempt runs: on the calling thread, or as a task among others.
         enum Body: Sendable {
             case blocking(@Sendable (JSONValue, JobContext) throws -> Void)
-            case async(@Sendable (JSONValue, JobContext) async throws -> Void)
+            case async(AsyncBody)
+
+            /// An async attempt: it runs on the executor of its caller, the thread's ``JobLoop``.
+            typealias AsyncBody = nonisolated(nonsending) @Sendable (JSONValue, JobContext) async throws -> Void
         }
     }
 

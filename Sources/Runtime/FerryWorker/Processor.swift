@@ -69,7 +69,7 @@ struct Processor: Sendable {
     /// Runs `fetched`, an attempt of a type that runs together with others (``JobRegistry/Entry/runsTogether``),
     /// as a task of executor `slot`.
     /// `cancelTask` cancels the task it runs in (the job's timeout, shutdown).
-    func runAsync(_ fetched: FetchedJob, slot: Int, metrics: JobMetrics, cancelTask: @escaping @Sendable () -> Void) async -> Outcome {
+    nonisolated(nonsending) func runAsync(_ fetched: FetchedJob, slot: Int, metrics: JobMetrics, cancelTask: @escaping @Sendable () -> Void) async -> Outcome {
         let started = ContinuousClock.now
         let (job, entry): (Job, JobRegistry.Entry)
         switch resolve(fetched, metrics: metrics, since: started) {
