@@ -2,7 +2,7 @@ public import FerryWorker
 import FerryHTTP
 import FerryPostgres
 import FerrySupport
-public import FerryQueue
+import FerryQueue
 import Foundation
 
 /// `claude.batch`: many Messages API requests through the Message Batches API, at its discount.
