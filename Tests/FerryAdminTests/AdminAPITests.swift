@@ -293,6 +293,27 @@ import Yams
         #expect(try call("GET", base + "/api/v1/jobs/nothing-like-it").status == 404)
     }
 
+    @Test func retriesAreCountedApartFromDelayedJobsInStatsAndTheDashboardNavigation() throws {
+        let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), keys: keys)
+        try dispatcher.enqueue(batch: [.init(type: "ferry.noop"), .init(type: "ferry.noop")])
+        for fetched in try Fetcher(keys: keys, consumer: Consumer(worker: "w", lane: .slot(0))).fetch(from: "default", limit: 2, on: redis) {
+            try Settler(keys: keys).settle(fetched, .retry(JobFailure(type: "E", message: "flaky"), after: .seconds(600)), on: redis)
+        }
+        try dispatcher.enqueue(.init(type: "ferry.noop", options: .runIn(.seconds(3600))))
+        let stats = try QueueAdmin(keys: keys).queues.stats(on: redis).queues["default"]
+        #expect(stats?.scheduled == 3)
+        #expect(stats?.retries == 2)
+
+        let (process, base) = try startAdmin()
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        #expect(try call("GET", base + "/api/v1/stats").json?["queues"]?["default"]?["retries"] == .int(2))
+        let metrics = try http.execute(HTTPRequest(url: base + "/metrics")).text
+        #expect(metrics.contains(#"ferry_queue_retries_jobs{queue="default"} 2.0"#), "\(metrics)")
+        let page = String(decoding: try http.execute(HTTPRequest(url: base + "/queues")).body, as: UTF8.self)
+        #expect(page.contains(#"<a href="/retries">Retries<span class="count">2</span></a>"#), "\(page.prefix(3000))")
+        #expect(page.contains(#"<a href="/scheduled">Scheduled<span class="count">1</span></a>"#), "\(page.prefix(3000))")
+    }
+
     @Test func scheduledJobsAndRetriesCanRunNowOrBeDeleted() throws {
         let (process, base) = try startAdmin()
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }

@@ -7,7 +7,7 @@ import Foundation
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show queue sizes, latency and totals.")
 
-    @Flag(help: "Print JSON: {\"queues\": {name: {ready, scheduled, in_flight, orphaned, dead, trimmed, latency_s, …}}, \"processed\", \"failed\", \"workers\"}.")
+    @Flag(help: "Print JSON: {\"queues\": {name: {ready, scheduled, retries, in_flight, orphaned, dead, trimmed, latency_s, …}}, \"processed\", \"failed\", \"workers\"}.")
     var json = false
 
     func run() throws {
@@ -21,11 +21,11 @@ struct Stats: ParsableCommand {
             print(String(decoding: try encoder.encode(Output(stats: stats, rateLimits: limiters)), as: UTF8.self))
             return
         }
-        let header = ["queue", "ready", "scheduled", "in flight", "orphaned", "dead", "trimmed", "latency", "processed", "failed"]
+        let header = ["queue", "ready", "scheduled", "retries", "in flight", "orphaned", "dead", "trimmed", "latency", "processed", "failed"]
         var rows = [header]
         for (name, queue) in stats.queues.sorted(by: { $0.key < $1.key }) {
             rows.append([
-                name + (queue.paused ? " (paused)" : ""), "\(queue.ready)", "\(queue.scheduled)", "\(queue.inFlight)", "\(queue.orphaned)", "\(queue.dead)", "\(queue.trimmed)",
+                name + (queue.paused ? " (paused)" : ""), "\(queue.ready)", "\(queue.scheduled)", "\(queue.retries)", "\(queue.inFlight)", "\(queue.orphaned)", "\(queue.dead)", "\(queue.trimmed)",
                 String(format: "%.3fs", queue.latencyS), "\(queue.processed)", "\(queue.failed)",
             ])
         }

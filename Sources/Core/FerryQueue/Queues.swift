@@ -5,7 +5,10 @@ public import Foundation
 /// Sizes of one queue.
 public struct QueueStats: Sendable, Equatable, Codable {
     public var ready: Int
+    /// Jobs in the scheduled set: delayed jobs and retries waiting for their time.
     public var scheduled: Int
+    /// How many of `scheduled` are retries (jobs that failed and will run again).
+    public var retries: Int
     public var inFlight: Int
     /// Jobs in flight on workers whose heartbeat has stopped, waiting for recovery.
     public var orphaned: Int
@@ -19,7 +22,7 @@ public struct QueueStats: Sendable, Equatable, Codable {
     public var paused: Bool
 
     enum CodingKeys: String, CodingKey {
-        case ready, scheduled, dead, processed, failed, paused, orphaned, trimmed
+        case ready, scheduled, retries, dead, processed, failed, paused, orphaned, trimmed
         case inFlight = "in_flight"
         case latencyS = "latency_s"
     }
@@ -63,6 +66,7 @@ public struct Queues: Sendable {
                 ["ZCARD", .string(keys.dead(queue))], ["LINDEX", .string(keys.ready(queue)), -1],
                 ["GET", .string(keys.processed(queue))], ["GET", .string(keys.failed(queue))],
                 ["EXISTS", .string(keys.paused(queue))], ["GET", .string(keys.trimmed(queue))],
+                ["GET", .string(keys.retries(queue))],
             ]
             commands += queueLists.map { ["LLEN", .string($0.key)] }
             let replies = try redis.pipeline(commands)
@@ -70,9 +74,11 @@ public struct Queues: Sendable {
             if let oldest = replies[3].bytes, let job = try? Job.decode(oldest) {
                 latency = min(max(0, now.timeIntervalSince1970 - (job.runAt ?? job.enqueuedAt)), 1e12)
             }
-            let lengths = replies[8...].map { $0.int ?? 0 }
+            let lengths = replies[9...].map { $0.int ?? 0 }
             let stats = QueueStats(
                 ready: replies[0].int ?? 0, scheduled: replies[1].int ?? 0,
+                // The counter can lag the set by a move in flight: never more than the set holds.
+                retries: min(replies[1].int ?? 0, max(0, replies[8].int ?? 0)),
                 inFlight: lengths.reduce(0, +), orphaned: zip(queueLists, lengths).filter(\.0.orphaned).reduce(0) { $0 + $1.1 },
                 dead: replies[2].int ?? 0, trimmed: replies[7].int ?? 0,
                 latencyS: (latency * 1000).rounded() / 1000, processed: replies[4].int ?? 0, failed: replies[5].int ?? 0,

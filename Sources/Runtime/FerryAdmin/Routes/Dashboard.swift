@@ -186,7 +186,8 @@ struct Dashboard {
         let queues = stats.queues.values
         return [
             "/queues": stats.queues.count, "/busy": workers.reduce(0) { $0 + $1.busy.count },
-            "/scheduled": queues.reduce(0) { $0 + $1.scheduled }, "/dead": queues.reduce(0) { $0 + $1.dead },
+            "/retries": queues.reduce(0) { $0 + $1.retries }, "/scheduled": queues.reduce(0) { $0 + $1.scheduled - $1.retries },
+            "/dead": queues.reduce(0) { $0 + $1.dead },
         ]
     }
 

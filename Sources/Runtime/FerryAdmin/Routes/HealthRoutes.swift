@@ -42,6 +42,7 @@ struct HealthRoutes {
                 let labels = [("queue", queue)]
                 gauge("ferry_queue_ready", "jobs", "Jobs waiting in the ready list", labels, Double(numbers.ready))
                 gauge("ferry_queue_scheduled", "jobs", "Delayed jobs and retries not yet due", labels, Double(numbers.scheduled))
+                gauge("ferry_queue_retries", "jobs", "Of the scheduled jobs, the retries (failed, to run again)", labels, Double(numbers.retries))
                 gauge("ferry_queue_in_flight", "jobs", "Jobs taken by workers and not yet settled", labels, Double(numbers.inFlight))
                 gauge("ferry_queue_orphaned", "jobs", "Jobs in flight on workers whose heartbeat stopped, awaiting recovery", labels, Double(numbers.orphaned))
                 gauge("ferry_queue_dead", "jobs", "Jobs in the dead set", labels, Double(numbers.dead))
