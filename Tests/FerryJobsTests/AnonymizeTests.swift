@@ -1,3 +1,5 @@
+@testable import FerryJobs
+import FerryHTTP
 import FerryPostgres
 import FerryProcess
 import FerryQueue
@@ -107,6 +109,28 @@ import Testing
         let copied = try fixture.db.query("SELECT id::int AS id, bio FROM profiles_public ORDER BY id").rows
         #expect(try copied.map { try $0.decode("id", as: Int.self) } == [1, 5, 9, 12])
         #expect(try copied[0].decode("bio", as: String.self) == "<PERSON>, Tel. 030 12******")
+
+        // The admin list (`GET /api/v1/anonymize/runs?before=ID`) and the dashboard page the runs
+        // newest first by id: 21 of them here.
+        try fixture.db.query("""
+            INSERT INTO anonymize_runs (job_id, plan, config, chunks_total) SELECT 'copy-' || n, plan, config, 0 FROM anonymize_runs, generate_series(1, 20) n
+            """)
+        let newest = try AnonymizeRuns.recent(limit: 20, db: fixture.db).map(\.runID)
+        let boundary = try #require(newest.last)
+        let older = try AnonymizeRuns.recent(limit: 10, before: boundary, db: fixture.db).map(\.runID)
+        #expect(newest.count == 20 && older.count == 1 && (newest + older) == (newest + older).sorted(by: >) && Set(newest).isDisjoint(with: older), "\(newest) \(older)")
+        let port = try FreePort.find()
+        let admin = try ChildProcess([TestEnvironment.ferryBinary, "admin"], environment: environment.merging(["FERRY_ADMIN_ADDR": "127.0.0.1:\(port)"]) { $1 })
+        defer { admin.signal(SIGTERM); admin.waitForExit(timeout: 10) }
+        let http = HTTPClient()
+        #expect(eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/healthz")))?.status == 200 }, "\(admin.output.suffix(2000))")
+        let link = "/records?resource=anonymize%2Fruns&amp;before=\(boundary)"
+        let first = try http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/records")).text
+        #expect(first.contains("<a href=\"\(link)\">older →</a>"), "\(first.suffix(3000))")
+        let second = try http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)" + link.replacingOccurrences(of: "&amp;", with: "&"))).text
+        #expect(second.contains("<h2 id=\"anonymize-runs\">anonymize/runs</h2>") && !second.contains("<h2 id=\"imports\">"), "\(second.suffix(3000))")
+        let oldest = try #require(older.first)
+        #expect(second.contains(">newest</a>") && !second.contains("older →") && second.contains("<td class=\"n\">\(oldest)</td>"), "\(second.suffix(3000))")
     }
 
     @Test func filesJSONLAndCSVWithBrokenRowsReported() throws {

@@ -132,6 +132,20 @@ import Testing
         #expect(!worker.output.contains(apiKey) && !usage.output.contains(apiKey))
     }
 
+    @Test func recordedCallsArePagedNewestFirstByID() throws {
+        try fixture.db.query("""
+            INSERT INTO claude_calls (call_key, job_id, ref, model, status)
+            SELECT 'job:p' || n, 'p' || n, CASE WHEN n % 2 = 0 THEN 'even' END, 'claude-test', 'succeeded' FROM generate_series(1, 7) n
+            """)
+        let newest = try ClaudeCalls.records(limit: 3, on: fixture.db).map(\.id)
+        let boundary = try #require(newest.last)
+        let older = try ClaudeCalls.records(before: boundary, limit: 10, on: fixture.db).map(\.id)
+        #expect(newest.count == 3 && older.count == 4 && (newest + older) == (newest + older).sorted(by: >) && Set(newest).isDisjoint(with: older), "\(newest) \(older)")
+        // With a filter: only its records, below the boundary.
+        let even = try ClaudeCalls.records(ref: "even", before: boundary, limit: 10, on: fixture.db)
+        #expect(!even.isEmpty && even.allSatisfy { $0.ref == "even" && $0.id < boundary }, "\(even.map(\.id))")
+    }
+
     @Test(arguments: ["2026-11-25T01:02:03Z", "2026-02-28T23:59:59.250Z", "2024-02-29T12:00:00+05:30", "1999-12-31T23:00:00-01:00", "2026-01-01T00:00:00.5Z"])
     func resetTimesAreReadAsTheFormatterReadsThem(text: String) throws {
         let formatter = ISO8601DateFormatter()

@@ -304,6 +304,26 @@ import Testing
         // The dashboard lists the newest imports too.
         let page = try http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/records")).text
         #expect(page.contains("<h2 id=\"imports\">imports</h2>") && page.contains("admin.csv") && page.contains("<td>succeeded</td>"), "\(page.suffix(3000))")
+        #expect(!page.contains("older →"), "one import fills no page")
+
+        // 24 more: the API and the dashboard page them by id, newest first, none twice.
+        try fixture.db.query("""
+            INSERT INTO imports (job_id, user_id, source, status)
+            SELECT 'paged-' || n, user_id, 'paged-' || n || '.csv', 'succeeded' FROM imports, generate_series(1, 24) n WHERE id = $1
+            """, [summary.importID])
+        let newest = try #require(try get(base + "?limit=20").1?["imports"]?.elements?.compactMap { $0["id"]?.int })
+        let boundary = try #require(newest.last)
+        let older = try #require(try get(base + "?limit=20&before=\(boundary)").1?["imports"]?.elements?.compactMap { $0["id"]?.int })
+        #expect(newest.count == 20 && older.count == 5 && Set(newest).isDisjoint(with: older) && (newest + older) == (newest + older).sorted(by: >), "\(newest) \(older)")
+        #expect(older.last == Int(summary.importID))
+        #expect(try get(base + "?before=0").0 == 400)
+        #expect(try get(base + "?before=x").0 == 400)
+        let first = try http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/records")).text
+        let link = "/records?resource=imports&amp;before=\(boundary)"
+        #expect(first.contains("<a href=\"\(link)\">older →</a>"), "\(first.suffix(3000))")
+        let second = try http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/records?resource=imports&before=\(boundary)")).text
+        #expect(second.contains("admin.csv") && !second.contains("paged-24.csv") && second.contains(">newest</a>") && !second.contains("older →"), "\(second.suffix(3000))")
+        #expect(try http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/records?resource=nothing")).status == 404)
     }
 
     @Test func aWorkerKilledMidFileResumesAndTheTableEqualsACleanImport() throws {

@@ -109,8 +109,8 @@ struct Admin: ParsableCommand {
     static func anonymizeRunsResource(_ postgres: PostgresConnectionPool?) -> AdminResource {
         @Sendable func query<Value>(_ body: (PostgresConnection) throws -> Value) throws -> Value { try Self.query(postgres, "anonymize runs", body) }
         return AdminResource(
-            name: "anonymize/runs", key: "runs",
-            list: { request in try query { try AnonymizeRuns.recent(limit: request.limit, db: $0) } },
+            name: "anonymize/runs", key: "runs", pagedBy: "run_id",
+            list: { request in try query { try AnonymizeRuns.recent(limit: request.limit, before: request.before, db: $0) } },
             show: { id in
                 guard let number = Int64(id), number > 0 else { throw AdminResource.Failure.badRequest("a run id is a positive whole number, not '\(id.prefix(40))'") }
                 return try query { db -> AnonymizeReport? in
@@ -162,8 +162,8 @@ struct Admin: ParsableCommand {
     static func importsResource(_ postgres: PostgresConnectionPool?) -> AdminResource {
         @Sendable func query<Value>(_ body: (PostgresConnection) throws -> Value) throws -> Value { try Self.query(postgres, "imports", body) }
         return AdminResource(
-            name: "imports",
-            list: { request in try query { try ImportRecords.imports(limit: request.limit, on: $0) } },
+            name: "imports", pagedBy: "id",
+            list: { request in try query { try ImportRecords.imports(limit: request.limit, before: request.before, on: $0) } },
             show: { id in
                 guard let number = Int64(id), number > 0 else { throw AdminResource.Failure.badRequest("an import id is a positive whole number, not '\(id.prefix(40))'") }
                 return try query { try ImportRecords.detail(id: number, on: $0) }
@@ -174,12 +174,12 @@ struct Admin: ParsableCommand {
     /// `GET /api/v1/claude/calls?ref=&batch_id=&job_id=`: recorded calls with their answers, newest first.
     static func claudeCallsResource(_ postgres: PostgresConnectionPool?) -> AdminResource {
         AdminResource(
-            name: "claude/calls",
+            name: "claude/calls", pagedBy: "id",
             list: { request in
                 let filters = ["ref", "batch_id", "job_id"].map { request.parameters[$0] }
                 guard filters.allSatisfy({ ($0?.utf8.count ?? 0) <= 200 }) else { throw AdminResource.Failure.badRequest("ref, batch_id and job_id are at most 200 bytes") }
                 return try query(postgres, "Claude calls") {
-                    try ClaudeCalls.records(ref: filters[0], batchID: filters[1], jobID: filters[2], limit: request.limit, on: $0)
+                    try ClaudeCalls.records(ref: filters[0], batchID: filters[1], jobID: filters[2], before: request.before, limit: request.limit, on: $0)
                 }
             },
             show: Optional<@Sendable (String) throws -> ClaudeCalls.Record?>.none

@@ -105,8 +105,8 @@ public struct AnonymizeReport: Codable, Sendable, Equatable {
 /// Reads runs and their reports (for `ferry anonymize runs` and the admin API).
 public enum AnonymizeRuns {
     /// The newest runs first.
-    public static func recent(limit: Int, db: PostgresConnection) throws -> [AnonymizeReport] {
-        try db.query("SELECT id FROM anonymize_runs ORDER BY created_at DESC, id DESC LIMIT $1", [limit]).rows.map { row in
+    public static func recent(limit: Int, before: Int64? = nil, db: PostgresConnection) throws -> [AnonymizeReport] {
+        try db.query("SELECT id FROM anonymize_runs WHERE ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $1", [limit, before]).rows.map { row in
             try report(run: try row.decode("id"), db: db)
         }
     }

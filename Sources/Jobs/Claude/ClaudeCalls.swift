@@ -160,14 +160,17 @@ extension ClaudeCalls {
     }
 
     /// The newest calls, optionally only those of a `ref`, a batch or a job (at most `limit`).
-    public static func records(ref: String? = nil, batchID: String? = nil, jobID: String? = nil, limit: Int = 50, on db: PostgresConnection) throws -> [Record] {
+    public static func records(
+        ref: String? = nil, batchID: String? = nil, jobID: String? = nil, before: Int64? = nil, limit: Int = 50, on db: PostgresConnection
+    ) throws -> [Record] {
         try db.query("""
             SELECT id, job_id, batch_id, ref, model, status, input_tokens, output_tokens, cost_usd::text AS cost, attempts, error,
                    response::text AS answer, created_at
             FROM claude_calls
             WHERE ($1::text IS NULL OR ref = $1) AND ($2::text IS NULL OR batch_id = $2) AND ($3::text IS NULL OR job_id = $3)
+              AND ($5::bigint IS NULL OR id < $5)
             ORDER BY id DESC LIMIT $4
-            """, [ref, batchID, jobID, limit]).rows.map { row in
+            """, [ref, batchID, jobID, limit, before]).rows.map { row in
             let answer = try row.decode("answer", as: String?.self).flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
             return Record(
                 id: try row.decode("id"), jobID: try row.decode("job_id"), batchID: try row.decode("batch_id"), ref: try row.decode("ref"),

@@ -61,13 +61,13 @@ public enum ImportRecords {
         id, job_id, user_id, source, profile, status, accepted, rejected, duplicates, bytes_done, bytes_total, started_at, finished_at, error
         """
 
-    /// The newest imports, or one import by id.
-    public static func imports(id: Int64? = nil, limit: Int = 50, on db: PostgresConnection) throws(PostgresError) -> [Import] {
+    /// The newest imports (those older than id `before`, when given), or one import by id.
+    public static func imports(id: Int64? = nil, limit: Int = 50, before: Int64? = nil, on db: PostgresConnection) throws(PostgresError) -> [Import] {
         let rows: [PostgresRow]
         if let id {
             rows = try db.query("SELECT \(columns) FROM imports WHERE id = $1", [id]).rows
         } else {
-            rows = try db.query("SELECT \(columns) FROM imports ORDER BY id DESC LIMIT $1", [limit]).rows
+            rows = try db.query("SELECT \(columns) FROM imports WHERE ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $1", [limit, before]).rows
         }
         return try rows.map { row throws(PostgresError) in
             Import(

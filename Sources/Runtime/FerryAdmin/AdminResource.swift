@@ -4,8 +4,9 @@ import Hummingbird
 /// Records kept outside Redis — a job family's table, say — that the admin API serves beside the
 /// queues, so that the admin server knows nothing of them.
 ///
-/// `GET /api/v1/<name>?limit=N&…` lists (`{"<key>": […]}`, N from 1 to 1,000, default 50, the
-/// other query parameters handed to the resource); `GET /api/v1/<name>/{id}` shows one, or
+/// `GET /api/v1/<name>?limit=N&before=ID&…` lists (`{"<key>": […]}`, N from 1 to 1,000, default
+/// 50; `before`, for a resource that pages by id, the records older than that id; the other query
+/// parameters handed to the resource); `GET /api/v1/<name>/{id}` shows one, or
 /// answers 404. The closures block (they may query PostgreSQL) and run off the server's event
 /// loops. Dates are encoded as ISO 8601 text.
 public struct AdminResource: Sendable {
@@ -13,12 +14,17 @@ public struct AdminResource: Sendable {
     public let name: String
     /// The key of the list in its response (the last segment of `name` unless given).
     public let key: String
+    /// The field of its records that holds the whole-number id they are listed by, newest
+    /// first, honouring ``Query/before`` (the dashboard then pages them); nil when not paged.
+    public let pagedBy: String?
     let list: @Sendable (Query) throws -> any Encodable & Sendable
     let show: (@Sendable (_ id: String) throws -> (any Encodable & Sendable)?)?
 
     /// What a list request asked for.
     public struct Query: Sendable {
         public var limit: Int
+        /// Only records whose id is below this one (keyset paging); nil for the newest.
+        public var before: Int64?
         /// The request's other query parameters, as sent (the resource checks them).
         public var parameters: [String: String]
     }
@@ -26,11 +32,14 @@ public struct AdminResource: Sendable {
     /// - Parameters:
     ///   - list: the records a list request asks for.
     ///   - show: the record with this id (as written in the URL), or nil; without it, no `/{id}` route.
+    ///   - pagedBy: the field holding the id by which `list` returns records newest first, honouring ``Query/before``.
     public init<Item: Encodable & Sendable, Detail: Encodable & Sendable>(
-        name: String, key: String? = nil, list: @escaping @Sendable (Query) throws -> [Item], show: (@Sendable (_ id: String) throws -> Detail?)?
+        name: String, key: String? = nil, pagedBy: String? = nil,
+        list: @escaping @Sendable (Query) throws -> [Item], show: (@Sendable (_ id: String) throws -> Detail?)?
     ) {
         self.name = name
         self.key = key ?? String(name.split(separator: "/").last ?? Substring(name))
+        self.pagedBy = pagedBy
         self.list = { try list($0) }
         if let show {
             self.show = { @Sendable id in try show(id) }
@@ -79,8 +88,9 @@ struct ResourceRoutes: Sendable {
         for resource in server.resources {
             api.get(RouterPath(resource.name)) { request, _ in
                 var parameters: [String: String] = [:]
-                for (name, value) in request.uri.queryParameters where name != "limit" { parameters[String(name)] = String(value) }
-                let query = AdminResource.Query(limit: try Self.limit(request), parameters: parameters)
+                for (name, value) in request.uri.queryParameters where name != "limit" && name != "before" { parameters[String(name)] = String(value) }
+                let query = AdminResource.Query(
+                    limit: try Self.limit(request), before: try Self.before(request.uri.queryParameters["before"].map(String.init), of: resource), parameters: parameters)
                 let items = try await run { try resource.list(query) }
                 return try Self.respond(ListBody(name: resource.key, items: items))
             }
@@ -120,6 +130,14 @@ struct ResourceRoutes: Sendable {
         guard let text = request.uri.queryParameters["limit"] else { return 50 }
         guard let limit = Int(text), (1...1000).contains(limit) else { throw AdminError.badRequest("limit must be a whole number from 1 to 1000") }
         return limit
+    }
+
+    /// `before=ID`: a whole number from 1 up, for a resource that pages by id.
+    static func before(_ text: String?, of resource: AdminResource) throws -> Int64? {
+        guard let text else { return nil }
+        guard resource.pagedBy != nil else { throw AdminError.badRequest("\(resource.name) is not paged by id: before is not accepted") }
+        guard let id = Int64(text), id > 0 else { throw AdminError.badRequest("before must be a record id, a whole number from 1 to \(Int64.max)") }
+        return id
     }
 
     static func respond(_ value: some Encodable) throws -> Response {

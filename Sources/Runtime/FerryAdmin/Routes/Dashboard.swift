@@ -135,13 +135,21 @@ struct Dashboard {
             return Self.respond(HTML.page(title: "Rate limits", current: "/limits", counts: Self.counts(stats, workers), DashboardPages.limits(limits)))
         }
 
+        // Every resource's newest records; `?resource=NAME&before=ID`, one resource's older ones.
         router.get("/records") { request, _ in
             let (stats, workers) = try await server.blocking.withRedis { redis in
                 (try admin.queues.stats(on: redis), try WorkerRegistry(keys: keys).liveWorkers(on: redis))
             }
+            var shown = server.resources
+            var before: Int64?
+            if let name = request.uri.queryParameters["resource"].map(String.init) {
+                guard let resource = shown.first(where: { $0.name == name }) else { throw AdminError.notFound("no records named \(name.prefix(80))") }
+                shown = [resource]
+                before = try ResourceRoutes.before(request.uri.queryParameters["before"].map(String.init), of: resource)
+            }
             var tables: [RecordsTable] = []
-            for resource in server.resources {
-                tables.append(await Self.newest(of: resource, blocking: server.blocking))
+            for resource in shown {
+                tables.append(await Self.newest(of: resource, before: before, blocking: server.blocking))
             }
             return Self.respond(HTML.page(title: "Records", current: "/records", counts: Self.counts(stats, workers), Self.renderRecords(tables)))
         }
@@ -227,21 +235,40 @@ struct Dashboard {
     struct RecordsTable {
         var name: String
         var rows: Result<[JSONValue], AdminResource.Failure>
+        /// Records below this id were asked for (nil: the newest).
+        var before: Int64? = nil
+        /// The field holding the id the resource pages by (``AdminResource/pagedBy``).
+        var pagedBy: String? = nil
     }
 
-    static func newest(of resource: AdminResource, blocking: Blocking) async -> RecordsTable {
+    /// Records shown per table.
+    static let recordsPerPage = 20
+
+    static func newest(of resource: AdminResource, before: Int64? = nil, blocking: Blocking) async -> RecordsTable {
         do {
             let rows = try await blocking.run { () throws -> [JSONValue] in
-                let items = try resource.list(AdminResource.Query(limit: 20, parameters: [:]))
+                let items = try resource.list(AdminResource.Query(limit: recordsPerPage, before: before, parameters: [:]))
                 let data = try ResourceRoutes.encoder.encode(ResourceRoutes.AnyEncodable(items))
                 return try JSONDecoder().decode(JSONValue.self, from: data).elements ?? []
             }
-            return RecordsTable(name: resource.name, rows: .success(rows))
+            return RecordsTable(name: resource.name, rows: .success(rows), before: before, pagedBy: resource.pagedBy)
         } catch let failure as AdminResource.Failure {
             return RecordsTable(name: resource.name, rows: .failure(failure))
         } catch {
             return RecordsTable(name: resource.name, rows: .failure(.unavailable("could not be read; see the admin server's log")))
         }
+    }
+
+    /// "Newest" and "Older" links under a table paged by id: older when the page is full.
+    static func pageLinks(_ table: RecordsTable) -> String {
+        guard let field = table.pagedBy, case .success(let rows) = table.rows else { return "" }
+        let name = table.name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        var links: [String] = []
+        if table.before != nil { links.append("<a href=\"/records?resource=\(name)\">newest</a>") }
+        if rows.count == recordsPerPage, case .int(let last)? = rows.last?[field] {
+            links.append("<a href=\"/records?resource=\(name)&amp;before=\(last)\">older →</a>")
+        }
+        return links.isEmpty ? "" : "<p class=\"pager\">" + links.joined(separator: " · ") + "</p>"
     }
 
     /// Names that identify a record come first; the others follow in alphabetical order.
@@ -258,7 +285,7 @@ struct Dashboard {
             case .failure(.unavailable(let message)), .failure(.badRequest(let message)):
                 html += "<p class=\"muted\">\(HTML.escape(message))</p>"
             case .success(let rows) where rows.isEmpty:
-                html += "<p class=\"muted\">None yet.</p>"
+                html += "<p class=\"muted\">\(table.before == nil ? "None yet." : "No older records.")</p>"
             case .success(let rows):
                 let columns = (rows.first?.object ?? [:]).filter { field in
                     switch field.value {
@@ -280,6 +307,7 @@ struct Dashboard {
                 }
                 html += "</table></div>"
             }
+            html += pageLinks(table)
         }
         return html
     }
