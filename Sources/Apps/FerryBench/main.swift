@@ -34,6 +34,8 @@ struct BenchOptions {
     /// Sidekiq's executable and the file with its side of the job, for the side-by-side drain.
     var sidekiq: String?
     var sidekiqJobs: String?
+    /// Real broker exports with their expected trades (`../shared/fixtures/broker_exports`).
+    var exports = FileManager.default.currentDirectoryPath + "/../shared/fixtures/broker_exports"
     /// Comma-separated sections to run (jobs, postgres, import, email); all when nil.
     var only: Set<String>?
 
@@ -60,6 +62,7 @@ struct BenchOptions {
             case "--presidio-rows": presidioRows = Int(value) ?? presidioRows
             case "--sidekiq": sidekiq = value.isEmpty ? nil : value
             case "--sidekiq-jobs": sidekiqJobs = value
+            case "--exports": exports = value
             case "--only": only = Set(value.split(separator: ",").map(String.init))
             default: fatalError("unknown option \(flag)")
             }
@@ -377,6 +380,52 @@ if let databaseURL = options.databaseURL {
     if wanted("email") { try emailBenchmark(schema: schema) }
     if wanted("claude") { try claudeBenchmark(schema: schema) }
     if wanted("anonymize") { try anonymizeBenchmark(schema: schema, db: db) }
+    if wanted("exports") { try checkBrokerExports(db: db) }
+}
+
+/// Real broker exports that other projects ship (`--exports DIR`, with its `expected.json`): each
+/// file imported with the shipped profiles, the layout detected from its header, and compared
+/// with the trades it holds — their count, and spot checks of symbol, side, quantity, price and
+/// time. Prints one line a file; a file that does not import exactly is named, not hidden.
+func checkBrokerExports(db: PostgresConnection) throws {
+    guard let data = FileManager.default.contents(atPath: options.exports + "/expected.json"),
+          let expected = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["files"] as? [[String: Any]] else {
+        say("broker exports: no expected.json under \(options.exports); skipped (--exports DIR)")
+        return
+    }
+    let profiles = FileManager.default.currentDirectoryPath + "/jobs/trades.import"
+    var exact = 0
+    for (index, file) in expected.enumerated() {
+        let name = file["name"] as? String ?? "?"
+        let user = Int64(900_000 + index)
+        try db.query("INSERT INTO users (id, handle) VALUES ($1, $2) ON CONFLICT DO NOTHING", [user, "export-\(name)"])
+        let trades = file["trades"] as? Int ?? -1
+        let others = file["other_rows"] as? Int ?? -1
+        do {
+            let summary = try TradesImport.run(
+                path: options.exports + "/" + (file["file"] as? String ?? ""), source: file["file"] as? String ?? "", userID: user, profileName: nil,
+                profilesDirectory: profiles, jobID: "exports-\(UUID().uuidString)", on: db
+            )
+            var spotsFound = 0
+            let spots = file["spot"] as? [[String: Any]] ?? []
+            for spot in spots {
+                let found = try db.query("""
+                    SELECT count(*)::int AS n FROM trades WHERE user_id = $1 AND symbol = $2 AND side = $3 AND quantity = $4::numeric
+                      AND entry_price = $5::numeric AND opened_at = $6::timestamptz
+                    """, [user, spot["symbol"] as? String, spot["side"] as? String, spot["quantity"] as? String, spot["price"] as? String, spot["opened_at"] as? String]
+                ).first?.decode("n", as: Int.self) ?? 0
+                if found == 1 { spotsFound += 1 }
+            }
+            let ok = summary.accepted == trades && summary.skipped + summary.rejected == others && spotsFound == spots.count
+            if ok { exact += 1 }
+            report("export \(name)", String(
+                format: "%@ profile %@: %d of %d trades, %d skipped + %d refused of %d other rows, spot checks %d of %d",
+                ok ? "exact," : "NOT EXACT,", summary.profile, summary.accepted, trades, summary.skipped, summary.rejected, others, spotsFound, spots.count))
+        } catch {
+            report("export \(name)", "NOT IMPORTED: \(error)")
+        }
+    }
+    report("broker exports imported exactly", "\(exact) of \(expected.count)")
 }
 
 /// claude.message against the local stand-in for the Messages API: the achieved rate under a

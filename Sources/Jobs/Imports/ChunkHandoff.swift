@@ -76,6 +76,8 @@ final class ChunkHandoff<Element: Sendable>: @unchecked Sendable {
 struct ParsedChunk: Sendable {
     var rows: [TradeRow]
     var rejections: [TradeRow.Rejection]
+    /// Records the profile's rules say are not trades.
+    var skipped: Int
     /// Where the chunk's last record ends (the checkpoint), and its last line.
     var offset: Int64
     var line: Int
@@ -87,8 +89,7 @@ struct ParsedChunk: Sendable {
 struct ChunkParser: Sendable {
     let source: any ImportSource
     let profile: ImportProfile
-    let positions: ImportProfile.Positions
-    let width: Int
+    let layout: ImportProfile.Layout
     let start: Int64
     let startLine: Int
     let chunks: ChunkHandoff<ParsedChunk>
@@ -108,22 +109,24 @@ struct ChunkParser: Sendable {
     }
 
     private func parseAll() throws {
-        var chunk = ParsedChunk(rows: [], rejections: [], offset: start, line: startLine - 1)
+        var chunk = ParsedChunk(rows: [], rejections: [], skipped: 0, offset: start, line: startLine - 1)
         chunk.rows.reserveCapacity(TradesImport.chunkRows)
         func hand() throws {
             guard chunks.put(chunk) else { throw Stopped() }
             chunk.rows = []
             chunk.rows.reserveCapacity(TradesImport.chunkRows)
             chunk.rejections = []
+            chunk.skipped = 0
         }
         func take(_ record: CSVRecord) throws {
-            switch TradeRow.make(record, columns: positions, width: width, profile: profile) {
-            case .success(let row): chunk.rows.append(row)
-            case .failure(let rejection): chunk.rejections.append(rejection)
+            switch TradeRow.make(record, layout: layout, profile: profile) {
+            case .trade(let row): chunk.rows.append(row)
+            case .rejected(let rejection): chunk.rejections.append(rejection)
+            case .skipped: chunk.skipped += 1
             }
             chunk.offset = record.endOffset
             chunk.line = record.nextLine - 1
-            if chunk.rows.count + chunk.rejections.count >= TradesImport.chunkRows { try hand() }
+            if chunk.rows.count + chunk.rejections.count + chunk.skipped >= TradesImport.chunkRows { try hand() }
         }
         // One byte before the start is read too: a record that ended in CR may be followed by LF.
         var parser = CSVParser(delimiter: profile.delimiter, offset: start, line: startLine)

@@ -14,6 +14,8 @@ public enum ImportRecords {
         public var accepted: Int64
         public var rejected: Int64
         public var duplicates: Int64
+        /// Rows that are not trades by the profile's rules.
+        public var skipped: Int64
         public var bytesDone: Int64
         public var bytesTotal: Int64?
         public var startedAt: Date
@@ -21,7 +23,7 @@ public enum ImportRecords {
         public var error: String?
 
         enum CodingKeys: String, CodingKey {
-            case id, source, profile, status, accepted, rejected, duplicates, error
+            case id, source, profile, status, accepted, rejected, duplicates, skipped, error
             case jobID = "job_id", userID = "user_id", bytesDone = "bytes_done", bytesTotal = "bytes_total"
             case startedAt = "started_at", finishedAt = "finished_at"
         }
@@ -58,7 +60,7 @@ public enum ImportRecords {
     }
 
     static let columns = """
-        id, job_id, user_id, source, profile, status, accepted, rejected, duplicates, bytes_done, bytes_total, started_at, finished_at, error
+        id, job_id, user_id, source, profile, status, accepted, rejected, duplicates, skipped, bytes_done, bytes_total, started_at, finished_at, error
         """
 
     /// The newest imports (those older than id `before`, when given), or one import by id.
@@ -73,7 +75,7 @@ public enum ImportRecords {
             Import(
                 id: try row.decode("id"), jobID: try row.decode("job_id"), userID: try row.decode("user_id"), source: try row.decode("source"),
                 profile: try row.decode("profile"), status: try row.decode("status"), accepted: try row.decode("accepted"),
-                rejected: try row.decode("rejected"), duplicates: try row.decode("duplicates"), bytesDone: try row.decode("bytes_done"),
+                rejected: try row.decode("rejected"), duplicates: try row.decode("duplicates"), skipped: try row.decode("skipped"), bytesDone: try row.decode("bytes_done"),
                 bytesTotal: try row.decode("bytes_total"), startedAt: try row.decode("started_at"), finishedAt: try row.decode("finished_at"),
                 error: try row.decode("error")
             )

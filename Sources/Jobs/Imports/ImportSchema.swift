@@ -48,4 +48,18 @@ enum ImportSchema {
             PRIMARY KEY (import_id, row_hash)
         );
         """)
+
+    /// Real exports: amounts as exact as the file writes them (crypto fees of 11 and 16 decimals;
+    /// `numeric` without a fixed scale keeps them), a currency for the fees apart from the trade's,
+    /// and the rows an import skipped as no trades. Dropping the scale rewrites no row.
+    static let profiles = PostgresMigration(version: 11, name: "import_profiles", sql: """
+        ALTER TABLE trades
+            ALTER COLUMN quantity TYPE numeric,
+            ALTER COLUMN entry_price TYPE numeric,
+            ALTER COLUMN exit_price TYPE numeric,
+            ALTER COLUMN pnl TYPE numeric,
+            ALTER COLUMN fees TYPE numeric,
+            ADD COLUMN fees_currency text;
+        ALTER TABLE imports ADD COLUMN skipped bigint NOT NULL DEFAULT 0;
+        """)
 }

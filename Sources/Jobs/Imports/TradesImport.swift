@@ -15,7 +15,11 @@ import Foundation
 /// at the checkpoint. Each trade's key is the broker's trade id where the layout has one, else a
 /// hash of the normalized row and its occurrence number in the file, unique per user: the same
 /// file twice adds nothing. When the refused share passes `max_rejected_share` (default 0.5) the
-/// import stops and goes dead saying so. A finished import enqueues `analytics.rollup` (unique).
+/// import stops, the trades it added are removed again, and the job goes dead saying so; so does
+/// any other failure retrying cannot mend (a header no profile reads, a file that is gone), and the
+/// `imports` row says `failed` with the reason. Rows the profile's `only`/`skip` rules name as no
+/// trades (deposits, dividends) are counted as skipped. A finished import enqueues
+/// `analytics.rollup` (unique).
 public struct TradesImport: JobHandler {
     public static let type = "trades.import"
     public static let defaultSettings = JobSettings(queue: "imports", maxAttempts: 5, timeout: .seconds(7200))
@@ -43,10 +47,12 @@ public struct TradesImport: JobHandler {
         public var accepted: Int
         public var rejected: Int
         public var duplicates: Int
+        /// Rows that are not trades by the profile's rules (deposits, dividends, fees).
+        public var skipped: Int
         public var bytes: Int64
 
         enum CodingKeys: String, CodingKey {
-            case profile, accepted, rejected, duplicates, bytes
+            case profile, accepted, rejected, duplicates, skipped, bytes
             case importID = "import_id"
         }
     }
@@ -59,13 +65,16 @@ public struct TradesImport: JobHandler {
         } else {
             source = FileImportSource(path: try Self.resolve(arguments.source, root: root), name: arguments.source)
         }
-        let profiles = try ImportProfile.load(directory: context.settings.parameters["profiles"]?.string ?? "jobs/trades.import")
+        let profiles = ImportProfile.load(directory: Self.profilesDirectory(context.settings))
+        for (name, invalid) in profiles.refused.sorted(by: { $0.key < $1.key }) {
+            context.logger.warning("an import profile was refused", metadata: ["profile": "\(name)", "reason": "\(invalid.description)"])
+        }
         let threshold = context.settings.parameters["max_rejected_share"]?.double ?? 0.5
         guard threshold.isFinite, (0...1).contains(threshold) else { throw PermanentJobError("parameters.max_rejected_share must be from 0 to 1") }
         let pool = try context.services.require(PostgresService.self, for: Self.type)
         let summary = try pool.withConnection { db in
             try Self.run(
-                source, userID: arguments.userID, profileName: arguments.profile, profiles: profiles,
+                source, userID: arguments.userID, profileName: arguments.profile, profiles: profiles.profiles, refused: profiles.refused,
                 jobID: context.id, maxRejectedShare: threshold, on: db
             ) { done, total, accepted in
                 context.reportProgress(done: Int(done), total: total.map { Int($0) }, message: "\(accepted) trades imported")
@@ -74,6 +83,14 @@ public struct TradesImport: JobHandler {
         }
         try context.dispatcher.enqueue(.init(type: "analytics.rollup", options: .init(uniqueKey: "rollup-after-import")))
         try context.setResult(summary)
+    }
+
+    /// The profiles folder: `parameters.profiles` (absolute, or relative to the folder the job
+    /// settings are read from, `--jobs-dir`), by default `<jobs dir>/trades.import`.
+    static func profilesDirectory(_ settings: JobSettings) -> String {
+        let base = settings.directory ?? "jobs"
+        guard let written = settings.parameters["profiles"]?.string, !written.isEmpty else { return base + "/trades.import" }
+        return written.hasPrefix("/") ? written : base + "/" + written
     }
 
     static func isURL(_ source: String) -> Bool {
@@ -99,13 +116,32 @@ public struct TradesImport: JobHandler {
         INSERT INTO imports (job_id, user_id, source, profile, status, bytes_total)
         VALUES ($1, $2, $3, $4, 'running', $5)
         ON CONFLICT (job_id) DO UPDATE SET bytes_total = EXCLUDED.bytes_total
-        RETURNING id, status, bytes_done, lines_done, accepted, rejected, duplicates, profile
+        RETURNING id, status, bytes_done, lines_done, accepted, rejected, duplicates, skipped, profile
+        """
+
+    /// A failed import run again (its dead job retried) starts over: its trades were removed when it failed.
+    static let restart = """
+        WITH cleared AS (DELETE FROM import_errors WHERE import_id = $1), counts AS (DELETE FROM import_row_counts WHERE import_id = $1)
+        UPDATE imports SET status = 'running', accepted = 0, rejected = 0, duplicates = 0, skipped = 0, bytes_done = 0, lines_done = 0,
+                           error = NULL, finished_at = NULL
+        WHERE id = $1
+        """
+
+    /// A failure retrying cannot mend: the import's trades are removed and the row says why.
+    static let fail = """
+        WITH removed AS (DELETE FROM trades WHERE import_id = $1 AND user_id = $2 RETURNING 1)
+        UPDATE imports SET status = 'failed', finished_at = now(),
+                           error = $3 || CASE WHEN (SELECT count(*) FROM removed) > 0
+                                              THEN ' (the ' || (SELECT count(*) FROM removed) || ' trades it had added were removed)' ELSE '' END
+        WHERE id = $1
+        RETURNING (SELECT count(*) FROM removed)::bigint AS removed, error
         """
 
     static let createStaging = """
         CREATE TEMP TABLE IF NOT EXISTS import_staging (
-            line bigint, row_hash text, trade_id text, symbol text, side text, quantity numeric(30, 8), entry_price numeric(30, 8),
-            exit_price numeric(30, 8), pnl numeric(30, 8), fees numeric(30, 8), currency text, opened_local timestamp, closed_local timestamp
+            line bigint, row_hash text, trade_id text, symbol text, side text, quantity numeric, entry_price numeric,
+            exit_price numeric, pnl numeric, fees numeric, currency text, opened_local timestamp, closed_local timestamp,
+            opened_zone text, closed_zone text, fees_currency text
         ) ON COMMIT DELETE ROWS
         """
 
@@ -120,9 +156,9 @@ public struct TradesImport: JobHandler {
             FROM ranked r
             LEFT JOIN import_row_counts c ON r.trade_id IS NULL AND c.import_id = $2 AND c.row_hash = r.row_hash
         ), inserted AS (
-            INSERT INTO trades (user_id, symbol, side, quantity, entry_price, exit_price, pnl, fees, currency, opened_at, closed_at, trade_key, import_id)
-            SELECT $1, symbol, side, quantity, entry_price, exit_price, pnl, fees, currency,
-                   opened_local AT TIME ZONE $3, closed_local AT TIME ZONE $3, key, $2
+            INSERT INTO trades (user_id, symbol, side, quantity, entry_price, exit_price, pnl, fees, fees_currency, currency, opened_at, closed_at, trade_key, import_id)
+            SELECT $1, symbol, side, quantity, entry_price, exit_price, pnl, fees, fees_currency, currency,
+                   opened_local AT TIME ZONE COALESCE(opened_zone, $3), closed_local AT TIME ZONE COALESCE(closed_zone, $3), key, $2
             FROM keyed ORDER BY line
             ON CONFLICT (user_id, trade_key) WHERE trade_key IS NOT NULL DO NOTHING
             RETURNING 1
@@ -140,9 +176,9 @@ public struct TradesImport: JobHandler {
     /// numbers to count, so no window function and no `import_row_counts`.
     static let moveChunkByID = """
         WITH inserted AS (
-            INSERT INTO trades (user_id, symbol, side, quantity, entry_price, exit_price, pnl, fees, currency, opened_at, closed_at, trade_key, import_id)
-            SELECT $1, symbol, side, quantity, entry_price, exit_price, pnl, fees, currency,
-                   opened_local AT TIME ZONE $3, closed_local AT TIME ZONE $3, 'id:' || $4 || ':' || trade_id, $2
+            INSERT INTO trades (user_id, symbol, side, quantity, entry_price, exit_price, pnl, fees, fees_currency, currency, opened_at, closed_at, trade_key, import_id)
+            SELECT $1, symbol, side, quantity, entry_price, exit_price, pnl, fees, fees_currency, currency,
+                   opened_local AT TIME ZONE COALESCE(opened_zone, $3), closed_local AT TIME ZONE COALESCE(closed_zone, $3), 'id:' || $4 || ':' || trade_id, $2
             FROM import_staging ORDER BY line
             ON CONFLICT (user_id, trade_key) WHERE trade_key IS NOT NULL DO NOTHING
             RETURNING 1
@@ -151,7 +187,7 @@ public struct TradesImport: JobHandler {
         """
 
     static let checkpoint = """
-        UPDATE imports SET accepted = accepted + $2, duplicates = duplicates + $3, rejected = rejected + $4,
+        UPDATE imports SET accepted = accepted + $2, duplicates = duplicates + $3, rejected = rejected + $4, skipped = skipped + $8,
                            bytes_done = $5, lines_done = $6, profile = $7
         WHERE id = $1
         """
@@ -162,7 +198,8 @@ public struct TradesImport: JobHandler {
         path: String, source: String, userID: Int64, profileName: String?, profilesDirectory: String, jobID: String,
         maxRejectedShare: Double = 0.5, on db: PostgresConnection, progress: (Int64, Int64?, Int) throws -> Void = { _, _, _ in }
     ) throws -> Summary {
-        try run(FileImportSource(path: path, name: source), userID: userID, profileName: profileName, profiles: try ImportProfile.load(directory: profilesDirectory),
+        let loaded = ImportProfile.load(directory: profilesDirectory)
+        return try run(FileImportSource(path: path, name: source), userID: userID, profileName: profileName, profiles: loaded.profiles, refused: loaded.refused,
                 jobID: jobID, maxRejectedShare: maxRejectedShare, on: db, progress: progress)
     }
 
@@ -171,58 +208,92 @@ public struct TradesImport: JobHandler {
         url: String, client: HTTPClient, userID: Int64, profileName: String?, profilesDirectory: String, jobID: String,
         maxRejectedShare: Double = 0.5, on db: PostgresConnection, progress: (Int64, Int64?, Int) throws -> Void = { _, _, _ in }
     ) throws -> Summary {
-        try run(HTTPImportSource(url: url, client: client, timeout: .seconds(600)), userID: userID, profileName: profileName,
-                profiles: try ImportProfile.load(directory: profilesDirectory), jobID: jobID, maxRejectedShare: maxRejectedShare, on: db, progress: progress)
+        let loaded = ImportProfile.load(directory: profilesDirectory)
+        return try run(HTTPImportSource(url: url, client: client, timeout: .seconds(600)), userID: userID, profileName: profileName,
+                profiles: loaded.profiles, refused: loaded.refused, jobID: jobID, maxRejectedShare: maxRejectedShare, on: db, progress: progress)
     }
 
     /// The longest header line read.
     static let headerLimit = 64 * 1024
 
     static func run(
-        _ source: any ImportSource, userID: Int64, profileName: String?, profiles: [ImportProfile], jobID: String,
-        maxRejectedShare: Double, on db: PostgresConnection, progress: (Int64, Int64?, Int) throws -> Void
+        _ source: any ImportSource, userID: Int64, profileName: String?, profiles: [ImportProfile], refused: [String: ImportProfile.Invalid] = [:],
+        jobID: String, maxRejectedShare: Double, on db: PostgresConnection, progress: (Int64, Int64?, Int) throws -> Void
     ) throws -> Summary {
         let (prefix, size) = try source.prefix(headerLimit)
         guard !prefix.isEmpty else { throw PermanentJobError("'\(source.name)' is empty: not even a header") }
-        guard let row = try db.query(begin, [jobID, userID, source.name, profileName, size]).first else { throw PermanentJobError("could not record the import") }
+        guard var row = try db.query(begin, [jobID, userID, source.name, profileName, size]).first else { throw PermanentJobError("could not record the import") }
         let importID = try row.decode("id", as: Int64.self)
-        var summary = Summary(
-            importID: importID, profile: profileName ?? "", accepted: try row.decode("accepted", as: Int.self), rejected: try row.decode("rejected", as: Int.self),
-            duplicates: try row.decode("duplicates", as: Int.self), bytes: size ?? 0
+        switch try row.decode("status", as: String.self) {
+        case "succeeded":
+            return try summary(of: row, importID: importID, bytes: size ?? 0)
+        case "failed":
+            try db.transaction { tx in try tx.query(restart, [importID]) }
+            row = try db.query(begin, [jobID, userID, source.name, profileName, size]).first ?? row
+        default: break
+        }
+        do {
+            return try resume(
+                source, importID: importID, row: row, size: size, prefix: prefix, userID: userID, profileName: profileName, profiles: profiles,
+                refused: refused, maxRejectedShare: maxRejectedShare, on: db, progress: progress
+            )
+        } catch let error as PermanentJobError {
+            // Retrying cannot mend it: the import is failed, and takes back what it added.
+            let failed = try db.transaction { tx in try tx.query(fail, [importID, userID, error.message]).first }
+            throw PermanentJobError(try failed?.decode("error", as: String?.self) ?? error.message)
+        }
+    }
+
+    private static func summary(of row: PostgresRow, importID: Int64, bytes: Int64) throws -> Summary {
+        Summary(
+            importID: importID, profile: try row.decode("profile", as: String?.self) ?? "", accepted: try row.decode("accepted", as: Int.self),
+            rejected: try row.decode("rejected", as: Int.self), duplicates: try row.decode("duplicates", as: Int.self),
+            skipped: try row.decode("skipped", as: Int.self), bytes: bytes
         )
-        if try row.decode("status", as: String.self) == "succeeded" { return summary }
+    }
+
+    /// The import from its checkpoint (or its header) to the end of the source.
+    private static func resume(
+        _ source: any ImportSource, importID: Int64, row: PostgresRow, size: Int64?, prefix: [UInt8], userID: Int64, profileName: String?,
+        profiles: [ImportProfile], refused: [String: ImportProfile.Invalid], maxRejectedShare: Double, on db: PostgresConnection,
+        progress: (Int64, Int64?, Int) throws -> Void
+    ) throws -> Summary {
+        var summary = try summary(of: row, importID: importID, bytes: size ?? 0)
+        summary.profile = profileName ?? ""
         let resumeAt = try row.decode("bytes_done", as: Int64.self)
         let resumeLine = try row.decode("lines_done", as: Int.self)
         // The checkpoint and counts are read back from the table: out of range means someone else wrote them.
-        let counts = [summary.accepted, summary.rejected, summary.duplicates]
+        let counts = [summary.accepted, summary.rejected, summary.duplicates, summary.skipped]
         guard (0...(size ?? 1 << 50)).contains(resumeAt), (0...(1 << 40)).contains(resumeLine), counts.allSatisfy({ (0...(1 << 50)).contains($0) }) else {
             throw PermanentJobError("import \(importID) has a checkpoint out of range (bytes_done \(resumeAt), lines_done \(resumeLine)); delete its row to start over")
         }
 
         // The header first (always from the top), to know the layout.
         let wholeFile = prefix.count < headerLimit || size == Int64(prefix.count)
-        guard let header = readHeader(prefix, wholeFile: wholeFile) else {
-            throw PermanentJobError(wholeFile ? "'\(source.name)' has no header line" : "'\(source.name)' has no header line within its first \(headerLimit / 1024) KiB")
+        if let profileName, let invalid = refused[profileName] {
+            throw PermanentJobError("profile '\(profileName)' is invalid: \(invalid.description)")
         }
-        let headerNames = header.fields.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
         let candidates = profileName.map { name in profiles.filter { $0.name == name } } ?? profiles
         if let profileName, candidates.isEmpty {
             throw PermanentJobError("no profile '\(profileName)'; known: \(profiles.map(\.name).joined(separator: ", "))")
         }
-        guard let (profile, columns) = candidates.lazy.compactMap({ profile in profile.match(header: headerNames).map { (profile, $0) } }).first else {
-            throw PermanentJobError("the header does not match \(profileName.map { "profile '\($0)'" } ?? "any profile"): columns found: \(headerNames.map { "'\($0.prefix(40))'" }.joined(separator: ", ")); profiles tried: \(candidates.map(\.name).joined(separator: ", "))")
+        guard let found = findHeader(prefix, wholeFile: wholeFile, profiles: candidates) else {
+            guard let header = readHeader(prefix, wholeFile: wholeFile) else {
+                throw PermanentJobError(wholeFile ? "'\(source.name)' has no header line" : "'\(source.name)' has no header line within its first \(headerLimit / 1024) KiB")
+            }
+            let names = header.fields.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
+            var message = "the header does not match \(profileName.map { "profile '\($0)'" } ?? "any profile"): columns found: \(names.map { "'\($0.prefix(40))'" }.joined(separator: ", ")); profiles tried: \(candidates.map(\.name).joined(separator: ", "))"
+            if profileName == nil, !refused.isEmpty { message += "; profiles refused as invalid: \(refused.keys.sorted().joined(separator: ", "))" }
+            throw PermanentJobError(message)
         }
+        let profile = found.profile
         summary.profile = profile.name
-        let positions = ImportProfile.Positions(columns)
-        // The header was parsed with a delimiter guess; parse again with the profile's.
-        let start = max(resumeAt, headerEnd(prefix, delimiter: profile.delimiter, wholeFile: wholeFile))
-        let startLine = resumeAt > 0 ? resumeLine + 1 : 2
+        let start = max(resumeAt, found.header.endOffset)
+        let startLine = resumeAt > 0 ? resumeLine + 1 : found.header.nextLine
         // A thread of its own reads and parses the next chunk while this one stores the last.
         let chunks = ChunkHandoff<ParsedChunk>(capacity: 1)
         let producerDone = DispatchSemaphore(value: 0)
-        let parse = ChunkParser(
-            source: source, profile: profile, positions: positions, width: headerNames.count, start: start, startLine: startLine, chunks: chunks
-        )
+        let parse = ChunkParser(source: source, profile: profile, layout: found.layout, start: start, startLine: startLine, chunks: chunks)
         Thread.detachNewThread {
             parse.run()
             producerDone.signal()
@@ -232,17 +303,15 @@ public struct TradesImport: JobHandler {
             producerDone.wait()
         }
         while let chunk = try chunks.take() {
-            let (accepted, duplicates) = try commit(chunk.rows, chunk.rejections, importID: importID, userID: userID, profile: profile,
-                                                   offset: chunk.offset, line: chunk.line, on: db)
+            let (accepted, duplicates) = try commit(chunk, importID: importID, userID: userID, profile: profile, on: db)
             summary.accepted += accepted
             summary.duplicates += duplicates
             summary.rejected += chunk.rejections.count
+            summary.skipped += chunk.skipped
             summary.bytes = chunk.offset
             let processed = summary.accepted + summary.duplicates + summary.rejected
             if processed >= 20, Double(summary.rejected) / Double(processed) > maxRejectedShare {
-                let message = "stopped: \(summary.rejected) of \(processed) rows refused, over the \(Int(maxRejectedShare * 100))% limit (see import_errors for import \(importID))"
-                try db.query("UPDATE imports SET status = 'failed', error = $2, finished_at = now() WHERE id = $1", [importID, message])
-                throw PermanentJobError(message)
+                throw PermanentJobError("stopped: \(summary.rejected) of \(processed) rows refused, over the \(Int(maxRejectedShare * 100))% limit (see import_errors for import \(importID))")
             }
             try progress(chunk.offset, size, summary.accepted)
         }
@@ -252,37 +321,70 @@ public struct TradesImport: JobHandler {
     }
 
     /// Stages and moves one chunk, records its refused rows and the checkpoint, in one transaction.
-    static func commit(
-        _ rows: [TradeRow], _ rejections: [TradeRow.Rejection], importID: Int64, userID: Int64, profile: ImportProfile,
-        offset: Int64, line: Int, on db: PostgresConnection
-    ) throws -> (accepted: Int, duplicates: Int) {
+    static func commit(_ chunk: ParsedChunk, importID: Int64, userID: Int64, profile: ImportProfile, on db: PostgresConnection) throws -> (accepted: Int, duplicates: Int) {
         try db.transaction { tx in
             var accepted = 0, duplicates = 0
-            if !rows.isEmpty {
+            if !chunk.rows.isEmpty {
                 try tx.query(createStaging)
                 _ = try tx.copy("COPY import_staging FROM STDIN") { writer in
-                    for row in rows {
+                    for row in chunk.rows {
                         try writer.writeRow([
                             String(row.line), row.tradeID == nil ? StableHash.hex128(row.fingerprint) : nil, row.tradeID, row.symbol, row.side, row.quantity, row.entryPrice,
-                            row.exitPrice, row.pnl, row.fees, row.currency, row.openedAt, row.closedAt,
+                            row.exitPrice, row.pnl, row.fees, row.currency, row.openedAt, row.closedAt, row.openedZone, row.closedZone, row.feesCurrency,
                         ])
                     }
                 }
-                let allByID = rows.allSatisfy { $0.tradeID != nil }
+                let allByID = chunk.rows.allSatisfy { $0.tradeID != nil }
                 let moved = try tx.query(allByID ? moveChunkByID : moveChunk, [userID, importID, profile.timeZone, profile.name]).first
                 accepted = try moved?.decode("inserted", as: Int.self) ?? 0
                 duplicates = (try moved?.decode("staged", as: Int.self) ?? 0) - accepted
             }
-            if !rejections.isEmpty {
+            if !chunk.rejections.isEmpty {
                 _ = try tx.copy("COPY import_errors (import_id, line, column_name, raw_value, reason) FROM STDIN") { writer in
-                    for rejection in rejections {
+                    for rejection in chunk.rejections {
                         try writer.writeRow([String(importID), String(rejection.line), rejection.column, rejection.raw, rejection.reason])
                     }
                 }
             }
-            try tx.query(checkpoint, [importID, accepted, duplicates, rejections.count, offset, line, profile.name])
+            try tx.query(checkpoint, [importID, accepted, duplicates, chunk.rejections.count, chunk.offset, chunk.line, profile.name, chunk.skipped])
             return (accepted, duplicates)
         }
+    }
+
+    /// Where a profile finds its header.
+    struct HeaderMatch {
+        var profile: ImportProfile
+        var layout: ImportProfile.Layout
+        var header: CSVRecord
+    }
+
+    /// The records searched for a header: exports put titles, account numbers and blank lines above it.
+    static let headerSearchRecords = 100
+
+    /// The profile that reads `bytes`: the one whose header comes first; of two on the same line,
+    /// the one that finds more of its columns (then the first by name).
+    static func findHeader(_ bytes: [UInt8], wholeFile: Bool, profiles: [ImportProfile]) -> HeaderMatch? {
+        var recordsByDelimiter: [UInt8: [CSVRecord]] = [:]
+        var best: (match: HeaderMatch, index: Int, bound: Int)?
+        for profile in profiles {
+            let records = recordsByDelimiter[profile.delimiter] ?? {
+                var parser = CSVParser(delimiter: profile.delimiter)
+                var records: [CSVRecord] = []
+                bytes.withUnsafeBytes { parser.feed($0, into: &records) }
+                if wholeFile { parser.finish(into: &records) }
+                recordsByDelimiter[profile.delimiter] = records
+                return records
+            }()
+            for (index, record) in records.prefix(headerSearchRecords).enumerated() where record.error == nil {
+                if let best, index > best.index { break }
+                guard let layout = profile.match(header: profile.headerNames(record)) else { continue }
+                if best == nil || index < best!.index || layout.boundCount > best!.bound {
+                    best = (HeaderMatch(profile: profile, layout: layout, header: record), index, layout.boundCount)
+                }
+                break
+            }
+        }
+        return best?.match
     }
 
     /// The first record of `bytes` read with the first delimiter that splits it (only its field
@@ -294,11 +396,6 @@ public struct TradesImport: JobHandler {
             }
         }
         return nil
-    }
-
-    /// Where the header line ends when read with `delimiter`.
-    static func headerEnd(_ bytes: [UInt8], delimiter: UInt8, wholeFile: Bool) -> Int64 {
-        firstRecord(bytes, delimiter: delimiter, wholeFile: wholeFile)?.endOffset ?? Int64(bytes.count)
     }
 
     private static func firstRecord(_ bytes: [UInt8], delimiter: UInt8, wholeFile: Bool) -> CSVRecord? {

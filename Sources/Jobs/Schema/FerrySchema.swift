@@ -8,6 +8,7 @@ public enum FerrySchema {
     public static let migrations: [PostgresMigration] = [
         users, StoriesSchema.migration, MiningSchema.migration, AnalyticsSchema.trades, AnalyticsSchema.social,
         AnalyticsSchema.rollups, EmailSchema.migration, ImportSchema.migration, ClaudeSchema.migration, AnonymizeSchema.migration,
+        ImportSchema.profiles,
     ]
 
     public static var migrator: PostgresMigrator { PostgresMigrator(migrations: migrations) }

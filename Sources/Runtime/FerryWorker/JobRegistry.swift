@@ -68,6 +68,7 @@ public struct JobRegistry: Sendable {
             settings.sources[name] = differs ? "handler" : "default"
         }
         if let settingsDirectory {
+            settings.directory = settingsDirectory
             try JobSettingsFile.apply(directory: settingsDirectory, type: type, to: &settings)
         }
         return settings

@@ -20,6 +20,10 @@ public struct JobSettings: Sendable, Equatable {
     public var parameters: [String: JSONValue]
     /// Where each setting came from: `default`, `handler`, or the YAML file's path.
     public var sources: [String: String]
+    /// The folder the type's settings were read from (`--jobs-dir`, default `jobs`): a job's own
+    /// files beside its settings (import profiles, mail templates) are found relative to it.
+    /// Nil when the registry reads no settings folder.
+    public var directory: String?
 
     public init(
         queue: String = "default", maxAttempts: Int = 10, backoff: Backoff = Backoff(),
