@@ -36,6 +36,10 @@ struct BenchOptions {
     var sidekiqJobs: String?
     /// Real broker exports with their expected trades (`../shared/fixtures/broker_exports`).
     var exports = FileManager.default.currentDirectoryPath + "/../shared/fixtures/broker_exports"
+    /// Presidio's own recognizer test cases (`../shared/fixtures/presidio/vectors.json`).
+    var presidioVectors = FileManager.default.currentDirectoryPath + "/../shared/fixtures/presidio/vectors.json"
+    /// Print every case that does not match (the recognizers section).
+    var verbose = false
     /// Comma-separated sections to run (jobs, postgres, import, email); all when nil.
     var only: Set<String>?
 
@@ -63,6 +67,8 @@ struct BenchOptions {
             case "--sidekiq": sidekiq = value.isEmpty ? nil : value
             case "--sidekiq-jobs": sidekiqJobs = value
             case "--exports": exports = value
+            case "--presidio-vectors": presidioVectors = value
+            case "--verbose": verbose = value == "1" || value == "true"
             case "--only": only = Set(value.split(separator: ",").map(String.init))
             default: fatalError("unknown option \(flag)")
             }
@@ -362,7 +368,10 @@ if wanted("jobs") {
     _ = workers.waitForExit(timeout: 60)
 }
 
-// 5. The PostgreSQL jobs on generated data, in a schema of their own.
+// 5. The recognizers on Presidio's own test cases.
+if wanted("recognizers") { try checkPresidioVectors() }
+
+// 6. The PostgreSQL jobs on generated data, in a schema of their own.
 if let databaseURL = options.databaseURL {
     let schema = "bench_\(UUID().uuidString.prefix(8).lowercased())"
     let admin = try PostgresConnection(url: databaseURL)
@@ -820,4 +829,45 @@ func anonymizeBenchmark(schema: String, db: PostgresConnection) throws {
     report("anonymize.batch table→table, \(format(Double(total))) rows", String(
         format: "%@ rows/s, %.1f MB/s end to end (%.0f MB, 2 worker processes); worker CPU %.1f µs per row",
         format(Double(total) / elapsed), loadedMB / elapsed, loadedMB, cpu / Double(total) * 1e6))
+}
+
+/// Presidio's own recognizer tests for the entities Ferry claims (`--presidio-vectors FILE`, made
+/// from presidio-analyzer's parametrized tests): each text analyzed for its entity alone, as
+/// those tests run one recognizer; a case matches when the spans are the expected ones (or, for
+/// count-only cases, their number is). Prints a line per entity and, with `--verbose 1`, every
+/// case that does not match.
+func checkPresidioVectors() throws {
+    guard let data = FileManager.default.contents(atPath: options.presidioVectors),
+          let cases = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
+        say("Presidio's recognizer cases: no \(options.presidioVectors); skipped (--presidio-vectors FILE)")
+        return
+    }
+    var analyzers: [String: Anonymizer] = [:]
+    var passed: [String: Int] = [:], total: [String: Int] = [:], negatives: [String: (passed: Int, total: Int)] = [:]
+    for item in cases {
+        guard let entity = item["entity"] as? String, let text = item["text"] as? String else { continue }
+        if analyzers[entity] == nil { analyzers[entity] = try Anonymizer(configuration: AnonymizerConfiguration(entities: [entity])) }
+        var findings: [Finding] = []
+        var spans: [[Int]] = []
+        Array(text.utf8).withUnsafeBufferPointer { buffer in
+            analyzers[entity]!.analyze(buffer, into: &findings)
+            spans = findings.filter { $0.entityType == entity }.map { [scalarOffset(buffer, $0.start), scalarOffset(buffer, $0.end)] }
+        }
+        let ok: Bool
+        if let expected = item["expected"] as? [[Int]] {
+            ok = Set(expected) == Set(spans) && expected.count == spans.count
+            if expected.isEmpty { negatives[entity, default: (0, 0)].total += 1; if ok { negatives[entity, default: (0, 0)].passed += 1 } }
+        } else {
+            ok = spans.count == (item["expected_count"] as? Int ?? -1)
+        }
+        total[entity, default: 0] += 1
+        if ok { passed[entity, default: 0] += 1 } else if options.verbose {
+            say("  ✘ \(entity) \(String(reflecting: text)): expected \(item["expected"].map { "\($0)" } ?? "\(item["expected_count"] ?? "?") spans"), found \(spans)")
+        }
+    }
+    for entity in total.keys.sorted() {
+        let negative = negatives[entity].map { ", decoys \($0.passed) of \($0.total)" } ?? ""
+        report("Presidio's \(entity) cases", "\(passed[entity, default: 0]) of \(total[entity]!) match\(negative)")
+    }
+    report("Presidio's recognizer cases, all", "\(passed.values.reduce(0, +)) of \(total.values.reduce(0, +)) match")
 }

@@ -26,7 +26,8 @@ public struct EmailRecognizer: Recognizer {
         }
     }
 
-    /// Dotted labels, none empty, the last alphabetic and 2 to 24 long.
+    /// Dotted labels, none empty, the last alphabetic and 2 to 24 long, or an internationalized
+    /// one in its ASCII form (`xn--p1ai`).
     static func validDomain(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
         guard range.count >= 4, range.count <= 253 else { return false }
         var lastDot = -1
@@ -41,19 +42,42 @@ public struct EmailRecognizer: Recognizer {
         }
         guard lastDot > range.lowerBound else { return false }
         let tld = lastDot + 1..<range.upperBound
+        if tld.count > 4, text.matches(Array("xn--".utf8), at: tld.lowerBound) {
+            return tld.count <= 63 && tld.dropFirst(4).allSatisfy { text.has($0, ByteClass.upper | ByteClass.lower | ByteClass.digit) || text[$0] == UInt8(ascii: "-") }
+        }
         return (2...24).contains(tld.count) && tld.allSatisfy { text.has($0, ByteClass.upper | ByteClass.lower) }
     }
 }
 
-/// `URL`: `http://`, `https://`, `ftp://` and `www.` addresses, and bare domains under common
-/// top-level domains (`example.com/path`, scored lower, as Presidio does).
+/// `URL`: `http://`, `https://`, `ftp://` and `www.` addresses, and bare domains under country
+/// and common generic top-level domains (`example.com/path`, `google.co.il`; scored lower, as
+/// Presidio does). A URL in quotes is reported with them, as Presidio reports it.
 public struct URLRecognizer: Recognizer {
     public let name = "UrlRecognizer"
     public let entities = [Entity.url]
     public let context = ["url", "website", "link", "webseite", "seite", "site", "homepage"]
 
     static let schemes: [[UInt8]] = ["https://", "http://", "ftp://", "www."].map { Array($0.utf8) }
-    static let bareTLDs = WordTable(words: ["com", "org", "net", "de", "io", "info", "eu", "uk", "ch", "at", "fr", "nl", "dev", "app", "biz", "co"])
+    /// Generic top-level domains a bare domain may end in.
+    static let genericTLDs = [
+        "com", "org", "net", "edu", "gov", "int", "mil", "info", "biz", "name", "pro", "mobi", "app", "dev", "io", "ai", "cloud", "online",
+        "site", "store", "shop", "tech", "blog", "news", "website", "space", "live", "world", "email", "group", "company", "agency", "studio",
+        "design", "media", "network", "digital", "systems", "solutions", "services", "software", "academy", "berlin", "hamburg", "koeln",
+        "bayern", "wien", "swiss", "london", "nyc", "paris", "amsterdam", "vlaanderen", "bank", "finance", "capital", "money", "xyz", "top",
+    ]
+
+    /// Country-code top-level domains (ISO 3166 codes in use as TLDs, and uk, eu), less those
+    /// far more often seen as file extensions after a file name (md, py, rs, sh, ps, so, cc, pl).
+    static let countryTLDs = """
+        ac ad ae af ag al am ao aq ar as at au aw ax az ba bb bd be bf bg bh bi bj bm bn bo br bs bt bw by bz ca cd cf cg ch ci ck cl \
+        cm cn co cr cu cv cw cx cy cz de dj dk dm do dz ec ee eg er es et eu fi fj fk fm fo fr ga gd ge gf gg gh gi gl gm gn gp gq gr gs gt \
+        gu gw gy hk hm hn hr ht hu id ie il im in iq ir is it je jm jo jp ke kg kh ki km kn kp kr kw ky kz la lb lc li lk lr ls lt lu lv \
+        ly ma mc me mg mh mk ml mm mn mo mp mq mr ms mt mu mv mw mx my mz na nc ne nf ng ni nl no np nr nu nz om pa pe pf pg ph pk pm pn \
+        pr pt pw qa re ro ru rw sa sb sc sd se sg si sk sl sm sn sr st sv sx sy sz tc td tf tg th tj tk tl tm tn to tr tt tv tw tz ua \
+        ug uk us uy uz va vc ve vg vi vn vu wf ws ye yt za zm zw
+        """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+
+    static let bareTLDs = WordTable(words: genericTLDs + countryTLDs)
 
     public init() {}
 
@@ -66,7 +90,8 @@ public struct URLRecognizer: Recognizer {
                let scheme = Self.schemes.first(where: { text.matches($0, at: index) }) {
                 let end = Self.urlEnd(text, from: index + scheme.count)
                 if end > index + scheme.count + 3, text[index + scheme.count..<end].contains(UInt8(ascii: ".")) {
-                    findings.append(Finding(entityType: Entity.url, start: index, end: end, score: 0.6, recognizer: name))
+                    let (start, quotedEnd) = Self.quoted(text, index, end)
+                    findings.append(Finding(entityType: Entity.url, start: start, end: quotedEnd, score: 0.6, recognizer: name))
                     index = end
                     continue
                 }
@@ -79,12 +104,19 @@ public struct URLRecognizer: Recognizer {
             if let dot = text[index..<end].lastIndex(of: UInt8(ascii: ".")), dot > index, EmailRecognizer.validDomain(text, index..<end),
                Self.bareTLDs.contains(text, dot + 1..<end) {
                 let full = end < text.count && text[end] == UInt8(ascii: "/") ? Self.urlEnd(text, from: end) : end
-                findings.append(Finding(entityType: Entity.url, start: index, end: full, score: 0.5, recognizer: name))
+                let (start, quotedEnd) = Self.quoted(text, index, full)
+                findings.append(Finding(entityType: Entity.url, start: start, end: quotedEnd, score: 0.5, recognizer: name))
                 index = full
                 continue
             }
             index = max(index + 1, text.wordEnd(from: index))
         }
+    }
+
+    /// The span with the quotes around it, when the URL stands between two of a kind (`"…"`, `'…'`).
+    static func quoted(_ text: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> (Int, Int) {
+        guard start > 0, end < text.count, text[start - 1] == text[end], text[end] == UInt8(ascii: "\"") || text[end] == UInt8(ascii: "'") else { return (start, end) }
+        return (start - 1, end + 1)
     }
 
     /// Where a URL that continues at `index` ends: URL characters, less trailing punctuation and

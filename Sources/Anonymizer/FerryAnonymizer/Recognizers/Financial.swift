@@ -1,6 +1,8 @@
 /// `CREDIT_CARD`: 13 to 19 digits, in groups split by single spaces or hyphens, with an issuer's
-/// prefix (Visa, Mastercard, Amex, Discover, JCB, Diners) and a valid Luhn check digit. Numbers
-/// failing Luhn are not reported (as in Presidio).
+/// first digits (as Presidio takes them: 4, 50–55, 2221–2720, 3, 6, and 1 unless the number has
+/// 13 digits) and a valid Luhn check digit. Numbers failing Luhn are not reported (as in
+/// Presidio). A number ends where a group ends: of the group boundaries, the longest number that
+/// passes is taken, so several cards on one line are several findings.
 public struct CreditCardRecognizer: Recognizer {
     public let name = "CreditCardRecognizer"
     public let entities = [Entity.creditCard]
@@ -11,48 +13,57 @@ public struct CreditCardRecognizer: Recognizer {
     public func scan(_ text: UnsafeBufferPointer<UInt8>, into findings: inout [Finding]) {
         var index = 0
         var digits = [UInt8]()
-        digits.reserveCapacity(19)
+        digits.reserveCapacity(24)
+        /// (digits so far, end offset) at each group's end.
+        var boundaries = [(count: Int, end: Int)]()
+        /// Where the last card ended: the next may follow it after one separator.
+        var lastEnd = -2
         while index < text.count {
             guard text.isDigit(index), text.boundaryBefore(index), index == 0 || text[index - 1] != UInt8(ascii: "+"),
-                  !PhoneRecognizer.continuesNumber(text, index)
+                  index == lastEnd + 1 || !PhoneRecognizer.continuesNumber(text, index)
             else { index += 1; continue }
             digits.removeAll(keepingCapacity: true)
-            var end = index
+            boundaries.removeAll(keepingCapacity: true)
             var scan = index
-            while scan < text.count, digits.count < 20 {
+            while scan < text.count, digits.count <= 19 {
                 if text.isDigit(scan) {
                     digits.append(text[scan] &- 0x30)
                     scan += 1
-                    end = scan
                 } else if (text[scan] == UInt8(ascii: " ") || text[scan] == UInt8(ascii: "-")), text.isDigit(scan + 1) {
+                    boundaries.append((digits.count, scan))
                     scan += 1
                 } else {
                     break
                 }
             }
-            if (13...19).contains(digits.count), !text.isWord(end), Self.hasIssuerPrefix(digits), Self.luhn(digits) {
-                findings.append(Finding(entityType: Entity.creditCard, start: index, end: end, score: Score.validated, recognizer: name))
-                index = end
+            if !text.isWord(scan) { boundaries.append((digits.count, scan)) }
+            let found = boundaries.reversed().first { boundary in
+                (13...19).contains(boundary.count) && Self.hasIssuerPrefix(digits, count: boundary.count)
+                    && Self.luhn(digits[..<boundary.count])
+            }
+            if let found {
+                findings.append(Finding(entityType: Entity.creditCard, start: index, end: found.end, score: Score.validated, recognizer: name))
+                index = found.end
+                lastEnd = found.end
             } else {
                 index = text.wordEnd(from: index)
             }
         }
     }
 
-    static func hasIssuerPrefix(_ d: [UInt8]) -> Bool {
+    static func hasIssuerPrefix(_ d: [UInt8], count: Int) -> Bool {
         let two = Int(d[0]) * 10 + Int(d[1])
         let four = two * 100 + Int(d[2]) * 10 + Int(d[3])
         switch d[0] {
-        case 4: return true
-        case 5: return (51...55).contains(two)
+        case 4, 3, 6: return true
+        case 5: return (50...55).contains(two)
         case 2: return (2221...2720).contains(four)
-        case 3: return [34, 37, 35, 30, 36, 38].contains(two)
-        case 6: return four == 6011 || two == 65 || (644...649).contains(four / 10) || two == 62
+        case 1: return count != 13
         default: return false
         }
     }
 
-    static func luhn(_ digits: [UInt8]) -> Bool {
+    static func luhn(_ digits: ArraySlice<UInt8>) -> Bool {
         var sum = 0
         for (position, digit) in digits.reversed().enumerated() {
             var value = Int(digit)
@@ -67,7 +78,7 @@ public struct CreditCardRecognizer: Recognizer {
 }
 
 /// `IBAN_CODE`: a country code, two check digits and the country's number of letters and digits
-/// (optionally in groups of four), with a valid ISO 13616 mod-97 checksum.
+/// (optionally in groups of four split by spaces or dashes), with a valid ISO 13616 mod-97 checksum.
 public struct IBANRecognizer: Recognizer {
     public let name = "IbanRecognizer"
     public let entities = [Entity.iban]
@@ -108,12 +119,16 @@ public struct IBANRecognizer: Recognizer {
             characters.removeAll(keepingCapacity: true)
             var scan = index
             var end = index
+            // Groups of four split by spaces or by dashes (one kind per IBAN).
+            var separator: UInt8?
             while scan < text.count, characters.count < length {
                 if text.has(scan, ByteClass.digit | ByteClass.upper) {
                     characters.append(text[scan])
                     scan += 1
                     end = scan
-                } else if text[scan] == UInt8(ascii: " "), text.has(scan + 1, ByteClass.digit | ByteClass.upper), characters.count % 4 == 0 {
+                } else if text[scan] == UInt8(ascii: " ") || text[scan] == UInt8(ascii: "-"), text.has(scan + 1, ByteClass.digit | ByteClass.upper),
+                          characters.count % 4 == 0, separator == nil || separator == text[scan] {
+                    separator = text[scan]
                     scan += 1
                 } else {
                     break
@@ -144,8 +159,8 @@ public struct IBANRecognizer: Recognizer {
     }
 }
 
-/// `US_SSN`: 123-45-6789 (hyphens, spaces or dots; scored 0.5) or nine bare digits (0.05 unless
-/// context words raise it), never with area 000, 666 or 9xx, group 00, serial 0000, one repeated
+/// `US_SSN`: 123-45-6789 (hyphens, spaces or dots; scored 0.5), or nine bare digits, 12345-6789
+/// or 123-456789 (0.05 unless context words raise it, as in Presidio), never with area 000, 666 or 9xx, group 00, serial 0000, one repeated
 /// digit, or the well-known sample numbers.
 public struct USSSNRecognizer: Recognizer {
     public let name = "UsSsnRecognizer"
@@ -176,6 +191,18 @@ public struct USSSNRecognizer: Recognizer {
                     }
                     score = 0.5
                     end = index + 11
+                }
+            }
+            // Presidio's very weak forms, 07805-1121 and 078-051121: hyphenated, scored 0.05.
+            let head = end - index
+            if score == 0, head == 5 || head == 3, end < text.count, text[end] == UInt8(ascii: "-") {
+                let tail = 9 - head
+                let tailEnd = end + 1 + tail
+                if tailEnd <= text.count, (end + 1..<tailEnd).allSatisfy({ text.isDigit($0) }), !text.isWord(tailEnd), !Self.joined(text, tailEnd) {
+                    value = 0
+                    for position in Array(index..<end) + Array(end + 1..<tailEnd) { value = value * 10 + Int(text[position] &- 0x30) }
+                    score = 0.05
+                    end = tailEnd
                 }
             }
             if score > 0, Self.valid(value) {

@@ -5,8 +5,10 @@ import Darwin
 #endif
 
 /// `IP_ADDRESS`: dotted IPv4 (four octets of at most 255, no leading zeros) and IPv6 in any of
-/// its written forms (checked by `inet_pton`). Four numbers after "version", "v." or "build"
-/// are a version number, not an address.
+/// its written forms (checked by `inet_pton`, `::` included), with a zone (`fe80::1%eth0`) and a
+/// CIDR prefix length (`/24`, `/64`) when written. Four numbers after "version", "v." or "build"
+/// are a version number, not an address; so are five or more dotted numbers of one digit each
+/// (`1.2.3.4.5`), while `192.168.1.1.1` holds the address `192.168.1.1` (as in Presidio).
 public struct IPRecognizer: Recognizer {
     public let name = "IpRecognizer"
     public let entities = [Entity.ip]
@@ -21,7 +23,8 @@ public struct IPRecognizer: Recognizer {
         while index < text.count {
             let byte = text[index]
             if byte &- 0x30 < 10, text.boundaryBefore(index), index == 0 || text[index - 1] != UInt8(ascii: ".") {
-                if let end = Self.ipv4End(text, from: index) {
+                if var end = Self.ipv4End(text, from: index) {
+                    end = Self.prefixLengthEnd(text, end, maximum: 32)
                     if !Self.followsVersionWord(text, index) {
                         findings.append(Finding(entityType: Entity.ip, start: index, end: end, score: 0.6, recognizer: name))
                     }
@@ -39,6 +42,7 @@ public struct IPRecognizer: Recognizer {
                 if colons >= 2 {
                     while end > index, text[end - 1] == UInt8(ascii: ".") || (text[end - 1] == UInt8(ascii: ":") && !(end - 2 >= index && text[end - 2] == UInt8(ascii: ":"))) { end -= 1 }
                     if !text.isWord(end), Self.isIPv6(text, index..<end) {
+                        end = Self.prefixLengthEnd(text, Self.zoneEnd(text, end), maximum: 128)
                         findings.append(Finding(entityType: Entity.ip, start: index, end: end, score: 0.6, recognizer: name))
                         index = end
                         continue
@@ -68,9 +72,34 @@ public struct IPRecognizer: Recognizer {
                 index += 1
             }
         }
-        // Not the start of a longer dotted number (1.2.3.4.5) or of a word.
-        if text.isWord(index) || (index + 1 < text.count && text[index] == UInt8(ascii: ".") && text.isDigit(index + 1)) { return nil }
+        if text.isWord(index) { return nil }
+        // A longer dotted number: a version (1.2.3.4.5) when every part has one digit.
+        if index + 1 < text.count, text[index] == UInt8(ascii: "."), text.isDigit(index + 1), index - start == 7 { return nil }
         return index
+    }
+
+    /// After an address ending at `end`: the end of a CIDR prefix length (`/24`) of at most
+    /// `maximum`, or `end` when none is written.
+    static func prefixLengthEnd(_ text: UnsafeBufferPointer<UInt8>, _ end: Int, maximum: Int) -> Int {
+        guard end < text.count, text[end] == UInt8(ascii: "/"), text.isDigit(end + 1) else { return end }
+        var value = 0, index = end + 1
+        while text.isDigit(index), index - end <= 3 {
+            value = value * 10 + Int(text[index] &- 0x30)
+            index += 1
+        }
+        guard value <= maximum, !text.isWord(index), !(index - end > 2 && text[end + 1] == UInt8(ascii: "0")) else { return end }
+        return index
+    }
+
+    /// After an IPv6 address ending at `end`: the end of its zone (`%eth0`, `%25`), or `end`.
+    static func zoneEnd(_ text: UnsafeBufferPointer<UInt8>, _ end: Int) -> Int {
+        guard end < text.count, text[end] == UInt8(ascii: "%") else { return end }
+        var index = end + 1
+        while index < text.count, text.isWord(index) && text[index] < 0x80 || text[index] == UInt8(ascii: ".") || text[index] == UInt8(ascii: "-") || text[index] == UInt8(ascii: "~") {
+            index += 1
+        }
+        while index > end + 1, text[index - 1] == UInt8(ascii: ".") { index -= 1 }
+        return index > end + 1 ? index : end
     }
 
     static func followsVersionWord(_ text: UnsafeBufferPointer<UInt8>, _ start: Int) -> Bool {
@@ -83,7 +112,7 @@ public struct IPRecognizer: Recognizer {
     }
 
     static func isIPv6(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
-        guard range.count >= 3, range.count <= 45 else { return false }
+        guard range.count >= 2, range.count <= 45 else { return false }
         var buffer = [CChar](repeating: 0, count: range.count + 1)
         for (offset, index) in range.enumerated() { buffer[offset] = CChar(bitPattern: text[index]) }
         var address = in6_addr()

@@ -1,7 +1,8 @@
 /// `PHONE_NUMBER`: international numbers (`+49 30 1234567`, `+1 (555) 123-4567`, `0049 …`,
 /// `+49 (0)30 …`), German and British national numbers with their leading 0 (`030 12345678`,
 /// `0151/23456789`, `020 7946 0958`) and North American ones (`(555) 123-4567`, `555-123-4567`,
-/// `1-800-555-0199`). Groups split by spaces, hyphens, slashes, dots or parentheses; what reads
+/// `1-800-555-0199`, `425 8829090`, ten bare digits, a country code without `+` before ten digits:
+/// `91-415-555-0132`). Groups split by spaces, hyphens, slashes, dots or parentheses; what reads
 /// as a date or an SSN is left to those recognizers. Scored 0.4 as in Presidio.
 public struct PhoneRecognizer: Recognizer {
     public let name = "PhoneRecognizer"
@@ -94,16 +95,21 @@ public struct PhoneRecognizer: Recognizer {
             // A national number with its trunk prefix (Germany, the UK, most of Europe).
             return first.1 != zero && (9...12).contains(digits) && (groups.count >= 2 || digits >= 10)
         }
-        // North America: (555) 123-4567, 555-123-4567, 1-800-555-0199; never bare digits.
-        if groups == [3, 3, 4] { return first.0 >= UInt8(ascii: "2") }
-        if groups == [1, 3, 3, 4] { return first.0 == one }
+        // North America: (555) 123-4567, 555-123-4567, 425 8829090, and ten bare digits (scored 0.4,
+        // as Presidio's phone numbers are) with an area code that does not start with 0 or 1.
+        if groups == [3, 3, 4] || groups == [3, 7] || groups == [10] { return first.0 >= UInt8(ascii: "2") }
+        // 1 and ten digits: 1-800-555-0199, 13812345678.
+        if groups == [1, 3, 3, 4] || groups == [11] { return first.0 == one && first.1 >= UInt8(ascii: "2") }
+        // A country code without its + before ten digits in groups: 91-415-555-0132.
+        if groups.count == 4, (2...3).contains(groups[0]), groups.dropFirst().elementsEqual([3, 3, 4]) { return separators.allSatisfy { $0 == separators[0] } }
         return false
     }
 }
 
-/// `DATE_TIME`: ISO dates (with a time), German `24.11.2026`, `11/24/2026` and `24/11/2026`,
-/// and written dates in English and German (`24. November 2026`, `3. März 1985`,
-/// `November 24, 2026`, `Nov 24th 2026`). Months and days are checked. Context words about
+/// `DATE_TIME`: ISO dates (with a time, its fraction and offset), German `24.11.2026`,
+/// `11/24/2026` and `24/11/2026`, written dates in English and German (`24. November 2026`,
+/// `3. März 1985`, `November 24, 2026`, `Nov 24th 2026`), and Presidio's short forms
+/// (`5-MAY-2021`, `21-May`, `May-21`, and month/year `5/2021` and `05/21` at low scores). Months and days are checked. Context words about
 /// birth ("born", "geboren", "DOB", "Geburtsdatum") raise the score of a date of birth.
 public struct DateRecognizer: Recognizer {
     public let name = "DateRecognizer"
@@ -123,8 +129,11 @@ public struct DateRecognizer: Recognizer {
         var index = 0
         while index < text.count {
             guard text.boundaryBefore(index), text.isWord(index), !USSSNRecognizer.joined(text, index - 1) else { index += 1; continue }
-            if let end = text.isDigit(index) ? Self.numericDate(text, index) ?? Self.dayMonthYear(text, index) : Self.monthDayYear(text, index) {
-                findings.append(Finding(entityType: Entity.dateTime, start: index, end: end, score: 0.6, recognizer: name))
+            let found = text.isDigit(index)
+                ? Self.numericDate(text, index).map { ($0, 0.6) } ?? Self.dayMonthYear(text, index).map { ($0, 0.6) } ?? Self.monthYear(text, index)
+                : (Self.monthDayYear(text, index) ?? Self.monthHyphenYear(text, index)).map { ($0, 0.6) }
+            if let (end, score) = found {
+                findings.append(Finding(entityType: Entity.dateTime, start: index, end: end, score: score, recognizer: name))
                 index = end
             } else {
                 index = text.wordEnd(from: index)
@@ -163,8 +172,20 @@ public struct DateRecognizer: Recognizer {
             if end + 5 < text.count, text[end] == UInt8(ascii: "T") || text[end] == UInt8(ascii: " "), number(text, end + 1, maximum: 2).count == 2,
                text[end + 3] == UInt8(ascii: ":"), number(text, end + 4, maximum: 2).count == 2 {
                 end += 6
-                if end + 2 < text.count, text[end] == UInt8(ascii: ":"), number(text, end + 1, maximum: 2).count == 2 { end += 3 }
-                if end < text.count, text[end] == UInt8(ascii: "Z") { end += 1 }
+                if end + 2 < text.count, text[end] == UInt8(ascii: ":"), number(text, end + 1, maximum: 2).count == 2 {
+                    end += 3
+                    // A fraction of a second.
+                    if end + 1 < text.count, text[end] == UInt8(ascii: "."), text.isDigit(end + 1) {
+                        end += 1
+                        while text.isDigit(end) { end += 1 }
+                    }
+                }
+                if end < text.count, text[end] == UInt8(ascii: "Z") {
+                    end += 1
+                } else if end + 5 < text.count, text[end] == UInt8(ascii: "+") || text[end] == UInt8(ascii: "-"), number(text, end + 1, maximum: 2).count == 2,
+                          text[end + 3] == UInt8(ascii: ":"), number(text, end + 4, maximum: 2).count == 2, !text.isWord(end + 6) {
+                    end += 6  // an offset: +02:00
+                }
             }
             return end
         }
@@ -173,11 +194,41 @@ public struct DateRecognizer: Recognizer {
         return valid(day: first.value, month: second.value) || valid(day: second.value, month: first.value) ? end : nil
     }
 
-    /// 24. November 2026, 24 Nov 2026, 3. März 1985, 1st of May 2020.
+    /// 5/2021 and 05/21: a month and a year alone, scored 0.2 and 0.1 as in Presidio (page 5/21
+    /// reads the same).
+    static func monthYear(_ text: UnsafeBufferPointer<UInt8>, _ start: Int) -> (Int, Double)? {
+        let month = number(text, start, maximum: 2)
+        guard month.count > 0, (1...12).contains(month.value), start + month.count < text.count, text[start + month.count] == UInt8(ascii: "/") else { return nil }
+        let year = number(text, start + month.count + 1, maximum: 4)
+        let end = start + month.count + 1 + year.count
+        guard year.count == 4 || year.count == 2, !text.isWord(end), !USSSNRecognizer.joined(text, end) else { return nil }
+        return (end, year.count == 4 ? 0.2 : 0.1)
+    }
+
+    /// MAY-2021, May-21 (Presidio's MMM-yyyy and MMM-yy).
+    static func monthHyphenYear(_ text: UnsafeBufferPointer<UInt8>, _ start: Int) -> Int? {
+        let monthEnd = text.wordEnd(from: start)
+        guard monthEnd - start == 3, months.find(text, start..<monthEnd) != nil, monthEnd < text.count, text[monthEnd] == UInt8(ascii: "-") else { return nil }
+        let year = number(text, monthEnd + 1, maximum: 4)
+        let end = monthEnd + 1 + year.count
+        guard year.count == 4 || year.count == 2, !text.isWord(end) else { return nil }
+        return end
+    }
+
+    /// 24. November 2026, 24 Nov 2026, 3. März 1985, 1st of May 2020; 5-MAY-2021, 21-May.
     static func dayMonthYear(_ text: UnsafeBufferPointer<UInt8>, _ start: Int) -> Int? {
         let day = number(text, start, maximum: 2)
         guard day.count > 0 else { return nil }
         var index = start + day.count
+        // Presidio's dd-MMM-yyyy, dd-MMM-yy and dd-MMM.
+        if index < text.count, text[index] == UInt8(ascii: "-"), text.isLetter(index + 1) {
+            let monthEnd = text.wordEnd(from: index + 1)
+            guard monthEnd - index - 1 == 3, let found = months.find(text, index + 1..<monthEnd), valid(day: day.value, month: Int(found)) else { return nil }
+            guard monthEnd < text.count, text[monthEnd] == UInt8(ascii: "-"), text.isDigit(monthEnd + 1) else { return text.isWord(monthEnd) ? nil : monthEnd }
+            let year = number(text, monthEnd + 1, maximum: 4)
+            guard year.count == 4 || year.count == 2, !text.isWord(monthEnd + 1 + year.count) else { return nil }
+            return monthEnd + 1 + year.count
+        }
         if index < text.count, text[index] == UInt8(ascii: ".") { index += 1 } else if text.matches(Array("st".utf8), at: index) || text.matches(Array("nd".utf8), at: index) || text.matches(Array("rd".utf8), at: index) || text.matches(Array("th".utf8), at: index) { index += 2 }
         guard index < text.count, text[index] == UInt8(ascii: " ") else { return nil }
         index += 1
