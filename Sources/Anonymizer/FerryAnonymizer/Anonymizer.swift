@@ -24,8 +24,11 @@ public struct Anonymizer: Sendable {
         ]
     }
 
-    /// - Parameter environment: where keys named by `key_env` are read.
-    public init(configuration: AnonymizerConfiguration = .init(), environment: [String: String] = [:]) throws(AnonymizerError) {
+    /// - Parameters:
+    ///   - environment: where keys named by `key_env` are read.
+    ///   - extraContext: context words for every recognizer besides its own (Presidio's
+    ///     request-level `context`).
+    public init(configuration: AnonymizerConfiguration = .init(), environment: [String: String] = [:], extraContext: [String] = []) throws(AnonymizerError) {
         guard configuration.scoreThreshold.isFinite, (0...1).contains(configuration.scoreThreshold) else {
             throw .invalidConfiguration("score_threshold \(configuration.scoreThreshold) is not from 0 to 1")
         }
@@ -42,7 +45,7 @@ public struct Anonymizer: Sendable {
             all = all.filter { $0.entities.contains(where: wanted.contains) }
         }
         recognizers = all.map { recognizer in
-            Armed(recognizer: recognizer, context: recognizer.context.map { Array($0.lowercased().utf8) })
+            Armed(recognizer: recognizer, context: (recognizer.context + extraContext).map { Array($0.lowercased().utf8) })
         }
         var operators: [String: Operator] = [:]
         var fallback = Operator.replace(nil)
@@ -70,7 +73,9 @@ public struct Anonymizer: Sendable {
             guard !armed.context.isEmpty else { continue }
             for position in first..<findings.count where findings[position].score < Score.validated {
                 if hasContext(text, findings[position], armed.context) {
-                    findings[position].score = min(Score.validated, max(findings[position].score + Score.contextBoost, Score.contextFloor))
+                    let before = findings[position].score
+                    findings[position].score = min(Score.validated, max(before + Score.contextBoost, Score.contextFloor))
+                    findings[position].contextImprovement = findings[position].score - before
                 }
             }
         }

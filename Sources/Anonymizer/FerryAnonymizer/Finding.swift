@@ -14,13 +14,17 @@ public struct Finding: Sendable, Hashable {
     public var score: Double
     /// The recognizer that found it (shown in explanations and reports).
     public var recognizer: String
+    /// How much a context word nearby raised ``score`` (0 when none did): Presidio's
+    /// `score_context_improvement`.
+    public var contextImprovement: Double
 
-    public init(entityType: String, start: Int, end: Int, score: Double, recognizer: String) {
+    public init(entityType: String, start: Int, end: Int, score: Double, recognizer: String, contextImprovement: Double = 0) {
         self.entityType = entityType
         self.start = start
         self.end = end
         self.score = score
         self.recognizer = recognizer
+        self.contextImprovement = contextImprovement
     }
 
     /// The number of bytes covered.

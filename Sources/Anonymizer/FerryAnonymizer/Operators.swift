@@ -123,7 +123,11 @@ public enum Operator: Sendable {
 
     /// Restores a value made by ``encrypt`` (or by Presidio's `encrypt` with the same key).
     public static func decrypt(_ token: String, keyEnv: String = "FERRY_ANONYMIZE_AES_KEY", environment: [String: String]) throws(AnonymizerError) -> String {
-        let key = try Self.key(keyEnv, environment: environment, for: "decrypt", sizes: [16, 24, 32])
+        try decrypt(token, using: try Self.key(keyEnv, environment: environment, for: "decrypt", sizes: [16, 24, 32]))
+    }
+
+    /// Restores a value made by ``encrypt`` with `key` (16, 24 or 32 bytes).
+    public static func decrypt(_ token: String, using key: SymmetricKey) throws(AnonymizerError) -> String {
         let standard = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         let padded = standard + String(repeating: "=", count: (4 - standard.count % 4) % 4)
         guard let data = Data(base64Encoded: padded), data.count >= 32, data.count % 16 == 0 else {

@@ -89,7 +89,7 @@ struct Admin: ParsableCommand {
         return AdminServer(
             configuration: configuration, dispatcher: dispatcher, schedules: entries, postgresReady: postgresReady,
             resources: [importsResource(postgres), claudeUsageResource(postgres), claudeCallsResource(postgres), anonymizeRunsResource(postgres)],
-            actions: [anonymizeAction(registry: registry, environment: environment.values)], logger: Logger(label: "ferry.admin")
+            actions: [anonymizeAction(registry: registry, environment: environment.values)] + presidioActions, logger: Logger(label: "ferry.admin")
         )
     }
 
@@ -150,6 +150,28 @@ struct Admin: ParsableCommand {
             let result = anonymizer.anonymize(request.text)
             return AnonymizeAnswer(text: result.text, items: result.items, findings: nil)
         }
+    }
+
+    /// Presidio's REST API under `/api/v1/presidio`: `POST analyze`, `anonymize` and
+    /// `deanonymize` with Presidio's request and response JSON (a service built on
+    /// presidio-analyzer and presidio-anonymizer points its base URLs here).
+    static var presidioActions: [AdminAction] {
+        @Sendable func presidio<Answer: Encodable & Sendable>(_ body: [UInt8], _ answer: ([UInt8]) throws(PresidioREST.BadRequest) -> Answer) throws -> Answer {
+            do {
+                return try answer(body)
+            } catch {
+                throw AdminResource.Failure.reply(status: error.status, json: error.json)
+            }
+        }
+        return [
+            AdminAction(name: "presidio/analyze") { body in try presidio(body, PresidioREST.analyze) },
+            AdminAction(name: "presidio/anonymize") { body in try presidio(body, PresidioREST.anonymize) },
+            AdminAction(name: "presidio/deanonymize") { body in try presidio(body, PresidioREST.deanonymize) },
+            AdminAction(name: "presidio/supportedentities", method: .get) { _ in PresidioREST.supportedEntities },
+            AdminAction(name: "presidio/recognizers", method: .get) { _ in PresidioREST.recognizers },
+            AdminAction(name: "presidio/anonymizers", method: .get) { _ in PresidioREST.anonymizers },
+            AdminAction(name: "presidio/deanonymizers", method: .get) { _ in PresidioREST.deanonymizers },
+        ]
     }
 
     struct AnonymizeAnswer: Encodable, Sendable {

@@ -55,20 +55,28 @@ public struct AdminResource: Sendable {
         case badRequest(String)
         /// 503: what the records live in is not configured or not answering.
         case unavailable(String)
+        /// An answer in a contract of its own (another product's error JSON, say): this status
+        /// and this JSON body, as they are.
+        case reply(status: Int, json: [UInt8])
     }
 }
 
 /// An operation that lives outside the admin server — a job family's synchronous check, say —
-/// served as `POST /api/v1/<name>` with a JSON body (at most the server's body limit). The
-/// closure blocks if it must and runs off the server's event loops; it throws
-/// ``AdminResource/Failure`` for a precise 400 or 503.
+/// served as `POST /api/v1/<name>` with a JSON body (at most the server's body limit), or as
+/// `GET /api/v1/<name>` with none. The closure blocks if it must and runs off the server's event
+/// loops; it throws ``AdminResource/Failure`` for a precise 400 or 503 (or a reply of its own).
 public struct AdminAction: Sendable {
     /// The path under `/api/v1`, e.g. `anonymize`.
     public let name: String
+    /// `POST` (the default) or `GET`.
+    public let method: Method
     let perform: @Sendable (_ body: [UInt8]) throws -> any Encodable & Sendable
 
-    public init<Answer: Encodable & Sendable>(name: String, perform: @escaping @Sendable (_ body: [UInt8]) throws -> Answer) {
+    public enum Method: Sendable { case get, post }
+
+    public init<Answer: Encodable & Sendable>(name: String, method: Method = .post, perform: @escaping @Sendable (_ body: [UInt8]) throws -> Answer) {
         self.name = name
+        self.method = method
         self.perform = { try perform($0) }
     }
 }
@@ -107,11 +115,26 @@ struct ResourceRoutes: Sendable {
 
     func registerActions(on api: RouterGroup<BasicRequestContext>) {
         for action in server.actions {
-            api.post(RouterPath(action.name)) { request, _ in
-                let body = try await server.body(of: request)
-                let answer = try await run { try action.perform(body) }
-                return try Self.respond(AnyEncodable(answer))
+            switch action.method {
+            case .post:
+                api.post(RouterPath(action.name)) { request, _ in
+                    let body = try await server.body(of: request)
+                    return try await reply { try await run { try action.perform(body) } }
+                }
+            case .get:
+                api.get(RouterPath(action.name)) { _, _ in
+                    try await reply { try await run { try action.perform([]) } }
+                }
             }
+        }
+    }
+
+    /// The action's answer as JSON, or the reply it chose to fail with.
+    private func reply(_ answer: () async throws -> any Encodable & Sendable) async throws -> Response {
+        do {
+            return try Self.respond(AnyEncodable(try await answer()))
+        } catch AdminResource.Failure.reply(let status, let json) {
+            return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
         }
     }
 
@@ -122,6 +145,7 @@ struct ResourceRoutes: Sendable {
             switch failure {
             case .badRequest(let message): throw AdminError.badRequest(message)
             case .unavailable(let message): throw AdminError.unavailable(message)
+            case .reply: throw failure
             }
         }
     }

@@ -284,6 +284,8 @@ struct Dashboard {
             switch table.rows {
             case .failure(.unavailable(let message)), .failure(.badRequest(let message)):
                 html += "<p class=\"muted\">\(HTML.escape(message))</p>"
+            case .failure(.reply(let status, _)):
+                html += "<p class=\"muted\">The records could not be read (HTTP \(status)).</p>"
             case .success(let rows) where rows.isEmpty:
                 html += "<p class=\"muted\">\(table.before == nil ? "None yet." : "No older records.")</p>"
             case .success(let rows):
