@@ -29,6 +29,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: jobsDirectory, withIntermediateDirectories: true)
         let models = """
               window: 2s
+              burst: 200ms
               request_timeout_s: 1
               poll_interval_s: 0.2
               max_poll_interval_s: 0.5
@@ -171,7 +172,7 @@ import Testing
         do {
             _ = try ClaudeMessage.call(
                 request, call: .init(key: "job:wrong-key", jobID: "wrong-key", batchID: nil, ref: nil, model: "claude-test"), model: model, api: api,
-                budget: WindowBudget(scope: "claude:test-\(UUID().uuidString.prefix(6))", measures: model.budget, keys: keys), timeout: .seconds(5),
+                budget: TokenBudget(scope: "claude:test-\(UUID().uuidString.prefix(6))", measures: model.budget, keys: keys), timeout: .seconds(5),
                 redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL)), db: fixture.pool)
             Issue.record("a wrong key was accepted")
         } catch let error as PermanentJobError {
@@ -183,7 +184,7 @@ import Testing
         #expect(throws: PermanentJobError.self) { try settings.model("claude-unknown") }
     }
 
-    @Test func rateLimitHeadersAlignTheBudgetWithWhatTheAPIHasLeft() throws {
+    @Test func rateLimitHeadersSetTheBudgetToTheAnnouncedLimitAndWhatIsLeft() throws {
         // The account allows 5 requests a minute, and another client has used 3 of them.
         let http = HTTPClient()
         #expect(try http.execute(HTTPRequest(method: "PUT", url: TestEnvironment.httpURL + "/anthropic/stub/limits/\(apiKey)", text: #"{"requests": 5, "window_ms": 60000}"#)).status == 200)
@@ -192,20 +193,25 @@ import Testing
             let other = try api.post("/v1/messages", body: Array(#"{"model": "claude-test", "max_tokens": 8, "messages": [{"role": "user", "content": "other"}]}"#.utf8), timeout: .seconds(5))
             #expect(other.status == 200)
         }
-        // This budget thinks 100 are allowed; the response says 1 is left.
+        // This budget assumes 100 a minute; the response announces 5 and says 1 is left.
         let settings = try ClaudeSettings(["models": ["claude-test": ["requests_per_minute": 100, "input_tokens_per_minute": 100000, "output_tokens_per_minute": 100000]]])
         let model = try settings.model("claude-test")
-        let budget = WindowBudget(scope: "claude:headers-\(UUID().uuidString.prefix(6))", measures: model.budget, keys: keys)
+        let budget = TokenBudget(scope: "claude:headers-\(UUID().uuidString.prefix(6))", measures: model.budget, keys: keys)
         let request = try ClaudeMessage.request(.init(model: "claude-test", messages: [["role": "user", "content": "mine"]]), defaultMaxTokens: 16)
         let pool = RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL))
         let answer = try ClaudeMessage.call(
             request, call: .init(key: "job:headers-\(UUID().uuidString.prefix(6))", jobID: "headers", batchID: nil, ref: nil, model: "claude-test"),
             model: model, api: api, budget: budget, timeout: .seconds(5), redis: pool, db: fixture.pool)
         #expect(answer["content"] != nil)
-        // 100 − 1 left: the budget now counts 99 requests in its window, so one more may go, not 96.
-        #expect(try budget.usage(on: redis).first { $0.measure == "requests" }?.used == 99)
-        guard case .granted = try budget.spend(["requests": 1], on: redis) else { Issue.record("the one request left was refused"); return }
-        guard case .wait = try budget.spend(["requests": 1], on: redis) else { Issue.record("a request past the API's view was granted"); return }
+        // Followed down to 5 a minute (a bucket of 1), holding no more than the 1 left: the next
+        // request waits for the refill of 5 a minute at 95%, not the 100 assumed.
+        let requests = try #require(try budget.state(on: redis).first { $0.measure == "requests" })
+        #expect(requests.limit == 5 && requests.announced && requests.capacity == 1 && requests.level <= 1, "\(requests)")
+        guard case .wait(let retryIn, "requests") = try budget.spend(["requests": 1], on: redis) else { Issue.record("a request past the API's pace was granted"); return }
+        #expect(retryIn > .seconds(1), "\(retryIn)")
+        // The yml's rate: cap is the ceiling the announced limit is followed up to.
+        let capped = ClaudeMessage.budget(for: model, settings: settings, rate: try RateLimit(limit: 3, period: .seconds(60)), keys: keys)
+        #expect(capped.ceilings["requests"] == 3)
     }
 
     @Test func anAnswerIsKeptWhenPostgreSQLFailsSoTheRetryDoesNotPayTwice() throws {
@@ -220,7 +226,7 @@ import Testing
         let unreachable = PostgresConnectionPool(configuration: try PostgresConfiguration(url: "postgres://nobody@127.0.0.1:1/nothing"), capacity: 1)
         #expect(throws: (any Error).self) {
             _ = try ClaudeMessage.call(
-                request, call: call, model: model, api: api, budget: WindowBudget(scope: "claude:kept-\(UUID().uuidString.prefix(6))", measures: model.budget, keys: keys),
+                request, call: call, model: model, api: api, budget: TokenBudget(scope: "claude:kept-\(UUID().uuidString.prefix(6))", measures: model.budget, keys: keys),
                 timeout: .seconds(5), keepKey: keepKey, redis: pool, db: unreachable)
         }
         let text = try #require(try redis.command("GET", .string(keepKey)).string)
@@ -253,6 +259,81 @@ import Testing
         // No 2-s window (the test's "minute") holds more than 10 requests, wherever it starts.
         for (index, time) in times.enumerated() where index + 10 < times.count {
             #expect(times[index + 10] - time >= 2000, "11 requests within \(times[index + 10] - time) ms")
+        }
+    }
+
+    /// The stand-in's log for this test's key: requests it accepted, and 429s.
+    func standInLog() throws -> (accepted: [Int], rejected: Int) {
+        let log = try JSONDecoder().decode(JSONValue.self, from: Data(try HTTPClient().execute(HTTPRequest(url: TestEnvironment.httpURL + "/anthropic/stub/log/\(apiKey)")).body))
+        return ((log["accepted"]?.elements ?? []).compactMap { $0.elements?.first?.int }, log["rejected"]?.int ?? -1)
+    }
+
+    @Test func aFleetFollowsTheAnnouncedLimitUpAndDownWithoutA429Storm() throws {
+        // The API enforces 600 requests a minute as 10 a second (a continuously refilled bucket)
+        // and announces 600; the yml assumes 50 a minute, with the real window of a minute.
+        let directory = NSTemporaryDirectory() + "ferry-claude-paced-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try """
+            queue: claude
+            max_attempts: 3
+            backoff: {base: 100ms, max: 200ms, jitter: 0}
+            rate: {limit: 100000, per: 1m, burst: 1000, key: model}
+            parameters:
+              window: 1m
+              request_timeout_s: 5
+              models:
+                claude-test: {requests_per_minute: 50, input_tokens_per_minute: 10000000, output_tokens_per_minute: 10000000}
+            """.write(toFile: directory + "/claude.message.yml", atomically: true, encoding: .utf8)
+        let http = HTTPClient()
+        func limit(_ requests: Int, keepLog: Bool) throws {
+            let body = #"{"enforce": "bucket", "requests": \#(requests), "window_ms": 60000, "keep_log": \#(keepLog), "drain": \#(keepLog)}"#
+            #expect(try http.execute(HTTPRequest(method: "PUT", url: TestEnvironment.httpURL + "/anthropic/stub/limits/\(apiKey)", text: body)).status == 200)
+        }
+        try limit(600, keepLog: false)
+        let worker = try ChildProcess([
+            TestEnvironment.ferryBinary, "worker", "--queues", "claude", "--processes", "2", "--concurrency", "8", "--jobs-dir", directory,
+        ], environment: [
+            "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": keys.namespace, "DATABASE_URL": databaseURL,
+            "ANTHROPIC_BASE_URL": TestEnvironment.httpURL + "/anthropic", "ANTHROPIC_API_KEY": apiKey, "FERRY_LOG_LEVEL": "warning",
+        ])
+        defer { worker.signal(SIGTERM); worker.waitForExit(timeout: 30) }
+        #expect(try eventually(timeout: 30) { try WorkerRegistry(keys: keys).liveWorkers(on: redis).count == 2 }, "\(worker.output.suffix(2000))")
+
+        // Sustained load: 120 calls queued at once.
+        let first = try (0..<120).map { try message("load \($0)") }
+        for id in first {
+            let done = try #require(try result(id, timeout: 90))
+            #expect(done.status == .succeeded, "\(done)")
+        }
+        let before = try standInLog()
+        #expect(before.accepted.count == 120)
+        // Followed up from 50 to 600 a minute: at 50, 120 calls would take over two minutes; the
+        // budget now holds the announced limit.
+        let budget = ClaudeMessage.budget(for: try ClaudeSettings(["window": "1m", "models": ["claude-test": ["requests_per_minute": 50, "input_tokens_per_minute": 10000000, "output_tokens_per_minute": 10000000]]]).model("claude-test"),
+                                          settings: try ClaudeSettings(["models": [:]]), rate: nil, keys: keys)
+        #expect(try budget.state(on: redis).first?.limit == 600)
+        // Paced as the API refills: at most 2% of the requests answered 429.
+        #expect(Double(before.rejected) <= 0.02 * Double(before.accepted.count + before.rejected), "\(before.rejected) of \(before.accepted.count + before.rejected) answered 429")
+
+        // The API lowers the limit to 240 a minute (4 a second) under load and empties its bucket:
+        // the calls in flight meet 429s until the answers announce it, then the fleet follows it down.
+        let second = try (0..<60).map { try message("lowered \($0)") }
+        Thread.sleep(forTimeInterval: 0.5)
+        try limit(240, keepLog: true)
+        for id in second {
+            let done = try #require(try result(id, timeout: 90))
+            #expect(done.status == .succeeded, "a 429 cost an attempt: \(done)")
+        }
+        let after = try standInLog()
+        #expect(after.accepted.count == 180)
+        #expect(try budget.state(on: redis).first?.limit == 240)
+        // The storm is short: it lasts until the first answers after the change; afterwards the
+        // calls keep to 4 a second.
+        let storm = after.rejected - before.rejected
+        #expect(storm <= 12, "\(storm) requests answered 429 after the limit was lowered")
+        let late = after.accepted.suffix(30)
+        if let firstLate = late.first, let lastLate = late.last {
+            #expect(lastLate - firstLate >= 29 * 1000 / 4 * 9 / 10, "the last 30 calls within \(lastLate - firstLate) ms: faster than 4 a second")
         }
     }
 

@@ -4,7 +4,12 @@
   POST /anthropic/v1/messages/batches           a Message Batch (ends `ended_after_ms` after creation, default 500)
   GET  /anthropic/v1/messages/batches/<id>      the batch's status; results_url once it has ended
   GET  /anthropic/v1/messages/batches/<id>/results   the results, one JSON line per request
-  PUT  /anthropic/stub/limits/<key>             {"requests": N, "input_tokens": T, "window_ms": W}: answer 429 past them
+  PUT  /anthropic/stub/limits/<key>             {"requests": N, "input_tokens": T, "window_ms": W}: answer 429 past them in
+                                                any sliding window of W; with "enforce": "bucket", as the API does:
+                                                token buckets refilled continuously at N (and T) per W, holding
+                                                "burst_ms" (default 1000) of refill — 600 a minute acts as 10 a
+                                                second — and the headers announce N (and T) and what is left;
+                                                "keep_log": true changes limits mid-run ("drain": true empties the buckets)
   GET  /anthropic/stub/log/<key>                {"accepted": [[ms, model, input_tokens], ...], "rejected": n}
 
 The API key must start with "sk-test"; others get 401. The last user message steers the answer:
@@ -25,7 +30,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 LOCK = threading.Lock()
-LIMITS = {}   # key -> {"requests", "input_tokens", "window_ms"}
+LIMITS = {}   # key -> {"requests", "input_tokens", "window_ms", "enforce", "burst_ms"}
+BUCKETS = {}  # key -> {measure: [level, at_ms]} in bucket mode
 LOG = {}      # key -> {"accepted": [(ms, model, input_tokens)], "rejected": n}
 BATCHES = {}  # id -> batch
 SEEN = set()  # texts of "once" directives already answered
@@ -95,8 +101,41 @@ def message_for(body):
     return 200, reply, []
 
 
+def bucket_levels(key, limits, at):
+    """The key's buckets refilled up to `at`: {measure: (level, capacity, rate per ms)}."""
+    window = limits.get("window_ms", 60000)
+    burst = limits.get("burst_ms", 1000)
+    state = BUCKETS.setdefault(key, {})
+    levels = {}
+    for measure in ("requests", "input_tokens"):
+        if measure not in limits:
+            continue
+        rate = limits[measure] / window
+        capacity = max(1.0, limits[measure] * burst / window)
+        level, last = state.get(measure, [capacity, at])
+        level = min(capacity, level + (at - last) * rate)
+        state[measure] = [level, at]
+        levels[measure] = (level, capacity, rate)
+    return levels
+
+
+def bucket_headers(key, limits, at):
+    headers = []
+    with LOCK:
+        levels = bucket_levels(key, limits, at)
+    for measure, (level, capacity, rate) in levels.items():
+        name = measure.replace("_", "-")
+        full = at + int((capacity - level) / rate) if level < capacity else at
+        headers += [("anthropic-ratelimit-%s-limit" % name, str(limits[measure])),
+                    ("anthropic-ratelimit-%s-remaining" % name, str(max(0, int(level)))),
+                    ("anthropic-ratelimit-%s-reset" % name, rfc3339(full))]
+    return headers
+
+
 def rate_headers(key, at):
     limits = LIMITS.get(key)
+    if limits and limits.get("enforce") == "bucket":
+        return bucket_headers(key, limits, at)
     if not limits:
         # No limits set for this key: headers as the API sends them, with room to spare.
         return [("anthropic-ratelimit-requests-limit", "1000000"), ("anthropic-ratelimit-requests-remaining", "999999"),
@@ -120,7 +159,15 @@ def admit(key, model, tokens):
     with LOCK:
         log = LOG.setdefault(key, {"accepted": [], "rejected": 0})
         limits = LIMITS.get(key)
-        if limits:
+        if limits and limits.get("enforce") == "bucket":
+            levels = bucket_levels(key, limits, at)
+            wants = {"requests": 1, "input_tokens": tokens}
+            if any(levels[m][0] < wants[m] for m in levels):
+                log["rejected"] += 1
+                return False, at
+            for measure in levels:
+                BUCKETS[key][measure][0] -= wants[measure]
+        elif limits:
             window = limits.get("window_ms", 60000)
             recent = [entry for entry in log["accepted"] if entry[0] > at - window]
             over = len(recent) + 1 > limits.get("requests", 1 << 30) or \
@@ -136,8 +183,18 @@ def handle(handler, method, parts, body):
     """Serves /anthropic/...; `parts` are the path segments after 'anthropic'."""
     if parts[:2] == ["stub", "limits"] and len(parts) == 3 and method == "PUT":
         with LOCK:
-            LIMITS[parts[2]] = json.loads(body or b"{}")
-            LOG.pop(parts[2], None)
+            new = json.loads(body or b"{}")
+            if new.get("keep_log"):
+                # A limit changed mid-run: the log goes on, the buckets keep what they hold (at most the new size).
+                old = BUCKETS.get(parts[2], {})
+                for measure, (level, at) in list(old.items()):
+                    if measure in new:
+                        size = max(1.0, new[measure] * new.get("burst_ms", 1000) / new.get("window_ms", 60000))
+                        old[measure] = [0.0 if new.get("drain") else min(level, size), at]
+            else:
+                LOG.pop(parts[2], None)
+                BUCKETS.pop(parts[2], None)
+            LIMITS[parts[2]] = new
         return handler._send(200, b"{}", "application/json")
     if parts[:2] == ["stub", "log"] and len(parts) == 3:
         with LOCK:

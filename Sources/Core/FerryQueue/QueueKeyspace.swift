@@ -65,7 +65,7 @@ public struct QueueKeyspace: Sendable, Equatable {
     public func granted(_ queue: String) -> String { "\(namespace):{\(queue)}:granted:" }
     /// The prefix of every key of the rate limiter of job type `type`.
     public func limiter(_ type: String) -> String { "\(namespace):{limit:\(type)}:" }
-    /// The prefix of every key of the ``WindowBudget`` of `scope`.
+    /// The prefix of every key of the ``TokenBudget`` of `scope`.
     public func budget(_ scope: String) -> String { "\(namespace):{budget:\(scope)}:" }
     public var limiters: String { "\(namespace):limiters" }
     /// Job outcomes per type in one minute (`bucket`: Unix minutes) or hour (Unix hours): a hash.

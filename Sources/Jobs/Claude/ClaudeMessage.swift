@@ -14,11 +14,13 @@ import FerrySupport
 ///  "system": "You are terse.", "messages": [{"role": "user", "content": "Summarize …"}]}
 /// ```
 ///
-/// Before the call it spends, from the model's ``WindowBudget``, one request, the estimated
-/// input tokens and `max_tokens` output tokens — all three or none; afterwards the estimates are
-/// replaced by the response's `usage`, and the `anthropic-ratelimit-*` headers align the budget
-/// with what the API says is left. Short of budget, or answered 429, the job is put back without
-/// spending an attempt and the model is held across the fleet until tokens free up (or
+/// Before the call it spends, from the model's ``TokenBudget`` (token buckets shared by the
+/// fleet, refilled continuously as the API refills its own), one request, the estimated input
+/// tokens and `max_tokens` output tokens — all three or none; afterwards the estimates are
+/// replaced by the response's `usage`, and the `anthropic-ratelimit-*` headers set the budget to
+/// the limits the API announces (up or down; the `rate:` cap stays the ceiling for requests) and
+/// to what it says is left. Short of budget, or answered 429, the job is put back without
+/// spending an attempt and the model is held across the fleet until tokens refill (or
 /// `retry-after`). 529, 5xx, timeouts and malformed replies are retried with backoff; 400, 404,
 /// 413 go dead with the API's error type and message; 401 and 403 go dead asking to check the key.
 public struct ClaudeMessage: JobHandler {
@@ -65,10 +67,20 @@ public struct ClaudeMessage: JobHandler {
             _ = try? context.dispatcher.redis.withConnection { try $0.command("DEL", .string(keepKey)) }
             return
         }
-        let budget = WindowBudget(scope: "claude:\(model.name)", measures: model.budget, keys: context.dispatcher.keys)
+        let budget = Self.budget(for: model, settings: settings, rate: context.settings.rate, keys: context.dispatcher.keys)
         try context.setResult(try Self.call(
             request, call: call, model: model, api: api, budget: budget, timeout: settings.requestTimeout, keepKey: keepKey,
             redis: context.dispatcher.redis, db: pool))
+    }
+
+    /// The model's budget; the `rate:` cap (its limit per period, scaled to the window) is the
+    /// most requests it follows the API's announced limit up to.
+    static func budget(for model: ClaudeSettings.Model, settings: ClaudeSettings, rate: RateLimit?, keys: QueueKeyspace) -> TokenBudget {
+        var ceilings: [String: Int64] = [:]
+        if let rate, let window = model.budget.first?.windowMS, rate.periodMS > 0 {
+            ceilings["requests"] = max(1, Int64((Double(rate.limit) * Double(window) / Double(rate.periodMS)).rounded(.down)))
+        }
+        return TokenBudget(scope: "claude:\(model.name)", measures: model.budget, pacing: settings.pacing, ceilings: ceilings, keys: keys)
     }
 
     /// A validated request body and its estimated input tokens.
@@ -118,15 +130,15 @@ public struct ClaudeMessage: JobHandler {
     /// Connections are taken from the pools only around each Redis or PostgreSQL step, never
     /// across the call: hundreds of calls in flight need no more connections than are in use.
     static func call(
-        _ request: Request, call: ClaudeCalls.Call, model: ClaudeSettings.Model, api: MessagesAPI, budget: WindowBudget, timeout: Duration,
+        _ request: Request, call: ClaudeCalls.Call, model: ClaudeSettings.Model, api: MessagesAPI, budget: TokenBudget, timeout: Duration,
         keepKey: String? = nil, redis: RedisConnectionPool, db: PostgresConnectionPool
     ) throws -> JSONValue {
-        let reservation: WindowBudget.Reservation
+        let reservation: TokenBudget.Reservation
         let asked: [String: Int64] = ["requests": 1, "input_tokens": request.estimatedInputTokens, "output_tokens": Int64(request.maxTokens)]
         switch try redis.withConnection({ try budget.spend(asked, on: $0) }) {
         case .granted(let granted): reservation = granted
         case .wait(let retryIn, let measure):
-            throw RateLimited(retryAfter: retryIn, reason: "\(model.name): \(measure.replacingOccurrences(of: "_", with: " ")) per window used up")
+            throw RateLimited(retryAfter: retryIn, reason: "\(model.name): waiting for \(measure.replacingOccurrences(of: "_", with: " ")) to refill")
         case .tooLarge(let measure, let amount, let limit):
             throw PermanentJobError("the request needs \(amount) \(measure.replacingOccurrences(of: "_", with: " ")), more than \(model.name) allows in a window (\(limit)); lower max_tokens or raise the limit")
         }
@@ -146,7 +158,7 @@ public struct ClaudeMessage: JobHandler {
         let views = rateLimitHeaders(response.headers)
         if !views.isEmpty {
             try redis.withConnection { connection in
-                for (measure, remaining, resetsAt) in views { try budget.sync(measure, remaining: remaining, resetsAt: resetsAt, on: connection) }
+                for (measure, remaining, limit) in views { try budget.sync(measure, remaining: remaining, limit: limit, on: connection) }
             }
         }
         let requestID = response.headers["request-id"].map { String($0.prefix(200)) }

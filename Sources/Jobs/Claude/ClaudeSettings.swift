@@ -8,7 +8,9 @@ import FerrySupport
 ///
 /// ```yaml
 /// parameters:
-///   window: 1m                    # the limits' window (the API's is a minute; 2% or 0.2 s is added as margin)
+///   window: 1m                    # the limits' window (the API's is a minute)
+///   pace: 0.95                    # the share of a limit the budget refills at
+///   burst: 1s                     # the most let out at once, as the time the limit takes to refill it
 ///   request_timeout_s: 120
 ///   default_max_tokens: 1024
 ///   models:
@@ -21,7 +23,8 @@ import FerrySupport
 struct ClaudeSettings: Sendable {
     struct Model: Sendable {
         var name: String
-        var budget: [WindowBudget.Measure]
+        /// The limits assumed until the API announces its own.
+        var budget: [TokenBudget.Measure]
         /// USD per million tokens, as written (kept as text: cost is computed as `numeric` in PostgreSQL).
         var price: Price
     }
@@ -39,6 +42,7 @@ struct ClaudeSettings: Sendable {
     var maxPollInterval: Duration
     /// The longest one call to the API may take.
     var requestTimeout: Duration
+    var pacing: TokenBudget.Pacing
 
     /// The measures, in the order every budget of these jobs lists them.
     static let measureNames = ["requests", "input_tokens", "output_tokens"]
@@ -63,16 +67,23 @@ struct ClaudeSettings: Sendable {
             throw PermanentJobError("parameters.request_timeout_s must be from 0.1 to 3600")
         }
         requestTimeout = timeout
-        // Room for the time between spending the budget and the request reaching the API, so
-        // that the API's own window never sees more than the limit.
-        let margin = Duration.milliseconds(max(200, min(window.wholeMilliseconds, 86_400_000) / 50))
+        do {
+            var burst = Duration.seconds(1)
+            if let text = parameters["burst"]?.string {
+                guard let duration = JobSettingsFile.parseDuration(text) else { throw PermanentJobError("parameters.burst: '\(text.prefix(40))' is not a duration like 1s") }
+                burst = duration
+            }
+            pacing = try TokenBudget.Pacing(pace: parameters["pace"]?.double ?? 0.95, burst: burst)
+        } catch let error as RateLimit.Invalid {
+            throw PermanentJobError("parameters: \(error.description)")
+        }
         var models: [String: Model] = [:]
         for (name, value) in parameters["models"]?.object ?? [:] {
-            var measures: [WindowBudget.Measure] = []
+            var measures: [TokenBudget.Measure] = []
             for (measure, key) in zip(Self.measureNames, ["requests_per_minute", "input_tokens_per_minute", "output_tokens_per_minute"]) {
                 guard let limit = value[key]?.int else { throw PermanentJobError("parameters.models.\(name).\(key) is required (a whole number)") }
                 do {
-                    measures.append(try WindowBudget.Measure(measure, limit: Int64(limit), window: window + margin))
+                    measures.append(try TokenBudget.Measure(measure, limit: Int64(limit), window: window))
                 } catch {
                     throw PermanentJobError("parameters.models.\(name).\(key): \(error)")
                 }

@@ -97,15 +97,18 @@ enum ClaudeAPIError: Error, CustomStringConvertible {
     }
 }
 
-/// The `anthropic-ratelimit-<measure>-remaining` / `-reset` headers of a response, by measure
-/// name (`requests`, `input_tokens`, `output_tokens`).
-func rateLimitHeaders(_ headers: HTTPHeaders) -> [(measure: String, remaining: Int64, resetsAt: Date)] {
-    var found: [(String, Int64, Date)] = []
+/// The `anthropic-ratelimit-<measure>-remaining` and `-limit` headers of a response, by measure
+/// name (`requests`, `input_tokens`, `output_tokens`): what the API has left, and the limit it
+/// announces for the organisation.
+func rateLimitHeaders(_ headers: HTTPHeaders) -> [(measure: String, remaining: Int64?, limit: Int64?)] {
+    var found: [(String, Int64?, Int64?)] = []
     for (header, measure) in [("requests", "requests"), ("input-tokens", "input_tokens"), ("output-tokens", "output_tokens")] {
-        guard let remaining = headers["anthropic-ratelimit-\(header)-remaining"].flatMap({ Int64($0) }), remaining >= 0,
-              let resetText = headers["anthropic-ratelimit-\(header)-reset"],
-              let reset = Timestamp.parse(resetText) else { continue }
-        found.append((measure, remaining, reset))
+        // Numbers from outside: whole, not negative, at most 10^12 (else not read).
+        func number(_ name: String) -> Int64? {
+            headers["anthropic-ratelimit-\(header)-\(name)"].flatMap { Int64($0.trimmingCharacters(in: .whitespaces)) }.flatMap { (0...1_000_000_000_000).contains($0) ? $0 : nil }
+        }
+        let remaining = number("remaining"), limit = number("limit").flatMap { $0 > 0 ? $0 : nil }
+        if remaining != nil || limit != nil { found.append((measure, remaining, limit)) }
     }
     return found
 }
