@@ -1,3 +1,5 @@
+import FerrySupport
+
 /// A date and time layout in the notation of Unicode/Java date patterns, parsed by hand: a million
 /// rows cannot afford a DateFormatter each.
 ///
@@ -164,10 +166,10 @@ struct DateFormat: Sendable {
         var zone = fields.zone
         if let offset = fields.offsetMinutes, offset != 0 {
             // Local time minus the offset is UTC.
-            var minutes = Self.daysFromCivil(year, month, day) * 1440 + hour * 60 + minute - offset
+            var minutes = Timestamp.daysFromCivil(year, month, day) * 1440 + hour * 60 + minute - offset
             let dayNumber = minutes >= 0 ? minutes / 1440 : (minutes - 1439) / 1440
             minutes -= dayNumber * 1440
-            (year, month, day) = Self.civil(fromDays: dayNumber)
+            (year, month, day) = Timestamp.civil(fromDays: dayNumber)
             (hour, minute) = (minutes / 60, minutes % 60)
             guard (1970...9999).contains(year) else { return nil }
         }
@@ -326,27 +328,5 @@ struct DateFormat: Sendable {
     static func days(inMonth month: Int, of year: Int) -> Int {
         let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
         return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
-    }
-
-    /// Days since 1970-01-01 (Howard Hinnant's algorithm).
-    static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }

@@ -152,15 +152,5 @@ struct WallTime {
     /// Days since 1970-01-01 of a proleptic Gregorian date (``Timestamp/daysFromCivil(_:_:_:)``).
     static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int { Timestamp.daysFromCivil(year, month, day) }
 
-    static func civil(fromDays days: Int) -> (Int, Int, Int) {
-        let z = days + 719468
-        let era = (z >= 0 ? z : z - 146096) / 146097
-        let dayOfEra = z - era * 146097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
+    static func civil(fromDays days: Int) -> (Int, Int, Int) { Timestamp.civil(fromDays: days) }
 }
