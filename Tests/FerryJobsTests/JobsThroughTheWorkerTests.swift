@@ -33,5 +33,19 @@ import Testing
         #expect(try fixture.int("SELECT count(*)::int FROM stories") == 0)
         #expect(try fixture.int("SELECT count(*)::int FROM token_ledger") == 100)
         #expect(try fixture.int("SELECT count(*)::int FROM rollup_watermarks") == 1)
+
+        // A trade import for a user that does not exist: the foreign key says so, and retrying
+        // cannot mend it — dead after its first attempt, with PostgreSQL's reason.
+        let root = NSTemporaryDirectory() + "ferry-fk-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try "symbol,side,quantity,entry_price,opened_at\nAAPL,buy,1,2,2026-01-02T10:00:00Z\n".write(toFile: root + "/t.csv", atomically: true, encoding: .utf8)
+        let keys = QueueKeyspace(namespace: namespace)
+        let id = try dispatcher.enqueue(.init(type: "trades.import", args: ["user_id": 4242, "source": "t.csv"], options: .init(queue: "imports")))
+        let importer = try ChildProcess([TestEnvironment.ferryBinary, "worker", "--queues", "imports"], environment: environment.merging(["FERRY_IMPORT_ROOT": root]) { $1 })
+        defer { importer.signal(SIGTERM); importer.waitForExit(timeout: 30) }
+        #expect(try eventually(timeout: 30) { try DeadSet(keys: keys).page(queue: "imports", offset: 0, limit: 1, on: redis).total == 1 }, "\(importer.output.suffix(2000))")
+        let dead = try #require(try DeadSet(keys: keys).page(queue: "imports", offset: 0, limit: 1, on: redis).jobs.first)
+        #expect(dead.id == id && dead.job?.attempt == 1, "retried: \(String(describing: dead.job?.attempt)) attempts")
+        #expect(dead.error.type == "PostgresError" && dead.error.message.contains("23503") && dead.error.message.contains("4242"), "\(dead.error)")
     }
 }

@@ -129,6 +129,36 @@ import Testing
         #expect(try connection.query("SELECT 1 AS one").first?.decode("one", as: Int.self) == 1)
     }
 
+    /// What retrying cannot mend is permanent, by SQLSTATE class; what a later attempt may pass is not.
+    @Test func errorsSayWhetherRetryingCanMendThem() throws {
+        func failure(_ sql: String) -> PostgresError? {
+            do { try connection.query(sql); return nil } catch { return error }
+        }
+        try connection.query("CREATE TEMP TABLE parent (id int PRIMARY KEY)")
+        try connection.query("CREATE TEMP TABLE child (id int PRIMARY KEY, parent int REFERENCES parent (id), n int CHECK (n > 0))")
+        try connection.query("INSERT INTO parent VALUES (1)")
+        try connection.query("INSERT INTO child VALUES (1, 1, 1)")
+        for (sql, state) in [
+            ("INSERT INTO child VALUES (2, 42, 1)", "23503"), ("INSERT INTO child VALUES (1, 1, 1)", "23505"), ("INSERT INTO child VALUES (3, 1, 0)", "23514"),
+            ("SELECT 1 / 0", "22012"), ("SELECT 'x'::int", "22P02"), ("SELECT * FROM no_such_table", "42P01"), ("SELEC 1", "42601"),
+        ] {
+            let error = try #require(failure(sql), "\(sql) did not fail")
+            #expect(error.sqlState == state && error.isPermanent, "\(sql): \(error)")
+        }
+        // A serialization failure or deadlock, a lost or refused connection: a later attempt may pass.
+        let transient = PostgresServerError(sqlState: "40001", severity: "ERROR", message: "could not serialize access")
+        #expect(!PostgresError.server(transient).isPermanent)
+        #expect(!PostgresError.server(PostgresServerError(sqlState: "40P01", severity: "ERROR", message: "deadlock detected")).isPermanent)
+        #expect(!PostgresError.server(PostgresServerError(sqlState: "57014", severity: "ERROR", message: "canceling statement due to statement timeout")).isPermanent)
+        #expect(!PostgresError.connectionLost(endpoint: "db:5432", reason: "reset").isPermanent)
+        do {
+            _ = try PostgresConnection(url: "postgres://nobody@127.0.0.1:1/nothing")
+            Issue.record("connected to nothing")
+        } catch {
+            #expect(!error.isPermanent, "\(error)")
+        }
+    }
+
     @Test func transactionsCommitOrRollBack() throws {
         try connection.query("CREATE TEMP TABLE ledger (n int)")
         try connection.transaction { try $0.query("INSERT INTO ledger VALUES (1)") }

@@ -1,3 +1,5 @@
+public import FerrySupport
+
 /// An error reported by the PostgreSQL server, with the fields libpq exposes.
 public struct PostgresServerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The five-character SQLSTATE code, such as `23505` (unique violation) or `42P01` (no such table).
@@ -9,6 +11,20 @@ public struct PostgresServerError: Error, Sendable, Equatable, CustomStringConve
     public var constraint: String?
     public var table: String?
     public var column: String?
+
+    public init(
+        sqlState: String, severity: String, message: String, detail: String? = nil, hint: String? = nil, constraint: String? = nil,
+        table: String? = nil, column: String? = nil
+    ) {
+        self.sqlState = sqlState
+        self.severity = severity
+        self.message = message
+        self.detail = detail
+        self.hint = hint
+        self.constraint = constraint
+        self.table = table
+        self.column = column
+    }
 
     public var description: String {
         var text = "\(severity) \(sqlState): \(message)"
@@ -65,12 +81,32 @@ public enum PostgresError: Error, Sendable, Equatable, CustomStringConvertible {
         return nil
     }
 
+    /// SQLSTATE classes no retry can mend: cardinality (21), data exceptions (22), integrity
+    /// constraints (23), dependent privileges (2B), invalid schema names (3F), syntax errors and
+    /// access rules (42), check options (44), unsupported features (0A). Serialization failures
+    /// and deadlocks (40), resources (53), operator intervention and timeouts (57), system errors
+    /// (58), connections (08) and locks not available (55) may pass on a later attempt.
+    static let permanentClasses: Set<Substring> = ["21", "22", "23", "2B", "3F", "42", "44", "0A"]
+
     /// True when the connection itself is gone, so a new attempt may succeed.
     public var isConnectionError: Bool {
         switch self {
         case .connectionFailed, .connectionLost: return true
         case .server(let error): return error.sqlState.hasPrefix("08") || error.sqlState == "57P01"
         default: return false
+        }
+    }
+}
+
+extension PostgresError: RetryAwareError {
+    /// Statements the server refused for what they are (see ``permanentClasses``), values that
+    /// cannot be decoded, columns that are not there, and URLs that cannot be read: no later
+    /// attempt mends them.
+    public var isPermanent: Bool {
+        switch self {
+        case .server(let error): return Self.permanentClasses.contains(error.sqlState.prefix(2))
+        case .invalidURL, .decoding, .missingColumn: return true
+        case .connectionFailed, .connectionLost, .transactionRolledBack, .copyFailed: return false
         }
     }
 }

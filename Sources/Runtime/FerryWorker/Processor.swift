@@ -202,6 +202,9 @@ struct Processor: Sendable {
             return ("RateLimited", error.description, false)
         case let error as MissingService:
             return ("MissingService", error.description, false)
+        case let error as any RetryAwareError where error.isPermanent:
+            // Retrying cannot mend it (an integrity violation, say): dead at once, with its reason.
+            return (String(describing: Swift.type(of: error)), String(describing: error), true)
         default:
             if context.isCancelled {
                 return ("Timeout", "exceeded its \(timeout) timeout and then failed: \(error)", false)
