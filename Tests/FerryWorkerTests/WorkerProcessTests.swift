@@ -88,6 +88,20 @@ import Testing
         #expect(stopped, "the orphaned worker \(pid) still runs")
     }
 
+    @Test func aChildWhoseSupervisorDiedBeforeItBeganStops() throws {
+        // The supervisor was killed between spawning the child and the child's first look at its
+        // parent (the `ferry up` SIGKILL test left such a worker running): the child was told its
+        // supervisor's pid, finds another parent from the start, and stops — Redis answering or not.
+        let supervisor = try ChildProcess(["/bin/sleep", "0"])
+        _ = supervisor.waitForExit(timeout: 10)
+        let worker = try ChildProcess([
+            TestEnvironment.ferryBinary, "worker", "--child", "--worker-id", "orphan-at-birth", "--concurrency", "1", "--supervisor-pid", "\(supervisor.pid)",
+        ], environment: ["FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace])
+        defer { worker.signal(SIGKILL); _ = worker.waitForExit(timeout: 10) }
+        #expect(worker.waitForExit(timeout: 60) != nil, "a worker whose supervisor was gone before it began still runs:\n\(worker.output.suffix(2000))")
+        #expect(worker.output.contains("the supervisor is gone"), "\(worker.output.suffix(2000))")
+    }
+
     @Test func workersReconnectWhenRedisRestarts() throws {
         let server = try PrivateRedisServer(extraArguments: ["--appendonly", "yes", "--appendfsync", "always"])
         let connection = try RedisConnection(url: server.url)

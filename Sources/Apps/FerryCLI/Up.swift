@@ -127,7 +127,7 @@ struct Up: ParsableCommand {
             "worker", "--concurrency", "\(concurrency)", "--queues", queues, "--shutdown-timeout", "\(shutdownTimeout)", "--jobs-dir", jobsDir,
         ]
         let pool = WorkerPool(
-            processes: processes, childCommand: { worker in [executable] + workerArguments + ["--child", "--worker-id", worker] },
+            processes: processes, childCommand: { worker in [executable] + workerArguments + ["--child", "--worker-id", worker, "--supervisor-pid", String(getpid())] },
             keys: environment.keys, redis: try environment.redisConfiguration(), crashLimit: 3,
             shutdownTimeout: Duration(checkedSeconds: shutdownTimeout) ?? .seconds(25), logger: Logger(label: "ferry.supervisor")
         )

@@ -60,6 +60,11 @@ struct Worker: ParsableCommand {
     @Option(help: .hidden)
     var workerID: String?
 
+    /// The supervisor that started this child: a child that finds another parent (its
+    /// supervisor died, even before the child began) stops.
+    @Option(name: .customLong("supervisor-pid"), help: .hidden)
+    var supervisorPID: Int32?
+
     func validate() throws {
         guard processes >= 1, processes <= 256 else { throw ValidationError("--processes must be between 1 and 256") }
         guard concurrency >= 1, concurrency <= 1000 else { throw ValidationError("--concurrency must be between 1 and 1000") }
@@ -91,7 +96,7 @@ struct Worker: ParsableCommand {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let arguments = Array(CommandLine.arguments.dropFirst())
         let supervisor = WorkerPool(
-            processes: processes, childCommand: { worker in [executable] + arguments + ["--child", "--worker-id", worker] },
+            processes: processes, childCommand: { worker in [executable] + arguments + ["--child", "--worker-id", worker, "--supervisor-pid", String(getpid())] },
             keys: environment.keys, redis: try environment.redisConfiguration(), crashLimit: crashLimit,
             shutdownTimeout: Self.duration(shutdownTimeout), logger: logger
         ).supervisor
@@ -117,7 +122,7 @@ struct Worker: ParsableCommand {
             queues: try QueueSelection(parsing: queues, strict: strict), concurrency: concurrency, prefetch: prefetch,
             shutdownTimeout: Self.duration(shutdownTimeout), heartbeatInterval: Self.duration(heartbeat),
             heartbeatTTL: Self.duration(heartbeatTTL), crashLimit: crashLimit, timeoutGrace: Self.duration(timeoutGrace),
-            stopWhenOrphaned: child
+            stopWhenOrphaned: child, supervisorPID: child ? supervisorPID : nil
         )
         let process = WorkerProcess(
             options: options, keys: environment.keys, redis: redisConfiguration, registry: registry, services: services, logger: logger,

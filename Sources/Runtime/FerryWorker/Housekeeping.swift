@@ -14,7 +14,7 @@ struct Housekeeping {
     /// queues, retrying until Redis answers (or the process is stopped).
     func announce() {
         var delay = 0.1
-        let parent = getppid()
+        let parent = options.supervisorPID ?? getppid()
         while !process.isStopping {
             // A child whose supervisor died while Redis was unreachable must not wait forever.
             if options.stopWhenOrphaned, getppid() != parent {
@@ -46,7 +46,7 @@ struct Housekeeping {
         // Recover others only after a full TTL of talking to Redis without a break: after an
         // outage every heartbeat is stale, including those of workers that are alive and well.
         var recoveryAllowedAt = clock.now + options.heartbeatTTL
-        let parent = getppid()
+        let parent = options.supervisorPID ?? getppid()
 
         while true {
             if options.stopWhenOrphaned, getppid() != parent, !process.isStopping {

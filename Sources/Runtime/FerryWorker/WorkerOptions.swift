@@ -24,12 +24,16 @@ public struct WorkerOptions: Sendable {
     /// Stop (draining as on SIGTERM) when the parent process goes away: set for the processes a
     /// ``Supervisor`` starts, so that a supervisor killed outright leaves no worker behind.
     public var stopWhenOrphaned: Bool
+    /// The supervisor's process id, as it passed it: with ``stopWhenOrphaned``, a parent other
+    /// than this one means the supervisor is gone — even when it died before this process began
+    /// (then the parent seen at start is already another).
+    public var supervisorPID: Int32?
 
     public init(
         queues: QueueSelection, concurrency: Int = 10, prefetch: Int = 64, shutdownTimeout: Duration = .seconds(25),
         heartbeatInterval: Duration = .seconds(5), heartbeatTTL: Duration = .seconds(30), crashLimit: Int = 3,
         pollInterval: Duration = .seconds(1), timeoutGrace: Duration = .seconds(10), deadSet: DeadSetPolicy = DeadSetPolicy(),
-        stopWhenOrphaned: Bool = false
+        stopWhenOrphaned: Bool = false, supervisorPID: Int32? = nil
     ) {
         self.queues = queues
         self.concurrency = concurrency
@@ -42,5 +46,6 @@ public struct WorkerOptions: Sendable {
         self.timeoutGrace = timeoutGrace
         self.deadSet = deadSet
         self.stopWhenOrphaned = stopWhenOrphaned
+        self.supervisorPID = supervisorPID
     }
 }
