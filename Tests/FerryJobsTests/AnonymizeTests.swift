@@ -180,9 +180,10 @@ import Testing
     @Test func aChunkWaitsForAnotherWriterOfItAndAnEmptySourceStillReports() throws {
         try fixture.db.query("CREATE TABLE notes (id bigint PRIMARY KEY, body text)")
         try fixture.db.query("INSERT INTO notes SELECT g, 'Mail an user' || g || '@example.com' FROM generate_series(1, 50) g")
-        // Another writer holds chunk 0 of run 1 (the schema is this test's own: the first run is 1).
+        // Another writer holds chunk 0 of run 1 (the schema is this test's own: the first run is 1;
+        // the lock names the schema, so other tests' run 1 does not share it).
         let other = try fixture.connection()
-        #expect(try other.query("SELECT pg_try_advisory_lock(1, 0) AS locked").first?.decode("locked", as: Bool.self) == true)
+        #expect(try other.query("SELECT pg_try_advisory_lock(\(AnonymizeChunk.lockKey), 0) AS locked", [Int64(1)]).first?.decode("locked", as: Bool.self) == true)
         _ = try enqueue(#"{"source": {"table": "notes", "key": "id", "columns": ["body"]}, "target": {"in_place": true}, "config": {}}"#)
         let process = try worker()
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
@@ -190,7 +191,7 @@ import Testing
         Thread.sleep(forTimeInterval: 3)
         #expect(try fixture.int("SELECT count(*)::int FROM anonymize_chunks WHERE done") == 0)
         #expect(try fixture.int("SELECT count(*)::int FROM notes WHERE body LIKE '%<EMAIL_ADDRESS>%'") == 0)
-        try other.query("SELECT pg_advisory_unlock(1, 0)")
+        try other.query("SELECT pg_advisory_unlock(\(AnonymizeChunk.lockKey), 0)", [Int64(1)])
         #expect(try runStatus() == "succeeded", "\(process.output.suffix(2000))")
         #expect(try fixture.int("SELECT count(*)::int FROM notes WHERE body = 'Mail an <EMAIL_ADDRESS>'") == 50)
         // A chunk row someone rewrote with absurd numbers: the chunk goes dead saying so, the worker lives.

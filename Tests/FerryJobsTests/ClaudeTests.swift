@@ -184,6 +184,19 @@ import Testing
         #expect(throws: PermanentJobError.self) { try settings.model("claude-unknown") }
     }
 
+    @Test func pacingSettingsAreCheckedWhenRead() throws {
+        let model: JSONValue = ["claude-test": ["requests_per_minute": 60, "input_tokens_per_minute": 1000, "output_tokens_per_minute": 1000]]
+        #expect(try ClaudeSettings(["models": model]).pacing == .standard)
+        let set = try ClaudeSettings(["pace": 0.8, "burst": "250ms", "models": model]).pacing
+        #expect(set.pace == 0.8 && set.burstMS == 250)
+        #expect(try ClaudeSettings(["burst": 2, "models": model]).pacing.burstMS == 2000)
+        for bad: JSONValue in [["pace": "fast"], ["pace": 0.2], ["pace": 1.5], ["burst": "soon"], ["burst": -1]] {
+            guard case .object(var parameters) = bad else { continue }
+            parameters["models"] = model
+            #expect(throws: PermanentJobError.self, "\(bad)") { try ClaudeSettings(.object(parameters)) }
+        }
+    }
+
     @Test func rateLimitHeadersSetTheBudgetToTheAnnouncedLimitAndWhatIsLeft() throws {
         // The account allows 5 requests a minute, and another client has used 3 of them.
         let http = HTTPClient()

@@ -12,6 +12,10 @@ import Foundation
 /// its last written page, so even in-place anonymization never runs twice over a row. A file
 /// chunk reads its byte range and writes its own part file (replaced whole if it runs again).
 public struct AnonymizeChunk: JobHandler {
+    /// The first key of a chunk's advisory lock, for run `$1`: the run named with the schema it
+    /// lives in (hashed to the lock's 32 bits); the chunk number is the second key.
+    static let lockKey = "hashtext(current_schema() || '.anonymize_runs/' || $1::bigint)"
+
     public static let type = "anonymize.chunk"
     public static let defaultSettings = JobSettings(queue: "anonymize", maxAttempts: 5, timeout: .seconds(3600))
 
@@ -63,12 +67,14 @@ public struct AnonymizeChunk: JobHandler {
             // One runner per chunk: a session lock (released below, or with the connection), then
             // the done flag read again under it. A second job for the chunk (a batch enqueued twice,
             // a worker presumed dead that still runs) waits for the first and then finds it done.
-            let lockKeys: [any PostgresEncodable] = [Int32(truncatingIfNeeded: arguments.runID % Int64(Int32.max)), Int32(truncatingIfNeeded: arguments.chunk)]
-            while try db.query("SELECT pg_try_advisory_lock($1::int, $2::int) AS locked", lockKeys).first?.decode("locked", as: Bool.self) != true {
+            // Advisory locks are the database's, not the schema's: the run is named with its schema
+            // (Self.lockKey), so deployments sharing a database never wait on each other's chunks.
+            let lockKeys: [any PostgresEncodable] = [arguments.runID, Int32(truncatingIfNeeded: arguments.chunk)]
+            while try db.query("SELECT pg_try_advisory_lock(\(Self.lockKey), $2::int) AS locked", lockKeys).first?.decode("locked", as: Bool.self) != true {
                 context.reportProgress(done: 0, message: "waiting for another job writing this chunk")
                 try context.sleep(for: .seconds(1))
             }
-            defer { _ = try? db.query("SELECT pg_advisory_unlock($1::int, $2::int)", lockKeys) }
+            defer { _ = try? db.query("SELECT pg_advisory_unlock(\(Self.lockKey), $2::int)", lockKeys) }
             guard var state = try Self.load(run: arguments.runID, chunk: arguments.chunk, db: db), !state.done else { return }
             let plan = try run.decode("plan", as: PostgresJSON.self).decode(as: AnonymizePlan.self)
             let configuration = try AnonymizerConfiguration.decode(json: Array(try run.decode("config", as: PostgresJSON.self).text.utf8))

@@ -69,10 +69,13 @@ struct ClaudeSettings: Sendable {
         requestTimeout = timeout
         do {
             var burst = Duration.seconds(1)
-            if let text = parameters["burst"]?.string {
-                guard let duration = JobSettingsFile.parseDuration(text) else { throw PermanentJobError("parameters.burst: '\(text.prefix(40))' is not a duration like 1s") }
+            if let written = parameters["burst"] {
+                guard let duration = written.string.flatMap(JobSettingsFile.parseDuration) ?? written.double.flatMap({ Duration(checkedSeconds: $0) }) else {
+                    throw PermanentJobError("parameters.burst: '\(written)' is not a duration like 1s")
+                }
                 burst = duration
             }
+            if let written = parameters["pace"], written.double == nil { throw PermanentJobError("parameters.pace must be a number from 0.5 to 1") }
             pacing = try TokenBudget.Pacing(pace: parameters["pace"]?.double ?? 0.95, burst: burst)
         } catch let error as RateLimit.Invalid {
             throw PermanentJobError("parameters: \(error.description)")
