@@ -147,6 +147,15 @@ import Testing
         }
     }
 
+    @Test func theREADMEsProfileExampleIsAValidProfile() throws {
+        let readme = try String(contentsOfFile: FileManager.default.currentDirectoryPath + "/README.md", encoding: .utf8)
+        let section = try #require(readme.range(of: "### Import profiles\n\n```yaml\n"), "the README lost its profile example")
+        let end = try #require(readme.range(of: "\n```", range: section.upperBound..<readme.endIndex))
+        let profile = try ImportProfile.parse(yaml: String(readme[section.upperBound..<end.lowerBound]), name: "readme")
+        #expect(profile.title == "Bitvavo transaction history" && profile.timeZoneColumn == "Timezone" && profile.rules.count == 2 && profile.signedQuantity)
+        #expect(profile.fields[.quantity]?.number?.otherDecimal == UInt8(ascii: ",") && profile.number.roundTo == 8)
+    }
+
     @Test func aHeaderIsFoundBelowTitlesAndTheMoreSpecificProfileWins() throws {
         #expect(ImportProfile.Field.allCases.map(\.ordinal) == Array(ImportProfile.Field.allCases.indices))
         let generic = try ImportProfile.parse(yaml: "columns: {symbol: Symbol, side: Side, quantity: Qty, entry_price: Price, opened_at: Time}", name: "a-generic")
