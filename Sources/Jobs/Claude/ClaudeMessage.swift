@@ -78,7 +78,8 @@ public struct ClaudeMessage: JobHandler {
     static func budget(for model: ClaudeSettings.Model, settings: ClaudeSettings, rate: RateLimit?, keys: QueueKeyspace) -> TokenBudget {
         var ceilings: [String: Int64] = [:]
         if let rate, let window = model.budget.first?.windowMS, rate.periodMS > 0 {
-            ceilings["requests"] = max(1, Int64((Double(rate.limit) * Double(window) / Double(rate.periodMS)).rounded(.down)))
+            // rate: is range-checked (limit ≤ 10^6, period ≥ 1 ms) and windows are at most a day: at most ~10^14.
+            ceilings["requests"] = max(1, Int64(min((Double(rate.limit) * Double(window) / Double(rate.periodMS)).rounded(.down), 1e12)))
         }
         return TokenBudget(scope: "claude:\(model.name)", measures: model.budget, pacing: settings.pacing, ceilings: ceilings, keys: keys)
     }
