@@ -106,6 +106,7 @@ import Testing
             from: try EmailAddress("a@ferry.test"), to: [try EmailAddress("b@example.com")], subject: "x", text: "x")
         do {
             try client.send(message)
+            Issue.record("a message was sent to a port nobody listens on")
         } catch {
             guard case .connectionFailed = error else { Issue.record("\(error)"); return }
             #expect(error.isTransient)

@@ -256,5 +256,9 @@ import Testing
         let (refusedCode, _, refused) = try ferry("--config '\(config)'", root + "/in.txt", root + "/refused.txt", ["FERRY_ANONYMIZE_HASH_KEY": "k-0123456789abcdef", "FERRY_ANONYMIZE_AES_KEY": ""])
         #expect(refusedCode != 0)
         #expect(refused.contains("FERRY_ANONYMIZE_AES_KEY (not set)"), "\(refused)")
+        // Finding only runs no operator, so it needs none of their keys.
+        let (analyzedCode, analyzed, analyzedLog) = try ferry("--config '\(config)' --analyze", root + "/in.txt", root + "/found.jsonl", [:])
+        #expect(analyzedCode == 0, "\(analyzedLog)")
+        #expect(analyzed.split(separator: "\n").first?.contains("\"entity_type\":\"EMAIL_ADDRESS\"") == true, "\(analyzed)")
     }
 }

@@ -76,6 +76,7 @@ import Testing
         #expect(throws: PostgresError.self) { try row.decode("missing", as: Int.self) }
         do {
             _ = try row.decode("amonut", as: Decimal.self)
+            Issue.record("a column that is not in the row was decoded")
         } catch {
             #expect(error == .missingColumn("amonut", available: ["amount", "missing"]))
         }
@@ -120,6 +121,7 @@ import Testing
         try connection.query("INSERT INTO uniq VALUES ($1)", ["a"])
         do {
             try connection.query("INSERT INTO uniq VALUES ($1)", ["a"])
+            Issue.record("a duplicate key was inserted")
         } catch {
             guard case .server(let server) = error else { Issue.record("\(error)"); return }
             #expect(server.sqlState == "23505")

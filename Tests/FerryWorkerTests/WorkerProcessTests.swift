@@ -307,6 +307,19 @@ import Testing
         #expect(try redis.command("HLEN", .string(keys.crashes("default"))).int == 0)  // every suspect ran and was cleared
     }
 
+    @Test func asyncJobsEnqueueTypedJobsOverTheirThreadsPipeline() throws {
+        // 200 ferry.relay jobs, each enqueueing 5 ferry.count jobs with `try await context.enqueue(Count.self, …)`.
+        let key = "\(namespace):relayed"
+        let relays = try dispatcher().enqueue(batch: (0..<200).map { _ in
+            .init(type: "ferry.relay", args: .object(["key": .string(key), "count": 5]))
+        })
+        let process = try worker(["--processes", "1", "--concurrency", "2"])
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+        #expect(try eventually(timeout: 30) { try count(key) == relays.count * 6 }, "\((try? count(key)) ?? -1) of \(relays.count * 6) ran")
+        #expect(try eventually(timeout: 10) { try stats().processed == relays.count * 6 })
+        #expect(try stats().queues["default"]?.dead == 0)
+    }
+
     @Test func asyncJobsTimeOutAndShutdownPutsTheUnfinishedBack() throws {
         let timedOut = try dispatcher().enqueue(.init(
             type: "ferry.count", args: .object(["key": .string("\(namespace):t"), "ms": .int(20_000)]),

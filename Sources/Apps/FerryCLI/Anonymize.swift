@@ -56,7 +56,7 @@ struct Anonymize: ParsableCommand {
             let settings = try FerryEnvironment().registry(jobsDirectory: jobsDir).entries[AnonymizeBatch.type]?.settings
             let anonymizer: Anonymizer
             do {
-                anonymizer = try AnonymizeBatch.anonymizer(json: configJSON, settings: settings, environment: environment)
+                anonymizer = try AnonymizeBatch.anonymizer(json: configJSON, settings: settings, environment: environment, analyzing: analyze)
             } catch {
                 throw ValidationError("\(error)")
             }

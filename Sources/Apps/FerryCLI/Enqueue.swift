@@ -76,8 +76,8 @@ struct Enqueue: ParsableCommand {
             options.runAt = date
         }
         if let timeout {
-            guard let duration = JobSettingsFile.parseDuration(timeout), duration > .zero else {
-                throw ValidationError("--timeout must be a duration like 30s or 5m, at most 10 years, got '\(timeout)'")
+            guard let duration = JobSettingsFile.parseDuration(timeout), (try? JobRules.checkTimeout(duration)) != nil else {
+                throw ValidationError("--timeout must be a duration like 30s or 5m, from 1ms to 10 years, got '\(timeout)'")
             }
             options.timeout = duration
         }
@@ -93,7 +93,7 @@ struct Enqueue: ParsableCommand {
                 guard let timeout = JobSettingsFile.parseDuration(wait), timeout >= .zero else {
                     throw ValidationError("--wait must be a duration like 30s or 5m, got '\(wait)'")
                 }
-                let queue = queue ?? registry.enqueueDefaults(for: type).queue
+                let queue = queue ?? dispatcher.defaultQueue(for: type)
                 try JobCommand.show(id: id, queue: queue, wait: timeout, keys: environment.keys, on: try RedisConnection(configuration: try environment.redisConfiguration()))
             }
         } else {

@@ -26,8 +26,8 @@ struct Worker: ParsableCommand {
     @Option(help: "Jobs run at once by each process.")
     var concurrency: Int = 10
 
-    @Option(help: "Queues to take jobs from, as name:weight,… (weights pick how often each is tried first).")
-    var queues: String = "default"
+    @Option(help: "Queues to take jobs from, as name:weight,… (weights pick how often each is tried first). Default: every queue the registered job types use, and default, each of weight 1.")
+    var queues: String?
 
     @Flag(help: "Try queues strictly in the order given instead of by weight.")
     var strict = false
@@ -79,7 +79,7 @@ struct Worker: ParsableCommand {
         guard shutdownTimeout >= 0, timeoutGrace >= 0, crashLimit >= 1 else {
             throw ValidationError("--shutdown-timeout and --timeout-grace must not be negative; --crash-limit at least 1")
         }
-        _ = try QueueSelection(parsing: queues, strict: strict)
+        if let queues { _ = try QueueSelection(parsing: queues, strict: strict) }
     }
 
     func run() throws {
@@ -119,7 +119,8 @@ struct Worker: ParsableCommand {
             concurrency: concurrency
         )
         let options = WorkerOptions(
-            queues: try QueueSelection(parsing: queues, strict: strict), concurrency: concurrency, prefetch: prefetch,
+            queues: try queues.map { try QueueSelection(parsing: $0, strict: strict) } ?? QueueSelection(serving: registry, strict: strict),
+            concurrency: concurrency, prefetch: prefetch,
             shutdownTimeout: Self.duration(shutdownTimeout), heartbeatInterval: Self.duration(heartbeat),
             heartbeatTTL: Self.duration(heartbeatTTL), crashLimit: crashLimit, timeoutGrace: Self.duration(timeoutGrace),
             stopWhenOrphaned: child, supervisorPID: child ? supervisorPID : nil

@@ -11,16 +11,19 @@ public import FerryConnectionPool
 /// let next = try context.services.redis.withConnection { try $0.blockingCommand(["BLPOP", "inbox", "1"], blockFor: .seconds(1)) }
 /// ```
 ///
-/// From async code (an ``AsyncJobHandler``), `try await redis.pipeline(…)` suspends the job
-/// instead of its thread: the worker runs many such jobs together on one thread and sends all
-/// their commands in one write (``RedisTaskPipeline``).
-public final class RedisClient: Sendable {
+/// From async code, `try await redis.pipeline(…)` suspends the task instead of its thread: in
+/// an async job the worker runs many such jobs together on one thread and sends all their
+/// commands in one write (``RedisTaskPipeline``); elsewhere the commands go through the client's
+/// I/O thread (``RedisAsyncConnection``).
+public final class RedisClient: RedisPipelining {
     /// The shared, automatically pipelined connection.
     public let shared: RedisMultiplexer
     /// Connections lent one at a time.
     public let pool: RedisConnectionPool
-    /// Where async calls go; nil sends them over ``shared``.
+    /// Where async calls of a worker loop's tasks go; nil sends them over ``asynchronous``.
     public let tasks: RedisTaskPipeline?
+    /// Where other async calls go: its I/O thread starts with the first one.
+    public let asynchronous: RedisAsyncConnection
 
     /// A client of the server of `configuration`, lending up to `poolCapacity` connections of
     /// one's own. Connects on first use.
@@ -28,18 +31,20 @@ public final class RedisClient: Sendable {
         shared = RedisMultiplexer(configuration: configuration)
         pool = RedisConnectionPool(configuration: configuration, capacity: poolCapacity)
         tasks = nil
+        asynchronous = RedisAsyncConnection(configuration: configuration)
     }
 
-    private init(shared: RedisMultiplexer, pool: RedisConnectionPool, tasks: RedisTaskPipeline?) {
+    private init(shared: RedisMultiplexer, pool: RedisConnectionPool, tasks: RedisTaskPipeline?, asynchronous: RedisAsyncConnection) {
         self.shared = shared
         self.pool = pool
         self.tasks = tasks
+        self.asynchronous = asynchronous
     }
 
     /// This client with its async calls sent through `tasks` (blocking calls still share
     /// ``shared``, and the pool is the same).
     public func pipelining(through tasks: RedisTaskPipeline) -> RedisClient {
-        RedisClient(shared: shared, pool: pool, tasks: tasks)
+        RedisClient(shared: shared, pool: pool, tasks: tasks, asynchronous: asynchronous)
     }
 
     /// Runs one command over the shared connection; an error reply is thrown as ``RedisError/server(_:)``.
@@ -70,7 +75,7 @@ public final class RedisClient: Sendable {
     /// returns their replies in order, error replies in place; suspends the calling task, not its thread.
     public nonisolated(nonsending) func pipeline(_ commands: [[RedisArgument]]) async throws(RedisError) -> [RedisReply] {
         if let tasks { return try await tasks.pipeline(commands) }
-        return try shared.pipeline(commands)
+        return try await asynchronous.pipeline(commands)
     }
 
     /// Runs one command, suspending the calling task; an error reply is thrown as ``RedisError/server(_:)``.

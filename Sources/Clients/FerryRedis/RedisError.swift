@@ -56,3 +56,15 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension RedisError {
+    /// `error` as a Redis error: itself, or — a pool that lent no connection in time, say — a
+    /// connection failure whose reason is that error's message.
+    public init(wrapping error: any Error) {
+        if let redis = error as? RedisError {
+            self = redis
+        } else {
+            self = .connectionFailed(endpoint: "the connection pool", reason: "\(error)")
+        }
+    }
+}

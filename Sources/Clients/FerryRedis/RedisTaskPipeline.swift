@@ -12,7 +12,7 @@ import Synchronization
 ///
 /// Not for blocking or state-changing commands (see ``RedisMultiplexer``): they are refused
 /// before anything is sent.
-public final class RedisTaskPipeline: Sendable {
+public final class RedisTaskPipeline: RedisPipelining {
     private struct Waiting {
         let expected: Int
         let continuation: UnsafeContinuation<Result<[RedisReply], RedisError>, Never>

@@ -135,14 +135,16 @@ public struct Batches: Sendable {
                 try connection.run(BatchScripts.reserve, keys: [.string(prefix + "info")], arguments: [RedisArgument(jobs.count)])
             }
         } catch {
-            throw .redis("\(error)")
+            throw .redis(RedisError(wrapping: error))
         }
         switch reply.string {
         case "missing": throw .batchNotFound(id: batch)
         case "complete": throw .invalidJob("batch \(batch) is complete: its callbacks have run, nothing can be added")
         default: break
         }
-        guard let firstIndex = reply.int else { throw .redis("unexpected reply to reserving places in batch \(batch): \(reply)") }
+        guard let firstIndex = reply.int else {
+            throw .redis(.unexpectedReply(expected: "the first free place in batch \(batch)", got: reply.description))
+        }
         var chunks: [[RedisArgument]] = []
         var ids: [String] = []
         var index = 0
@@ -192,10 +194,10 @@ public struct Batches: Sendable {
                 return try connection.run(BatchScripts.write, pipelined: chunks.map { (scriptKeys, $0) })
             }
         } catch {
-            throw .redis("\(error)")
+            throw .redis(RedisError(wrapping: error))
         }
         for reply in replies {
-            if case .error(let message) = reply { throw .redis(message) }
+            if case .error(let message) = reply { throw .redis(.server(message)) }
             switch reply.string {
             case "exists": throw .invalidJob("batch \(batch) already exists")
             case "missing": throw .batchNotFound(id: batch)

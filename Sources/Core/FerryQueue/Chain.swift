@@ -34,7 +34,9 @@ public enum Chain {
             options.queue = name
         }
         if let attempts = fields["max_attempts"] {
-            guard case .int(let number) = attempts, (1...1000).contains(number) else { throw .invalidJob("then.max_attempts must be from 1 to 1000") }
+            guard case .int(let number) = attempts, (Int64(JobRules.attempts.lowerBound)...Int64(JobRules.attempts.upperBound)).contains(number) else {
+                throw .invalidJob("then.max_attempts must be from \(JobRules.attempts.lowerBound) to \(JobRules.attempts.upperBound)")
+            }
             options.maxAttempts = Int(number)
         }
         if let then = fields["then"], then != .null {

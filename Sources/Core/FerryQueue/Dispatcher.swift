@@ -2,6 +2,7 @@ public import FerryRedis
 import FerrySupport
 public import Foundation
 import Synchronization
+import Dispatch
 
 /// How to enqueue one job: where, when, how often to try, and whether it must be unique.
 public struct EnqueueOptions: Sendable, Equatable {
@@ -50,25 +51,53 @@ public struct EnqueueDefaults: Sendable {
     }
 }
 
-/// The dispatcher: puts jobs into Redis for the workers. Safe to share between threads.
+/// The dispatcher: puts jobs into Redis for the workers. Safe to share between threads and tasks.
+///
+/// ```swift
+/// let ferry = Dispatcher(configuration: try RedisConfiguration(url: "redis://127.0.0.1:6379"))
+/// let id = try await ferry.enqueue(EmailSend.self, .init(userID: 42, template: "welcome"))
+/// ```
 ///
 /// An immediate job costs one Redis write (LPUSH on the queue's ready list); a delayed one a ZADD;
-/// a unique one a short script. ``enqueue(_:)-(JobRequest)`` and ``enqueue(batch:)`` block the
-/// calling thread for one round trip.
+/// a unique one a short script; a bulk enqueue one round trip for all its jobs. The `async`
+/// calls suspend the task, never blocking its thread (concurrent tasks share round trips, see
+/// ``RedisAsyncConnection``); the others block the calling thread for one round trip, for code
+/// that runs on threads of its own (blocking job handlers, command-line tools).
 public final class Dispatcher: Sendable {
     public let keys: QueueKeyspace
+    /// Connections for the blocking calls.
     public let redis: RedisConnectionPool
     /// Largest accepted job, in bytes of JSON (default 512 KiB).
     public let payloadLimit: Int
-    private let defaults: @Sendable (String) -> EnqueueDefaults
+    private let defaults: @Sendable (String) -> EnqueueDefaults?
     private let knownQueues = Mutex<Set<String>>([])
+    /// Where the async calls go.
+    private let asynchronous: any RedisPipelining
 
-    /// - Parameter defaults: the configured queue, attempts and timeout of a job type.
+    /// A dispatcher for the Redis of `configuration`: blocking calls take connections of a pool
+    /// of eight, async calls share one connection driven by an I/O thread.
+    ///
+    /// - Parameter defaults: the configured queue, attempts and timeout of a job type, when the
+    ///   caller knows them (a registry that read `jobs/*.yml`); nil falls back to the type's
+    ///   ``JobDefinition/defaultSettings`` for a typed enqueue, else to ``EnqueueDefaults``.
+    public convenience init(
+        configuration: RedisConfiguration, keys: QueueKeyspace = QueueKeyspace(), payloadLimit: Int = 512 * 1024,
+        defaults: @escaping @Sendable (String) -> EnqueueDefaults? = { _ in nil }
+    ) {
+        self.init(
+            redis: RedisConnectionPool(configuration: configuration), asynchronous: RedisAsyncConnection(configuration: configuration),
+            keys: keys, payloadLimit: payloadLimit, defaults: defaults)
+    }
+
+    /// A dispatcher over `redis` for blocking calls and `asynchronous` for async ones. Without
+    /// `asynchronous`, an async call takes a pooled connection on a thread of Dispatch's own (never
+    /// a task's thread), one round trip per call.
     public init(
-        redis: RedisConnectionPool, keys: QueueKeyspace = QueueKeyspace(), payloadLimit: Int = 512 * 1024,
-        defaults: @escaping @Sendable (String) -> EnqueueDefaults = { _ in EnqueueDefaults() }
+        redis: RedisConnectionPool, asynchronous: (any RedisPipelining)? = nil, keys: QueueKeyspace = QueueKeyspace(),
+        payloadLimit: Int = 512 * 1024, defaults: @escaping @Sendable (String) -> EnqueueDefaults? = { _ in nil }
     ) {
         self.redis = redis
+        self.asynchronous = asynchronous ?? PooledPipelining(pool: redis)
         self.keys = keys
         self.payloadLimit = payloadLimit
         self.defaults = defaults
@@ -79,11 +108,22 @@ public final class Dispatcher: Sendable {
         public var type: String
         public var args: JSONValue
         public var options: EnqueueOptions
+        /// The definition's defaults, for a typed request: used when the dispatcher knows no
+        /// configured defaults for the type.
+        var definedDefaults: EnqueueDefaults?
 
         public init(type: String, args: JSONValue = .object([:]), options: EnqueueOptions = EnqueueOptions()) {
             self.type = type
             self.args = args
             self.options = options
+        }
+
+        /// A job of `definition` with `arguments`, checked by the compiler.
+        public init<Definition: JobDefinition>(
+            _ definition: Definition.Type, _ arguments: Definition.Arguments, options: EnqueueOptions = EnqueueOptions()
+        ) throws(QueueError) {
+            try self.init(type: Definition.type, arguments: arguments, options: options)
+            definedDefaults = Definition.defaultSettings.enqueueDefaults
         }
 
         /// A request whose arguments are any `Encodable` value that encodes to a JSON object.
@@ -92,34 +132,24 @@ public final class Dispatcher: Sendable {
                 let data = try JSONEncoder().encode(arguments)
                 self.init(type: type, args: try JSONDecoder().decode(JSONValue.self, from: data), options: options)
             } catch {
-                throw .invalidJob("the arguments of \(type) could not be encoded as JSON: \(error)")
+                throw .invalidJob("the arguments of \(type) could not be encoded as a JSON object: \(error)")
             }
         }
     }
 
     /// Enqueues one job and returns its id (for a unique job already queued: that job's id).
+    /// Blocks the calling thread for one round trip.
     @discardableResult
     public func enqueue(_ request: JobRequest) throws(QueueError) -> String {
-        let (job, payload) = try prepare(request)
-        var commands: [[RedisArgument]] = []
-        var script: (RedisScript, [RedisArgument], [RedisArgument])?
-        let due = job.runAt.map { $0 > Date().timeIntervalSince1970 } ?? false
-        if job.uniqueKey != nil {
-            let call = uniqueCall(job, payload: payload, uniqueFor: request.options.uniqueFor)
-            script = (QueueScripts.enqueueUnique, call.keys, call.arguments)
-        } else if due {
-            commands = scheduling(job, payload: payload)
-        } else {
-            commands = [["LPUSH", .string(keys.ready(job.queue)), .bytes(payload)]]
-        }
-        return try withRedis { connection in
-            try registerQueues([job.queue], on: connection)
-            if let (script, scriptKeys, arguments) = script {
-                return try connection.run(script, keys: scriptKeys, arguments: arguments).string ?? job.id
-            }
-            for reply in try connection.pipeline(commands) { try reply.check() }
-            return job.id
-        }
+        try enqueue(batch: [request])[0]
+    }
+
+    /// Enqueues a job of `definition` and returns its id; blocks the calling thread for one round trip.
+    @discardableResult
+    public func enqueue<Definition: JobDefinition>(
+        _ definition: Definition.Type, _ arguments: Definition.Arguments, options: EnqueueOptions = EnqueueOptions()
+    ) throws(QueueError) -> String {
+        try enqueue(JobRequest(definition, arguments, options: options))
     }
 
     /// Enqueues many jobs in one pipelined round trip and returns their ids in order.
@@ -128,41 +158,100 @@ public final class Dispatcher: Sendable {
     /// anything is written: one bad job fails the whole batch and nothing is enqueued.
     @discardableResult
     public func enqueue(batch requests: [JobRequest]) throws(QueueError) -> [String] {
+        let plan = try plan(requests)
+        let holders = try withRedis { connection in
+            for reply in try connection.pipeline(plan.commands) { try reply.check() }
+            return try connection.run(QueueScripts.enqueueUnique, pipelined: plan.uniqueCalls).map { try $0.check() }
+        }
+        knownQueues.withLock { $0.formUnion(plan.queues) }
+        return plan.ids(holders: holders)
+    }
+
+    /// Enqueues one job and returns its id (for a unique job already queued: that job's id);
+    /// suspends the task, not its thread.
+    @discardableResult
+    public nonisolated(nonsending) func enqueue(_ request: JobRequest) async throws(QueueError) -> String {
+        try await enqueue(batch: [request], over: asynchronous)[0]
+    }
+
+    /// Enqueues a job of `definition` and returns its id; suspends the task, not its thread.
+    ///
+    /// ```swift
+    /// try await ferry.enqueue(EmailSend.self, .init(userID: 42, template: "welcome"))
+    /// try await ferry.enqueue(EmailSend.self, .init(userID: 7, template: "digest"), options: .runIn(.seconds(3600)))
+    /// ```
+    @discardableResult
+    public nonisolated(nonsending) func enqueue<Definition: JobDefinition>(
+        _ definition: Definition.Type, _ arguments: Definition.Arguments, options: EnqueueOptions = EnqueueOptions()
+    ) async throws(QueueError) -> String {
+        try await enqueue(batch: [JobRequest(definition, arguments, options: options)], over: asynchronous)[0]
+    }
+
+    /// Enqueues many jobs in one round trip and returns their ids in order; suspends the task,
+    /// not its thread. Nothing is written unless every job is valid.
+    @discardableResult
+    public nonisolated(nonsending) func enqueue(batch requests: [JobRequest]) async throws(QueueError) -> [String] {
+        try await enqueue(batch: requests, over: asynchronous)
+    }
+
+    /// The async enqueue over a given connection: a job's own (its worker loop's pipeline).
+    package nonisolated(nonsending) func enqueue(batch requests: [JobRequest], over redis: some RedisPipelining) async throws(QueueError) -> [String] {
+        let plan = try plan(requests)
+        let holders: [RedisReply]
+        do {
+            for reply in try await redis.pipeline(plan.commands) { try reply.check() }
+            holders = try await redis.run(QueueScripts.enqueueUnique, pipelined: plan.uniqueCalls).map { reply throws(RedisError) in try reply.check() }
+        } catch {
+            throw .redis(error)
+        }
+        knownQueues.withLock { $0.formUnion(plan.queues) }
+        return plan.ids(holders: holders)
+    }
+
+    /// What enqueueing some jobs writes: plain commands first (queue registration, LPUSHes,
+    /// ZADDs), then a check-and-set script per unique job, in order, so that a key repeated in
+    /// the batch goes to its first job.
+    private struct Plan {
+        var ids: [String]
+        var commands: [[RedisArgument]] = []
+        var uniqueIndexes: [Int] = []
+        var uniqueCalls: [(keys: [RedisArgument], arguments: [RedisArgument])] = []
+        var queues: Set<String>
+
+        func ids(holders: [RedisReply]) -> [String] {
+            var ids = ids
+            for (index, holder) in zip(uniqueIndexes, holders) { ids[index] = holder.string ?? ids[index] }
+            return ids
+        }
+    }
+
+    private func plan(_ requests: [JobRequest]) throws(QueueError) -> Plan {
         var prepared: [(job: Job, payload: [UInt8])] = []
         prepared.reserveCapacity(requests.count)
         for request in requests { prepared.append(try prepare(request)) }
         let now = Date().timeIntervalSince1970
-        var ids = prepared.map(\.job.id)
-        var commands: [[RedisArgument]] = []
-        var uniqueIndexes: [Int] = []
+        var plan = Plan(ids: prepared.map(\.job.id), queues: Set(prepared.map(\.job.queue)))
+        let unregistered = knownQueues.withLock { known in plan.queues.subtracting(known) }
+        if !unregistered.isEmpty {
+            plan.commands.append(["SADD", .string(keys.queues)] + unregistered.sorted().map { .string($0) })
+        }
         var pending: [String: [RedisArgument]] = [:]
         for (index, (job, payload)) in prepared.enumerated() {
             if job.uniqueKey != nil {
-                uniqueIndexes.append(index)
+                plan.uniqueIndexes.append(index)
+                plan.uniqueCalls.append(uniqueCall(job, payload: payload, uniqueFor: requests[index].options.uniqueFor))
             } else if (job.runAt ?? 0) > now {
-                commands += scheduling(job, payload: payload)
+                plan.commands += scheduling(job, payload: payload)
             } else {
                 // Mutated in place: copying the growing list out of the dictionary would make this quadratic.
                 pending[job.queue, default: ["LPUSH", .string(keys.ready(job.queue))]].append(.bytes(payload))
                 if pending[job.queue]!.count == 1002 {
-                    commands.append(pending.removeValue(forKey: job.queue)!)
+                    plan.commands.append(pending.removeValue(forKey: job.queue)!)
                 }
             }
         }
-        for list in pending.values where list.count > 2 { commands.append(list) }
-        let queues = Set(prepared.map(\.job.queue))
-        // Unique jobs each need their check-and-set script: all of them in one pipelined round
-        // trip after the plain jobs (run in order, so a key repeated in the batch goes to its first job).
-        let uniqueCalls = uniqueIndexes.map { index in
-            uniqueCall(prepared[index].job, payload: prepared[index].payload, uniqueFor: requests[index].options.uniqueFor)
-        }
-        let holders = try withRedis { connection in
-            try registerQueues(queues, on: connection)
-            for reply in try connection.pipeline(commands) { try reply.check() }
-            return try connection.run(QueueScripts.enqueueUnique, pipelined: uniqueCalls).map { try $0.check() }
-        }
-        for (index, holder) in zip(uniqueIndexes, holders) { ids[index] = holder.string ?? ids[index] }
-        return ids
+        for list in pending.values where list.count > 2 { plan.commands.append(list) }
+        return plan
     }
 
     /// The enqueue-unique script's keys and arguments for `job`.
@@ -177,11 +266,7 @@ public final class Dispatcher: Sendable {
     /// Enqueues a job whose payload someone else built (admin API, other tools), after validating it.
     @discardableResult
     public func enqueue(job: Job) throws(QueueError) -> String {
-        var timeout: Duration?
-        if let seconds = job.timeoutS {
-            guard let checked = Duration(checkedSeconds: seconds), checked > .zero else { throw Self.badTimeout(seconds) }
-            timeout = checked
-        }
+        let timeout = try job.timeoutS.map { seconds throws(QueueError) in try JobRules.timeout(seconds: seconds) }
         return try enqueue(JobRequest(type: job.type, args: job.args, options: EnqueueOptions(
             queue: job.queue, runAt: job.runAt.map { Date(timeIntervalSince1970: $0) }, maxAttempts: job.maxAttempts,
             timeout: timeout, uniqueKey: job.uniqueKey)))
@@ -208,7 +293,7 @@ public final class Dispatcher: Sendable {
     }
 
     /// The queue a job type goes to when an enqueue names none.
-    public func defaultQueue(for type: String) -> String { defaults(type).queue }
+    public func defaultQueue(for type: String) -> String { (defaults(type) ?? EnqueueDefaults()).queue }
 
     /// The last tick enqueued for a scheduler entry, if any.
     public func lastTick(entry: String, queue: String) throws(QueueError) -> Date? {
@@ -226,16 +311,16 @@ public final class Dispatcher: Sendable {
     /// Builds the envelope and checks it: names, arguments, size.
     func prepare(_ request: JobRequest, batch: String? = nil) throws(QueueError) -> (Job, [UInt8]) {
         try Names.validateJobType(request.type)
-        let settings = defaults(request.type)
+        let settings = defaults(request.type) ?? request.definedDefaults ?? EnqueueDefaults()
         let queue = request.options.queue ?? settings.queue
         try Names.validateQueue(queue)
         guard case .object = request.args else {
             throw .invalidJob("the arguments of \(request.type) must be a JSON object, like {\"user_id\": 42}")
         }
         let maxAttempts = request.options.maxAttempts ?? settings.maxAttempts
-        guard (1...1000).contains(maxAttempts) else { throw .invalidJob("max_attempts must be between 1 and 1000, got \(maxAttempts)") }
+        try JobRules.checkMaxAttempts(maxAttempts)
         let timeout = request.options.timeout ?? settings.timeout
-        if let timeout, timeout <= .zero || timeout.secondsValue > TimeLimits.longestDuration { throw Self.badTimeout(timeout.secondsValue) }
+        if let timeout { try JobRules.checkTimeout(timeout) }
         if let runAt = request.options.runAt, UnixMilliseconds.checked(runAt.timeIntervalSince1970) == nil {
             throw .invalidJob("run_at must be a time between 1970 and 9999 (Unix seconds 0 to \(Int64(TimeLimits.latestInstant))), got \(runAt.timeIntervalSince1970)")
         }
@@ -253,9 +338,6 @@ public final class Dispatcher: Sendable {
         return (job, payload)
     }
 
-    static func badTimeout(_ seconds: Double) -> QueueError {
-        .invalidJob("timeout_s must be more than 0 and at most \(Int64(TimeLimits.longestDuration)) seconds (10 years), got \(seconds)")
-    }
 
     /// A delayed job's commands: into the scheduled set, and into the id index (same hash slot,
     /// one pipeline) so that it can be found by id in O(log N).
@@ -283,7 +365,29 @@ public final class Dispatcher: Sendable {
         } catch let error as QueueError {
             throw error
         } catch {
-            throw .redis("\(error)")
+            throw .redis(RedisError(wrapping: error))
         }
+    }
+}
+
+/// Async calls over a pool of blocking connections: each call borrows a connection on a thread
+/// of Dispatch's own and resumes the task with the replies, so no task's thread waits on the socket.
+private struct PooledPipelining: RedisPipelining {
+    let pool: RedisConnectionPool
+
+    nonisolated(nonsending) func pipeline(_ commands: [[RedisArgument]]) async throws(RedisError) -> [RedisReply] {
+        let pool = pool
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<[RedisReply], RedisError>, Never>) in
+            DispatchQueue.global().async {
+                continuation.resume(returning: Result { () throws(RedisError) in
+                    do {
+                        return try pool.withConnection { try $0.pipeline(commands) }
+                    } catch {
+                        throw RedisError(wrapping: error)
+                    }
+                })
+            }
+        }
+        return try result.get()
     }
 }

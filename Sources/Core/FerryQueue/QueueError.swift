@@ -1,3 +1,5 @@
+public import FerryRedis
+
 /// What can go wrong in the queue core, with messages a person can act on.
 public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The job's serialized form is larger than the configured limit.
@@ -10,8 +12,8 @@ public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
     case jobNotFound(id: String, in: String)
     /// No batch with this id (or it expired a week after completing).
     case batchNotFound(id: String)
-    /// Redis failed underneath.
-    case redis(String)
+    /// Redis failed underneath (connection, timeout, an error reply); the underlying error is kept.
+    case redis(RedisError)
 
     public var description: String {
         switch self {
@@ -21,7 +23,7 @@ public enum QueueError: Error, Sendable, Equatable, CustomStringConvertible {
         case .malformedJob(let reason): return "malformed job payload: \(reason)"
         case .jobNotFound(let id, let place): return "no job \(id) in \(place)"
         case .batchNotFound(let id): return "no batch \(id); a batch is kept for a week after it completes"
-        case .redis(let message): return message
+        case .redis(let error): return error.description
         }
     }
 }

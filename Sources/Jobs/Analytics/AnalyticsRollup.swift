@@ -17,8 +17,6 @@ public struct AnalyticsRollup: JobHandler {
 
     public init() {}
 
-    public struct Arguments: Decodable, Sendable {}
-
     public func perform(_ arguments: Arguments, context: JobContext) throws {
         let lag = context.settings.parameters["lag_s"]?.int ?? 60
         let pool = try context.services.require(PostgresService.self, for: Self.type)

@@ -90,14 +90,14 @@ public struct AnonymizeBatch: JobHandler {
     static func enqueueChunks(run runID: Int64, count: Int, context: JobContext, db: PostgresConnection) throws -> Planned {
         guard count > 0 else {
             // Nothing to anonymize (an empty table or file): the report is written at once.
-            try context.dispatcher.enqueue(.init(type: AnonymizeFinish.type, args: .object(["run_id": .int(runID)]), options: .init(queue: context.job.queue)))
+            try context.enqueue(AnonymizeFinish.self, .init(runID: runID), options: .init(queue: context.job.queue))
             try db.query("UPDATE anonymize_runs SET batch_id = '' WHERE id = $1", [runID])
             return Planned(runID: runID, batchID: nil, chunks: 0)
         }
         let (batch, _) = try Batches(dispatcher: context.dispatcher).enqueue(BatchRequest(
-            jobs: (0..<count).map { .init(type: AnonymizeChunk.type, args: .object(["run_id": .int(runID), "chunk": .int(Int64($0))])) },
+            jobs: try (0..<count).map { try .init(AnonymizeChunk.self, .init(runID: runID, chunk: $0)) },
             queue: context.job.queue, description: "anonymize run \(runID) (\(count) chunks)",
-            onComplete: .init(type: AnonymizeFinish.type, args: .object(["run_id": .int(runID)]))
+            onComplete: try .init(AnonymizeFinish.self, .init(runID: runID))
         ))
         try db.query("UPDATE anonymize_runs SET batch_id = $2 WHERE id = $1", [runID, batch])
         return Planned(runID: runID, batchID: batch, chunks: count)
@@ -129,12 +129,17 @@ public struct AnonymizeBatch: JobHandler {
 
     /// An anonymizer for spot checks (`ferry anonymize`, `POST /api/v1/anonymize`): `json` if
     /// given, else `parameters.config` of the type's settings, else Presidio's defaults.
-    public static func anonymizer(json: String?, settings: JobSettings?, environment: [String: String]) throws(AnonymizerError) -> Anonymizer {
+    ///
+    /// - Parameter analyzing: only to find (no operator runs): the operators, and the keys some
+    ///   of them read, are left out, so finding needs no secret.
+    public static func anonymizer(json: String?, settings: JobSettings?, environment: [String: String], analyzing: Bool = false) throws(AnonymizerError) -> Anonymizer {
         var text = json ?? "{}"
         if json == nil, let configured = settings?.parameters["config"], let encoded = try? JSONEncoder().encode(configured) {
             text = String(decoding: encoded, as: UTF8.self)
         }
-        return try Anonymizer(configuration: try AnonymizerConfiguration.decode(json: Array(text.utf8)), environment: environment)
+        var configuration = try AnonymizerConfiguration.decode(json: Array(text.utf8))
+        if analyzing { configuration.operators = [:] }
+        return try Anonymizer(configuration: configuration, environment: environment)
     }
 
     /// The run's chunks: key ranges of about `chunkRows` rows, or byte ranges of about `chunkBytes`.

@@ -21,13 +21,18 @@ public struct AnonymizeChunk: JobHandler {
 
     public init() {}
 
-    public struct Arguments: Decodable, Sendable {
+    public struct Arguments: Codable, Sendable {
         public var runID: Int64
         public var chunk: Int
 
         enum CodingKeys: String, CodingKey {
             case chunk
             case runID = "run_id"
+        }
+
+        public init(runID: Int64, chunk: Int) {
+            self.runID = runID
+            self.chunk = chunk
         }
     }
 

@@ -13,12 +13,14 @@ public struct AnonymizeFinish: JobHandler {
 
     public init() {}
 
-    public struct Arguments: Decodable, Sendable {
+    public struct Arguments: Codable, Sendable {
         public var runID: Int64
 
         enum CodingKeys: String, CodingKey {
             case runID = "run_id"
         }
+
+        public init(runID: Int64) { self.runID = runID }
     }
 
     public func perform(_ arguments: Arguments, context: JobContext) throws {

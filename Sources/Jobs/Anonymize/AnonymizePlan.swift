@@ -5,7 +5,7 @@ import FerryQueue
 import Foundation
 
 /// What an `anonymize.batch` job asks for, as written in its arguments.
-public struct AnonymizeRequest: Decodable, Sendable {
+public struct AnonymizeRequest: Codable, Sendable {
     /// `{"table": "posts", "key": "id", "columns": ["body"]}` or `{"file": "exports/a.jsonl", "fields": ["text"]}`
     /// or `{"file": "exports/a.csv", "columns": ["comment"], "delimiter": ";"}`.
     public struct Source: Codable, Sendable, Equatable {
@@ -48,13 +48,18 @@ public struct AnonymizeRequest: Decodable, Sendable {
 }
 
 /// An anonymizer configuration kept as its JSON text (so the run stores exactly what it ran with).
-public struct JSONConfiguration: Decodable, Sendable {
+public struct JSONConfiguration: Codable, Sendable {
     public var json: String
 
     public init(json: String) { self.json = json }
 
     public init(from decoder: any Decoder) throws {
         json = String(decoding: try JSONEncoder().encode(try JSONValue(from: decoder)), as: UTF8.self)
+    }
+
+    /// Written as the JSON value it holds (not as a string).
+    public func encode(to encoder: any Encoder) throws {
+        try JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)).encode(to: encoder)
     }
 }
 

@@ -5,13 +5,13 @@ import Foundation
 /// Job types for smoke tests of a deployment, benchmarks and crash tests.
 public enum BuiltinJobs {
     /// Registers `ferry.noop`, `ferry.echo`, `ferry.sleep`, `ferry.fail`, `ferry.flaky`, `ferry.exit`, `ferry.record`,
-    /// `ferry.count`, `ferry.fanout` and `ferry.probe`.
+    /// `ferry.count`, `ferry.fanout`, `ferry.relay` and `ferry.probe`.
     ///
     /// - Parameter testJobs: whether the jobs that harm their worker run: `ferry.exit` (kills its
     ///   process) and `ferry.sleep` with `ignore_cancel` (holds a thread past its timeout). Off, as
     ///   anyone who can enqueue could otherwise take worker processes down; when off they go dead
     ///   with the reason. `ferry worker` turns them on with `FERRY_TEST_JOBS=1`.
-    public static func register(in registry: inout JobRegistry, testJobs: Bool = false) throws(JobSettingsFile.Invalid) {
+    public static func register(in registry: inout JobRegistry, testJobs: Bool = false) throws(JobRegistry.RegistrationError) {
         try registry.register(Noop())
         try registry.register(Echo())
         try registry.register(Sleep(testJobs: testJobs))
@@ -22,6 +22,7 @@ public enum BuiltinJobs {
         try registry.register(Record())
         try registry.register(Count())
         try registry.register(Probe())
+        try registry.register(Relay())
     }
 }
 
@@ -52,7 +53,7 @@ struct Echo: AsyncJobHandler {
 struct Sleep: JobHandler {
     static let type = "ferry.sleep"
     let testJobs: Bool
-    struct Arguments: Decodable, Sendable {
+    struct Arguments: Codable, Sendable {
         var ms: Int
         var ignoreCancel: Bool?
         enum CodingKeys: String, CodingKey {
@@ -75,7 +76,7 @@ struct Sleep: JobHandler {
 /// `ferry.fail {"message": S}`: throws, so the job is retried and finally dies.
 struct Fail: JobHandler {
     static let type = "ferry.fail"
-    struct Arguments: Decodable, Sendable { var message: String? }
+    struct Arguments: Codable, Sendable { var message: String? }
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
@@ -89,7 +90,7 @@ struct Fail: JobHandler {
 /// `{"attempt": n, "args": <its arguments>}` as its result — retries and chains, end to end.
 struct Flaky: JobHandler {
     static let type = "ferry.flaky"
-    struct Arguments: Decodable, Sendable { var fail: Int? }
+    struct Arguments: Codable, Sendable { var fail: Int? }
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
@@ -105,16 +106,14 @@ struct Flaky: JobHandler {
 /// batch, then records itself in K like them — nested additions to a batch, end to end.
 struct Fanout: JobHandler {
     static let type = "ferry.fanout"
-    struct Arguments: Decodable, Sendable {
+    struct Arguments: Codable, Sendable {
         var key: String
         var children: Int
     }
 
     func perform(_ arguments: Arguments, context: JobContext) throws {
         guard (0...10_000).contains(arguments.children) else { throw PermanentJobError("children must be from 0 to 10000") }
-        try context.addToBatch((0..<arguments.children).map { _ in
-            .init(type: Record.type, args: .object(["key": .string(arguments.key)]))
-        })
+        try context.addToBatch((0..<arguments.children).map { _ in try .init(Record.self, .init(key: arguments.key)) })
         try Record().perform(.init(key: arguments.key), context: context)
     }
 }
@@ -136,9 +135,13 @@ struct Exit: JobHandler {
 /// With `"ms": N` it first works (sleeps) N milliseconds, so a crash can catch it mid-run.
 struct Record: JobHandler {
     static let type = "ferry.record"
-    struct Arguments: Decodable, Sendable {
+    struct Arguments: Codable, Sendable {
         var key: String
         var ms: Int?
+        init(key: String, ms: Int? = nil) {
+            self.key = key
+            self.ms = ms
+        }
     }
 
     func perform(_ arguments: Arguments, context: JobContext) throws {
@@ -166,13 +169,30 @@ struct Count: AsyncJobHandler {
     }
 }
 
+/// `ferry.relay {"key": K, "count": N}`: enqueues N `ferry.count {"key": K}` jobs, typed, from
+/// an async job (their commands leave with those of the thread's other jobs), then records
+/// itself in K — jobs enqueueing jobs, end to end.
+struct Relay: AsyncJobHandler {
+    static let type = "ferry.relay"
+    struct Arguments: Codable, Sendable {
+        var key: String
+        var count: Int
+    }
+
+    func perform(_ arguments: Arguments, context: JobContext) async throws {
+        guard (0...10_000).contains(arguments.count) else { throw PermanentJobError("count must be from 0 to 10000") }
+        for _ in 0..<arguments.count { try await context.enqueue(Count.self, .init(key: arguments.key)) }
+        try await Count().perform(.init(key: arguments.key), context: context)
+    }
+}
+
 /// `ferry.probe {"key": K}`: appends "<enqueued_at> <started_at>" (Unix seconds) to the Redis list
 /// K — the enqueue-to-start latency that `ops/bench` reports, and the start times that the rate
 /// limit tests count. With `"limited_ms": N` the first job to run for list K reports that the
 /// service it calls limits it for N ms (``RateLimited``), as a 429 with `retry-after` would.
 struct Probe: AsyncJobHandler {
     static let type = "ferry.probe"
-    struct Arguments: Decodable, Sendable {
+    struct Arguments: Codable, Sendable {
         var key: String
         var limitedMS: Int?
         enum CodingKeys: String, CodingKey {

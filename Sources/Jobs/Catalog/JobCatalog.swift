@@ -9,7 +9,7 @@ import FerryPostgres
 public enum JobCatalog {
     /// Registers every job type.
     /// - Parameter testJobs: also allow the built-in jobs that harm their worker on purpose.
-    public static func register(in registry: inout JobRegistry, testJobs: Bool) throws(JobSettingsFile.Invalid) {
+    public static func register(in registry: inout JobRegistry, testJobs: Bool) throws(JobRegistry.RegistrationError) {
         try BuiltinJobs.register(in: &registry, testJobs: testJobs)
         try registry.register(StoryExpiry())
         try registry.register(MiningRewards())

@@ -25,7 +25,7 @@ public struct ClaudeBatch: JobHandler {
 
     public init() {}
 
-    public struct Arguments: Decodable, Sendable {
+    public struct Arguments: Codable, Sendable {
         /// The requests to submit (the submit step).
         public var requests: [Request]?
         /// The batch to ask about (the follow-up steps), the job that submitted it, and how often it was asked.
@@ -37,12 +37,35 @@ public struct ClaudeBatch: JobHandler {
             case requests, poll
             case batchID = "batch_id", submittedBy = "submitted_by"
         }
+
+        /// Submits `requests` as one batch.
+        public init(requests: [Request]) { self.requests = requests }
+
+        /// Follows a submitted batch.
+        public init(batchID: String, submittedBy: String, poll: Int) {
+            self.batchID = batchID
+            self.submittedBy = submittedBy
+            self.poll = poll
+        }
     }
 
     /// One request of the batch: a `claude.message`'s arguments with a `ref` that names it.
-    public struct Request: Decodable, Sendable {
+    public struct Request: Codable, Sendable {
         public var ref: String
         public var message: ClaudeMessage.Arguments
+
+        public init(ref: String, message: ClaudeMessage.Arguments) {
+            self.ref = ref
+            self.message = message
+            self.message.ref = ref
+        }
+
+        /// Written as the message's arguments, which carry the ref.
+        public func encode(to encoder: any Encoder) throws {
+            var message = message
+            message.ref = ref
+            try message.encode(to: encoder)
+        }
 
         public init(from decoder: any Decoder) throws {
             message = try ClaudeMessage.Arguments(from: decoder)
@@ -71,7 +94,7 @@ public struct ClaudeBatch: JobHandler {
             throw PermanentJobError("give requests (1 to 10000, each with a ref), or a batch_id to follow")
         }
         let batchID = try pool.withConnection { db in try Self.submit(requests, settings: settings, api: api, jobID: context.id, db: db) }
-        try context.dispatcher.enqueue(Self.followUp(batchID, submittedBy: context.id, poll: 1, settings: settings, queue: context.job.queue))
+        try context.dispatcher.enqueue(try Self.followUp(batchID, submittedBy: context.id, poll: 1, settings: settings, queue: context.job.queue))
         try context.setResult(["batch_id": .string(batchID), "requests": .int(Int64(requests.count)), "status": "submitted"] as JSONValue)
     }
 
@@ -114,10 +137,10 @@ public struct ClaudeBatch: JobHandler {
     }
 
     /// The next look at `batchID`, later by half again each time.
-    static func followUp(_ batchID: String, submittedBy: String, poll: Int, settings: ClaudeSettings, queue: String) -> Dispatcher.JobRequest {
+    static func followUp(_ batchID: String, submittedBy: String, poll: Int, settings: ClaudeSettings, queue: String) throws(QueueError) -> Dispatcher.JobRequest {
         let delay = min(settings.pollInterval.secondsValue * pow(1.5, Double(min(max(poll - 1, 0), 40))), settings.maxPollInterval.secondsValue)
-        return .init(
-            type: type, args: ["batch_id": .string(batchID), "submitted_by": .string(submittedBy), "poll": .int(Int64(poll))],
+        return try .init(
+            Self.self, Arguments(batchID: batchID, submittedBy: submittedBy, poll: poll),
             options: .init(queue: queue, runAt: Date().addingTimeInterval(delay), uniqueKey: "claude.batch:\(batchID):\(poll)")
         )
     }
@@ -138,7 +161,7 @@ public struct ClaudeBatch: JobHandler {
         }
         try db.query("UPDATE claude_batches SET status = $2 WHERE batch_id = $1", [batchID, String(status.prefix(40))])
         guard status == "ended" else {
-            try context.dispatcher.enqueue(followUp(batchID, submittedBy: submittedBy, poll: poll + 1, settings: settings, queue: context.job.queue))
+            try context.dispatcher.enqueue(try followUp(batchID, submittedBy: submittedBy, poll: poll + 1, settings: settings, queue: context.job.queue))
             return ["batch_id": .string(batchID), "status": .string(status), "request_counts": batch["request_counts"] ?? .null]
         }
         guard let resultsURL = batch["results_url"]?.string else { throw ClaudeAPIError.transient("batch \(batchID) has ended but has no results_url yet") }

@@ -29,7 +29,7 @@ public struct ClaudeMessage: JobHandler {
 
     public init() {}
 
-    public struct Arguments: Decodable, Sendable {
+    public struct Arguments: Codable, Sendable {
         public var model: String
         public var messages: JSONValue
         public var system: JSONValue?
@@ -44,6 +44,24 @@ public struct ClaudeMessage: JobHandler {
         enum CodingKeys: String, CodingKey {
             case model, messages, system, temperature, tools, metadata, ref
             case maxTokens = "max_tokens", stopSequences = "stop_sequences", toolChoice = "tool_choice"
+        }
+
+        /// A Messages API request: `messages` as the API takes them (`[{"role": "user", "content": "…"}]`).
+        public init(
+            model: String, messages: JSONValue, system: JSONValue? = nil, maxTokens: Int? = nil, temperature: Double? = nil,
+            stopSequences: [String]? = nil, tools: JSONValue? = nil, toolChoice: JSONValue? = nil, metadata: JSONValue? = nil,
+            ref: String? = nil
+        ) {
+            self.model = model
+            self.messages = messages
+            self.system = system
+            self.maxTokens = maxTokens
+            self.temperature = temperature
+            self.stopSequences = stopSequences
+            self.tools = tools
+            self.toolChoice = toolChoice
+            self.metadata = metadata
+            self.ref = ref
         }
     }
 

@@ -26,7 +26,7 @@ public struct EmailSend: JobHandler {
 
     public init() {}
 
-    public struct Arguments: Decodable, Sendable {
+    public struct Arguments: Codable, Sendable {
         public var to: String
         public var template: String?
         public var vars: JSONValue?
@@ -42,6 +42,23 @@ public struct EmailSend: JobHandler {
             case to, template, vars, subject, text, html, locale, headers
             case replyTo = "reply_to"
             case idempotencyKey = "idempotency_key"
+        }
+
+        /// A message from `template` (with `vars`), or from `subject` and `text`/`html` given here.
+        public init(
+            to: String, template: String? = nil, vars: JSONValue? = nil, subject: String? = nil, text: String? = nil, html: String? = nil,
+            locale: String? = nil, replyTo: String? = nil, headers: [String: String]? = nil, idempotencyKey: String? = nil
+        ) {
+            self.to = to
+            self.template = template
+            self.vars = vars
+            self.subject = subject
+            self.text = text
+            self.html = html
+            self.locale = locale
+            self.replyTo = replyTo
+            self.headers = headers
+            self.idempotencyKey = idempotencyKey
         }
     }
 
@@ -150,7 +167,10 @@ public struct EmailUnsuppress: JobHandler {
 
     public init() {}
 
-    public struct Arguments: Decodable, Sendable { public var address: String }
+    public struct Arguments: Codable, Sendable {
+        public var address: String
+        public init(address: String) { self.address = address }
+    }
 
     public func perform(_ arguments: Arguments, context: JobContext) throws {
         let pool = try context.services.require(PostgresService.self, for: Self.type)

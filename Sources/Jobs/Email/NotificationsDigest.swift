@@ -20,8 +20,6 @@ public struct NotificationsDigest: JobHandler {
 
     public init() {}
 
-    public struct Arguments: Decodable, Sendable {}
-
     /// One batch: the next users with an address who did not opt out, in id order (their zone
     /// checked first, in a materialized step, so an unknown zone is skipped rather than failing the
     /// query), each with whether a digest is due and what happened since their last one.
@@ -100,14 +98,14 @@ public struct NotificationsDigest: JobHandler {
                 let reactions = try row.decode("reactions", as: Int.self)
                 guard comments + likes + reactions > 0 else { continue }
                 let key = "digest:\(id):\(day)"
-                requests.append(Dispatcher.JobRequest(type: EmailSend.type, args: .object([
-                    "to": .string(try row.decode("email", as: String.self)), "template": .string("digest"), "locale": .string(try row.decode("locale", as: String.self)),
-                    "idempotency_key": .string(key),
-                    "vars": .object([
+                requests.append(try Dispatcher.JobRequest(EmailSend.self, .init(
+                    to: try row.decode("email", as: String.self), template: "digest",
+                    vars: .object([
                         "handle": .string(try row.decode("handle", as: String.self)), "day": .string(day),
                         "comments": .int(Int64(comments)), "likes": .int(Int64(likes)), "reactions": .int(Int64(reactions)),
                     ]),
-                ]), options: EnqueueOptions(uniqueKey: key, uniqueFor: .seconds(86_400))))
+                    locale: try row.decode("locale", as: String.self), idempotencyKey: key
+                ), options: EnqueueOptions(uniqueKey: key, uniqueFor: .seconds(86_400))))
             }
             // Enqueued before marked: a run that dies in between is redone, and the keys keep one mail.
             try dispatcher.enqueue(batch: requests)

@@ -26,7 +26,7 @@ public struct TradesImport: JobHandler {
 
     public init() {}
 
-    public struct Arguments: Decodable, Sendable {
+    public struct Arguments: Codable, Sendable {
         public var userID: Int64
         public var source: String
         public var profile: String?
@@ -34,6 +34,14 @@ public struct TradesImport: JobHandler {
         enum CodingKeys: String, CodingKey {
             case source, profile
             case userID = "user_id"
+        }
+
+        /// Imports `source` (a path under the import root, or an http(s) URL) for `userID`, with
+        /// `profile` or the one whose headers match.
+        public init(userID: Int64, source: String, profile: String? = nil) {
+            self.userID = userID
+            self.source = source
+            self.profile = profile
         }
     }
 
@@ -81,7 +89,7 @@ public struct TradesImport: JobHandler {
                 try context.checkCancellation()
             }
         }
-        try context.dispatcher.enqueue(.init(type: "analytics.rollup", options: .init(uniqueKey: "rollup-after-import")))
+        try context.enqueue(AnalyticsRollup.self, .init(), options: .init(uniqueKey: "rollup-after-import"))
         try context.setResult(summary)
     }
 

@@ -20,8 +20,6 @@ public struct MiningRewards: JobHandler {
 
     public init() {}
 
-    public struct Arguments: Decodable, Sendable {}
-
     /// The reward formula's parameters.
     public struct Parameters: Sendable, Equatable {
         public var baseRatePerHour: Decimal = Decimal(string: "0.25")!

@@ -13,9 +13,10 @@ public struct StoryExpiry: JobHandler {
 
     public init() {}
 
-    public struct Arguments: Decodable, Sendable {
+    public struct Arguments: Codable, Sendable {
         public var batchSize: Int?
         enum CodingKeys: String, CodingKey { case batchSize = "batch_size" }
+        public init(batchSize: Int? = nil) { self.batchSize = batchSize }
     }
 
     /// What one run removed.

@@ -55,6 +55,26 @@ public final class JobContext: Sendable {
     public var id: String { job.id }
     public var attempt: Int { job.attempt }
 
+    // MARK: Enqueueing
+
+    /// Enqueues a job of `definition` and returns its id, with the worker's settings for its
+    /// type. Blocks the thread for one round trip (for ``JobHandler``s).
+    @discardableResult
+    public func enqueue<Definition: JobDefinition>(
+        _ definition: Definition.Type, _ arguments: Definition.Arguments, options: EnqueueOptions = EnqueueOptions()
+    ) throws(QueueError) -> String {
+        try dispatcher.enqueue(definition, arguments, options: options)
+    }
+
+    /// Enqueues a job of `definition` and returns its id; in an ``AsyncJobHandler`` the commands
+    /// leave with those of the other jobs on the thread, in one write.
+    @discardableResult
+    public nonisolated(nonsending) func enqueue<Definition: JobDefinition>(
+        _ definition: Definition.Type, _ arguments: Definition.Arguments, options: EnqueueOptions = EnqueueOptions()
+    ) async throws(QueueError) -> String {
+        try await dispatcher.enqueue(batch: [Dispatcher.JobRequest(definition, arguments, options: options)], over: services.redis)[0]
+    }
+
     // MARK: Batches
 
     /// Adds jobs to this job's batch: they run in the batch's queue, and the batch completes only

@@ -1,6 +1,7 @@
 public import Foundation
 
-/// A job family: its type name, its arguments, and what running it does.
+/// What running a job of a ``JobDefinition`` does (the definition's type name, arguments and
+/// settings are the handler's own).
 ///
 /// Handlers run on the worker's own threads, so they may block (PostgreSQL, HTTP, SMTP calls);
 /// one slow handler never holds up the others. A job that only waits on Redis is cheaper as an
@@ -11,22 +12,9 @@ public import Foundation
 /// Throw to fail the attempt (it is retried with backoff until its attempts run out); throw
 /// ``PermanentJobError`` when retrying cannot help (bad input) to send the job straight to the
 /// dead set.
-public protocol JobHandler: Sendable {
-    /// The job's arguments, decoded from the job's `args` JSON object.
-    associatedtype Arguments: Decodable & Sendable = NoArguments
-
-    /// The type name jobs are enqueued with, such as `email.send`.
-    static var type: String { get }
-
-    /// Settings before `jobs/<type>.yml` overrides them.
-    static var defaultSettings: JobSettings { get }
-
+public protocol JobHandler: JobDefinition {
     /// Runs one attempt of the job.
     func perform(_ arguments: Arguments, context: JobContext) throws
-}
-
-extension JobHandler {
-    public static var defaultSettings: JobSettings { JobSettings() }
 }
 
 /// A job family whose work waits on Redis (or other async calls) rather than computing: its
@@ -39,32 +27,13 @@ extension JobHandler {
 /// timeouts (the job is cancelled: ``JobContext/checkCancellation()``, `Task.isCancelled`),
 /// results and crash recovery are those of ``JobHandler``. A type with a `concurrency` limit
 /// runs one attempt at a time per thread, as a suspect after a crash does.
-public protocol AsyncJobHandler: Sendable {
-    /// The job's arguments, decoded from the job's `args` JSON object.
-    associatedtype Arguments: Decodable & Sendable = NoArguments
-
-    /// The type name jobs are enqueued with, such as `stats.count`.
-    static var type: String { get }
-
-    /// Settings before `jobs/<type>.yml` overrides them.
-    static var defaultSettings: JobSettings { get }
-
+public protocol AsyncJobHandler: JobDefinition {
     /// Runs one attempt of the job, on the worker thread's loop.
     ///
     /// The requirement is `nonisolated(nonsending)`: a handler compiled with the
     /// `NonisolatedNonsendingByDefault` feature (or marked so) runs on its caller's executor with
     /// no executor switch on entry and return; a plain `async` one works too, switching twice.
     nonisolated(nonsending) func perform(_ arguments: Arguments, context: JobContext) async throws
-}
-
-extension AsyncJobHandler {
-    public static var defaultSettings: JobSettings { JobSettings() }
-}
-
-/// Arguments of a job that takes none (any object is accepted).
-public struct NoArguments: Decodable, Sendable {
-    public init() {}
-    public init(from decoder: any Decoder) throws {}
 }
 
 /// A failure that retrying cannot fix: the job goes to the dead set at once with this reason.

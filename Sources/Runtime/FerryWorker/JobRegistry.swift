@@ -37,9 +37,28 @@ public struct JobRegistry: Sendable {
         self.settingsDirectory = settingsDirectory
     }
 
+    /// Why a handler could not be registered.
+    public enum RegistrationError: Error, Sendable, CustomStringConvertible {
+        /// Another handler has this type already: two handlers for one name would leave which
+        /// one runs to chance.
+        case duplicate(type: String)
+        /// The type name, or the queue its settings name, breaks the naming rule (``Names``).
+        case invalidName(type: String, QueueError)
+        /// Its settings file was refused.
+        case settings(JobSettingsFile.Invalid)
+
+        public var description: String {
+            switch self {
+            case .duplicate(let type): return "job type \(type) is registered twice; each type needs exactly one handler"
+            case .invalidName(let type, let error): return "job type \(type): \(error)"
+            case .settings(let invalid): return invalid.description
+            }
+        }
+    }
+
     /// Registers `handler`, applying `jobs/<type>.yml` on top of its default settings.
-    public mutating func register<Handler: JobHandler>(_ handler: Handler) throws(JobSettingsFile.Invalid) {
-        let settings = try effectiveSettings(type: Handler.type, defaults: Handler.defaultSettings)
+    public mutating func register<Handler: JobHandler>(_ handler: Handler) throws(RegistrationError) {
+        let settings = try checkedSettings(Handler.self)
         let none = NoArguments() as? Handler.Arguments  // checked once, not per job
         entries[Handler.type] = Entry(type: Handler.type, settings: settings, body: .blocking { args, context in
             try handler.perform(try none ?? Self.decode(Handler.Arguments.self, type: Handler.type, from: args), context: context)
@@ -48,12 +67,30 @@ public struct JobRegistry: Sendable {
 
     /// Registers `handler`, whose attempts run as tasks, many together on one thread; applies
     /// `jobs/<type>.yml` on top of its default settings.
-    public mutating func register<Handler: AsyncJobHandler>(_ handler: Handler) throws(JobSettingsFile.Invalid) {
-        let settings = try effectiveSettings(type: Handler.type, defaults: Handler.defaultSettings)
+    public mutating func register<Handler: AsyncJobHandler>(_ handler: Handler) throws(RegistrationError) {
+        let settings = try checkedSettings(Handler.self)
         let none = NoArguments() as? Handler.Arguments
         entries[Handler.type] = Entry(type: Handler.type, settings: settings, body: .async { args, context in
             try await handler.perform(try none ?? Self.decode(Handler.Arguments.self, type: Handler.type, from: args), context: context)
         })
+    }
+
+    /// The settings `definition` runs with, after checking that its name is new and valid.
+    private func checkedSettings<Definition: JobDefinition>(_: Definition.Type) throws(RegistrationError) -> JobSettings {
+        guard entries[Definition.type] == nil else { throw .duplicate(type: Definition.type) }
+        let settings: JobSettings
+        do throws(JobSettingsFile.Invalid) {
+            settings = try effectiveSettings(type: Definition.type, defaults: Definition.defaultSettings)
+        } catch {
+            throw .settings(error)
+        }
+        do throws(QueueError) {
+            try Names.validateJobType(Definition.type)
+            try Names.validateQueue(settings.queue)
+        } catch {
+            throw .invalidName(type: Definition.type, error)
+        }
+        return settings
     }
 
     private func effectiveSettings(type: String, defaults handlerDefaults: JobSettings) throws(JobSettingsFile.Invalid) -> JobSettings {
@@ -87,9 +124,10 @@ public struct JobRegistry: Sendable {
     /// Registered type names, sorted.
     public var types: [String] { entries.keys.sorted() }
 
-    /// The dispatcher's defaults for a type (its queue, attempts, timeout).
-    public func enqueueDefaults(for type: String) -> EnqueueDefaults {
-        entries[type]?.settings.enqueueDefaults ?? EnqueueDefaults()
+    /// The dispatcher's defaults for a registered type (its queue, attempts, timeout); nil for
+    /// a type not registered here.
+    public func enqueueDefaults(for type: String) -> EnqueueDefaults? {
+        entries[type]?.settings.enqueueDefaults
     }
 }
 

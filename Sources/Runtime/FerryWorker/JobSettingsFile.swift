@@ -42,15 +42,17 @@ public enum JobSettingsFile {
         for (key, value) in map {
             switch key {
             case "queue":
-                guard let queue = value as? String, !queue.isEmpty else { throw Invalid(file: file, message: "queue must be a name") }
+                guard let queue = value as? String else { throw Invalid(file: file, message: "queue must be a queue name") }
+                do throws(QueueError) { try Names.validateQueue(queue) } catch { throw Invalid(file: file, message: "queue: \(error)") }
                 settings.queue = queue
             case "max_attempts":
-                guard let attempts = value as? Int, (1...1000).contains(attempts) else {
-                    throw Invalid(file: file, message: "max_attempts must be a whole number from 1 to 1000")
+                guard let attempts = value as? Int, JobRules.attempts.contains(attempts) else {
+                    throw Invalid(file: file, message: "max_attempts must be a whole number from \(JobRules.attempts.lowerBound) to \(JobRules.attempts.upperBound)")
                 }
                 settings.maxAttempts = attempts
             case "timeout":
                 settings.timeout = try duration(value, "timeout", file)
+                do throws(QueueError) { try JobRules.checkTimeout(settings.timeout) } catch { throw Invalid(file: file, message: "timeout: \(error)") }
             case "result_ttl":
                 settings.resultTTL = try duration(value, "result_ttl", file)
                 guard settings.resultTTL >= .seconds(1) else { throw Invalid(file: file, message: "result_ttl must be at least 1s") }

@@ -42,6 +42,14 @@ public struct QueueSelection: Sendable, Equatable {
         self.init(queues: queues, strict: strict)
     }
 
+    /// Every queue the types of `registry` go to by their settings, and `default`, each of
+    /// weight 1: what a worker takes when it is not told which queues, so that no registered
+    /// type waits for a worker that never looks at its queue.
+    public init(serving registry: JobRegistry, strict: Bool = false) {
+        let used = Set(registry.entries.values.map(\.settings.queue)).subtracting(["default"])
+        self.init(queues: [("default", 1)] + used.sorted().map { ($0, 1) }, strict: strict)
+    }
+
     public var names: [String] { queues.map(\.name) }
 
     /// The order to try the queues in for one fetch.

@@ -66,7 +66,7 @@ public final class WorkerProcess: Sendable {
         self.registry = registry
         self.services = services
         self.settler = Settler(keys: keys, deadSet: options.deadSet)
-        self.dispatcher = Dispatcher(redis: services.redis.pool, keys: keys, defaults: { [registry] in registry.enqueueDefaults(for: $0) })
+        self.dispatcher = Dispatcher(redis: services.redis.pool, asynchronous: services.redis, keys: keys, defaults: { [registry] in registry.enqueueDefaults(for: $0) })
         self.limiters = registry.entries.compactMapValues { entry in entry.settings.rate.map { RateLimiter(type: entry.type, limit: $0, keys: keys) } }
         self.ackLedger = AckLedger(worker: id, slots: options.concurrency, entriesPerSlot: options.prefetch)
         var logger = logger

@@ -22,8 +22,8 @@ struct BatchRoutes {
         }
 
         func request() throws -> Dispatcher.JobRequest {
-            if let attempts = maxAttempts, !(1...1000).contains(attempts) {
-                throw AdminError.badRequest("max_attempts must be between 1 and 1000, got \(attempts)")
+            if let attempts = maxAttempts {
+                do throws(QueueError) { try JobRules.checkMaxAttempts(attempts) } catch { throw AdminError.badRequest(error.description) }
             }
             return Dispatcher.JobRequest(type: type, args: args == .null ? .object([:]) : args ?? .object([:]), options: EnqueueOptions(maxAttempts: maxAttempts))
         }

@@ -234,15 +234,12 @@ struct JobRoutes {
             if let runAt = job.runAt, UnixMilliseconds.checked(runAt) == nil {
                 throw AdminError.badRequest("run_at must be Unix seconds between 0 and \(Int64(TimeLimits.latestInstant)), got \(runAt)")
             }
-            var timeout: Duration?
-            if let seconds = job.timeoutS {
-                guard seconds >= 0.001, let checked = Duration(checkedSeconds: seconds) else {
-                    throw AdminError.badRequest("timeout_s must be from 0.001 to \(Int64(TimeLimits.longestDuration)) seconds, got \(seconds)")
-                }
-                timeout = checked
-            }
-            if let attempts = job.maxAttempts, !(1...1000).contains(attempts) {
-                throw AdminError.badRequest("max_attempts must be between 1 and 1000, got \(attempts)")
+            let timeout: Duration?
+            do throws(QueueError) {
+                timeout = try job.timeoutS.map { seconds throws(QueueError) in try JobRules.timeout(seconds: seconds) }
+                if let attempts = job.maxAttempts { try JobRules.checkMaxAttempts(attempts) }
+            } catch {
+                throw AdminError.badRequest(error.description)
             }
             let runAt = job.runAt.map { Date(timeIntervalSince1970: $0) } ?? job.delayS.map { Date().addingTimeInterval($0) }
             if let then = job.then, then != .null {

@@ -1,8 +1,6 @@
-public import FerryQueue
-
 /// How a job type is run: its queue, attempts, backoff between attempts, timeout, and any
-/// parameters of its own. A handler's ``JobHandler/defaultSettings`` are overridden by
-/// `jobs/<type>.yml`.
+/// parameters of its own. A definition's ``JobDefinition/defaultSettings`` are overridden by
+/// `jobs/<type>.yml` in the processes that read that folder (workers, `ferry up`).
 public struct JobSettings: Sendable, Equatable {
     public var queue: String
     public var maxAttempts: Int
