@@ -12,7 +12,7 @@ import Yams
 @Suite struct AdminAPITests {
     let namespace = "atest-\(UUID().uuidString.prefix(8))"
     var keys: QueueKeyspace { QueueKeyspace(namespace: namespace) }
-    let http = HTTPClient()
+    let http = FerryHTTPClient()
     let redis: RedisConnection
 
     init() throws {
@@ -31,16 +31,16 @@ import Yams
         let base = "http://127.0.0.1:\(port)"
         // A process that exits at once (a refused configuration) is for the caller to check.
         let settled = eventually(timeout: 20) {
-            (try? http.execute(HTTPRequest(url: base + "/healthz")))?.status == 200 || process.waitForExit(timeout: 0) != nil
+            (try? http.execute(FerryHTTPClient.Request(url: base + "/healthz")))?.status == 200 || process.waitForExit(timeout: 0) != nil
         }
         #expect(settled, "ferry admin neither answered /healthz nor exited within 20 s:\n\(process.output.suffix(2000))")
         return (process, base)
     }
 
     func call(_ method: String, _ url: String, body: String? = nil, token: String? = nil) throws -> (status: Int, json: JSONValue?) {
-        var headers: HTTPHeaders = ["Content-Type": "application/json"]
+        var headers: FerryHTTPClient.Headers = ["Content-Type": "application/json"]
         if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
-        let response = try http.execute(HTTPRequest(method: method, url: url, headers: headers, body: body.map { Array($0.utf8) }))
+        let response = try http.execute(FerryHTTPClient.Request(method: method, url: url, headers: headers, body: body.map { Array($0.utf8) }))
         return (response.status, try? JSONDecoder().decode(JSONValue.self, from: Data(response.body)))
     }
 
@@ -74,7 +74,7 @@ import Yams
         let cleared = try call("DELETE", base + "/api/v1/queues/mail?confirm=true")
         #expect(cleared.json?["deleted"] == .string("1"))
 
-        let metrics = try http.execute(HTTPRequest(url: base + "/metrics"))
+        let metrics = try http.execute(FerryHTTPClient.Request(url: base + "/metrics"))
         #expect(metrics.status == 200)
         #expect(metrics.text.contains(#"ferry_queue_ready_jobs{queue="mail"} 0.0"#), "\(metrics.text)")
         #expect(metrics.text.contains("# TYPE ferry_workers_processes gauge"))
@@ -87,8 +87,8 @@ import Yams
         let (process, base) = try startAdmin()
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
         let job = #"{"type":"ferry.noop"}"#
-        func send(_ method: String, _ path: String, _ headers: HTTPHeaders, body: String? = nil) throws -> FerryHTTP.HTTPResponse {
-            try http.execute(HTTPRequest(method: method, url: base + path, headers: headers, body: body.map { Array($0.utf8) }))
+        func send(_ method: String, _ path: String, _ headers: FerryHTTPClient.Headers, body: String? = nil) throws -> FerryHTTP.FerryHTTPClient.Response {
+            try http.execute(FerryHTTPClient.Request(method: method, url: base + path, headers: headers, body: body.map { Array($0.utf8) }))
         }
         // What a no-cors fetch from another page can send: a text/plain body.
         let plain = try send("POST", "/api/v1/jobs", ["Content-Type": "text/plain"], body: job)
@@ -98,7 +98,7 @@ import Yams
         // A body-less write with no content type (curl -X POST) is fine from a script.
         #expect(try send("POST", "/api/v1/queues/default/resume", [:]).status == 200)
         // A page on another origin, whatever it sends.
-        for headers: HTTPHeaders in [
+        for headers: FerryHTTPClient.Headers in [
             ["Content-Type": "application/json", "Origin": "http://evil.example"],
             ["Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"],
             ["Content-Type": "application/json", "Sec-Fetch-Site": "same-site"],
@@ -129,13 +129,13 @@ import Yams
         let token = "t0k3n-\(UUID().uuidString)"
         let (process, base) = try startAdmin(token: token, arguments: ["--login-link"])
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
-        func get(_ path: String, cookie: String? = nil) throws -> FerryHTTP.HTTPResponse {
-            var headers: HTTPHeaders = ["Accept": "text/html,application/xhtml+xml"]
+        func get(_ path: String, cookie: String? = nil) throws -> FerryHTTP.FerryHTTPClient.Response {
+            var headers: FerryHTTPClient.Headers = ["Accept": "text/html,application/xhtml+xml"]
             if let cookie { headers.add(name: "Cookie", value: cookie) }
-            return try http.execute(HTTPRequest(method: "GET", url: base + path, headers: headers))
+            return try http.execute(FerryHTTPClient.Request(method: "GET", url: base + path, headers: headers))
         }
-        func postForm(_ path: String, _ form: String) throws -> FerryHTTP.HTTPResponse {
-            try http.execute(HTTPRequest(method: "POST", url: base + path, headers: ["Content-Type": "application/x-www-form-urlencoded"], body: Array(form.utf8)))
+        func postForm(_ path: String, _ form: String) throws -> FerryHTTP.FerryHTTPClient.Response {
+            try http.execute(FerryHTTPClient.Request(method: "POST", url: base + path, headers: ["Content-Type": "application/x-www-form-urlencoded"], body: Array(form.utf8)))
         }
         // No session: the dashboard sends the browser to the login page; the API wants the token.
         let anonymous = try get("/")
@@ -153,7 +153,7 @@ import Yams
         #expect(try get("/", cookie: cookie).status == 200)
         #expect(try get("/api/v1/stats", cookie: cookie).status == 200)
         #expect(try get("/", cookie: "ferry_session=forged").status == 303)
-        #expect(try http.execute(HTTPRequest(url: base + "/")).status == 401)  // not a browser: no redirect
+        #expect(try http.execute(FerryHTTPClient.Request(url: base + "/")).status == 401)  // not a browser: no redirect
         // The one-time link printed at start logs in once.
         #expect(eventually(timeout: 5) { process.output.contains("/login?code=") })
         let link = try #require(process.output.split(separator: "\n").first { $0.contains("/login?code=") }?.split(separator: " ").last)
@@ -188,7 +188,7 @@ import Yams
             sockets.append(fd)
         }
         // The server still answers others at once.
-        #expect(try http.execute(HTTPRequest(url: base + "/healthz")).status == 200)
+        #expect(try http.execute(FerryHTTPClient.Request(url: base + "/healthz")).status == 200)
         // After the header timeout, the stalled connections are closed by the server.
         var closed = 0
         let deadline = Date().addingTimeInterval(10)
@@ -199,7 +199,7 @@ import Yams
             if recv(fd, &byte, 1, 0) <= 0, errno != EAGAIN { closed += 1 }
         }
         #expect(closed == sockets.count, "\(closed) of \(sockets.count) stalled connections were closed")
-        #expect(try http.execute(HTTPRequest(url: base + "/healthz")).status == 200)
+        #expect(try http.execute(FerryHTTPClient.Request(url: base + "/healthz")).status == 200)
         #expect(process.waitForExit(timeout: 0) == nil)
     }
 
@@ -230,7 +230,7 @@ import Yams
         #expect(try call("POST", base + "/api/v1/dead/no-such-id/retry").status == 404)
         #expect(try call("GET", base + "/api/v1/jobs/with%20space%2Fslash").status == 404)
         // A dashboard button for a job that is gone says so instead of pretending it worked.
-        let gone = try http.execute(HTTPRequest(method: "POST", url: base + "/ui/dead/no-such-id/retry", headers: [:], body: []))
+        let gone = try http.execute(FerryHTTPClient.Request(method: "POST", url: base + "/ui/dead/no-such-id/retry", headers: [:], body: []))
         #expect(gone.status == 404)
 
         // Absurd numbers get a 400 naming the field; the server stays up.
@@ -307,9 +307,9 @@ import Yams
         let (process, base) = try startAdmin()
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
         #expect(try call("GET", base + "/api/v1/stats").json?["queues"]?["default"]?["retries"] == .int(2))
-        let metrics = try http.execute(HTTPRequest(url: base + "/metrics")).text
+        let metrics = try http.execute(FerryHTTPClient.Request(url: base + "/metrics")).text
         #expect(metrics.contains(#"ferry_queue_retries_jobs{queue="default"} 2.0"#), "\(metrics)")
-        let page = String(decoding: try http.execute(HTTPRequest(url: base + "/queues")).body, as: UTF8.self)
+        let page = String(decoding: try http.execute(FerryHTTPClient.Request(url: base + "/queues")).body, as: UTF8.self)
         #expect(page.contains(#"<a href="/retries">Retries<span class="count">2</span></a>"#), "\(page.prefix(3000))")
         #expect(page.contains(#"<a href="/scheduled">Scheduled<span class="count">1</span></a>"#), "\(page.prefix(3000))")
     }
@@ -337,7 +337,7 @@ import Yams
         #expect(try call("GET", base + "/api/v1/jobs/\(other)").status == 404)
         // Imports need PostgreSQL: when it cannot answer (here no DATABASE_URL, or one without the
         // tables), the route says so without the driver's details.
-        let imports = try http.execute(HTTPRequest(url: base + "/api/v1/imports"))
+        let imports = try http.execute(FerryHTTPClient.Request(url: base + "/api/v1/imports"))
         #expect(imports.status == 503 && imports.text.contains("PostgreSQL") && !imports.text.contains("ferry:"), "\(imports.status) \(imports.text)")
         // Arguments are shown without their secrets: pre-signed URLs' signatures, passwords, tokens.
         let secretive = try #require(try call("POST", base + "/api/v1/jobs", body: """
@@ -401,7 +401,7 @@ import Yams
         #expect(try call("GET", base + "/metrics").status == 401)
         #expect(try call("GET", base + "/api/v1/stats", token: "s3cret-token").status == 200)
         // The scheme is case-insensitive.
-        let lower = try http.execute(HTTPRequest(url: base + "/api/v1/stats", headers: ["Authorization": "bearer s3cret-token"]))
+        let lower = try http.execute(FerryHTTPClient.Request(url: base + "/api/v1/stats", headers: ["Authorization": "bearer s3cret-token"]))
         #expect(lower.status == 200)
         // A score someone else wrote as +inf shows as the edge of time, not a 500.
         let job = Job(type: "ferry.noop", queue: "default", maxAttempts: 3)
@@ -416,7 +416,7 @@ import Yams
                           "busy", #"[{"id":"j","type":"t","queue":"default","startedAt":-1e308}]"#)
         try redis.command("ZADD", .string(keys.workers), "1", "odd")
         #expect(try call("GET", base + "/api/v1/workers", token: "s3cret-token").status == 200)
-        #expect(try http.execute(HTTPRequest(url: base + "/", headers: ["Authorization": "Bearer s3cret-token"])).status == 200)
+        #expect(try http.execute(FerryHTTPClient.Request(url: base + "/", headers: ["Authorization": "Bearer s3cret-token"])).status == 200)
         #expect(process.waitForExit(timeout: 0) == nil)
         #expect(!process.output.contains("s3cret-token"))
     }
@@ -486,11 +486,11 @@ import Yams
         #expect(first["waiting"] == .int(1))
         let opus = first["budgets"]?.elements?.first { $0["key"] == .string("opus") }
         #expect(opus?["available"] == .int(0) && opus?["waiting"] == .int(1), "\(String(describing: first))")
-        let metrics = try http.execute(HTTPRequest(url: base + "/metrics")).text
+        let metrics = try http.execute(FerryHTTPClient.Request(url: base + "/metrics")).text
         #expect(metrics.contains(#"ferry_rate_limit_waiting_jobs{type="claude.message",key="opus"} 1.0"#), "\(metrics)")
         // And on the dashboard, with a batch beside it.
         let (batch, _) = try Batches(dispatcher: dispatcher).enqueue(BatchRequest(jobs: [.init(type: "ferry.noop")], description: "<b>nightly</b>"))
-        let page = try http.execute(HTTPRequest(url: base + "/limits")).text + http.execute(HTTPRequest(url: base + "/batches")).text
+        let page = try http.execute(FerryHTTPClient.Request(url: base + "/limits")).text + http.execute(FerryHTTPClient.Request(url: base + "/batches")).text
         #expect(page.contains("<td>claude.message</td><td>1 per 60.0 seconds, burst 1, one budget per model</td><td>opus</td><td class=\"n\">0</td><td class=\"n\">1</td>"), "\(page)")
         #expect(page.contains("<td>\(batch)</td><td>&lt;b&gt;nightly&lt;/b&gt;</td><td>default</td><td class=\"n\">0 of 1</td>"), "\(page)")
     }
@@ -510,17 +510,17 @@ import Yams
             "FERRY_ADMIN_TOKEN": "docs-token",  // with a token, the login routes are served too
         ])
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
-        let http = HTTPClient()
+        let http = FerryHTTPClient()
         let base = "http://127.0.0.1:\(port)"
-        _ = eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: base + "/healthz")))?.status == 200 }
+        _ = eventually(timeout: 20) { (try? http.execute(FerryHTTPClient.Request(url: base + "/healthz")))?.status == 200 }
         var checked = 0
         for (path, value) in paths {
             let operations = try #require(value as? [String: Any])
             for method in operations.keys where ["get", "post", "delete"].contains(method) {
                 let url = base + path.replacingOccurrences(of: "{queue}", with: "docs").replacingOccurrences(of: "{id}", with: "no-such-id").replacingOccurrences(of: "{name}", with: "no-such-entry")
                 let body: [UInt8]? = method == "post" && path == "/api/v1/jobs" ? Array(#"{"type": "ferry.noop"}"#.utf8) : nil
-                let headers: HTTPHeaders = ["Authorization": "Bearer docs-token", "Content-Type": path.hasPrefix("/api/") ? "application/json" : "application/x-www-form-urlencoded"]
-                let response = try http.execute(HTTPRequest(method: method.uppercased(), url: url, headers: headers, body: body))
+                let headers: FerryHTTPClient.Headers = ["Authorization": "Bearer docs-token", "Content-Type": path.hasPrefix("/api/") ? "application/json" : "application/x-www-form-urlencoded"]
+                let response = try http.execute(FerryHTTPClient.Request(method: method.uppercased(), url: url, headers: headers, body: body))
                 let routed = response.status != 404 || response.text.contains("no ")
                 #expect(routed, "\(method.uppercased()) \(path) is documented but not served (\(response.status) \(response.text))")
                 checked += 1
@@ -552,17 +552,17 @@ import Yams
         ])
         defer { admin.signal(SIGTERM); admin.waitForExit(timeout: 10) }
         let base = "http://127.0.0.1:\(port)"
-        #expect(eventually(timeout: 20) { (try? HTTPClient().execute(HTTPRequest(url: base + "/healthz")))?.status == 200 })
+        #expect(eventually(timeout: 20) { (try? FerryHTTPClient().execute(FerryHTTPClient.Request(url: base + "/healthz")))?.status == 200 })
 
         // The anonymizer's spot check, with the configuration of jobs/anonymize.batch.yml.
-        let http = HTTPClient()
-        let headers: HTTPHeaders = ["Authorization": "Bearer \(token)", "Content-Type": "application/json"]
-        let spot = try http.execute(HTTPRequest(method: "POST", url: base + "/api/v1/anonymize", headers: headers,
+        let http = FerryHTTPClient()
+        let headers: FerryHTTPClient.Headers = ["Authorization": "Bearer \(token)", "Content-Type": "application/json"]
+        let spot = try http.execute(FerryHTTPClient.Request(method: "POST", url: base + "/api/v1/anonymize", headers: headers,
                                                body: Array(#"{"text": "Jürgen Weber, Tel. 030 12345678, Kundennummer KD-1234567"}"#.utf8)))
         #expect(spot.status == 200 && spot.text.contains(#""text":"<PERSON>, Tel. 030 12******, Kundennummer <CUSTOMER_ID>""#), "\(spot.status) \(spot.text)")
-        let found = try http.execute(HTTPRequest(method: "POST", url: base + "/api/v1/anonymize", headers: headers, body: Array(#"{"text": "Mail: a@example.com", "analyze": true}"#.utf8)))
+        let found = try http.execute(FerryHTTPClient.Request(method: "POST", url: base + "/api/v1/anonymize", headers: headers, body: Array(#"{"text": "Mail: a@example.com", "analyze": true}"#.utf8)))
         #expect(found.text.contains(#""entity_type":"EMAIL_ADDRESS","recognizer":"EmailRecognizer","score":1,"start":6}"#), "\(found.text)")
-        let malformed = try http.execute(HTTPRequest(method: "POST", url: base + "/api/v1/anonymize", headers: headers, body: Array(#"{"txt": 1}"#.utf8)))
+        let malformed = try http.execute(FerryHTTPClient.Request(method: "POST", url: base + "/api/v1/anonymize", headers: headers, body: Array(#"{"txt": 1}"#.utf8)))
         #expect(malformed.status == 400, "\(malformed.text)")
         let fuzzer = try ChildProcess([
             "/usr/bin/env", "schemathesis", "--config-file", FileManager.default.currentDirectoryPath + "/ops/schemathesis.toml",
@@ -597,11 +597,11 @@ import Yams
             "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_ADMIN_ADDR": "127.0.0.1:\(port)",
         ])
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
-        let http = HTTPClient()
+        let http = FerryHTTPClient()
         let base = "http://127.0.0.1:\(port)"
-        _ = eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: base + "/healthz")))?.status == 200 }
+        _ = eventually(timeout: 20) { (try? http.execute(FerryHTTPClient.Request(url: base + "/healthz")))?.status == 200 }
 
-        let page = try http.execute(HTTPRequest(url: base + "/dead"))
+        let page = try http.execute(FerryHTTPClient.Request(url: base + "/dead"))
         #expect(page.status == 200)
         #expect(page.headers["content-type"]?.hasPrefix("text/html") == true)
         #expect(page.text.contains(id))
@@ -609,18 +609,18 @@ import Yams
         #expect(!page.text.contains("<script>"))
         #expect(page.text.contains("action=\"/ui/dead/\(id)/retry\""))
         // Records kept outside Redis have their sections; here PostgreSQL is missing or unmigrated.
-        let records = try http.execute(HTTPRequest(url: base + "/records")).text
+        let records = try http.execute(FerryHTTPClient.Request(url: base + "/records")).text
         #expect(records.contains("<h2 id=\"imports\">imports</h2>") && records.contains("<h2 id=\"claude-usage\">claude/usage</h2>"))
 
-        let forged = try http.execute(HTTPRequest(method: "POST", url: base + "/ui/dead/\(id)/retry", headers: ["Origin": "https://evil.example"]))
+        let forged = try http.execute(FerryHTTPClient.Request(method: "POST", url: base + "/ui/dead/\(id)/retry", headers: ["Origin": "https://evil.example"]))
         #expect(forged.status == 403)
-        let retried = try http.execute(HTTPRequest(method: "POST", url: base + "/ui/dead/\(id)/retry", headers: ["Origin": base]))
+        let retried = try http.execute(FerryHTTPClient.Request(method: "POST", url: base + "/ui/dead/\(id)/retry", headers: ["Origin": base]))
         #expect(retried.status == 303)
         #expect(retried.headers["location"] == "/")
         let stats = try QueueAdmin(keys: keys).queues.stats(on: redis).queues["default"]
         #expect(stats?.dead == 0)
         #expect(stats?.ready == 1)
-        #expect(!(try http.execute(HTTPRequest(url: base + "/dead")).text.contains("class=\"dead-job\"")))
+        #expect(!(try http.execute(FerryHTTPClient.Request(url: base + "/dead")).text.contains("class=\"dead-job\"")))
     }
 }
 
@@ -636,7 +636,7 @@ import Yams
             "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_ADMIN_ADDR": "127.0.0.1:\(port)",
         ])
         defer { admin.signal(SIGTERM); admin.waitForExit(timeout: 10) }
-        _ = eventually(timeout: 20) { (try? HTTPClient().execute(HTTPRequest(url: "http://127.0.0.1:\(port)/healthz")))?.status == 200 }
+        _ = eventually(timeout: 20) { (try? FerryHTTPClient().execute(FerryHTTPClient.Request(url: "http://127.0.0.1:\(port)/healthz")))?.status == 200 }
         try QueueAdmin(keys: keys).paused.resume("default", on: redis)
         let browser = try ChildProcess([
             "/usr/bin/env", "python3", FileManager.default.currentDirectoryPath + "/Tests/browser/cross_site.py",
@@ -679,8 +679,8 @@ import Yams
         // Some successes for the health table and the chart, counted with the next heartbeat.
         try dispatcher.enqueue(batch: (0..<40).map { _ in .init(type: "ferry.record", args: .object(["key": .string("\(namespace):other")])) })
         #expect(try eventually(timeout: 20) { try TypeHealth(keys: keys).summary(on: redis).lastHour["ferry.record"]?.succeeded == 40 })
-        let http = HTTPClient()
-        _ = eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/healthz")))?.status == 200 }
+        let http = FerryHTTPClient()
+        _ = eventually(timeout: 20) { (try? http.execute(FerryHTTPClient.Request(url: "http://127.0.0.1:\(port)/healthz")))?.status == 200 }
 
         let shots = ProcessInfo.processInfo.environment["FERRY_SCREENSHOTS_DIR"] ?? NSTemporaryDirectory() + "ferry-shots-\(namespace)"
         let browser = try ChildProcess([
@@ -738,8 +738,8 @@ import Yams
         defer { admin.signal(SIGTERM); admin.waitForExit(timeout: 10) }
         let worker = try ChildProcess([TestEnvironment.ferryBinary, "worker", "--concurrency", "2"], environment: environment)
         defer { worker.signal(SIGTERM); worker.waitForExit(timeout: 30) }
-        let http = HTTPClient()
-        _ = eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/healthz")))?.status == 200 }
+        let http = FerryHTTPClient()
+        _ = eventually(timeout: 20) { (try? http.execute(FerryHTTPClient.Request(url: "http://127.0.0.1:\(port)/healthz")))?.status == 200 }
 
         let screenshot = NSTemporaryDirectory() + "ferry-dashboard-\(namespace).png"
         let browser = try ChildProcess([

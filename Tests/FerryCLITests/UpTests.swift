@@ -27,7 +27,7 @@ import Testing
         // The admin endpoint answers once everything has started.
         let base = "http://127.0.0.1:\(adminPort)"
         let started = eventually(timeout: 90) {
-            (try? HTTPClient().execute(HTTPRequest(url: base + "/healthz")))?.status == 200 || up.waitForExit(timeout: 0) != nil
+            (try? FerryHTTPClient().execute(FerryHTTPClient.Request(url: base + "/healthz")))?.status == 200 || up.waitForExit(timeout: 0) != nil
         }
         #expect(started && up.waitForExit(timeout: 0) == nil, "ferry up did not start:\n\(up.output.suffix(3000))")
 
@@ -58,8 +58,8 @@ import Testing
         let postgres = try PostgresConnection(url: "postgres://ferry:\(postgresPassword)@127.0.0.1:\(postgresPort)/ferry")
         #expect(try postgres.query("SELECT count(*) AS n FROM schema_migrations").first?.decode("n", as: Int.self) ?? 0 > 0)
         // The API needs the generated token.
-        #expect(try HTTPClient().execute(HTTPRequest(url: base + "/api/v1/stats")).status == 401)
-        let authorized = try HTTPClient().execute(HTTPRequest(url: base + "/api/v1/stats", headers: ["Authorization": "Bearer \(token)"]))
+        #expect(try FerryHTTPClient().execute(FerryHTTPClient.Request(url: base + "/api/v1/stats")).status == 401)
+        let authorized = try FerryHTTPClient().execute(FerryHTTPClient.Request(url: base + "/api/v1/stats", headers: ["Authorization": "Bearer \(token)"]))
         #expect(authorized.status == 200)
 
         // SIGTERM: workers drain, then everything stops, the servers last; exit status 0.
@@ -93,7 +93,7 @@ import Testing
         ])
         defer { up.signal(SIGKILL); up.waitForExit(timeout: 10) }
         let started = eventually(timeout: 90) {
-            (try? HTTPClient().execute(HTTPRequest(url: "http://127.0.0.1:\(adminPort)/healthz")))?.status == 200 || up.waitForExit(timeout: 0) != nil
+            (try? FerryHTTPClient().execute(FerryHTTPClient.Request(url: "http://127.0.0.1:\(adminPort)/healthz")))?.status == 200 || up.waitForExit(timeout: 0) != nil
         }
         #expect(started && up.waitForExit(timeout: 0) == nil, "ferry up did not start:\n\(up.output.suffix(3000))")
         let redisURL = "redis://:\(try String(contentsOfFile: data + "/secrets/redis.password", encoding: .utf8))@127.0.0.1:\(redisPort)/0"

@@ -122,12 +122,12 @@ import Testing
         let port = try FreePort.find()
         let admin = try ChildProcess([TestEnvironment.ferryBinary, "admin"], environment: environment.merging(["FERRY_ADMIN_ADDR": "127.0.0.1:\(port)"]) { $1 })
         defer { admin.signal(SIGTERM); admin.waitForExit(timeout: 10) }
-        let http = HTTPClient()
-        #expect(eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/healthz")))?.status == 200 }, "\(admin.output.suffix(2000))")
+        let http = FerryHTTPClient()
+        #expect(eventually(timeout: 20) { (try? http.execute(FerryHTTPClient.Request(url: "http://127.0.0.1:\(port)/healthz")))?.status == 200 }, "\(admin.output.suffix(2000))")
         let link = "/records?resource=anonymize%2Fruns&amp;before=\(boundary)"
-        let first = try http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/records")).text
+        let first = try http.execute(FerryHTTPClient.Request(url: "http://127.0.0.1:\(port)/records")).text
         #expect(first.contains("<a href=\"\(link)\">older →</a>"), "\(first.suffix(3000))")
-        let second = try http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)" + link.replacingOccurrences(of: "&amp;", with: "&"))).text
+        let second = try http.execute(FerryHTTPClient.Request(url: "http://127.0.0.1:\(port)" + link.replacingOccurrences(of: "&amp;", with: "&"))).text
         #expect(second.contains("<h2 id=\"anonymize-runs\">anonymize/runs</h2>") && !second.contains("<h2 id=\"imports\">"), "\(second.suffix(3000))")
         let oldest = try #require(older.first)
         #expect(second.contains(">newest</a>") && !second.contains("older →") && second.contains("<td class=\"n\">\(oldest)</td>"), "\(second.suffix(3000))")

@@ -163,7 +163,7 @@ import Testing
     }
 
     @Test func aWrongKeyGoesDeadWithoutShowingIt() throws {
-        let api = MessagesAPI(apiKey: "bad-key-12345", baseURL: TestEnvironment.httpURL + "/anthropic", http: HTTPClient())
+        let api = MessagesAPI(apiKey: "bad-key-12345", baseURL: TestEnvironment.httpURL + "/anthropic", http: FerryHTTPClient())
         #expect(!api.description.contains("bad-key-12345"))
         let settings = try ClaudeSettings(["models": ["claude-test": ["requests_per_minute": 10, "input_tokens_per_minute": 1000, "output_tokens_per_minute": 1000]]])
         let model = try settings.model("claude-test")
@@ -199,8 +199,8 @@ import Testing
 
     @Test func rateLimitHeadersSetTheBudgetToTheAnnouncedLimitAndWhatIsLeft() throws {
         // The account allows 5 requests a minute, and another client has used 3 of them.
-        let http = HTTPClient()
-        #expect(try http.execute(HTTPRequest(method: "PUT", url: TestEnvironment.httpURL + "/anthropic/stub/limits/\(apiKey)", text: #"{"requests": 5, "window_ms": 60000}"#)).status == 200)
+        let http = FerryHTTPClient()
+        #expect(try http.execute(FerryHTTPClient.Request(method: "PUT", url: TestEnvironment.httpURL + "/anthropic/stub/limits/\(apiKey)", text: #"{"requests": 5, "window_ms": 60000}"#)).status == 200)
         let api = MessagesAPI(apiKey: apiKey, baseURL: TestEnvironment.httpURL + "/anthropic", http: http)
         for _ in 0..<3 {
             let other = try api.post("/v1/messages", body: Array(#"{"model": "claude-test", "max_tokens": 8, "messages": [{"role": "user", "content": "other"}]}"#.utf8), timeout: .seconds(5))
@@ -230,7 +230,7 @@ import Testing
     @Test func anAnswerIsKeptWhenPostgreSQLFailsSoTheRetryDoesNotPayTwice() throws {
         let settings = try ClaudeSettings(["models": ["claude-test": ["requests_per_minute": 100, "input_tokens_per_minute": 100000, "output_tokens_per_minute": 100000, "price": ["input": 3, "output": 15]]]])
         let model = try settings.model("claude-test")
-        let api = MessagesAPI(apiKey: apiKey, baseURL: TestEnvironment.httpURL + "/anthropic", http: HTTPClient())
+        let api = MessagesAPI(apiKey: apiKey, baseURL: TestEnvironment.httpURL + "/anthropic", http: FerryHTTPClient())
         let request = try ClaudeMessage.request(.init(model: "claude-test", messages: [["role": "user", "content": "kept answer"]]), defaultMaxTokens: 16)
         let call = ClaudeCalls.Call(key: "job:kept", jobID: "kept", batchID: nil, ref: "kept-1", model: "claude-test")
         let pool = RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL))
@@ -248,13 +248,13 @@ import Testing
         let answer = try ClaudeMessage.record(kept, call: call, price: model.price, priceShare: "1", db: fixture.pool)
         #expect(answer["content"]?.elements?.first?["text"] == .string("echo: kept answer") && answer["cost_usd"]?.string != nil)
         #expect(try fixture.int("SELECT count(*)::int FROM claude_calls WHERE call_key = 'job:kept' AND status = 'succeeded' AND input_tokens > 0") == 1)
-        let log = try JSONDecoder().decode(JSONValue.self, from: Data(try HTTPClient().execute(HTTPRequest(url: TestEnvironment.httpURL + "/anthropic/stub/log/\(apiKey)")).body))
+        let log = try JSONDecoder().decode(JSONValue.self, from: Data(try FerryHTTPClient().execute(FerryHTTPClient.Request(url: TestEnvironment.httpURL + "/anthropic/stub/log/\(apiKey)")).body))
         #expect(log["accepted"]?.elements?.count == 1)
     }
 
     @Test func manyJobsAcrossTwoWorkerProcessesStayWithinTheLimit() throws {
         // The stand-in refuses (429) past 10 requests in any 2 s for this key: the account's limit.
-        let limits = try HTTPClient().execute(HTTPRequest(
+        let limits = try FerryHTTPClient().execute(FerryHTTPClient.Request(
             method: "PUT", url: TestEnvironment.httpURL + "/anthropic/stub/limits/\(apiKey)", text: #"{"requests": 10, "window_ms": 2000}"#))
         #expect(limits.status == 200)
         let worker = try startWorker(processes: 2)
@@ -264,7 +264,7 @@ import Testing
             let done = try #require(try result(id, timeout: 60))
             #expect(done.status == .succeeded, "\(done)")
         }
-        let log = try JSONDecoder().decode(JSONValue.self, from: Data(try HTTPClient().execute(HTTPRequest(
+        let log = try JSONDecoder().decode(JSONValue.self, from: Data(try FerryHTTPClient().execute(FerryHTTPClient.Request(
             url: TestEnvironment.httpURL + "/anthropic/stub/log/\(apiKey)")).body))
         #expect(log["rejected"] == .int(0), "429s provoked: \(String(describing: log["rejected"]))")
         let times = (log["accepted"]?.elements ?? []).compactMap { $0.elements?.first?.int }.sorted()
@@ -277,7 +277,7 @@ import Testing
 
     /// The stand-in's log for this test's key: requests it accepted, and 429s.
     func standInLog() throws -> (accepted: [Int], rejected: Int) {
-        let log = try JSONDecoder().decode(JSONValue.self, from: Data(try HTTPClient().execute(HTTPRequest(url: TestEnvironment.httpURL + "/anthropic/stub/log/\(apiKey)")).body))
+        let log = try JSONDecoder().decode(JSONValue.self, from: Data(try FerryHTTPClient().execute(FerryHTTPClient.Request(url: TestEnvironment.httpURL + "/anthropic/stub/log/\(apiKey)")).body))
         return ((log["accepted"]?.elements ?? []).compactMap { $0.elements?.first?.int }, log["rejected"]?.int ?? -1)
     }
 
@@ -297,10 +297,10 @@ import Testing
               models:
                 claude-test: {requests_per_minute: 50, input_tokens_per_minute: 10000000, output_tokens_per_minute: 10000000}
             """.write(toFile: directory + "/claude.message.yml", atomically: true, encoding: .utf8)
-        let http = HTTPClient()
+        let http = FerryHTTPClient()
         func limit(_ requests: Int, keepLog: Bool) throws {
             let body = #"{"enforce": "bucket", "requests": \#(requests), "window_ms": 60000, "keep_log": \#(keepLog), "drain": \#(keepLog)}"#
-            #expect(try http.execute(HTTPRequest(method: "PUT", url: TestEnvironment.httpURL + "/anthropic/stub/limits/\(apiKey)", text: body)).status == 200)
+            #expect(try http.execute(FerryHTTPClient.Request(method: "PUT", url: TestEnvironment.httpURL + "/anthropic/stub/limits/\(apiKey)", text: body)).status == 200)
         }
         try limit(600, keepLog: false)
         let worker = try ChildProcess([
@@ -383,14 +383,14 @@ import Testing
             "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": keys.namespace, "FERRY_ADMIN_ADDR": "127.0.0.1:\(port)", "DATABASE_URL": databaseURL,
         ])
         defer { admin.signal(SIGTERM); admin.waitForExit(timeout: 10) }
-        let http = HTTPClient()
+        let http = FerryHTTPClient()
         let base = "http://127.0.0.1:\(port)/api/v1/claude"
-        #expect(eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: base + "/usage")))?.status == 200 })
-        let calls = try JSONDecoder().decode(JSONValue.self, from: Data(try http.execute(HTTPRequest(url: base + "/calls?batch_id=\(batchID)")).body))
+        #expect(eventually(timeout: 20) { (try? http.execute(FerryHTTPClient.Request(url: base + "/usage")))?.status == 200 })
+        let calls = try JSONDecoder().decode(JSONValue.self, from: Data(try http.execute(FerryHTTPClient.Request(url: base + "/calls?batch_id=\(batchID)")).body))
         #expect(calls["calls"]?.elements?.count == 3, "\(calls)")
-        let usage = try JSONDecoder().decode(JSONValue.self, from: Data(try http.execute(HTTPRequest(url: base + "/usage?by=day&since=2020-01-01")).body))
+        let usage = try JSONDecoder().decode(JSONValue.self, from: Data(try http.execute(FerryHTTPClient.Request(url: base + "/usage?by=day&since=2020-01-01")).body))
         #expect(usage["usage"]?.elements?.first?["calls"]?.int == 3, "\(usage)")
-        #expect(try http.execute(HTTPRequest(url: base + "/usage?by=week")).status == 400)
+        #expect(try http.execute(FerryHTTPClient.Request(url: base + "/usage?by=week")).status == 400)
         // Half price through the batch API.
         #expect(try fixture.int("SELECT count(*)::int FROM claude_calls WHERE batch_id = $1 AND cost_usd = round((input_tokens * 3 + output_tokens * 15) * 0.5 / 1000000, 10) AND status = 'succeeded'", [batchID]) == 2)
     }

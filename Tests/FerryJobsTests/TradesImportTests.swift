@@ -197,7 +197,7 @@ import Testing
     /// Puts `text` on the local HTTP server; returns its URL.
     func upload(_ name: String, _ text: String) throws -> String {
         let url = "\(TestEnvironment.httpURL)/files/\(name)"
-        let response = try HTTPClient().execute(HTTPRequest(method: "PUT", url: url, text: text))
+        let response = try FerryHTTPClient().execute(FerryHTTPClient.Request(method: "PUT", url: url, text: text))
         #expect(response.status == 201)
         return url
     }
@@ -212,7 +212,7 @@ import Testing
     func aDownloadIsStreamedAndAnInterruptedOneResumesWhereItStopped(query: String) throws {
         let text = "symbol,side,quantity,entry_price,opened_at\r\n" + Self.rows(25_000).replacingOccurrences(of: "\n", with: "\r\n")
         let url = try upload("resumable-\(UUID().uuidString.prefix(6)).csv", text) + query
-        let client = HTTPClient()
+        let client = FerryHTTPClient()
         let job = UUID().uuidString
         // The first run dies after its first chunk (a worker killed), the second resumes from the checkpoint.
         var chunks = 0
@@ -238,21 +238,21 @@ import Testing
         let job = UUID().uuidString
         // The connection breaks after 700,000 bytes (past the first 10,000-row chunk, before the end).
         do {
-            _ = try TradesImport.run(url: url + "?drop_after=700000", client: HTTPClient(), userID: 1, profileName: nil, profilesDirectory: profilesDirectory, jobID: job, on: fixture.db)
+            _ = try TradesImport.run(url: url + "?drop_after=700000", client: FerryHTTPClient(), userID: 1, profileName: nil, profilesDirectory: profilesDirectory, jobID: job, on: fixture.db)
             Issue.record("a broken download was imported")
         } catch let error as ImportSourceError {
             #expect("\(error)".contains("unavailable"), "\(error)")
         }
         let committed = try fixture.int("SELECT count(*)::int FROM trades WHERE user_id = 1")
         #expect(committed > 0 && committed < 30_000)
-        let summary = try TradesImport.run(url: url, client: HTTPClient(), userID: 1, profileName: nil, profilesDirectory: profilesDirectory, jobID: job, on: fixture.db)
+        let summary = try TradesImport.run(url: url, client: FerryHTTPClient(), userID: 1, profileName: nil, profilesDirectory: profilesDirectory, jobID: job, on: fixture.db)
         #expect(summary.accepted == 30_000 && summary.duplicates == 0, "\(summary)")
         #expect(try fixture.int("SELECT count(*)::int FROM trades WHERE user_id = 1") == 30_000)
     }
 
     @Test func unreachableURLsAreRetriedAndMissingOnesGoDead() throws {
         func attempt(_ url: String) throws {
-            _ = try TradesImport.run(url: url, client: HTTPClient(), userID: 1, profileName: nil, profilesDirectory: profilesDirectory, jobID: UUID().uuidString, on: fixture.db)
+            _ = try TradesImport.run(url: url, client: FerryHTTPClient(), userID: 1, profileName: nil, profilesDirectory: profilesDirectory, jobID: UUID().uuidString, on: fixture.db)
         }
         // Nothing listens on port 1: retried later (not a PermanentJobError).
         #expect(throws: ImportSourceError.self) { try attempt("http://127.0.0.1:1/trades.csv") }
@@ -268,7 +268,7 @@ import Testing
         // An empty download and a header-only one, as with files.
         #expect(throws: PermanentJobError.self) { try attempt(try upload("empty.csv", "")) }
         let url = try upload("header-only.csv", "symbol,side,quantity,entry_price,opened_at\n") + "?token=abc"
-        let headerOnly = try TradesImport.run(url: url, client: HTTPClient(), userID: 1, profileName: nil, profilesDirectory: profilesDirectory, jobID: UUID().uuidString, on: fixture.db)
+        let headerOnly = try TradesImport.run(url: url, client: FerryHTTPClient(), userID: 1, profileName: nil, profilesDirectory: profilesDirectory, jobID: UUID().uuidString, on: fixture.db)
         #expect(headerOnly.accepted == 0 && headerOnly.rejected == 0)
         #expect(try fixture.db.query("SELECT source FROM imports WHERE id = $1", [headerOnly.importID]).first?.decode("source", as: String.self).hasSuffix("?token=***") == true)
     }
@@ -285,11 +285,11 @@ import Testing
             "DATABASE_URL": TestEnvironment.postgresURL + "?search_path=\(fixture.schema)",
         ])
         defer { admin.signal(SIGTERM); admin.waitForExit(timeout: 10) }
-        let http = HTTPClient()
+        let http = FerryHTTPClient()
         let base = "http://127.0.0.1:\(port)/api/v1/imports"
-        #expect(eventually(timeout: 20) { (try? http.execute(HTTPRequest(url: base)))?.status == 200 }, "\(admin.output.suffix(2000))")
+        #expect(eventually(timeout: 20) { (try? http.execute(FerryHTTPClient.Request(url: base)))?.status == 200 }, "\(admin.output.suffix(2000))")
         func get(_ url: String) throws -> (Int, JSONValue?) {
-            let response = try http.execute(HTTPRequest(url: url))
+            let response = try http.execute(FerryHTTPClient.Request(url: url))
             return (response.status, try? JSONDecoder().decode(JSONValue.self, from: Data(response.body)))
         }
         let (status, listed) = try get(base + "?limit=5")
@@ -302,7 +302,7 @@ import Testing
         #expect(try get(base + "/abc").0 == 400)
         #expect(try get(base + "?limit=0").0 == 400)
         // The dashboard lists the newest imports too.
-        let page = try http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/records")).text
+        let page = try http.execute(FerryHTTPClient.Request(url: "http://127.0.0.1:\(port)/records")).text
         #expect(page.contains("<h2 id=\"imports\">imports</h2>") && page.contains("admin.csv") && page.contains("<td>succeeded</td>"), "\(page.suffix(3000))")
         #expect(!page.contains("older →"), "one import fills no page")
 
@@ -318,12 +318,12 @@ import Testing
         #expect(older.last == Int(summary.importID))
         #expect(try get(base + "?before=0").0 == 400)
         #expect(try get(base + "?before=x").0 == 400)
-        let first = try http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/records")).text
+        let first = try http.execute(FerryHTTPClient.Request(url: "http://127.0.0.1:\(port)/records")).text
         let link = "/records?resource=imports&amp;before=\(boundary)"
         #expect(first.contains("<a href=\"\(link)\">older →</a>"), "\(first.suffix(3000))")
-        let second = try http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/records?resource=imports&before=\(boundary)")).text
+        let second = try http.execute(FerryHTTPClient.Request(url: "http://127.0.0.1:\(port)/records?resource=imports&before=\(boundary)")).text
         #expect(second.contains("admin.csv") && !second.contains("paged-24.csv") && second.contains(">newest</a>") && !second.contains("older →"), "\(second.suffix(3000))")
-        #expect(try http.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/records?resource=nothing")).status == 404)
+        #expect(try http.execute(FerryHTTPClient.Request(url: "http://127.0.0.1:\(port)/records?resource=nothing")).status == 404)
     }
 
     @Test func aWorkerKilledMidFileResumesAndTheTableEqualsACleanImport() throws {

@@ -496,11 +496,11 @@ func claudeBenchmark(schema: String) throws {
         let key = environment["ANTHROPIC_API_KEY"]!
         @Sendable func limit(_ requests: Int, keepLog: Bool) throws {
             // Lowered mid-run, the API's bucket is empty: the calls in flight meet 429s.
-            _ = try HTTPClient().execute(HTTPRequest(method: "PUT", url: httpURL + "/anthropic/stub/limits/\(key)",
+            _ = try FerryHTTPClient().execute(FerryHTTPClient.Request(method: "PUT", url: httpURL + "/anthropic/stub/limits/\(key)",
                                                       text: #"{"enforce": "bucket", "requests": \#(requests), "window_ms": 60000, "keep_log": \#(keepLog), "drain": \#(keepLog)}"#))
         }
         @Sendable func standIn() throws -> (times: [Int], rejected: Int) {
-            let log = try JSONDecoder().decode(JSONValue.self, from: Data(HTTPClient().execute(HTTPRequest(url: httpURL + "/anthropic/stub/log/\(key)")).body))
+            let log = try JSONDecoder().decode(JSONValue.self, from: Data(FerryHTTPClient().execute(FerryHTTPClient.Request(url: httpURL + "/anthropic/stub/log/\(key)")).body))
             return ((log["accepted"]?.elements ?? []).compactMap { $0.elements?.first?.int }.sorted(), log["rejected"]?.int ?? 0)
         }
         try configure(rpm: 50)
@@ -538,7 +538,7 @@ func claudeBenchmark(schema: String) throws {
     try configure(rpm: rpm)
     let key = environment["ANTHROPIC_API_KEY"]!
     _ = try run("rate", jobs: 3 * rpm, text: "rate check", processes: 2, concurrency: 20)
-    let log = try JSONDecoder().decode(JSONValue.self, from: Data(HTTPClient().execute(HTTPRequest(url: httpURL + "/anthropic/stub/log/\(key)")).body))
+    let log = try JSONDecoder().decode(JSONValue.self, from: Data(FerryHTTPClient().execute(FerryHTTPClient.Request(url: httpURL + "/anthropic/stub/log/\(key)")).body))
     let times = (log["accepted"]?.elements ?? []).compactMap { $0.elements?.first?.int }.sorted()
     var perMinute: [Int] = []
     if let first = times.first {

@@ -128,7 +128,7 @@ final class CurlReceiver {
 
     init(limit: Int) { self.limit = limit }
 
-    var headerFields: HTTPHeaders { HTTPHeaders(headers.map { ($0.name, $0.value) }) }
+    var headerFields: FerryHTTPClient.Headers { FerryHTTPClient.Headers(headers.map { ($0.name, $0.value) }) }
 
     /// Write callback: appends body bytes; stops the transfer past the limit.
     static let writeBody: ferry_curl_data_callback = { buffer, size, count, userdata in
@@ -160,9 +160,9 @@ final class CurlReceiver {
     }
 }
 
-/// A streamed transfer's body, handed block by block to a closure (``HTTPClient/stream(_:stallTimeout:receive:)``).
+/// A streamed transfer's body, handed block by block to a closure (``FerryHTTPClient/stream(_:stallTimeout:receive:)``).
 final class CurlStreamSink {
-    let receive: (HTTPResponseHead, UnsafeRawBufferPointer) throws -> HTTPStreamAction
+    let receive: (FerryHTTPClient.ResponseHead, UnsafeRawBufferPointer) throws -> FerryHTTPClient.StreamAction
     let headerReceiver = CurlReceiver(limit: 0)
     /// The handle of the running transfer, for the status code.
     var handle: CurlHandle?
@@ -171,7 +171,7 @@ final class CurlStreamSink {
     /// `receive` asked to end the transfer.
     var stopped = false
 
-    init(receive: @escaping (HTTPResponseHead, UnsafeRawBufferPointer) throws -> HTTPStreamAction) {
+    init(receive: @escaping (FerryHTTPClient.ResponseHead, UnsafeRawBufferPointer) throws -> FerryHTTPClient.StreamAction) {
         self.receive = receive
     }
 
@@ -179,7 +179,7 @@ final class CurlStreamSink {
         let sink = Unmanaged<CurlStreamSink>.fromOpaque(userdata!).takeUnretainedValue()
         let length = size * count
         guard let buffer, length > 0 else { return length }
-        let head = HTTPResponseHead(status: sink.handle?.info(CURLINFO_RESPONSE_CODE) ?? 0, headers: sink.headerReceiver.headerFields)
+        let head = FerryHTTPClient.ResponseHead(status: sink.handle?.info(CURLINFO_RESPONSE_CODE) ?? 0, headers: sink.headerReceiver.headerFields)
         do {
             switch try sink.receive(head, UnsafeRawBufferPointer(start: buffer, count: length)) {
             case .continue: return length

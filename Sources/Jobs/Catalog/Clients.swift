@@ -16,7 +16,7 @@ public enum SMTPService: JobServiceKey {
 
 /// The HTTP client jobs share (always available).
 public enum HTTPService: JobServiceKey {
-    public typealias Value = HTTPClient
+    public typealias Value = FerryHTTPClient
     public static let configuration = "nothing (the HTTP client needs no configuration)"
 }
 

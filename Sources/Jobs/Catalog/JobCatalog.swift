@@ -30,7 +30,7 @@ public enum JobCatalog {
     public static func services(redis: RedisClient, environment: [String: String], concurrency: Int) throws -> JobServices {
         var services = JobServices(redis: redis)
         // One kept-alive connection per job thread at most, so concurrent API calls reuse theirs.
-        let http = HTTPClient(keepAliveHandles: max(8, concurrency))
+        let http = FerryHTTPClient(keepAliveHandles: max(8, concurrency))
         services.provide(HTTPService.self, http)
         if let claude = MessagesAPI(environment: environment, http: http) {
             services.provide(ClaudeService.self, claude)

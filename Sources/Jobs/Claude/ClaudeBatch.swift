@@ -120,7 +120,7 @@ public struct ClaudeBatch: JobHandler {
             items.append(["custom_id": .string(request.ref), "params": body])
         }
         let body = Array(try JSONEncoder().encode(["requests": JSONValue.array(items)] as JSONValue))
-        let response: HTTPResponse
+        let response: FerryHTTPClient.Response
         do {
             response = try api.post("/v1/messages/batches", body: body, timeout: settings.requestTimeout)
         } catch {
@@ -149,7 +149,7 @@ public struct ClaudeBatch: JobHandler {
     static func follow(
         _ batchID: String, submittedBy: String, poll: Int, settings: ClaudeSettings, api: MessagesAPI, context: JobContext, db: PostgresConnection
     ) throws -> JSONValue {
-        let response: HTTPResponse
+        let response: FerryHTTPClient.Response
         do {
             response = try api.get("/v1/messages/batches/\(batchID)", timeout: settings.requestTimeout)
         } catch {

@@ -163,7 +163,7 @@ public struct ClaudeMessage: JobHandler {
         }
         let start = ContinuousClock.now
         func elapsedMS() -> Int { Int((ContinuousClock.now - start).wholeMilliseconds) }
-        let response: HTTPResponse
+        let response: FerryHTTPClient.Response
         do {
             response = try api.post("/v1/messages", body: request.body, timeout: timeout)
         } catch {

@@ -12,9 +12,9 @@ public struct MessagesAPI: Sendable, CustomStringConvertible {
     public let baseURL: String
     public let version: String
     private let apiKey: String
-    let http: HTTPClient
+    let http: FerryHTTPClient
 
-    public init(apiKey: String, baseURL: String = "https://api.anthropic.com", version: String = "2023-06-01", http: HTTPClient) {
+    public init(apiKey: String, baseURL: String = "https://api.anthropic.com", version: String = "2023-06-01", http: FerryHTTPClient) {
         self.apiKey = apiKey
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.version = version
@@ -22,7 +22,7 @@ public struct MessagesAPI: Sendable, CustomStringConvertible {
     }
 
     /// From the environment; nil without `ANTHROPIC_API_KEY`.
-    public init?(environment: [String: String], http: HTTPClient) {
+    public init?(environment: [String: String], http: FerryHTTPClient) {
         guard let key = environment["ANTHROPIC_API_KEY"], !key.isEmpty else { return nil }
         self.init(
             apiKey: key, baseURL: environment["ANTHROPIC_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.anthropic.com",
@@ -32,23 +32,23 @@ public struct MessagesAPI: Sendable, CustomStringConvertible {
 
     public var description: String { "MessagesAPI(\(URLRedaction.redact(baseURL)), version \(version), key ***)" }
 
-    private var headers: HTTPHeaders {
+    private var headers: FerryHTTPClient.Headers {
         ["x-api-key": apiKey, "anthropic-version": version, "content-type": "application/json", "accept": "application/json"]
     }
 
     /// `POST <base><path>` with a JSON body; any status is returned.
-    func post(_ path: String, body: [UInt8], timeout: Duration) throws(HTTPClientError) -> HTTPResponse {
-        try http.execute(HTTPRequest(method: "POST", url: baseURL + path, headers: headers, body: body, timeout: timeout))
+    func post(_ path: String, body: [UInt8], timeout: Duration) throws(FerryHTTPError) -> FerryHTTPClient.Response {
+        try http.execute(FerryHTTPClient.Request(method: "POST", url: baseURL + path, headers: headers, body: body, timeout: timeout))
     }
 
     /// `GET <base><path>`; any status is returned.
-    func get(_ path: String, timeout: Duration) throws(HTTPClientError) -> HTTPResponse {
-        try http.execute(HTTPRequest(url: baseURL + path, headers: headers, timeout: timeout))
+    func get(_ path: String, timeout: Duration) throws(FerryHTTPError) -> FerryHTTPClient.Response {
+        try http.execute(FerryHTTPClient.Request(url: baseURL + path, headers: headers, timeout: timeout))
     }
 
     /// Streams the body of `url` (a batch's results file), with the key, to `receive`.
-    func stream(_ url: String, timeout: Duration, receive: (HTTPResponseHead, UnsafeRawBufferPointer) throws -> HTTPStreamAction) throws -> HTTPResponseHead {
-        try http.stream(HTTPRequest(url: url, headers: headers, timeout: timeout), receive: receive)
+    func stream(_ url: String, timeout: Duration, receive: (FerryHTTPClient.ResponseHead, UnsafeRawBufferPointer) throws -> FerryHTTPClient.StreamAction) throws -> FerryHTTPClient.ResponseHead {
+        try http.stream(FerryHTTPClient.Request(url: url, headers: headers, timeout: timeout), receive: receive)
     }
 }
 
@@ -74,7 +74,7 @@ enum ClaudeAPIError: Error, CustomStringConvertible {
     }
 
     /// The error of a non-2xx response, from its `{"type": "error", "error": {"type", "message"}}` body.
-    static func from(_ response: HTTPResponse) -> ClaudeAPIError {
+    static func from(_ response: FerryHTTPClient.Response) -> ClaudeAPIError {
         let body = try? JSONDecoder().decode(JSONValue.self, from: Data(response.body))
         let type = body?["error"]?["type"]?.string ?? "error"
         let message = String((body?["error"]?["message"]?.string ?? String(decoding: response.body.prefix(200), as: UTF8.self)).prefix(500))
@@ -100,7 +100,7 @@ enum ClaudeAPIError: Error, CustomStringConvertible {
 /// The `anthropic-ratelimit-<measure>-remaining` and `-limit` headers of a response, by measure
 /// name (`requests`, `input_tokens`, `output_tokens`): what the API has left, and the limit it
 /// announces for the organisation.
-func rateLimitHeaders(_ headers: HTTPHeaders) -> [(measure: String, remaining: Int64?, limit: Int64?)] {
+func rateLimitHeaders(_ headers: FerryHTTPClient.Headers) -> [(measure: String, remaining: Int64?, limit: Int64?)] {
     var found: [(String, Int64?, Int64?)] = []
     for (header, measure) in [("requests", "requests"), ("input-tokens", "input_tokens"), ("output-tokens", "output_tokens")] {
         // Numbers from outside: whole, not negative, at most 10^12 (else not read).

@@ -54,7 +54,7 @@ struct FileImportSource: ImportSource {
 /// 404, 410, …) are permanent failures; 408, 429, 5xx and broken connections are retried.
 struct HTTPImportSource: ImportSource {
     let url: String
-    let client: HTTPClient
+    let client: FerryHTTPClient
     /// The whole download must finish within this time (the job's timeout).
     let timeout: Duration
 
@@ -94,17 +94,17 @@ struct HTTPImportSource: ImportSource {
     }
 
     /// Sends the GET and turns failing statuses into errors before any body is handed on.
-    private func get(range: String?, _ receive: (HTTPResponseHead, UnsafeRawBufferPointer) throws -> HTTPStreamAction) throws -> HTTPResponseHead {
-        var headers: HTTPHeaders = ["Accept-Encoding": "identity"]
+    private func get(range: String?, _ receive: (FerryHTTPClient.ResponseHead, UnsafeRawBufferPointer) throws -> FerryHTTPClient.StreamAction) throws -> FerryHTTPClient.ResponseHead {
+        var headers: FerryHTTPClient.Headers = ["Accept-Encoding": "identity"]
         if let range { headers.add(name: "Range", value: range) }
-        let request = HTTPRequest(url: url, headers: headers, timeout: timeout)
-        let head: HTTPResponseHead
+        let request = FerryHTTPClient.Request(url: url, headers: headers, timeout: timeout)
+        let head: FerryHTTPClient.ResponseHead
         do {
             head = try client.stream(request) { head, block in
                 guard head.isSuccess else { return .stop }
                 return try receive(head, block)
             }
-        } catch let error as HTTPClientError {
+        } catch let error as FerryHTTPError {
             if error.isTransient { throw ImportSourceError.unavailable(error.description) }
             throw PermanentJobError(error.description)
         }
@@ -123,7 +123,7 @@ struct HTTPImportSource: ImportSource {
     }
 
     /// How many bytes of the answer to a `Range: bytes=offset-` request come before `offset`.
-    static func bytesToSkip(offset: Int64, head: HTTPResponseHead) throws -> Int64 {
+    static func bytesToSkip(offset: Int64, head: FerryHTTPClient.ResponseHead) throws -> Int64 {
         guard head.status == 206 else { return offset }  // the whole file: skip to the checkpoint ourselves
         guard let range = head.headers["Content-Range"], range.hasPrefix("bytes \(offset)-") else {
             throw ImportSourceError.unavailable("asked for bytes from \(offset) and got '\(head.headers["Content-Range"]?.prefix(80) ?? "no Content-Range")'")

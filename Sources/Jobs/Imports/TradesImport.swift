@@ -213,7 +213,7 @@ public struct TradesImport: JobHandler {
 
     /// Imports what `url` answers (streamed, resumed with a `Range` request); otherwise as above.
     public static func run(
-        url: String, client: HTTPClient, userID: Int64, profileName: String?, profilesDirectory: String, jobID: String,
+        url: String, client: FerryHTTPClient, userID: Int64, profileName: String?, profilesDirectory: String, jobID: String,
         maxRejectedShare: Double = 0.5, on db: PostgresConnection, progress: (Int64, Int64?, Int) throws -> Void = { _, _, _ in }
     ) throws -> Summary {
         let loaded = ImportProfile.load(directory: profilesDirectory)

@@ -1,5 +1,5 @@
 /// Why an HTTP exchange produced no response. URLs in messages never carry credentials.
-public enum HTTPClientError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum FerryHTTPError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidRequest(String)
     /// The host name did not resolve.
     case unknownHost(url: String, reason: String)

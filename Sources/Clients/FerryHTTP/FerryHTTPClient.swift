@@ -6,7 +6,7 @@ import CCurlShim
 /// TLS certificates and host names are verified. Handles are reused between requests, so
 /// connections to the same host stay open. `execute` blocks its thread: call it from dedicated
 /// threads, not from async tasks.
-public final class HTTPClient: Sendable {
+public final class FerryHTTPClient: Sendable {
     /// Largest response body accepted, in bytes.
     public let maxResponseBytes: Int
     private let handles: CurlHandleCache
@@ -17,10 +17,10 @@ public final class HTTPClient: Sendable {
     }
 
     /// Sends `request` and returns the response, whatever its status.
-    public func execute(_ request: HTTPRequest) throws(HTTPClientError) -> HTTPResponse {
+    public func execute(_ request: Request) throws(FerryHTTPError) -> Response {
         let shownURL = try validate(request)
-        let result: Result<HTTPResponse, HTTPClientError> = handles.withHandle { handle in
-            Result { () throws(HTTPClientError) in try perform(request, on: handle, shownURL: shownURL) }
+        let result: Result<Response, FerryHTTPError> = handles.withHandle { handle in
+            Result { () throws(FerryHTTPError) in try perform(request, on: handle, shownURL: shownURL) }
         }
         return try result.get()
     }
@@ -30,20 +30,20 @@ public final class HTTPClient: Sendable {
     ///
     /// `receive` runs on the calling thread, inside the transfer, with the response's status and
     /// headers; the next block is read only when it returns (TCP slows the sender meanwhile). It may
-    /// end the transfer early with ``HTTPStreamAction/stop``, or throw: the transfer ends and the error
+    /// end the transfer early with ``StreamAction/stop``, or throw: the transfer ends and the error
     /// is rethrown as it was. Any status is handed over, 4xx and 5xx included. The request's
     /// `timeout` bounds the whole exchange; a transfer that moves less than one byte a second for
-    /// `stallTimeout` ends as ``HTTPClientError/timeout(url:after:)``.
+    /// `stallTimeout` ends as ``FerryHTTPError/timeout(url:after:)``.
     ///
     /// - Returns: the response's status and headers (also when the body was empty or stopped early).
     public func stream(
-        _ request: HTTPRequest, stallTimeout: Duration = .seconds(60),
-        receive: (HTTPResponseHead, UnsafeRawBufferPointer) throws -> HTTPStreamAction
-    ) throws -> HTTPResponseHead {
+        _ request: Request, stallTimeout: Duration = .seconds(60),
+        receive: (ResponseHead, UnsafeRawBufferPointer) throws -> StreamAction
+    ) throws -> ResponseHead {
         let shownURL = try validate(request)
         return try withoutActuallyEscaping(receive) { receive in
             let sink = CurlStreamSink(receive: receive)
-            let result: Result<HTTPResponseHead, any Error> = handles.withHandle { handle in
+            let result: Result<ResponseHead, any Error> = handles.withHandle { handle in
                 Result { () throws in
                     sink.handle = handle
                     defer { sink.handle = nil }
@@ -54,7 +54,7 @@ public final class HTTPClient: Sendable {
                     if code != CURLE_OK && !(code == CURLE_WRITE_ERROR && sink.stopped) {
                         throw failure(code, reason: reason, url: shownURL, request: request, overflowed: false)
                     }
-                    return HTTPResponseHead(status: handle.info(CURLINFO_RESPONSE_CODE), headers: sink.headerReceiver.headerFields)
+                    return ResponseHead(status: handle.info(CURLINFO_RESPONSE_CODE), headers: sink.headerReceiver.headerFields)
                 }
             }
             return try result.get()
@@ -62,7 +62,7 @@ public final class HTTPClient: Sendable {
     }
 
     /// Checks what curl would not, and returns the URL fit for messages.
-    private func validate(_ request: HTTPRequest) throws(HTTPClientError) -> String {
+    private func validate(_ request: Request) throws(FerryHTTPError) -> String {
         let shownURL = redactedURL(request.url)
         guard request.url.hasPrefix("http://") || request.url.hasPrefix("https://") else {
             throw .invalidRequest("\(shownURL) is not an http:// or https:// URL")
@@ -76,13 +76,13 @@ public final class HTTPClient: Sendable {
         return shownURL
     }
 
-    private func perform(_ request: HTTPRequest, on handle: CurlHandle, shownURL: String) throws(HTTPClientError) -> HTTPResponse {
+    private func perform(_ request: Request, on handle: CurlHandle, shownURL: String) throws(FerryHTTPError) -> Response {
         let receiver = CurlReceiver(limit: maxResponseBytes)
         let (code, reason) = transfer(request, on: handle, body: CurlReceiver.writeBody, bodyData: receiver, headers: receiver)
         guard code == CURLE_OK else {
             throw failure(code, reason: reason, url: shownURL, request: request, overflowed: receiver.overflowed)
         }
-        return HTTPResponse(
+        return Response(
             status: handle.info(CURLINFO_RESPONSE_CODE),
             headers: receiver.headerFields,
             body: receiver.body
@@ -91,7 +91,7 @@ public final class HTTPClient: Sendable {
 
     /// Sets up `handle` for `request` and runs the transfer, body bytes to `body(bodyData)`.
     private func transfer(
-        _ request: HTTPRequest, on handle: CurlHandle, body: ferry_curl_data_callback, bodyData: AnyObject, headers: CurlReceiver
+        _ request: Request, on handle: CurlHandle, body: ferry_curl_data_callback, bodyData: AnyObject, headers: CurlReceiver
     ) -> (code: CURLcode, reason: String) {
         let bodyPointer = Unmanaged.passUnretained(bodyData).toOpaque()
         let headerPointer = Unmanaged.passUnretained(headers).toOpaque()
@@ -128,7 +128,7 @@ public final class HTTPClient: Sendable {
         return result
     }
 
-    private func failure(_ code: CURLcode, reason: String, url: String, request: HTTPRequest, overflowed: Bool) -> HTTPClientError {
+    private func failure(_ code: CURLcode, reason: String, url: String, request: Request, overflowed: Bool) -> FerryHTTPError {
         if overflowed { return .responseTooLarge(url: url, limit: maxResponseBytes) }
         switch code {
         case CURLE_OPERATION_TIMEDOUT: return .timeout(url: url, after: request.timeout)
