@@ -234,16 +234,16 @@ import Testing
         let request = try ClaudeMessage.request(.init(model: "claude-test", messages: [["role": "user", "content": "kept answer"]]), defaultMaxTokens: 16)
         let call = ClaudeCalls.Call(key: "job:kept", jobID: "kept", batchID: nil, ref: "kept-1", model: "claude-test")
         let pool = RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL))
-        let keepKey = "\(keys.namespace):claude:answer:kept"
+        let store = JobStore(keys: keys, queue: "claude", jobID: "kept")
         // PostgreSQL is unreachable when the answer comes back.
         let unreachable = PostgresConnectionPool(configuration: try PostgresConfiguration(url: "postgres://nobody@127.0.0.1:1/nothing"), capacity: 1)
         #expect(throws: (any Error).self) {
             _ = try ClaudeMessage.call(
                 request, call: call, model: model, api: api, budget: TokenBudget(scope: "claude:kept-\(UUID().uuidString.prefix(6))", measures: model.budget, keys: keys),
-                timeout: .seconds(5), keepKey: keepKey, redis: pool, db: unreachable)
+                timeout: .seconds(5), store: store, redis: pool, db: unreachable)
         }
-        let text = try #require(try redis.command("GET", .string(keepKey)).string)
-        let kept = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        let bytes = try #require(try store.value(ClaudeMessage.keptAnswer, on: redis))
+        let kept = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
         // The retry records what was kept: the row, its cost, one request at the API.
         let answer = try ClaudeMessage.record(kept, call: call, price: model.price, priceShare: "1", db: fixture.pool)
         #expect(answer["content"]?.elements?.first?["text"] == .string("echo: kept answer") && answer["cost_usd"]?.string != nil)

@@ -54,6 +54,8 @@ public struct QueueKeyspace: Sendable, Equatable {
     public func uniquePrefix(_ queue: String) -> String { "\(namespace):{\(queue)}:unique:" }
     public func result(_ queue: String, id: String) -> String { "\(namespace):{\(queue)}:result:\(id)" }
     public func finished(_ queue: String, id: String) -> String { "\(namespace):{\(queue)}:finished:\(id)" }
+    /// A value job `id` keeps across its attempts (``JobStore``).
+    public func stored(_ queue: String, id: String, name: String) -> String { "\(namespace):{\(queue)}:store:\(id):\(name)" }
     public func schedule(_ queue: String, entry: String) -> String { "\(namespace):{\(queue)}:schedule:\(entry)" }
     /// The prefix of the keys of batch `id` (`info` hash, `pending` bitmap), in its queue's slot.
     public func batch(_ queue: String, id: String) -> String { "\(namespace):{\(queue)}:batch:\(id):" }

@@ -78,18 +78,19 @@ public struct ClaudeMessage: JobHandler {
             return
         }
         // Called before, but PostgreSQL failed while recording it: record the kept answer now.
-        let keepKey = "\(context.dispatcher.keys.namespace):claude:answer:\(context.id)"
-        if let text = try context.dispatcher.redis.withConnection({ try $0.command("GET", .string(keepKey)).string }),
-           let kept = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) {
+        if let bytes = try context.kept(Self.keptAnswer), let kept = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) {
             try context.setResult(try Self.record(kept, call: call, price: model.price, priceShare: "1", db: pool))
-            _ = try? context.dispatcher.redis.withConnection { try $0.command("DEL", .string(keepKey)) }
+            try? context.forget(Self.keptAnswer)
             return
         }
         let budget = Self.budget(for: model, settings: settings, rate: context.settings.rate, keys: context.dispatcher.keys)
         try context.setResult(try Self.call(
-            request, call: call, model: model, api: api, budget: budget, timeout: settings.requestTimeout, keepKey: keepKey,
+            request, call: call, model: model, api: api, budget: budget, timeout: settings.requestTimeout, store: context.store,
             redis: context.dispatcher.redis, db: pool))
     }
+
+    /// The name the answer is kept under in the job's store until it is recorded.
+    static let keptAnswer = "claude-answer"
 
     /// The model's budget; the `rate:` cap (its limit per period, scaled to the window) is the
     /// most requests it follows the API's announced limit up to.
@@ -150,7 +151,7 @@ public struct ClaudeMessage: JobHandler {
     /// across the call: hundreds of calls in flight need no more connections than are in use.
     static func call(
         _ request: Request, call: ClaudeCalls.Call, model: ClaudeSettings.Model, api: MessagesAPI, budget: TokenBudget, timeout: Duration,
-        keepKey: String? = nil, redis: RedisConnectionPool, db: PostgresConnectionPool
+        store: JobStore? = nil, redis: RedisConnectionPool, db: PostgresConnectionPool
     ) throws -> JSONValue {
         let reservation: TokenBudget.Reservation
         let asked: [String: Int64] = ["requests": 1, "input_tokens": request.estimatedInputTokens, "output_tokens": Int64(request.maxTokens)]
@@ -208,11 +209,11 @@ public struct ClaudeMessage: JobHandler {
         ]
         // Kept in Redis before PostgreSQL: if recording fails, the retry records this answer
         // instead of paying for a second call.
-        if let keepKey {
-            try redis.withConnection { try $0.command("SET", .string(keepKey), .string(String(decoding: try JSONEncoder().encode(kept), as: UTF8.self)), "EX", "604800") }
+        if let store {
+            try redis.withConnection { try store.set(keptAnswer, to: try JSONEncoder().encode(kept).map { $0 }, for: .seconds(7 * 86_400), on: $0) }
         }
         let result = try record(kept, call: call, price: model.price, priceShare: "1", db: db)
-        if let keepKey { _ = try? redis.withConnection { try $0.command("DEL", .string(keepKey)) } }
+        if let store { _ = try? redis.withConnection { try store.remove(keptAnswer, on: $0) } }
         return result
     }
 

@@ -75,6 +75,26 @@ public final class JobContext: Sendable {
         try await dispatcher.enqueue(batch: [Dispatcher.JobRequest(definition, arguments, options: options)], over: services.redis)[0]
     }
 
+    // MARK: Kept values
+
+    /// This job's store: values kept across its attempts, under its id.
+    public var store: JobStore { JobStore(keys: dispatcher.keys, queue: job.queue, jobID: job.id) }
+
+    /// The value this job kept under `name` in an earlier attempt, if any.
+    public func kept(_ name: String) throws -> [UInt8]? {
+        try dispatcher.redis.withConnection { connection in try store.value(name, on: connection) }
+    }
+
+    /// Keeps `value` under `name` for `ttl`, for this job's later attempts.
+    public func keep(_ name: String, _ value: [UInt8], for ttl: Duration) throws {
+        try dispatcher.redis.withConnection { connection in try store.set(name, to: value, for: ttl, on: connection) }
+    }
+
+    /// Drops what this job kept under `name`.
+    public func forget(_ name: String) throws {
+        try dispatcher.redis.withConnection { connection in try store.remove(name, on: connection) }
+    }
+
     // MARK: Batches
 
     /// Adds jobs to this job's batch: they run in the batch's queue, and the batch completes only
