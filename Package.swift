@@ -8,8 +8,9 @@
 //   Clients   FerryRedis, FerryPostgres, FerryHTTP (HTTP + SMTP)
 //   Core      FerryQueue — the queue in Redis; knows no particular job
 //   Runtime   FerryWorker, FerryScheduler, FerryAdmin, FerryEmbedded
-//   Jobs      FerryJobs — one folder per job family, its SQL beside it
-//   Apps      ferry (FerryCLI), ferry-bench (FerryBench)
+//   App       Ferry — job families composed into the `ferry` command (a library: apps build their own)
+//   Jobs      FerryJobs — Ferry's own job families, one folder each, its SQL beside it
+//   Apps      ferry (FerryCLI: Ferry with FerryJobs' families), ferry-bench (FerryBench)
 import PackageDescription
 
 let strictSwift: [SwiftSetting] = [
@@ -28,6 +29,8 @@ let package = Package(
         .library(name: "FerryWorker", targets: ["FerryWorker"]),
         .library(name: "FerryScheduler", targets: ["FerryScheduler"]),
         .library(name: "FerryAnonymizer", targets: ["FerryAnonymizer"]),
+        .library(name: "Ferry", targets: ["Ferry"]),
+        .library(name: "FerryJobs", targets: ["FerryJobs"]),
         .executable(name: "ferry", targets: ["FerryCLI"]),
         .executable(name: "ferry-bench", targets: ["FerryBench"]),
     ],
@@ -162,27 +165,34 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
-        // MARK: Layer 5 — jobs, one folder per family
+        // MARK: Layer 5 — the app: job families composed into the `ferry` command
+        .target(
+            name: "Ferry",
+            dependencies: [
+                "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryQueue", "FerryWorker", "FerryScheduler", "FerryAdmin",
+                "FerrySupport", "FerryEmbedded",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ], path: "Sources/Ferry",
+            swiftSettings: strictSwift
+        ),
+
+        // MARK: Layer 6 — Ferry's own job families, one folder each
         .target(
             name: "FerryJobs",
             dependencies: [
-                "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP", "FerrySupport", "FerryAnonymizer",
+                "Ferry", "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryHTTP", "FerrySupport", "FerryAnonymizer", "FerryAdmin",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Mustache", package: "swift-mustache"),
             ], path: "Sources/Jobs",
             // Async handlers run on their caller's executor (the worker thread's loop) with no switch.
             swiftSettings: strictSwift + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
 
-        // MARK: Layer 6 — the `ferry` command
+        // MARK: Layer 7 — the `ferry` command: Ferry with its own families
         .executableTarget(
-            name: "FerryCLI",
-            dependencies: [
-                "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryQueue", "FerryWorker", "FerryJobs", "FerryScheduler", "FerryAdmin",
-                "FerrySupport", "FerryEmbedded", "FerryAnonymizer",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ], path: "Sources/Apps/FerryCLI",
+            name: "FerryCLI", dependencies: ["Ferry", "FerryJobs"], path: "Sources/Apps/FerryCLI",
             swiftSettings: strictSwift
         ),
 
@@ -210,7 +220,7 @@ let package = Package(
             name: "FerryAdminTests",
             dependencies: ["FerryAdmin", "FerryHTTP", "FerryPostgres", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport", .product(name: "Yams", package: "Yams")]
         ),
-        .testTarget(name: "FerryJobsTests", dependencies: ["FerryJobs", "FerryHTTP", "FerrySupport", "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryProcess", "FerryTestSupport"]),
+        .testTarget(name: "FerryJobsTests", dependencies: ["Ferry", "FerryJobs", "FerryHTTP", "FerrySupport", "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryProcess", "FerryTestSupport"]),
         .testTarget(
             name: "FerrySchedulerTests",
             dependencies: ["FerryScheduler", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport", .product(name: "Logging", package: "swift-log")]

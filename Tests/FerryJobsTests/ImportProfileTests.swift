@@ -147,9 +147,9 @@ import Testing
         }
     }
 
-    @Test func theREADMEsProfileExampleIsAValidProfile() throws {
-        let readme = try String(contentsOfFile: FileManager.default.currentDirectoryPath + "/README.md", encoding: .utf8)
-        let section = try #require(readme.range(of: "### Import profiles\n\n```yaml\n"), "the README lost its profile example")
+    @Test func theDocumentedProfileExampleIsAValidProfile() throws {
+        let readme = try String(contentsOfFile: FileManager.default.currentDirectoryPath + "/docs/jobs.md", encoding: .utf8)
+        let section = try #require(readme.range(of: "### Import profiles\n\n```yaml\n"), "docs/jobs.md lost its profile example")
         let end = try #require(readme.range(of: "\n```", range: section.upperBound..<readme.endIndex))
         let profile = try ImportProfile.parse(yaml: String(readme[section.upperBound..<end.lowerBound]), name: "readme")
         #expect(profile.title == "Bitvavo transaction history" && profile.timeZoneColumn == "Timezone" && profile.rules.count == 2 && profile.signedQuantity)

@@ -26,7 +26,7 @@ import Testing
 
     func worker(_ arguments: [String]) throws -> ChildProcess {
         try ChildProcess(
-            [TestEnvironment.ferryBinary, "worker", "--heartbeat", "0.3", "--heartbeat-ttl", "1.5", "--jobs-dir", jobsDirectory] + arguments,
+            [TestEnvironment.ferryBinary, "worker", "--heartbeat", "0.3", "--heartbeat-ttl", "1.5", "--jobs-dir", jobsDirectory] + defaultQueue(unless: arguments) + arguments,
             environment: ["FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_LOG_LEVEL": "info"]
         )
     }

@@ -25,7 +25,7 @@ import Testing
     func workers(_ count: Int, rate: String) throws -> [ChildProcess] {
         try "rate: \(rate)\n".write(toFile: jobsDirectory + "/ferry.probe.yml", atomically: true, encoding: .utf8)
         return try (0..<count).map { _ in
-            try ChildProcess([TestEnvironment.ferryBinary, "worker", "--concurrency", "4", "--jobs-dir", jobsDirectory], environment: [
+            try ChildProcess([TestEnvironment.ferryBinary, "worker", "--concurrency", "4", "--queues", "default", "--jobs-dir", jobsDirectory], environment: [
                 "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace,
             ])
         }

@@ -20,7 +20,7 @@ import Testing
 
     func worker(_ arguments: [String] = [], redisURL: String? = nil) throws -> ChildProcess {
         try ChildProcess(
-            [TestEnvironment.ferryBinary, "worker", "--heartbeat", "0.3", "--heartbeat-ttl", "1.5"] + arguments,
+            [TestEnvironment.ferryBinary, "worker", "--heartbeat", "0.3", "--heartbeat-ttl", "1.5"] + defaultQueue(unless: arguments) + arguments,
             environment: ["FERRY_REDIS_URL": redisURL ?? self.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_LOG_LEVEL": "info"]
         )
     }
@@ -393,7 +393,7 @@ import Testing
 
     func worker(_ arguments: [String], redisURL: String = TestEnvironment.redisURL) throws -> ChildProcess {
         try ChildProcess(
-            [TestEnvironment.ferryBinary, "worker", "--heartbeat", "0.3", "--heartbeat-ttl", "1.5"] + arguments,
+            [TestEnvironment.ferryBinary, "worker", "--heartbeat", "0.3", "--heartbeat-ttl", "1.5"] + defaultQueue(unless: arguments) + arguments,
             environment: ["FERRY_REDIS_URL": redisURL, "FERRY_NAMESPACE": namespace, "FERRY_LOG_LEVEL": "info"]
         )
     }
@@ -483,7 +483,7 @@ import Testing
         let exit = try dispatcher().enqueue(.init(type: "ferry.exit"))
         let hang = try dispatcher().enqueue(.init(type: "ferry.sleep", args: .object(["ms": .int(50), "ignore_cancel": .bool(true)])))
         let process = try ChildProcess(
-            [TestEnvironment.ferryBinary, "worker", "--heartbeat", "0.3", "--heartbeat-ttl", "1.5"],
+            [TestEnvironment.ferryBinary, "worker", "--heartbeat", "0.3", "--heartbeat-ttl", "1.5", "--queues", "default"],
             environment: ["FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_TEST_JOBS": "0"]
         )
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }

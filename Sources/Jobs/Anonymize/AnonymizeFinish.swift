@@ -1,3 +1,4 @@
+import Ferry
 public import FerryWorker
 public import FerryPostgres
 import FerryQueue

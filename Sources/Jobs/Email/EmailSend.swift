@@ -1,3 +1,4 @@
+import Ferry
 public import FerryWorker
 import FerryHTTP
 import FerryPostgres

@@ -1,3 +1,4 @@
+import Ferry
 public import FerryPostgres
 public import FerryWorker
 public import Foundation

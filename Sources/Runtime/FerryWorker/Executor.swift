@@ -325,8 +325,8 @@ struct Executor {
         }
     }
 
-    /// Up to `size` jobs from the first queue (in weighted order) that has any; else waits up to
-    /// the poll interval on one queue. Nil when nothing came.
+    /// Up to `size` jobs from the first queue (in weighted order) that has any; else waits on
+    /// the first queue (the poll interval, shared out among the queues). Nil when nothing came.
     private func fetchBatch<Generator: RandomNumberGenerator>(
         _ fetcher: Fetcher, size: Int, generator: inout Generator, on connection: RedisConnection
     ) throws(RedisError) -> [FetchedJob]? {
@@ -340,7 +340,11 @@ struct Executor {
             let batch = try fetcher.fetch(from: queue, limit: size, on: connection)
             if !batch.isEmpty { return batch }
         }
-        guard let job = try fetcher.waitForJob(on: order[0], blockFor: process.options.pollInterval, on: connection) else { return nil }
+        // A blocking fetch waits on one list (BLMOVE has one source): with several queues it
+        // waits a share of the interval, so a job arriving on another is seen within about one
+        // interval, not one interval per queue.
+        let share = order.count > 1 ? max(.milliseconds(100), process.options.pollInterval / order.count) : process.options.pollInterval
+        guard let job = try fetcher.waitForJob(on: order[0], blockFor: share, on: connection) else { return nil }
         // The queue may have been paused while we waited: then the job goes back.
         if try PausedQueues(keys: process.keys).paused(among: [job.queue], on: connection).contains(job.queue) {
             try fetcher.requeue([job], on: connection)

@@ -6,7 +6,7 @@ import Synchronization
 /// The root command stays synchronous because the other commands handle signals on a thread of
 /// their own (`SignalWatcher`); commands built on swift-service-lifecycle run their service group
 /// in a task while the main thread waits here.
-func waitForAsync(_ body: @escaping @Sendable () async throws -> Void) throws {
+public func waitForAsync(_ body: @escaping @Sendable () async throws -> Void) throws {
     let failure = Mutex<(any Error)?>(nil)
     let done = DispatchSemaphore(value: 0)
     Task {

@@ -1,6 +1,5 @@
 import ArgumentParser
 import FerryEmbedded
-import FerryJobs
 import FerryPostgres
 import FerryQueue
 import FerryScheduler
@@ -101,8 +100,8 @@ struct Up: ParsableCommand {
     private func runServices(environment: FerryEnvironment, directory: DataDirectory, embedded: [EmbeddedServer], logger: Logger) throws {
         var environment = environment
         if let databaseURL = environment.databaseURL {
-            let ran = try FerrySchema.migrator.migrate(try PostgresConnection(url: databaseURL))
-            logger.info("schema up to date", metadata: ["applied_now": "\(ran.count)", "migrations": "\(FerrySchema.migrator.migrations.count)"])
+            let ran = try FerryApplication.current.migrator.migrate(try PostgresConnection(url: databaseURL))
+            logger.info("schema up to date", metadata: ["applied_now": "\(ran.count)", "migrations": "\(FerryApplication.current.migrator.migrations.count)"])
         }
         let registry = try environment.registry(jobsDirectory: jobsDir)
         let entries = FileManager.default.fileExists(atPath: schedules)

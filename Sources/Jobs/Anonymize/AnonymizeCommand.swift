@@ -1,12 +1,13 @@
 import ArgumentParser
 import FerryAnonymizer
-import FerryJobs
+import Ferry
 import FerryPostgres
 import Foundation
 
 /// `ferry anonymize`: spot checks on standard input, and the runs of `anonymize.batch`.
-struct Anonymize: ParsableCommand {
+struct AnonymizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "anonymize",
         abstract: "Anonymize text from standard input, or list anonymize.batch runs.",
         discussion: """
             Each line of standard input is anonymized on its own and written to standard output, with the \

@@ -1,5 +1,4 @@
 import ArgumentParser
-import FerryJobs
 import FerryQueue
 import FerryRedis
 import FerrySupport
@@ -114,7 +113,7 @@ struct Worker: ParsableCommand {
         let logger = Logger(label: "ferry.worker")
         let registry = try environment.registry(jobsDirectory: jobsDir)
         let redisConfiguration = try environment.redisConfiguration()
-        let services = try JobCatalog.services(
+        let services = try FerryApplication.current.services(
             redis: RedisClient(configuration: redisConfiguration, poolCapacity: max(2, concurrency / 2)), environment: environment.values,
             concurrency: concurrency
         )

@@ -1,5 +1,4 @@
 import ArgumentParser
-import FerryJobs
 import FerryPostgres
 
 /// `ferry migrate`: bring the PostgreSQL schema of the jobs up to date.
@@ -21,7 +20,7 @@ struct Migrate: ParsableCommand {
             throw ValidationError("DATABASE_URL is not set (postgres://user:password@host:5432/database)")
         }
         let connection = try PostgresConnection(url: url)
-        let migrator = FerrySchema.migrator
+        let migrator = FerryApplication.current.migrator
         if status {
             let applied = Set(try migrator.appliedVersions(connection))
             for migration in migrator.migrations {

@@ -1,11 +1,12 @@
 import ArgumentParser
-import FerryJobs
+import Ferry
 import FerryPostgres
 import Foundation
 
 /// `ferry imports [ID]`: trade imports with their counts, or one with its refused rows.
-struct Imports: ParsableCommand {
+struct ImportsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "imports",
         abstract: "List trade imports (trades.import), or show one with its refused rows, as JSON."
     )
 

@@ -19,9 +19,3 @@ public enum HTTPService: JobServiceKey {
     public typealias Value = FerryHTTPClient
     public static let configuration = "nothing (the HTTP client needs no configuration)"
 }
-
-/// Anthropic's Messages API (`ANTHROPIC_API_KEY`, optionally `ANTHROPIC_BASE_URL`).
-public enum ClaudeService: JobServiceKey {
-    public typealias Value = MessagesAPI
-    public static let configuration = "ANTHROPIC_API_KEY"
-}

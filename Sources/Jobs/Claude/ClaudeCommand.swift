@@ -1,12 +1,13 @@
 import ArgumentParser
-import FerryJobs
+import Ferry
 import FerryPostgres
 import FerrySupport
 import Foundation
 
 /// `ferry claude usage`: tokens and cost of the Claude jobs' calls.
-struct Claude: ParsableCommand {
+struct ClaudeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "claude",
         abstract: "Report what the Claude jobs (claude.message, claude.batch) spent.",
         subcommands: [Usage.self, Calls.self]
     )

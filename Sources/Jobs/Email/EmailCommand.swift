@@ -1,11 +1,12 @@
 import ArgumentParser
-import FerryJobs
+import Ferry
 import FerryPostgres
 import Foundation
 
 /// `ferry email …`: the suppression list of `email.send`.
-struct Email: ParsableCommand {
+struct EmailCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "email",
         abstract: "Show or lift email suppressions (addresses a relay refused for good).",
         subcommands: [Suppressions.self, Unsuppress.self]
     )

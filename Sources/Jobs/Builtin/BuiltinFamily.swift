@@ -1,0 +1,12 @@
+public import Ferry
+public import FerryWorker
+
+/// The `ferry.*` jobs: smoke tests of a deployment, benchmarks and crash tests (``BuiltinJobs``).
+public struct BuiltinFamily: JobFamily {
+    public let name = "ferry"
+    public init() {}
+
+    public func register(in registry: inout JobRegistry, testJobs: Bool) throws(JobRegistry.RegistrationError) {
+        try BuiltinJobs.register(in: &registry, testJobs: testJobs)
+    }
+}

@@ -1,0 +1,16 @@
+public import Ferry
+public import FerryPostgres
+public import FerryWorker
+
+/// `mining.rewards`: token mining credited to balances.
+public struct MiningFamily: JobFamily {
+    public let name = "mining"
+    public let requires = ["accounts"]
+    public init() {}
+
+    public func register(in registry: inout JobRegistry, testJobs: Bool) throws(JobRegistry.RegistrationError) {
+        try registry.register(MiningRewards())
+    }
+
+    public var migrations: [PostgresMigration] { [MiningSchema.migration] }
+}
