@@ -12,7 +12,7 @@ extension Greet: AsyncJobHandler {
         case nil, "en": "Hello, \(arguments.name)!"
         case let other?: throw PermanentJobError("no greeting in '\(other)' (en, de, fr)")
         }
-        try context.setResult(["greeting": .string(greeting)])
+        try context.setResult(["greeting": greeting])
     }
 }
 
