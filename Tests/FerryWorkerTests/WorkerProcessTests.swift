@@ -307,6 +307,38 @@ import Testing
         #expect(try redis.command("HLEN", .string(keys.crashes("default"))).int == 0)  // every suspect ran and was cleared
     }
 
+    @Test func quietModeStopsFetchingUntilResumedAndAStopWakesItsExecutors() throws {
+        let key = "\(namespace):quiet"
+        let process = try worker(["--concurrency", "2"])
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
+        #expect(try eventually(timeout: 20) { try WorkerRegistry(keys: keys).liveWorkers(on: redis).count == 1 }, "\(process.output.suffix(2000))")
+        process.signal(SIGTSTP)
+        #expect(eventually(timeout: 10) { process.output.contains("quiet: no new jobs will be fetched") }, "\(process.output.suffix(2000))")
+        try dispatcher().enqueue(batch: recordJobs(3, key: key))
+        // Nothing is fetched while quiet (a negative: given a second to go wrong).
+        Thread.sleep(forTimeInterval: 1)
+        #expect(try count(key) == 0)
+        #expect(try stats().queues["default"]?.ready == 3)
+        process.signal(SIGTSTP)
+        #expect(try eventually(timeout: 10) { try count(key) == 3 }, "\(process.output.suffix(2000))")
+        // Quiet again, then stopped: the waiting executors wake for the stop and the process drains.
+        process.signal(SIGTSTP)
+        #expect(eventually(timeout: 10) { process.output.components(separatedBy: "quiet: no new jobs will be fetched").count == 3 })
+        process.signal(SIGTERM)
+        #expect(process.waitForExit(timeout: 15) == 0, "\(process.output.suffix(2000))")
+    }
+
+    @Test func aStopDuringACrashingChildsRestartDelayIsServedAtOnce() throws {
+        // ferry.exit kills its process every time it runs; the supervisor restarts the child after
+        // 0.2, 0.4, 0.8, 1.6, 3.2 s. A SIGTERM during the 3.2 s delay ends the supervisor at once.
+        try dispatcher().enqueue(.init(type: "ferry.exit"))
+        let process = try worker(["--concurrency", "1", "--crash-limit", "50"])
+        defer { process.signal(SIGKILL); process.waitForExit(timeout: 10) }
+        #expect(eventually(timeout: 30) { process.output.contains("restart_in_s=3.2") }, "\(process.output.suffix(3000))")
+        process.signal(SIGTERM)
+        #expect(process.waitForExit(timeout: 2) == 0, "\(process.output.suffix(2000))")
+    }
+
     @Test func asyncJobsEnqueueTypedJobsOverTheirThreadsPipeline() throws {
         // 200 ferry.relay jobs, each enqueueing 5 ferry.count jobs with `try await context.enqueue(Count.self, …)`.
         let key = "\(namespace):relayed"

@@ -93,7 +93,7 @@ struct Executor {
 
         while !process.isStopping {
             if process.isQuiet {
-                Thread.sleep(forTimeInterval: 0.1)
+                process.waitWhileQuiet()
                 continue
             }
             do {
@@ -338,7 +338,7 @@ struct Executor {
         }
         for queue in order {
             let batch = try fetcher.fetch(from: queue, limit: size, on: connection)
-            if !batch.isEmpty { return batch }
+            if !batch.isEmpty { return try unlessQuiet(batch, fetcher, on: connection) }
         }
         // A blocking fetch waits on one list (BLMOVE has one source): with several queues it
         // waits a share of the interval, so a job arriving on another is seen within about one
@@ -351,6 +351,14 @@ struct Executor {
             process.paused.withLock { _ = $0.insert(job.queue) }
             return nil
         }
-        return [job]
+        return try unlessQuiet([job], fetcher, on: connection)
+    }
+
+    /// `batch`, or nil with the batch put back when the process went quiet during the fetch
+    /// (a blocking fetch under way when SIGTSTP came takes a job that must not start).
+    private func unlessQuiet(_ batch: [FetchedJob], _ fetcher: Fetcher, on connection: RedisConnection) throws(RedisError) -> [FetchedJob]? {
+        guard process.isQuiet else { return batch }
+        try fetcher.requeue(batch, on: connection)
+        return nil
     }
 }

@@ -6,9 +6,16 @@ import Synchronization
 /// runs. If the process dies then, only the suspect was running, so only it is blamed.
 ///
 /// The shared path is two atomic operations and no lock, so ordinary jobs pay nothing for it.
-final class IsolationGate: Sendable {
+/// Waiters sleep on a condition that the event they wait for signals (the suspect leaving, the
+/// last ordinary job leaving); they wake on their own only to ask `giveUp` again.
+final class IsolationGate: @unchecked Sendable {
+    // @unchecked Sendable: `changed` is a thread-safe condition; the counters are atomics.
     private let running = Atomic<Int>(0)
     private let exclusive = Atomic<Bool>(false)
+    /// Broadcast when a suspect leaves, and when the last ordinary job leaves while one waits.
+    private let changed = NSCondition()
+    /// How often a waiter asks `giveUp` again (the events themselves wake it at once).
+    private static let recheck: TimeInterval = 0.1
 
     /// Enters for an ordinary job; false if `giveUp` said to stop waiting first.
     func enterShared(giveUp: () -> Bool) -> Bool {
@@ -16,15 +23,19 @@ final class IsolationGate: Sendable {
             if !exclusive.load(ordering: .sequentiallyConsistent) {
                 running.add(1, ordering: .sequentiallyConsistent)
                 if !exclusive.load(ordering: .sequentiallyConsistent) { return true }
-                running.subtract(1, ordering: .sequentiallyConsistent)
+                leaveShared()
             }
             if giveUp() { return false }
-            Thread.sleep(forTimeInterval: 0.002)
+            // Checked under the lock that the suspect's leaving broadcasts under: no lost wake-up.
+            changed.lock()
+            if exclusive.load(ordering: .sequentiallyConsistent) { _ = changed.wait(until: Date(timeIntervalSinceNow: Self.recheck)) }
+            changed.unlock()
         }
     }
 
     func leaveShared() {
-        running.subtract(1, ordering: .sequentiallyConsistent)
+        let left = running.subtract(1, ordering: .sequentiallyConsistent).newValue
+        if left == 0, exclusive.load(ordering: .sequentiallyConsistent) { broadcast() }
     }
 
     /// Enters alone: waits for any other suspect, then for every ordinary job to finish.
@@ -32,19 +43,30 @@ final class IsolationGate: Sendable {
     func enterExclusive(giveUp: () -> Bool) -> Bool {
         while !exclusive.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged {
             if giveUp() { return false }
-            Thread.sleep(forTimeInterval: 0.005)
+            changed.lock()
+            if exclusive.load(ordering: .sequentiallyConsistent) { _ = changed.wait(until: Date(timeIntervalSinceNow: Self.recheck)) }
+            changed.unlock()
         }
         while running.load(ordering: .sequentiallyConsistent) > 0 {
             if giveUp() {
-                exclusive.store(false, ordering: .sequentiallyConsistent)
+                leaveExclusive()
                 return false
             }
-            Thread.sleep(forTimeInterval: 0.002)
+            changed.lock()
+            if running.load(ordering: .sequentiallyConsistent) > 0 { _ = changed.wait(until: Date(timeIntervalSinceNow: Self.recheck)) }
+            changed.unlock()
         }
         return true
     }
 
     func leaveExclusive() {
         exclusive.store(false, ordering: .sequentiallyConsistent)
+        broadcast()
+    }
+
+    private func broadcast() {
+        changed.lock()
+        changed.broadcast()
+        changed.unlock()
     }
 }

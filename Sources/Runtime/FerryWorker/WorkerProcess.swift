@@ -43,6 +43,8 @@ public final class WorkerProcess: Sendable {
 
     private let stopping = Atomic<Bool>(false)
     private let quiet = Atomic<Bool>(false)
+    /// Broadcast when quiet mode ends or the process stops: executors wait on it while quiet.
+    private let fetching = NSCondition()
     private let recycling = Atomic<Bool>(false)
     private let stopSignal = DispatchSemaphore(value: 0)
     /// Queues paused now, as last read by housekeeping.
@@ -82,17 +84,31 @@ public final class WorkerProcess: Sendable {
     /// Asks the process to drain and stop (SIGTERM, SIGINT). Safe from any thread.
     public func stop() {
         if !stopping.exchange(true, ordering: .sequentiallyConsistent) { stopSignal.signal() }
+        fetching.lock()
+        fetching.broadcast()
+        fetching.unlock()
     }
 
     var isStopping: Bool { stopping.load(ordering: .relaxed) }
 
     /// Stops or resumes fetching while keeping the process running (SIGTSTP toggles it).
     public func setQuiet(_ value: Bool) {
+        fetching.lock()
         quiet.store(value, ordering: .relaxed)
+        fetching.broadcast()
+        fetching.unlock()
         logger.notice(value ? "quiet: no new jobs will be fetched" : "resumed fetching")
     }
 
     public var isQuiet: Bool { quiet.load(ordering: .relaxed) }
+
+    /// Blocks the calling executor while the process is quiet; returns when fetching resumes
+    /// or the process stops (both wake it at once).
+    func waitWhileQuiet() {
+        fetching.lock()
+        while isQuiet && !isStopping { fetching.wait() }
+        fetching.unlock()
+    }
 
     /// Marks the process for replacement and stops it (a job ignored its timeout).
     func recycle() {
