@@ -10,6 +10,7 @@ import FerryProcess
 import FerryQueue
 import FerryRedis
 import Foundation
+import Synchronization
 
 struct BenchOptions {
     var redisURL = "redis://127.0.0.1:16500/0"
@@ -132,6 +133,42 @@ if wanted("jobs") {
     let start = ContinuousClock.now
     for _ in 0..<count { try dispatcher.enqueue(.init(type: "ferry.noop")) }
     report("enqueue, one at a time (1 client)", "\(format(Double(count) / seconds(since: start))) jobs/s")
+}
+
+// 1b. Enqueue from async code: many tasks at once, typed, each one job per call; the dispatcher's
+// I/O thread sends what they buffered together.
+/// `ferry.noop` as a definition, for the typed enqueue.
+enum BenchNoop: JobDefinition {
+    static let type = "ferry.noop"
+}
+
+if wanted("jobs") {
+    let keys = QueueKeyspace(namespace: "bench-async-\(UUID().uuidString.prefix(6))")
+    let dispatcher = Dispatcher(configuration: configuration, keys: keys)
+    let tasks = 100, perTask = 1_000
+    let cpuBefore = cpuSeconds(pid: Int(getpid()))
+    let start = ContinuousClock.now
+    let finished = DispatchSemaphore(value: 0)
+    let enqueued = Mutex(0)
+    Task.detached {
+        await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<tasks {
+                group.addTask {
+                    var count = 0
+                    for _ in 0..<perTask where (try? await dispatcher.enqueue(BenchNoop.self, .init())) != nil { count += 1 }
+                    return count
+                }
+            }
+            for await count in group { enqueued.withLock { $0 += count } }
+        }
+        finished.signal()
+    }
+    finished.wait()
+    let elapsed = seconds(since: start)
+    let count = enqueued.withLock { $0 }
+    precondition(count == tasks * perTask, "only \(count) of \(tasks * perTask) async enqueues succeeded")
+    let cpu = (cpuSeconds(pid: Int(getpid())) - cpuBefore) / Double(count) * 1e6
+    report("enqueue, async (\(tasks) tasks, one job per call)", "\(format(Double(count) / elapsed)) jobs/s; \(String(format: "%.1f", cpu)) µs client CPU per job")
 }
 
 // 2. Bulk enqueue, pipelined.
