@@ -41,7 +41,7 @@ public struct FerryEnvironment: Sendable {
         value("FERRY_LOG_LEVEL").flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
     }
 
-    public var logFormat: FerryLogging.Format {
+    package var logFormat: FerryLogging.Format {
         value("FERRY_LOG_FORMAT").flatMap { FerryLogging.Format(rawValue: $0.lowercased()) } ?? .text
     }
 

@@ -1,7 +1,7 @@
 /// One taker of jobs inside a worker process: an executor slot, or the process's isolation
 /// lane where a crash suspect runs alone. Each has its own in-flight list per queue, so a
 /// consumer always knows exactly what its lists hold.
-public struct Consumer: Sendable, Hashable, CustomStringConvertible {
+package struct Consumer: Sendable, Hashable, CustomStringConvertible {
     public enum Lane: Sendable, Hashable {
         case slot(Int)
         case isolated

@@ -5,7 +5,7 @@ import FerrySupport
 ///
 /// `payload` is the exact bytes stored in Redis: settling or putting back the job removes
 /// exactly those bytes from the in-flight list.
-public struct FetchedJob: Sendable {
+package struct FetchedJob: Sendable {
     public let queue: String
     public let payload: [UInt8]
     /// The in-flight list that holds the job now.
@@ -55,7 +55,7 @@ public struct FetchedJob: Sendable {
 /// ready list to its consumer's own in-flight list, and leaves that list only when it is
 /// settled (acknowledged, retried, buried) or put back. If the process dies, the list is still
 /// there for ``WorkerRegistry`` to recover.
-public struct Fetcher: Sendable {
+package struct Fetcher: Sendable {
     public let keys: QueueKeyspace
     public let consumer: Consumer
 

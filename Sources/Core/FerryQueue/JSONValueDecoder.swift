@@ -10,7 +10,7 @@ public import Foundation
 /// `Date` (seconds since 2001, `JSONDecoder`'s default) and `Data` (Base64) are read as their JSON
 /// forms; a `JSONValue` member is handed over as it is. Errors are `DecodingError`s with the
 /// coding path, as `JSONDecoder` throws them.
-public struct JSONValueDecoder: Sendable {
+package struct JSONValueDecoder: Sendable {
     public init() {}
 
     public func decode<Value: Decodable>(_ type: Value.Type, from value: JSONValue) throws -> Value {

@@ -78,5 +78,5 @@ public struct QueueKeyspace: Sendable, Equatable {
     public func worker(_ id: String) -> String { "\(namespace):worker:\(id)" }
     public func consumers(_ worker: String) -> String { "\(namespace):consumers:\(worker)" }
     /// The in-flight list of `consumer` for `queue`.
-    public func inflight(_ queue: String, consumer: Consumer) -> String { inflight(queue, worker: consumer.name) }
+    package func inflight(_ queue: String, consumer: Consumer) -> String { inflight(queue, worker: consumer.name) }
 }

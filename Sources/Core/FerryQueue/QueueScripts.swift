@@ -10,7 +10,7 @@ public import FerryRedis
 ///
 /// The Swift side of each script — which keys and arguments it takes — lives in one typed
 /// wrapper: ``Fetcher``, ``Settler``, ``WorkerRegistry``, ``ScheduledPromoter``, ``Dispatcher``.
-public enum QueueScripts {
+package enum QueueScripts {
     /// Helpers shared by the scripts that end a job's life or recover it.
     static let helpers = baseHelpers + batchFunctions
 

@@ -29,7 +29,7 @@ import Foundation
 /// | `grant:<id>` | string | a token granted to a released job, consumed by its next fetch |
 /// | `outbox` | zset | released jobs not yet back in their queue, `<grant>\n<queue>\n<payload>` |
 /// | `known` | zset | budget keys seen, score = last use (ms) |
-public struct RateLimiter: Sendable {
+package struct RateLimiter: Sendable {
     /// The job type this limiter is for.
     public let type: String
     public let limit: RateLimit

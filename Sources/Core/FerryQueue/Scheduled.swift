@@ -1,7 +1,7 @@
 public import FerryRedis
 
 /// Moves delayed jobs and retries whose time has come to their ready lists, atomically and once.
-public struct ScheduledPromoter: Sendable {
+package struct ScheduledPromoter: Sendable {
     public let keys: QueueKeyspace
     /// Most jobs moved per queue per call, so one call never blocks Redis for long.
     public let batchSize: Int

@@ -4,7 +4,7 @@ import Foundation
 
 /// How an attempt ends, decided once by ``Settlement/after(failure:job:permanent:backoff:)``
 /// (or as `.done`) and written by ``Settler``.
-public enum Settlement: Sendable, Equatable {
+package enum Settlement: Sendable, Equatable {
     /// Finished: acknowledged, counted as processed.
     case done
     /// Finished with a result (JSON bytes) for the caller, kept for `ttl` (see ``JobResults``).
@@ -42,7 +42,7 @@ public struct DeadSetPolicy: Sendable, Equatable {
 
 /// Writes settlements: the only place where a job leaves an in-flight list for good.
 /// Every write is idempotent: settling a job that is no longer in flight changes nothing.
-public struct Settler: Sendable {
+package struct Settler: Sendable {
     public let keys: QueueKeyspace
     public let deadSet: DeadSetPolicy
     /// How long the record of a dead job's error is kept for ``JobResults`` readers.

@@ -6,7 +6,7 @@ public import Foundation
 /// every heartbeat (never per job), into one hash per minute (kept 2 hours) and one per hour
 /// (kept 26 hours), fields `<type>|s` (succeeded), `<type>|f` (failed attempts that will be
 /// retried) and `<type>|d` (attempts that ended in the dead set).
-public struct TypeHealth: Sendable {
+package struct TypeHealth: Sendable {
     public let keys: QueueKeyspace
 
     public init(keys: QueueKeyspace) {

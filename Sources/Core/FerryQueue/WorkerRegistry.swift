@@ -73,7 +73,7 @@ public struct WorkerInfo: Sendable, Equatable {
 /// `ns:workers`, and finding the dead is one range query on it. What a worker may hold in flight
 /// is listed in `ns:consumers:<worker>` before its first fetch, so recovery finds every list of
 /// every queue, whether or not the queue is in `ns:queues`.
-public struct WorkerRegistry: Sendable {
+package struct WorkerRegistry: Sendable {
     public let keys: QueueKeyspace
 
     public init(keys: QueueKeyspace) {
@@ -264,7 +264,7 @@ public struct WorkerRegistry: Sendable {
 }
 
 /// What a dead worker process left noted on its host, for the recovery of its jobs.
-public struct DeadWorkerNotes: Sendable, Equatable {
+package struct DeadWorkerNotes: Sendable, Equatable {
     /// Jobs it had finished without acknowledging them yet: done, not to be run again.
     public var finished: Set<String>
     /// The jobs that its executors (by slot) were running at once, async attempts: each of them

@@ -7,7 +7,7 @@ import Foundation
 /// Closed to other users: the directory is 0700 (0711 when run as root, so that the `postgres`
 /// user can pass through to its data directory), `secrets/` is 0700 and every secret 0600.
 /// Symbolic links are refused where a file or directory is expected.
-public struct DataDirectory: Sendable {
+package struct DataDirectory: Sendable {
     public let path: String
 
     public init(path: String) throws(EmbeddedError) {

@@ -7,7 +7,7 @@ public import Logging
 /// the role `ferry` (scram-sha-256), bound to 127.0.0.1, with the databases `ferry` and
 /// `ferry_test`. Run as the `postgres` user when Ferry runs as root (PostgreSQL refuses root),
 /// with its data in a directory that user can reach.
-public enum EmbeddedPostgres {
+package enum EmbeddedPostgres {
     static let role = "ferry"
 
     /// Starts PostgreSQL on `port` (or finds the one already running there with this directory's

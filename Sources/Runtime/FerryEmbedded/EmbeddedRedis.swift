@@ -6,7 +6,7 @@ public import Logging
 /// Starts Redis for `ferry up`: bound to 127.0.0.1 with a generated password, data under
 /// `<data>/redis` with an append-only file, configuration (password included) in a 0600 file —
 /// never on a command line, where `ps` would show it.
-public enum EmbeddedRedis {
+package enum EmbeddedRedis {
     /// Starts Redis on `port` (or finds the one already running there with this directory's
     /// password) and returns it once it answers.
     public static func start(in data: DataDirectory, port: Int, logger: Logger) throws(EmbeddedError) -> EmbeddedServer {

@@ -2,7 +2,7 @@ import Foundation
 
 /// Delivers SIGTERM, SIGINT and SIGTSTP to a handler on a thread of its own (sigwait), so the
 /// handler may take locks and talk to Redis, which a C signal handler may not.
-public enum SignalWatcher {
+package enum SignalWatcher {
     public enum Signal: Sendable {
         case terminate
         case interrupt

@@ -11,7 +11,7 @@ import Synchronization
 /// The supervisor names each child's worker id, so when a child dies it recovers that worker's
 /// jobs at once instead of waiting for its heartbeat to expire (``recoverWorker``; retried while
 /// Redis does not answer).
-public final class Supervisor: @unchecked Sendable {
+package final class Supervisor: @unchecked Sendable {
     // @unchecked Sendable: `exits` and `stopNoticed` are touched under `events` only.
     public let processes: Int
     /// The command line of one child, given the worker id it is to use.

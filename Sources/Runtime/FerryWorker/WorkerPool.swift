@@ -9,7 +9,7 @@ public import ServiceLifecycle
 /// worker processes (`childCommand`), replaces any that dies and recovers its jobs at once, and on
 /// graceful shutdown passes SIGTERM on and waits for every process to drain.
 public struct WorkerPool: Service {
-    public let supervisor: Supervisor
+    package let supervisor: Supervisor
 
     /// - Parameters:
     ///   - processes: worker processes to keep running.

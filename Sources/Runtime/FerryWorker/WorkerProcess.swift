@@ -11,7 +11,7 @@ import Synchronization
 ///
 /// ``run()`` blocks until ``stop()`` (SIGTERM/SIGINT), then drains: no new fetches, running jobs
 /// get up to the shutdown timeout, anything unfinished goes back to the front of its queue.
-public final class WorkerProcess: Sendable {
+package final class WorkerProcess: Sendable {
     /// Why ``run()`` returned, as the process exit code.
     public enum Exit: Int32, Sendable {
         /// Stopped on request, everything drained or put back.

@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 /// Sets up swift-log for Ferry's processes from `FERRY_LOG_LEVEL` and `FERRY_LOG_FORMAT`.
-public enum FerryLogging {
+package enum FerryLogging {
     public enum Format: String, Sendable {
         case text
         case json
@@ -25,7 +25,7 @@ public enum FerryLogging {
 }
 
 /// One JSON object per line: `{"ts": "...", "level": "info", "label": "...", "message": "...", ...metadata}`.
-public struct JSONLogHandler: LogHandler {
+package struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
     public let label: String
