@@ -143,13 +143,18 @@ public struct AdminServer: Service {
         return router
     }
 
-    /// Reads a request body, refusing more than the configured limit.
+    /// Reads a request body, refusing more than the configured limit (413); a body that could
+    /// not be read for another reason (the client stopped sending, the connection broke) is a
+    /// 400 that says so, not a 413.
     func body(of request: Request) async throws -> [UInt8] {
         do {
             let buffer = try await request.body.collect(upTo: configuration.bodyLimit)
             return Array(buffer.readableBytesView)
-        } catch {
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             throw AdminError.tooLarge(configuration.bodyLimit)
+        } catch {
+            logger.notice("a request body could not be read", metadata: ["error": "\(error)"])
+            throw AdminError(status: .badRequest, code: "unreadable_body", message: "the request body could not be read completely; send it again")
         }
     }
 }
