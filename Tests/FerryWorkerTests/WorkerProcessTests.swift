@@ -256,7 +256,7 @@ import Testing
     @Test func quickJobsAcknowledgedInBatchesAreNotRunAgainAfterKill9() throws {
         // Quick jobs are acknowledged a batch at a time. Those finished but not yet acknowledged
         // when the process is killed are in its ledger, so recovery counts them done: only the
-        // jobs running at each kill (at most one per executor) run twice.
+        // jobs running at each kill (at most one per job thread) run twice.
         let key = "\(namespace):ran"
         let ids = try dispatcher().enqueue(batch: recordJobs(30_000, key: key))
         let process = try worker(["--processes", "1", "--concurrency", "2"])
@@ -270,7 +270,7 @@ import Testing
                     "\(process.output.suffix(2000))")
         }
         #expect(try eventually(timeout: 60) { try count(key) == ids.count }, "\((try? count(key)) ?? -1) of \(ids.count) ran")
-        // Without the ledger every kill would run a batch's finished jobs again (up to 64 per executor).
+        // Without the ledger every kill would run a batch's finished jobs again (up to 64 per job thread).
         let runs = try redis.command("GET", .string(key + ":runs")).int ?? 0
         #expect(runs >= ids.count && runs <= ids.count + kills * 2, "\(runs) runs of \(ids.count) jobs")
         #expect(try eventually(timeout: 10) { try stats().processed == ids.count })
@@ -282,7 +282,7 @@ import Testing
     }
 
     @Test func asyncJobsRunTogetherAndAKill9LosesNoneAndRunsNoFinishedOneAgain() throws {
-        // ferry.count is async: each executor runs a batch of them at once. A kill -9 catches a
+        // ferry.count is async: each job thread runs a batch of them at once. A kill -9 catches a
         // batch mid-run: its unfinished jobs all go back as suspects (each then runs alone), the
         // finished ones are in the ledger and do not run again.
         let key = "\(namespace):counted"
@@ -298,7 +298,7 @@ import Testing
                     "\(process.output.suffix(2000))")
         }
         #expect(try eventually(timeout: 60) { try count(key) == ids.count }, "\((try? count(key)) ?? -1) of \(ids.count) ran")
-        // At most a batch per executor (64) was running at each kill.
+        // At most a batch per job thread (64) was running at each kill.
         let runs = try redis.command("GET", .string(key + ":runs")).int ?? 0
         #expect(runs >= ids.count && runs <= ids.count + kills * 2 * 64, "\(runs) runs of \(ids.count) jobs")
         #expect(try eventually(timeout: 10) { try stats().processed == ids.count })
@@ -307,7 +307,7 @@ import Testing
         #expect(try redis.command("HLEN", .string(keys.crashes("default"))).int == 0)  // every suspect ran and was cleared
     }
 
-    @Test func quietModeStopsFetchingUntilResumedAndAStopWakesItsExecutors() throws {
+    @Test func quietModeStopsFetchingUntilResumedAndAStopWakesItsJobThreads() throws {
         let key = "\(namespace):quiet"
         let process = try worker(["--concurrency", "2"])
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 30) }
@@ -321,7 +321,7 @@ import Testing
         #expect(try stats().queues["default"]?.ready == 3)
         process.signal(SIGTSTP)
         #expect(try eventually(timeout: 10) { try count(key) == 3 }, "\(process.output.suffix(2000))")
-        // Quiet again, then stopped: the waiting executors wake for the stop and the process drains.
+        // Quiet again, then stopped: the waiting job threads wake for the stop and the process drains.
         process.signal(SIGTSTP)
         #expect(eventually(timeout: 10) { process.output.components(separatedBy: "quiet: no new jobs will be fetched").count == 3 })
         process.signal(SIGTERM)

@@ -1,4 +1,4 @@
-/// One taker of jobs inside a worker process: an executor slot, or the process's isolation
+/// One taker of jobs inside a worker process: a job thread (by its slot), or the process's isolation
 /// lane where a crash suspect runs alone. Each has its own in-flight list per queue, so a
 /// consumer always knows exactly what its lists hold.
 package struct Consumer: Sendable, Hashable, CustomStringConvertible {

@@ -21,7 +21,7 @@ package struct FetchedJob: Sendable {
     public var jobType: String? { parsed.type }
     /// Whether the job parsed and has neither a unique key nor a batch to settle when it ends.
     var isPlain: Bool { parsed.isPlain }
-    // Boxed: a fetched job is copied several times on its way through an executor, and a copy
+    // Boxed: a fetched job is copied several times on its way through a job thread, and a copy
     // of the box is one retain where a copy of the job retains each of its strings.
     private let parsed: Parsed
 

@@ -6,7 +6,7 @@
 /// | key | type | holds |
 /// | --- | --- | --- |
 /// | `ns:{q}:ready` | list | job JSON waiting to run; LPUSH to enqueue, taken from the right |
-/// | `ns:{q}:inflight:<worker>/<slot>` | list | jobs one executor of a worker process has taken and not yet finished; the rightmost is the one running |
+/// | `ns:{q}:inflight:<worker>/<slot>` | list | jobs one job thread of a worker process has taken and not yet finished; the rightmost is the one running |
 /// | `ns:{q}:inflight:<worker>/isolated` | list | the crash suspect a worker process is running alone |
 /// | `ns:{q}:scheduled` | zset | delayed jobs and retries, score = due time in ms |
 /// | `ns:{q}:dead` | zset | dead-job records, score = time of death in ms |

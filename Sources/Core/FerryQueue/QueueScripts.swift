@@ -212,7 +212,7 @@ package enum QueueScripts {
     /// Acknowledges finished jobs that need nothing but their removal and count (no unique key, no
     /// batch, not suspects). KEYS: in-flight list, processed counter. ARGV: payloads, oldest first.
     /// Returns how many were still in flight. When the jobs are the list's oldest, as an
-    /// executor's finished jobs are, one LTRIM takes them all out; else each is removed by an
+    /// job thread's finished jobs are, one LTRIM takes them all out; else each is removed by an
     /// LREM that looks from the oldest end. Either way the cost does not grow with the list.
     static let ackBatch = RedisScript(name: "ack_batch", source: """
         local k = #ARGV

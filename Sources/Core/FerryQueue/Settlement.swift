@@ -131,7 +131,7 @@ extension Settler {
     }
 
     /// Whether `fetched` may be acknowledged later, in a batch (``post(batch:on:)``): a job that
-    /// ran in an executor's list and finished with nothing else to record — no unique key to
+    /// ran in a job thread's list and finished with nothing else to record — no unique key to
     /// release, no batch to count it in, not a crash suspect.
     public static func canAcknowledgeInBatch(_ fetched: FetchedJob) -> Bool {
         !fetched.isSuspect && fetched.isPlain
@@ -144,7 +144,7 @@ extension Settler {
     public func post(batch: [FetchedJob], withNextCall: Bool = false, on redis: RedisConnection) throws(RedisError) {
         var start = batch.startIndex
         while start < batch.endIndex {
-            // Consecutive jobs of one list go in one call (an executor's batch comes from one queue).
+            // Consecutive jobs of one list go in one call (a job thread's batch comes from one queue).
             let first = batch[start]
             var end = start + 1
             while end < batch.endIndex, batch[end].queue == first.queue, batch[end].consumer == first.consumer { end += 1 }

@@ -193,7 +193,7 @@ package struct WorkerRegistry: Sendable {
     /// Recovers the jobs of `worker`, which is known to be dead (its supervisor saw it exit, or its
     /// heartbeat is stale). Jobs it had not started go back with no blame; the job it was running
     /// alone (a crash suspect) has its crash counted, and goes dead at `crashLimit`; jobs it was
-    /// running beside others become suspects, to be run alone next time — all those an executor
+    /// running beside others become suspects, to be run alone next time — all those a job thread
     /// was running at once (``DeadWorkerNotes/runningTogether``).
     ///
     /// - Parameter forgetUnlessBeatWithin: forget the worker only if it has not beaten within this
@@ -207,7 +207,7 @@ package struct WorkerRegistry: Sendable {
         let lists = members.compactMap { Consumer.parse(member: $0, worker: worker) }
         var recovery = Recovery()
         // The isolation lane first: if it held a job, that job ran alone and is the culprit; the
-        // jobs in the executors' lists were waiting for it to finish.
+        // jobs in the job threads' lists were waiting for it to finish.
         var isolatedHeldOne = false
         for (consumer, queue) in lists where consumer.lane == .isolated {
             let counts = try recoverList(
@@ -267,8 +267,8 @@ package struct WorkerRegistry: Sendable {
 package struct DeadWorkerNotes: Sendable, Equatable {
     /// Jobs it had finished without acknowledging them yet: done, not to be run again.
     public var finished: Set<String>
-    /// The jobs that its executors (by slot) were running at once, async attempts: each of them
-    /// was running, not only the rightmost of the executor's list.
+    /// The jobs that its job threads (by slot) were running at once, async attempts: each of them
+    /// was running, not only the rightmost of the job thread's list.
     public var runningTogether: [Int: Set<String>]
 
     public init(finished: Set<String> = [], runningTogether: [Int: Set<String>] = [:]) {

@@ -5,24 +5,24 @@ import Foundation
 /// supervisor can read after it dies.
 ///
 /// Executors acknowledge quick jobs a batch at a time (one write for many jobs instead of one
-/// each). Until that write, a finished job is still in its executor's in-flight list, where a
+/// each). Until that write, a finished job is still in its job thread's in-flight list, where a
 /// crash would make it look unfinished — and, being rightmost, like the job that was running. So
-/// each executor first notes the job's id here: a memory-mapped file (in `/dev/shm`) whose
+/// each job thread first notes the job's id here: a memory-mapped file (in `/dev/shm`) whose
 /// stores cost nothing like a system call and survive the process. The supervisor reads it
 /// when the process exits and recovery removes those jobs as done (``WorkerRegistry/recover``),
 /// so the running job is again the rightmost and nothing finished runs twice. Only if the
 /// supervisor dies too (the host is lost) are these few jobs run again, as on any at-least-once
 /// queue.
 ///
-/// An executor running several async attempts at once also notes their ids while they run:
+/// A job thread running several async attempts at once also notes their ids while they run:
 /// then each of them was running when the process died, not only the rightmost job of its list,
 /// and recovery makes suspects of exactly those (to be run alone).
 ///
 /// Layout: a header (magic, slots, entries per slot), then per slot the count of finished ids,
 /// the count of ids running together, and two arrays of fixed 64-byte entries (a length byte and
-/// up to 63 bytes of job id): finished, then running. One executor writes one slot.
+/// up to 63 bytes of job id): finished, then running. One job thread writes one slot.
 final class AckLedger: @unchecked Sendable {
-    // @unchecked Sendable: slot `i` is written only by executor `i`; nothing reads the mapping
+    // @unchecked Sendable: slot `i` is written only by job thread `i`; nothing reads the mapping
     // while the process lives (the supervisor reads the file after it has exited).
     static let entrySize = 64
     static let headerSize = 64
@@ -44,7 +44,7 @@ final class AckLedger: @unchecked Sendable {
     private static func slotSize(entries: Int) -> Int { 64 + 2 * entries * entrySize }
 
     /// Creates the ledger file of `worker` (private to its user), or nil when it cannot: then
-    /// executors acknowledge every job on its own.
+    /// job threads acknowledge every job on its own.
     init?(worker: String, slots: Int, entriesPerSlot: Int) {
         let path = Self.path(worker: worker)
         let size = Self.headerSize + slots * Self.slotSize(entries: entriesPerSlot)
@@ -76,7 +76,7 @@ final class AckLedger: @unchecked Sendable {
         base + Self.headerSize + slot * Self.slotSize(entries: entriesPerSlot)
     }
 
-    /// Notes that executor `slot` finished job `id`; false when the slot is full or the id too
+    /// Notes that job thread `slot` finished job `id`; false when the slot is full or the id too
     /// long to note (then the job must be acknowledged at once).
     func record(slot: Int, id: String) -> Bool {
         let slotBase = slotBase(slot)
@@ -86,7 +86,7 @@ final class AckLedger: @unchecked Sendable {
         return true
     }
 
-    /// Notes that executor `slot` is running the jobs `ids` at once (replacing what it noted
+    /// Notes that job thread `slot` is running the jobs `ids` at once (replacing what it noted
     /// before); false when they do not fit (then they must run one at a time).
     func noteRunningTogether(slot: Int, ids: [String]) -> Bool {
         let slotBase = slotBase(slot)
@@ -98,7 +98,7 @@ final class AckLedger: @unchecked Sendable {
         return true
     }
 
-    /// Forgets the jobs executor `slot` was running together: none runs any more.
+    /// Forgets the jobs job thread `slot` was running together: none runs any more.
     func clearRunningTogether(slot: Int) {
         slotBase(slot).storeBytes(of: UInt32(0), toByteOffset: 4, as: UInt32.self)
     }
@@ -114,7 +114,7 @@ final class AckLedger: @unchecked Sendable {
         }
     }
 
-    /// Forgets executor `slot`'s notes: their acknowledgements have been written.
+    /// Forgets job thread `slot`'s notes: their acknowledgements have been written.
     func clear(slot: Int) {
         slotBase(slot).storeBytes(of: UInt32(0), as: UInt32.self)
     }

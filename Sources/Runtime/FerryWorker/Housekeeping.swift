@@ -92,7 +92,7 @@ struct Housekeeping {
         try registry.beat(heartbeat(), ttl: options.heartbeatTTL, on: redis)
     }
 
-    /// Adds the executors' per-type outcomes to the minute and hour buckets; on failure they go
+    /// Adds the job threads' per-type outcomes to the minute and hour buckets; on failure they go
     /// back into a tally for the next beat.
     private func recordOutcomes(on redis: RedisConnection) throws(RedisError) {
         var counts: [String: TypeHealth.Counts] = [:]

@@ -2,8 +2,8 @@ import FerryQueue
 import Metrics
 import Synchronization
 
-/// The outcomes of one executor's jobs by type, since housekeeping last took them. The lock is
-/// the executor's own (housekeeping takes it once per heartbeat), so no two executors contend.
+/// The outcomes of one job thread's jobs by type, since housekeeping last took them. The lock is
+/// the job thread's own (housekeeping takes it once per heartbeat), so no two job threads contend.
 final class OutcomeTally: Sendable {
     private let counts = Mutex<[String: TypeHealth.Counts]>([:])
 
@@ -15,15 +15,15 @@ final class OutcomeTally: Sendable {
         }
     }
 
-    /// Adds counts: an executor's, or those Redis did not take.
+    /// Adds counts: a job thread's, or those Redis did not take.
     func putBack(_ taken: [String: TypeHealth.Counts]) {
         counts.withLock { $0.merge(taken, uniquingKeysWith: +) }
     }
 }
 
-/// The swift-metrics instruments of one executor thread, made once per label and dimensions.
+/// The swift-metrics instruments of one job thread, made once per label and dimensions.
 ///
-/// Each executor owns one (so no lock is shared between threads on the hot path):
+/// Each job thread owns one (so no lock is shared between threads on the hot path):
 /// `ferry_jobs_total{type,queue,outcome}`, `ferry_job_duration_seconds{type}`,
 /// `ferry_queue_latency_seconds{queue}` (enqueue or due time to start).
 final class JobMetrics {

@@ -5,7 +5,7 @@ import Logging
 import Metrics
 
 /// Runs one fetched job: finds its handler, decodes its arguments, runs it, and decides how the
-/// attempt ends (``Settlement``). It writes nothing to Redis: the executor settles the outcome at
+/// attempt ends (``Settlement``). It writes nothing to Redis: the job thread settles the outcome at
 /// once, and replays it after a Redis failure.
 struct Processor: Sendable {
     let registry: JobRegistry
@@ -32,7 +32,7 @@ struct Processor: Sendable {
     /// The cancellation reason used when the shutdown timeout runs out.
     static let shutdownReason = "worker shutting down"
 
-    /// Runs `fetched` on the calling thread (executor `slot`), counting it in that thread's `metrics`.
+    /// Runs `fetched` on the calling thread (job thread `slot`), counting it in that thread's `metrics`.
     /// An async type's attempt runs to its end on this thread too (alone: ``JobLoop/runAlone(_:)``).
     func run(_ fetched: FetchedJob, slot: Int, metrics: JobMetrics) -> Outcome {
         let started = ContinuousClock.now
@@ -67,7 +67,7 @@ struct Processor: Sendable {
     }
 
     /// Runs `fetched`, an attempt of a type that runs together with others (``JobRegistry/Entry/runsTogether``),
-    /// as a task of executor `slot`.
+    /// as a task of job thread `slot`.
     /// `cancelTask` cancels the task it runs in (the job's timeout, shutdown).
     nonisolated(nonsending) func runAsync(_ fetched: FetchedJob, slot: Int, metrics: JobMetrics, cancelTask: @escaping @Sendable () -> Void) async -> Outcome {
         let started = ContinuousClock.now

@@ -2,10 +2,10 @@ import FerryQueue
 import Foundation
 import Synchronization
 
-/// Per-executor state, one lock per slot so executors never contend with each other: the jobs
+/// Per-job thread state, one lock per slot so job threads never contend with each other: the jobs
 /// running now (what the heartbeat reports as busy and the watchdog checks against their
 /// timeouts) — one, or several async attempts running together.
-/// What an executor holds in flight needs no mirror here: each executor has in-flight lists of
+/// What a job thread holds in flight needs no mirror here: each job thread has in-flight lists of
 /// its own in Redis, and puts back whatever is left in them.
 final class ExecutorSlots: Sendable {
     struct Running: Sendable {
@@ -43,7 +43,7 @@ final class ExecutorSlots: Sendable {
 
     // MARK: Running job
 
-    /// Notes that executor `slot` started `job`; returns the token that ends it (``finish(slot:token:)``).
+    /// Notes that job thread `slot` started `job`; returns the token that ends it (``finish(slot:token:)``).
     func start(slot: Int, fetched: FetchedJob, context: JobContext, timeout: Duration) -> Int {
         slots[slot].state.withLock { state in
             if state.live == 0 {

@@ -2,8 +2,8 @@ import Dispatch
 
 /// Per-type concurrency limits of one worker process (`concurrency:` in `jobs/<type>.yml`).
 ///
-/// An executor that takes a job whose type is at its limit waits for a slot (the job stays in
-/// flight, so nothing is lost if the process dies); the other executors keep serving other types.
+/// A job thread that takes a job whose type is at its limit waits for a slot (the job stays in
+/// flight, so nothing is lost if the process dies); the other job threads keep serving other types.
 final class TypeLimits: Sendable {
     private let slots: [String: DispatchSemaphore]
 

@@ -3,9 +3,9 @@ public import FerryQueue
 /// How a worker process runs.
 public struct WorkerOptions: Sendable {
     public var queues: QueueSelection
-    /// Jobs run at once, each on its own executor thread.
+    /// Jobs run at once, each on its own job thread.
     public var concurrency: Int
-    /// Most jobs one executor takes per fetch. The batch grows from 1 while jobs finish quickly
+    /// Most jobs one job thread takes per fetch. The batch grows from 1 while jobs finish quickly
     /// and falls back to 1 when they are slow, so quick jobs are batched and slow ones not hoarded.
     public var prefetch: Int
     /// How long SIGTERM waits for running jobs before putting them back.

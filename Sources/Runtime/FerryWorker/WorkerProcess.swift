@@ -5,7 +5,7 @@ import FerrySupport
 import Foundation
 import Synchronization
 
-/// One worker process: `concurrency` executors (``Executor``) that fetch and run jobs, and
+/// One worker process: `concurrency` job threads (``JobThread``) that fetch and run jobs, and
 /// ``Housekeeping`` for the heartbeat, due-job promotion, the pause view, recovery of dead
 /// workers and the timeout watchdog.
 ///
@@ -28,7 +28,7 @@ package final class WorkerProcess: Sendable {
     let services: JobServices
     let logger: Logger
     let slots: ExecutorSlots
-    /// Per-type outcomes, one tally per executor, added to Redis (``TypeHealth``) with each heartbeat.
+    /// Per-type outcomes, one tally per job thread, added to Redis (``TypeHealth``) with each heartbeat.
     let tallies: [OutcomeTally]
     let limits: TypeLimits
     let gate = IsolationGate()
@@ -43,13 +43,13 @@ package final class WorkerProcess: Sendable {
 
     private let stopping = Atomic<Bool>(false)
     private let quiet = Atomic<Bool>(false)
-    /// Broadcast when quiet mode ends or the process stops: executors wait on it while quiet.
+    /// Broadcast when quiet mode ends or the process stops: job threads wait on it while quiet.
     private let fetching = NSCondition()
     private let recycling = Atomic<Bool>(false)
     private let stopSignal = DispatchSemaphore(value: 0)
     /// Queues paused now, as last read by housekeeping.
     let paused = Mutex<Set<String>>([])
-    /// Settlements decided outside an executor (the watchdog) and not yet written.
+    /// Settlements decided outside a job thread (the watchdog) and not yet written.
     let pendingSettlements = Mutex<[(FetchedJob, Settlement)]>([])
     let startedAt = Date()
     private let lastDeadSetWarning = Atomic<Int64>(0)
@@ -76,7 +76,7 @@ package final class WorkerProcess: Sendable {
         self.logger = logger
     }
 
-    /// Every consumer of this process: one per executor slot, and the isolation lane.
+    /// Every consumer of this process: one per job thread, and the isolation lane.
     var consumers: [Consumer] {
         (0..<options.concurrency).map { Consumer(worker: id, lane: .slot($0)) } + [Consumer(worker: id, lane: .isolated)]
     }
@@ -102,7 +102,7 @@ package final class WorkerProcess: Sendable {
 
     public var isQuiet: Bool { quiet.load(ordering: .relaxed) }
 
-    /// Blocks the calling executor while the process is quiet; returns when fetching resumes
+    /// Blocks the calling job thread while the process is quiet; returns when fetching resumes
     /// or the process stops (both wake it at once).
     func waitWhileQuiet() {
         fetching.lock()
@@ -126,12 +126,12 @@ package final class WorkerProcess: Sendable {
         // Register before the first fetch: a job taken by a worker that nobody knows of could
         // never be recovered if the worker died before its first heartbeat.
         housekeeping.announce()
-        let executors = DispatchGroup()
+        let threads = DispatchGroup()
         for slot in 0..<options.concurrency {
-            executors.enter()
+            threads.enter()
             Thread.detachNewThread { [self] in
-                Executor(process: self, slot: slot).run()
-                executors.leave()
+                JobThread(process: self, slot: slot).run()
+                threads.leave()
             }
         }
         let housekeepingDone = DispatchGroup()
@@ -150,15 +150,15 @@ package final class WorkerProcess: Sendable {
 
         stopSignal.wait()
         logger.info("stopping: finishing running jobs", metadata: ["running": "\(slots.runningCount)", "timeout": "\(options.shutdownTimeout)"])
-        // Wait for the executors — but not for a job the watchdog gave up on: it will never return.
+        // Wait for the job threads — but not for a job the watchdog gave up on: it will never return.
         let deadline = ContinuousClock.now + options.shutdownTimeout
         var drained = false
         while !drained, ContinuousClock.now < deadline {
-            drained = executors.wait(timeout: .now() + 0.05) == .success || (recycling.load(ordering: .relaxed) && slots.activeCount == 0)
+            drained = threads.wait(timeout: .now() + 0.05) == .success || (recycling.load(ordering: .relaxed) && slots.activeCount == 0)
         }
         if !drained {
             slots.cancelAll(reason: Processor.shutdownReason)
-            _ = executors.wait(timeout: .now() + 1)
+            _ = threads.wait(timeout: .now() + 1)
         }
         _ = housekeepingDone.wait(timeout: .now() + options.heartbeatInterval.secondsValue + 2)
         let requeued = finish()
@@ -203,7 +203,7 @@ package final class WorkerProcess: Sendable {
     /// watchdog recorded is worth waiting for: then it keeps trying for up to 30 s.
     /// Returns how many jobs went back.
     private func finish() -> Int {
-        // The executors have stopped: with every acknowledgement written, nobody needs the ledger.
+        // The job threads have stopped: with every acknowledgement written, nobody needs the ledger.
         if ackLedger?.isEmpty == true { ackLedger?.remove() }
         var requeued = 0
         let deadline = ContinuousClock.now + .seconds(30)

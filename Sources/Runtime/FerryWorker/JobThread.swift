@@ -3,12 +3,12 @@ import FerryRedis
 import FerrySupport
 import Foundation
 
-/// One executor thread of a worker process: fetches a batch into its own in-flight list, runs
+/// One job thread of a worker process: fetches a batch into its own in-flight list, runs
 /// the batch's async attempts together (``JobLoop``: tasks of this thread, their Redis commands
 /// in one write, their ids noted in the ledger meanwhile), then the other jobs one by one from
 /// the oldest, and settles each as it ends. Failures are written at
 /// once. Plain successes are noted in the process's ``AckLedger`` and acknowledged together,
-/// in one write, before the executor's next call to Redis (the next fetch, at the latest) or
+/// in one write, before the job thread's next call to Redis (the next fetch, at the latest) or
 /// before a job of a type that last took over a millisecond starts — so a crash re-runs
 /// nothing that had finished (recovery reads the ledger), and the job that was running is the
 /// rightmost of the list once the finished ones are taken out. Acknowledgements are not waited
@@ -17,7 +17,7 @@ import Foundation
 /// After any Redis failure it cannot know what its list holds, so it reconciles: it writes again
 /// the settlements whose replies it had not read (each is idempotent), then puts back everything
 /// still in its list.
-struct Executor {
+struct JobThread {
     let process: WorkerProcess
     let slot: Int
 
@@ -189,7 +189,7 @@ struct Executor {
                 }
             } catch {
                 mustReconcile = true
-                process.logger.error("redis failure in executor; reconciling once Redis answers", metadata: ["slot": "\(slot)", "error": "\(error)"])
+                process.logger.error("redis failure in a job thread; reconciling once Redis answers", metadata: ["slot": "\(slot)", "error": "\(error)"])
                 Thread.sleep(forTimeInterval: 0.5)
             }
         }
@@ -243,7 +243,7 @@ struct Executor {
     /// Asks the rate limiters of the batch's limited types for tokens, one round trip per limiter
     /// (a quick job's token is taken at most a batch's run time before it starts: batches grow
     /// only while jobs take under 2 ms). Returns the indexes of the jobs parked to wait for one:
-    /// they have left this executor's list and are not run now.
+    /// they have left this job thread's list and are not run now.
     private func parkedByRateLimits(_ batch: [FetchedJob], on connection: RedisConnection) throws(RedisError) -> Set<Int> {
         guard !process.limiters.isEmpty else { return [] }
         var byLimiter: [String: [(index: Int, fetched: FetchedJob, job: Job)]] = [:]
@@ -303,7 +303,7 @@ struct Executor {
     }
 
     /// Writes again the settlements a failure left unconfirmed, then puts back whatever is left in this
-    /// executor's lists — and, after a failure, in the isolation lane, which a failure while
+    /// job thread's lists — and, after a failure, in the isolation lane, which a failure while
     /// moving a suspect into it may have left holding a job nobody runs (taken while holding the
     /// gate alone, so no suspect is running there meanwhile).
     private func reconcile(
