@@ -83,7 +83,8 @@ struct Admin: ParsableCommand {
                 }
             }
         }
-        let dispatcher = Dispatcher(redis: try environment.redisPool(capacity: 8), keys: environment.keys, defaults: { registry.enqueueDefaults(for: $0) })
+        // Enqueues from the API are async: concurrent requests share the dispatcher's I/O thread.
+        let dispatcher = Dispatcher(configuration: try environment.redisConfiguration(), keys: environment.keys, defaults: { registry.enqueueDefaults(for: $0) })
         let families = FerryApplication.current.admin(AdminContext(registry: registry, environment: environment.values, postgres: postgres))
         return AdminServer(
             configuration: configuration, dispatcher: dispatcher, schedules: entries, postgresReady: postgresReady,

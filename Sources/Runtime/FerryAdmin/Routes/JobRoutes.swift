@@ -251,9 +251,9 @@ struct JobRoutes {
             )
             let requestToEnqueue = Dispatcher.JobRequest(type: job.type, args: job.args ?? .object([:]), options: options)
             let id: String
-            do {
-                id = try await server.blocking.run { try dispatcher.enqueue(requestToEnqueue) }
-            } catch let error as QueueError {
+            do throws(QueueError) {
+                id = try await dispatcher.enqueue(requestToEnqueue)
+            } catch {
                 switch error {
                 case .payloadTooLarge: throw AdminError(status: .contentTooLarge, code: "payload_too_large", message: error.description)
                 case .invalidJob, .malformedJob: throw AdminError.badRequest(error.description)

@@ -60,7 +60,12 @@ struct WorkerRoutes {
             }
             let dispatcher = server.dispatcher
             let request = Dispatcher.JobRequest(type: entry.jobType, args: entry.args, options: EnqueueOptions(queue: entry.queue))
-            let id = try await server.blocking.run { try dispatcher.enqueue(request) }
+            let id: String
+            do throws(QueueError) {
+                id = try await dispatcher.enqueue(request)
+            } catch {
+                throw BlockingError(message: error.description)
+            }
             return try JSONResponse.make(["id": id, "schedule": name], status: .created)
         }
     }
