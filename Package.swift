@@ -220,7 +220,7 @@ let package = Package(
             name: "FerryAdminTests",
             dependencies: ["FerryAdmin", "FerryHTTP", "FerryPostgres", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport", .product(name: "Yams", package: "Yams")]
         ),
-        .testTarget(name: "FerryJobsTests", dependencies: ["Ferry", "FerryJobs", "FerryHTTP", "FerrySupport", "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryProcess", "FerryTestSupport"]),
+        .testTarget(name: "FerryJobsTests", dependencies: ["Ferry", "FerryJobs", "FerryHTTP", "FerrySupport", "FerryWorker", "FerryQueue", "FerryRedis", "FerryPostgres", "FerryProcess", "FerryScheduler", "FerryTestSupport"]),
         .testTarget(
             name: "FerrySchedulerTests",
             dependencies: ["FerryScheduler", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport", .product(name: "Logging", package: "swift-log")]

@@ -3,7 +3,9 @@ public import FerryAdmin
 public import FerryHTTP
 public import FerryPostgres
 public import FerryRedis
+public import FerryScheduler
 public import FerryWorker
+import Foundation
 
 /// An app's job families, composed: the registry the worker runs, the migrations `ferry
 /// migrate` applies, the clients jobs get, what the admin endpoint serves and the subcommands
@@ -95,6 +97,30 @@ public struct FerryApplication: Sendable {
     /// The families' admin resources and actions.
     public func admin(_ context: AdminContext) -> (resources: [AdminResource], actions: [AdminAction]) {
         (families.flatMap { $0.adminResources(context) }, families.flatMap { $0.adminActions(context) })
+    }
+
+    /// The cron entries to run: the families' defaults, with the `.yml` files of `directory` (if
+    /// it exists) laid over them by name. Every problem is thrown at once, naming the family or
+    /// file and the entry.
+    public func schedules(directory: String, knownTypes: Set<String>) throws(ScheduleErrors) -> [ScheduleEntry] {
+        var defaults: [ScheduleEntry] = []
+        var errors: [ScheduleFileError] = []
+        var owners: [String: String] = [:]
+        for family in families where !family.schedules.isEmpty {
+            let source = "the \(family.name) family's default schedules"
+            let (entries, problems) = ScheduleFile.parse(yaml: family.schedules, file: source, knownTypes: knownTypes)
+            errors += problems
+            for entry in entries {
+                if let other = owners[entry.name] {
+                    errors.append(ScheduleFileError(file: source, entry: entry.name, message: "the name is already used in \(other)"))
+                }
+                owners[entry.name] = source
+            }
+            defaults += entries
+        }
+        guard errors.isEmpty else { throw ScheduleErrors(errors: errors) }
+        guard FileManager.default.fileExists(atPath: directory) else { return defaults }
+        return ScheduleFile.merge(defaults: defaults, overrides: try ScheduleFile.load(directory: directory, knownTypes: knownTypes))
     }
 
     /// The families' `ferry` subcommands.

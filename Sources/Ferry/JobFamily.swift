@@ -47,6 +47,11 @@ public protocol JobFamily: Sendable {
 
     /// The family's `ferry` subcommands.
     var commands: [any ParsableCommand.Type] { get }
+
+    /// The family's default cron entries, in the format of `schedules/*.yml` (YAML mapping
+    /// entry names to `cron`, `timezone`, `job`, `args`, `queue`, `enabled`, `missed`). An entry
+    /// of the same name in the schedules folder replaces one of these (`enabled: false` turns it off).
+    var schedules: String { get }
 }
 
 extension JobFamily {
@@ -56,4 +61,5 @@ extension JobFamily {
     public func adminResources(_ context: AdminContext) -> [AdminResource] { [] }
     public func adminActions(_ context: AdminContext) -> [AdminAction] { [] }
     public var commands: [any ParsableCommand.Type] { [] }
+    public var schedules: String { "" }
 }

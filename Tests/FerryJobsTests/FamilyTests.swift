@@ -1,7 +1,9 @@
 import Ferry
 import FerryJobs
 import FerryPostgres
+import FerryScheduler
 import FerryWorker
+import Foundation
 import Testing
 
 private struct Billing: JobFamily {
@@ -53,5 +55,62 @@ private struct BuiltinAgain: JobFamily {
     let name = "ferry-again"
     func register(in registry: inout JobRegistry, testJobs: Bool) throws(JobRegistry.RegistrationError) {
         try BuiltinFamily().register(in: &registry, testJobs: testJobs)
+    }
+}
+
+private struct Heartbeats: JobFamily {
+    let name = "heartbeats"
+    func register(in registry: inout JobRegistry, testJobs: Bool) throws(JobRegistry.RegistrationError) {}
+    var schedules: String { "smoke-heartbeat:\n  cron: \"* * * * *\"\n  job: ferry.noop\n" }
+}
+
+/// Families bring their cron entries; the schedules folder is laid over them by name.
+@Suite struct FamilySchedulesTests {
+    let application: FerryApplication
+    let types: Set<String>
+
+    init() throws {
+        application = try FerryApplication(families: JobCatalog.families)
+        types = Set(try application.registry(jobsDirectory: nil, testJobs: false).types)
+    }
+
+    @Test func ferrysFamiliesBringTheirEntriesAndAFolderReplacesOrAddsByName() throws {
+        let none = NSTemporaryDirectory() + "no-schedules-\(UUID().uuidString.prefix(6))"
+        let defaults = try application.schedules(directory: none, knownTypes: types)
+        #expect(Set(defaults.map(\.name)) == ["stories-expire", "mining-rewards", "analytics-rollup", "notifications-digest", "smoke-heartbeat"])
+        #expect(defaults.allSatisfy { $0.enabled })
+        let folder = NSTemporaryDirectory() + "schedules-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try """
+            stories-expire:
+              cron: "*/5 * * * *"
+              job: stories.expire
+              enabled: false
+            extra-noop:
+              cron: "@hourly"
+              job: ferry.noop
+            """.write(toFile: folder + "/site.yml", atomically: true, encoding: .utf8)
+        let merged = try application.schedules(directory: folder, knownTypes: types)
+        #expect(merged.count == 6)
+        #expect(merged.first { $0.name == "stories-expire" }?.enabled == false)
+        #expect(merged.first { $0.name == "stories-expire" }?.file == folder + "/site.yml")
+        #expect(merged.contains { $0.name == "extra-noop" })
+    }
+
+    @Test func twoFamiliesWithOneEntryNameAreRefusedAndTheDocumentedExampleParses() throws {
+        let clash = try FerryApplication(families: [BuiltinFamily(), Heartbeats()])
+        do {
+            _ = try clash.schedules(directory: "/nonexistent", knownTypes: ["ferry.noop"])
+            Issue.record("two families' entries of one name were accepted")
+        } catch {
+            #expect(error.description.contains("entry 'smoke-heartbeat': the name is already used in the ferry family's default schedules"), "\(error)")
+        }
+        let readme = try String(contentsOfFile: FileManager.default.currentDirectoryPath + "/schedules/README.md", encoding: .utf8)
+        let start = try #require(readme.range(of: "```yaml\n"))
+        let end = try #require(readme.range(of: "\n```", range: start.upperBound..<readme.endIndex))
+        let (entries, errors) = ScheduleFile.parse(yaml: String(readme[start.upperBound..<end.lowerBound]), file: "schedules/README.md", knownTypes: types.union(["report.build"]))
+        #expect(errors.isEmpty, "\(errors)")
+        #expect(entries.map(\.name).sorted() == ["smoke-heartbeat", "stories-expire", "weekly-report"])
     }
 }

@@ -65,8 +65,7 @@ struct Admin: ParsableCommand {
         configuration.headerTimeout = Duration(checkedSeconds: headerTimeout) ?? .seconds(10)
         configuration.maxConnections = maxConnections
         try configuration.validate()
-        let entries = FileManager.default.fileExists(atPath: schedules)
-            ? try ScheduleFile.load(directory: schedules, knownTypes: Set(registry.types)) : []
+        let entries = try FerryApplication.current.schedules(directory: schedules, knownTypes: Set(registry.types))
         var postgresReady: (@Sendable () -> String?)?
         var postgres: PostgresConnectionPool?
         if let databaseURL = environment.databaseURL {

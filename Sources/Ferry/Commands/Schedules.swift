@@ -27,7 +27,7 @@ struct SchedulerCommand: ParsableCommand {
         let environment = FerryEnvironment()
         environment.bootstrapLogging()
         let registry = try environment.registry(jobsDirectory: jobsDir)
-        let entries = try ScheduleFile.load(directory: schedules, knownTypes: Set(registry.types))
+        let entries = try FerryApplication.current.schedules(directory: schedules, knownTypes: Set(registry.types))
         let dispatcher = Dispatcher(redis: try environment.redisPool(), keys: environment.keys, defaults: { registry.enqueueDefaults(for: $0) })
         let scheduler = Scheduler(entries: entries, dispatcher: dispatcher, logger: Logger(label: "ferry.scheduler"))
         SignalWatcher.start { signal in
@@ -68,7 +68,7 @@ struct Schedules: ParsableCommand {
         let registry = try environment.registry(jobsDirectory: jobsDir)
         let entries: [ScheduleEntry]
         do {
-            entries = try ScheduleFile.load(directory: schedules, knownTypes: Set(registry.types))
+            entries = try FerryApplication.current.schedules(directory: schedules, knownTypes: Set(registry.types))
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode.failure

@@ -104,8 +104,7 @@ struct Up: ParsableCommand {
             logger.info("schema up to date", metadata: ["applied_now": "\(ran.count)", "migrations": "\(FerryApplication.current.migrator.migrations.count)"])
         }
         let registry = try environment.registry(jobsDirectory: jobsDir)
-        let entries = FileManager.default.fileExists(atPath: schedules)
-            ? try ScheduleFile.load(directory: schedules, knownTypes: Set(registry.types)) : []
+        let entries = try FerryApplication.current.schedules(directory: schedules, knownTypes: Set(registry.types))
         let generatedToken = environment.values["FERRY_ADMIN_TOKEN"].map(\.isEmpty) ?? true
         if generatedToken {
             environment = environment.setting("FERRY_ADMIN_TOKEN", to: try directory.secret("admin.token"))

@@ -13,4 +13,15 @@ public struct AnalyticsFamily: JobFamily {
     }
 
     public var migrations: [PostgresMigration] { [AnalyticsSchema.trades, AnalyticsSchema.social, AnalyticsSchema.rollups] }
+
+    public var schedules: String {
+        """
+        analytics-rollup:
+          cron: "5 * * * *"            # hourly, at minute 5
+          timezone: UTC
+          job: analytics.rollup
+          queue: low
+          missed: run_once             # incremental: one run catches up
+        """
+    }
 }

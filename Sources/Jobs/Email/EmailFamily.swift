@@ -18,4 +18,15 @@ public struct EmailFamily: JobFamily {
 
     public var migrations: [PostgresMigration] { [EmailSchema.migration] }
     public var commands: [any ParsableCommand.Type] { [EmailCommand.self] }
+
+    public var schedules: String {
+        """
+        notifications-digest:
+          cron: "15 * * * *"           # hourly, at minute 15
+          timezone: UTC
+          job: notifications.digest
+          queue: maintenance
+          missed: run_once             # the next run covers the users a missed hour would have
+        """
+    }
 }

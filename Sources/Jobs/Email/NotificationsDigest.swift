@@ -6,7 +6,7 @@ public import Foundation
 
 /// `notifications.digest`: the daily digest mail, at 08:00 in each user's time zone.
 ///
-/// Scheduled hourly (`schedules/notifications.yml`). Each run takes the users whose local time
+/// Scheduled hourly (``EmailFamily/schedules``). Each run takes the users whose local time
 /// is past the digest hour (`parameters.hour`, default 8) and who have not had today's digest
 /// (`users.last_digest_on` < their local date), counts the comments and likes on their posts and
 /// the reactions to their stories since their last digest, and bulk-enqueues one `email.send`

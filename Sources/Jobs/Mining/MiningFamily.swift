@@ -13,4 +13,15 @@ public struct MiningFamily: JobFamily {
     }
 
     public var migrations: [PostgresMigration] { [MiningSchema.migration] }
+
+    public var schedules: String {
+        """
+        mining-rewards:
+          cron: "*/10 * * * *"         # every 10 minutes
+          timezone: UTC
+          job: mining.rewards
+          queue: maintenance
+          missed: run_once             # credit once for the time missed; the job pays by elapsed time
+        """
+    }
 }

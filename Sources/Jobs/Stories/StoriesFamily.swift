@@ -13,4 +13,15 @@ public struct StoriesFamily: JobFamily {
     }
 
     public var migrations: [PostgresMigration] { [StoriesSchema.migration] }
+
+    public var schedules: String {
+        """
+        stories-expire:
+          cron: "* * * * *"            # every minute
+          timezone: UTC
+          job: stories.expire
+          queue: maintenance
+          missed: skip                 # a missed minute is covered by the next run
+        """
+    }
 }

@@ -30,10 +30,18 @@ public struct ScheduleFileError: Error, Sendable, CustomStringConvertible {
     public var entry: String?
     public var message: String
     public var description: String { entry.map { "\(file): entry '\($0)': \(message)" } ?? "\(file): \(message)" }
+
+    public init(file: String, entry: String? = nil, message: String) {
+        self.file = file
+        self.entry = entry
+        self.message = message
+    }
 }
 
 /// Every problem found while reading a schedules directory.
 public struct ScheduleErrors: Error, Sendable, CustomStringConvertible {
     public var errors: [ScheduleFileError]
     public var description: String { errors.map(\.description).joined(separator: "\n") }
+
+    public init(errors: [ScheduleFileError]) { self.errors = errors }
 }

@@ -98,4 +98,12 @@ public enum ScheduleFile {
         }
         return (entries, errors)
     }
+
+    /// `defaults` (an app's job families' own entries) with `overrides` (the schedules files)
+    /// laid over them: a file's entry replaces the default of the same name — to turn a default
+    /// off, write it with `enabled: false` — and the files' other entries are added.
+    public static func merge(defaults: [ScheduleEntry], overrides: [ScheduleEntry]) -> [ScheduleEntry] {
+        let replaced = Set(overrides.map(\.name))
+        return defaults.filter { !replaced.contains($0.name) } + overrides
+    }
 }
