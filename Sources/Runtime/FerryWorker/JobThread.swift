@@ -71,7 +71,10 @@ struct JobThread {
         func conclude(_ fetched: FetchedJob, _ outcome: Processor.Outcome, noted: Bool?, on connection: RedisConnection) throws {
             if case .settle(let settlement) = outcome { try continueChain(fetched, settlement) }
             switch outcome {
-            case .settle(.done) where noted ?? Self.note(fetched, slot: slot, in: ledger):
+            // A crash suspect's outcome is written at once, while its job thread still holds the
+            // gate alone: a deferred acknowledgement would leave it in the isolation list when the
+            // next suspect starts there, and a crash of that one would blame it too.
+            case .settle(.done) where !fetched.isSuspect && (noted ?? Self.note(fetched, slot: slot, in: ledger)):
                 unconfirmed.append((fetched, .done))
                 deferred.append(fetched)
             case .settle(.done) where !fetched.isSuspect:
@@ -164,7 +167,9 @@ struct JobThread {
                         try writeDeferred(on: connection)
                     }
                     let jobStarted = ContinuousClock.now
-                    let (fetched, outcome) = try runOne(next, processor: processor, fetcher: fetcher, metrics: metrics, on: connection)
+                    let (fetched, outcome, heldAlone) = try runOne(next, processor: processor, fetcher: fetcher, metrics: metrics, on: connection)
+                    // A suspect's job thread holds the gate alone until its outcome is written.
+                    defer { if heldAlone { process.gate.leaveExclusive() } }
                     lastDuration[type] = ContinuousClock.now - jobStarted
                     position += 1
                     if case .interrupted = outcome {
@@ -283,23 +288,30 @@ struct JobThread {
     }
 
     /// Runs one job through the isolation gate: alone if it is a crash suspect, else shared.
-    /// Returns the job as held now (a suspect moves to the isolation list) and the outcome.
+    /// Returns the job as held now (a suspect moves to the isolation list), the outcome, and
+    /// whether the caller holds the gate alone (a suspect that ran): it leaves it once the
+    /// outcome is written.
     private func runOne(
         _ fetched: FetchedJob, processor: Processor, fetcher: Fetcher, metrics: JobMetrics, on connection: RedisConnection
-    ) throws(RedisError) -> (FetchedJob, Processor.Outcome) {
+    ) throws(RedisError) -> (FetchedJob, Processor.Outcome, alone: Bool) {
         let giveUp = { process.isStopping }
         guard fetched.isSuspect else {
-            guard process.gate.enterShared(giveUp: giveUp) else { return (fetched, .interrupted) }
+            guard process.gate.enterShared(giveUp: giveUp) else { return (fetched, .interrupted, false) }
             defer { process.gate.leaveShared() }
-            return (fetched, processor.run(fetched, slot: slot, metrics: metrics))
+            return (fetched, processor.run(fetched, slot: slot, metrics: metrics), false)
         }
-        guard process.gate.enterExclusive(giveUp: giveUp) else { return (fetched, .interrupted) }
-        defer { process.gate.leaveExclusive() }
-        let isolated = try fetcher.isolate(fetched, on: connection)
+        guard process.gate.enterExclusive(giveUp: giveUp) else { return (fetched, .interrupted, false) }
+        let isolated: FetchedJob
+        do {
+            isolated = try fetcher.isolate(fetched, on: connection)
+        } catch {
+            process.gate.leaveExclusive()
+            throw error
+        }
         process.logger.notice("running a crash suspect alone", metadata: [
             "job_id": "\((try? fetched.job.get().id) ?? "?")", "queue": "\(fetched.queue)",
         ])
-        return (isolated, processor.run(isolated, slot: slot, metrics: metrics))
+        return (isolated, processor.run(isolated, slot: slot, metrics: metrics), true)
     }
 
     /// Writes again the settlements a failure left unconfirmed, then puts back whatever is left in this

@@ -1,5 +1,5 @@
 import FerryQueue
-public import Logging
+package import Logging
 import FerryProcess
 import Foundation
 import Synchronization
