@@ -67,7 +67,7 @@ private enum Scalar: JobDefinition {
         #expect(try ready("clock").map(\.args) == [.object([:])])
     }
 
-    @Test func asyncEnqueuesShareRoundTripsAndLandEveryJob() async throws {
+    @Test func asyncEnqueuesFromManyTasksLandEveryJobOnce() async throws {
         let dispatcher = Dispatcher(configuration: configuration, keys: keys)
         let ids = try await withThrowingTaskGroup(of: String.self) { group in
             for user in 0..<500 {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Redis for async code outside a worker's job loop — an API tier's request handlers, the admin
 /// server, a command-line tool: tasks' commands are buffered and the task suspends; one I/O
@@ -31,13 +32,16 @@ public final class RedisAsyncConnection: RedisPipelining {
 
     /// The I/O thread's state: it sleeps until a command is buffered or it is told to stop.
     private final class Driver: @unchecked Sendable {
-        // @unchecked Sendable: every field is touched under `condition` only.
+        // @unchecked Sendable: every field but the atomic `started` is touched under `condition` only.
         private let condition = NSCondition()
         private var running = false
         private var stopping = false
         private var signalled = false
+        /// Set once the thread runs: calls after the first check it without taking the lock.
+        private let started = Atomic<Bool>(false)
 
         func startIfNeeded(driving tasks: RedisTaskPipeline) {
+            guard !started.load(ordering: .acquiring) else { return }
             condition.lock()
             defer { condition.unlock() }
             guard !running else { return }
@@ -47,6 +51,8 @@ public final class RedisAsyncConnection: RedisPipelining {
             let thread = Thread { [self] in loop(tasks) }
             thread.name = "ferry-redis-io"
             thread.start()
+            // Published after the span has begun, so a call that skips the lock buffers for the thread.
+            started.store(true, ordering: .releasing)
         }
 
         func signal() {

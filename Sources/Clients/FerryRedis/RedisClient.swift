@@ -84,11 +84,6 @@ public final class RedisClient: RedisPipelining {
         try await pipeline([arguments])[0].check()
     }
 
-    /// Runs one command, suspending the calling task; an error reply is thrown as ``RedisError/server(_:)``.
-    @discardableResult
-    public nonisolated(nonsending) func command(_ arguments: [RedisArgument]) async throws(RedisError) -> RedisReply {
-        try await pipeline([arguments])[0].check()
-    }
 
     /// Lends a connection of one's own to `body` for the duration of the call.
     @discardableResult

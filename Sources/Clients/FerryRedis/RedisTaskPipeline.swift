@@ -68,12 +68,6 @@ public final class RedisTaskPipeline: RedisPipelining {
         return try result.get()
     }
 
-    /// Runs one command; an error reply is thrown as ``RedisError/server(_:)``.
-    @discardableResult
-    public nonisolated(nonsending) func command(_ arguments: [RedisArgument]) async throws(RedisError) -> RedisReply {
-        try await pipeline([arguments])[0].check()
-    }
-
     /// Whether commands wait for ``flush()``.
     public var hasPending: Bool { state.withLock { !$0.waiting.isEmpty } }
 
