@@ -150,7 +150,10 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ], path: "Sources/Runtime/FerryAdmin",
+            // The dashboard's templates are compiled into the binary: `ferry` is one file to deploy.
+            resources: [.embedInCode("Dashboard/Templates"), .embedInCode("Dashboard/Assets")],
             swiftSettings: strictSwift
         ),
 

@@ -526,7 +526,7 @@ import Yams
                 checked += 1
             }
         }
-        #expect(checked == 71)
+        #expect(checked == 72)
     }
 }
 

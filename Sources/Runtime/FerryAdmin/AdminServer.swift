@@ -129,10 +129,10 @@ public struct AdminServer: Service {
         router.add(middleware: ErrorJSONMiddleware())
         if let token = configuration.token {
             router.add(middleware: BearerTokenMiddleware(token: Array(token.utf8), sessions: sessions))
-            LoginRoutes(server: self, token: Array(token.utf8)).register(on: router)
+            LoginController(server: self, token: Array(token.utf8)).addRoutes(to: router)
         }
         HealthRoutes(server: self).register(on: router)
-        Dashboard(server: self).register(on: router)
+        Dashboard(server: self).addRoutes(to: router)
         let api = router.group("api/v1")
         QueueRoutes(server: self).register(on: api)
         JobRoutes(server: self).register(on: api)

@@ -1,13 +1,13 @@
 import Hummingbird
 
 /// Requires `Authorization: Bearer <token>` — or, from a browser, a dashboard session cookie —
-/// on every route but `/healthz` and `/login` when a token is set.
+/// on every route but `/healthz`, `/login` and the login page's stylesheet when a token is set.
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: [UInt8]
     let sessions: DashboardSessions
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.uri.path == "/healthz" || request.uri.path == "/login" { return try await next(request, context) }
+        if ["/healthz", "/login", "/ui/app.css"].contains(request.uri.path) { return try await next(request, context) }
         if let session = DashboardSessions.sessionID(of: request), sessions.isValid(session) { return try await next(request, context) }
         if request.uri.path == "/", request.method == .get, request.headers[.authorization] == nil,
            request.headers[.accept]?.contains("text/html") == true {

@@ -34,7 +34,7 @@ struct RequestGuardMiddleware<Context: RequestContext>: RouterMiddleware {
     static var securityHeaders: HTTPFields {
         [
             .init("X-Frame-Options")!: "DENY",
-            .contentSecurityPolicy: "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            .contentSecurityPolicy: "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             .init("X-Content-Type-Options")!: "nosniff",
             .init("Referrer-Policy")!: "same-origin",
             .cacheControl: "no-store",

@@ -87,40 +87,46 @@ final class DashboardSessions: Sendable {
 }
 
 /// `/login` and `/logout`: the only routes that need no token (when one is set).
-struct LoginRoutes {
+struct LoginController {
     let server: AdminServer
     let token: [UInt8]
 
-    func register(on router: Router<BasicRequestContext>) {
-        let sessions = server.sessions
-        router.get("login") { request, _ -> Response in
-            if let code = request.uri.queryParameters["code"] {
-                guard sessions.redeem(code: String(code)) else {
-                    return Self.page(status: .unauthorized, message: "This login link has been used or has expired. Paste the admin token instead.")
-                }
-                return Self.signedIn(sessions.open())
+    func addRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/login", use: loginPage)
+        router.post("/login", use: logIn)
+        router.post("/logout", use: logOut)
+    }
+
+    /// The login form, or a one-time link's code spent for a session.
+    @Sendable func loginPage(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        if let code = request.uri.queryParameters["code"] {
+            guard server.sessions.redeem(code: String(code)) else {
+                return try Self.page(status: .unauthorized, message: "This login link has been used or has expired. Paste the admin token instead.")
             }
-            return Self.page(status: .ok, message: nil)
+            return Self.signedIn(server.sessions.open())
         }
-        router.post("login") { request, _ -> Response in
-            let body = try await server.body(of: request)
-            let form = String(decoding: body, as: UTF8.self)
-            let supplied = form.split(separator: "&").compactMap { pair -> String? in
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2, parts[0] == "token" else { return nil }
-                return String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
-            }.first ?? ""
-            guard BearerTokenMiddleware<BasicRequestContext>.constantTimeEqual(Array(supplied.utf8), token) else {
-                return Self.page(status: .unauthorized, message: "That is not the admin token.")
-            }
-            return Self.signedIn(sessions.open())
+        return try Self.page(status: .ok, message: nil)
+    }
+
+    @Sendable func logIn(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let body = try await server.body(of: request)
+        let form = String(decoding: body, as: UTF8.self)
+        let supplied = form.split(separator: "&").compactMap { pair -> String? in
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, parts[0] == "token" else { return nil }
+            return String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        }.first ?? ""
+        guard BearerTokenMiddleware<BasicRequestContext>.constantTimeEqual(Array(supplied.utf8), token) else {
+            return try Self.page(status: .unauthorized, message: "That is not the admin token.")
         }
-        router.post("logout") { request, _ -> Response in
-            if let id = DashboardSessions.sessionID(of: request) { sessions.close(id) }
-            var response = Response(status: .seeOther, headers: [.location: "/login"])
-            response.headers[.setCookie] = DashboardSessions.cookie("", maxAge: 0)
-            return response
-        }
+        return Self.signedIn(server.sessions.open())
+    }
+
+    @Sendable func logOut(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        if let id = DashboardSessions.sessionID(of: request) { server.sessions.close(id) }
+        var response = Response(status: .seeOther, headers: [.location: "/login"])
+        response.headers[.setCookie] = DashboardSessions.cookie("", maxAge: 0)
+        return response
     }
 
     static func signedIn(_ id: String) -> Response {
@@ -129,18 +135,12 @@ struct LoginRoutes {
         return response
     }
 
-    static func page(status: HTTPResponse.Status, message: String?) -> Response {
-        let note = message.map { "<p class=\"error\">\(HTML.escape($0))</p>" } ?? ""
-        let html = """
-            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Ferry — log in</title>
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <style>body{font:16px system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}
-            input{width:100%;padding:.5rem;font:inherit}button{margin-top:1rem;padding:.5rem 1rem;font:inherit}
-            .error{color:#b00020}@media (prefers-color-scheme: dark){body{background:#111;color:#eee}}</style></head>
-            <body><h1>Ferry</h1>\(note)<form method="post" action="/login"><label for="token">Admin token (FERRY_ADMIN_TOKEN)</label>
-            <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
-            <button type="submit">Log in</button></form></body></html>
-            """
-        return Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
+    static func page(status: HTTPResponse.Status, message: String?) throws(AdminError) -> Response {
+        DashboardTemplates.response(try DashboardTemplates.render("login", LoginView(message: message)), status: status)
+    }
+
+    struct LoginView {
+        /// Why the last attempt failed.
+        let message: String?
     }
 }

@@ -1,0 +1,54 @@
+import FerryQueue
+import Foundation
+import Hummingbird
+
+/// `GET /batches`: the last week's batches, newest first, with their progress.
+struct BatchesController {
+    let server: AdminServer
+
+    func addRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/batches", use: batches)
+    }
+
+    @Sendable func batches(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let query = try ListQuery(request)
+        let (counts, found) = try await server.blocking.withRedis { [server] redis in
+            (try PageCounts.read(server, on: redis),
+             try Batches(dispatcher: server.dispatcher).page(offset: (query.page - 1) * query.perPage, limit: query.perPage, on: redis))
+        }
+        let view = BatchesView(found.batches, pager: PagerView(base: "/batches", filters: [], page: query.page, perPage: query.perPage, total: found.total))
+        return try DashboardTemplates.page(PageFrame(title: "Batches", current: "/batches", counts: counts), "batches", view)
+    }
+}
+
+struct BatchesView {
+    struct Row {
+        let id: String
+        let description: String
+        let queue: String
+        let done: String, total: String, pending: String, failed: String, dead: String
+        let anyDead: Bool
+        /// When it completed, and the callbacks that were enqueued then.
+        let completed: TimeView?
+        let callbacks: String?
+        /// Its state while not complete.
+        let state: String
+    }
+
+    let batches: [Row]
+    let pager: PagerView
+
+    init(_ batches: [BatchStatus], pager: PagerView) {
+        self.batches = batches.map { batch in
+            Row(
+                id: batch.id, description: batch.description, queue: batch.queue,
+                done: Format.number(batch.succeeded.addingReportingOverflow(batch.dead).partialValue), total: Format.number(batch.total),
+                pending: Format.number(batch.pending), failed: Format.number(batch.failed), dead: Format.number(batch.dead), anyDead: batch.dead > 0,
+                completed: batch.completedAt.map { TimeView($0) },
+                callbacks: batch.callbacksEnqueued.isEmpty ? nil : batch.callbacksEnqueued.joined(separator: ", "),
+                state: batch.sealed ? "running" : "being enqueued"
+            )
+        }
+        self.pager = pager
+    }
+}

@@ -1,0 +1,64 @@
+@testable import FerryAdmin
+import FerryQueue
+import Foundation
+import Testing
+
+/// The dashboard's templates on their own: they parse, they escape what they show, and the
+/// views put each value where the page needs it.
+@Suite struct DashboardTemplateTests {
+    static let hostile = "<script>alert('x')</script>&\""
+
+    @Test func everyTemplateParses() throws {
+        let library = try DashboardTemplates.library.get()
+        for name in ["page", "login", "overview", "chart", "healthcells", "queuetable", "queues", "busy", "joblist", "confirm", "job", "json",
+                     "schedules", "batches", "limits", "records", "time", "button", "pager", "progress"] {
+            #expect(library.getTemplate(named: name) != nil, "\(name)")
+        }
+        #expect(throws: AdminError.self) { try DashboardTemplates.render("no-such-page", [String: String]()) }
+    }
+
+    @Test func textFromJobsIsEscapedInEveryPlaceItShows() throws {
+        let job = Job(id: "id-1", type: Self.hostile, queue: "default", args: .object([Self.hostile: .string(Self.hostile)]),
+                      maxAttempts: 3, error: JobFailure(type: Self.hostile, message: Self.hostile))
+        let page = JobPageView(id: "id-1", state: JobState(state: "dead", worker: Self.hostile, job: JobView(job)))
+        let html = try DashboardTemplates.render("job", page)
+        #expect(!html.contains("<script>"), "\(html)")
+        #expect(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"), "\(html)")
+        #expect(html.contains("<b>dead</b> on worker &lt;script&gt;"), "\(html)")
+        var frame = PageFrame(title: Self.hostile, current: "/dead", counts: PageCounts(stats: try Self.noStats(), workers: []))
+        frame.body = "<p>body</p>"
+        let framed = try DashboardTemplates.render("page", frame)
+        // The page's body is the one unescaped slot; the title is escaped in both places.
+        #expect(framed.contains("<main><h1>&lt;script&gt;") && framed.contains("<title>&lt;script&gt;") && framed.contains("<p>body</p>"), "\(framed)")
+        #expect(framed.contains(#"<a href="/dead" aria-current="page">Dead<span class="count">0</span></a>"#), "\(framed)")
+    }
+
+    static func noStats() throws -> FerryQueue.Stats {
+        try JSONDecoder().decode(FerryQueue.Stats.self, from: Data(#"{"queues": {}, "processed": 0, "failed": 0, "workers": 0}"#.utf8))
+    }
+
+    @Test func argumentsArePrettyPrintedWithLongPartsFolded() throws {
+        let args: JSONValue = .object([
+            "list": .array((1...23).map { .int(Int64($0)) }), "long": .string(String(repeating: "a", count: 201)), "empty": .object([:]),
+        ])
+        let html = try DashboardTemplates.render("json", JSONNode(args))
+        let expectedStart = "{\n  &quot;empty&quot;: {},\n  &quot;list&quot;: [\n    1,\n"
+        #expect(html.hasPrefix(expectedStart), "\(html)")
+        #expect(html.contains("    20,\n<details><summary>3 more</summary>    21,\n    22,\n    23\n</details>  ],\n"), "\(html)")
+        #expect(html.contains("&quot;long&quot;: <details><summary>&quot;\(String(repeating: "a", count: 120))&quot;… (201 characters)</summary>"), "\(html)")
+        #expect(html.hasSuffix("</details>\n}"), "\(html)")
+        // A scalar is one line; a nested value keeps its indentation.
+        #expect(try DashboardTemplates.render("json", JSONNode(.int(7))) == "7")
+        #expect(try DashboardTemplates.render("json", JSONNode(.object(["a": .array([.object(["b": .null])])]))) == "{\n  &quot;a&quot;: [\n    {\n      &quot;b&quot;: null\n    }\n  ]\n}")
+    }
+
+    @Test func aMissingValueIsNeverTakenFromAnEnclosingOne() throws {
+        // A row without a time inside a page whose other rows have one: the dash, not a neighbour's time.
+        let html = try DashboardTemplates.render("limits", LimitsView([]))
+        #expect(html.contains("No rate-limited job types"), "\(html)")
+        let page = JobPageView(id: "x", state: JobState(state: "succeeded", worker: nil, job: nil, queue: "mail", finishedAt: 1_700_000_000))
+        let rendered = try DashboardTemplates.render("job", page)
+        #expect(rendered.contains("<dt>type</dt><dd>—</dd><dt>queue</dt><dd>mail</dd><dt>finished</dt><dd><time datetime=\"2023-11-14T22:13:20Z\""), "\(rendered)")
+        #expect(!rendered.contains("Arguments") && !rendered.contains("<form"), "\(rendered)")
+    }
+}
