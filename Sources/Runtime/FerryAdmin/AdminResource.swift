@@ -82,7 +82,7 @@ public struct AdminAction: Sendable {
 }
 
 /// Serves the ``AdminResource``s and ``AdminAction``s under `/api/v1`.
-struct ResourceRoutes: Sendable {
+struct ResourcesController: Sendable {
     let server: AdminServer
 
     static let encoder: JSONEncoder = {
@@ -92,7 +92,13 @@ struct ResourceRoutes: Sendable {
         return encoder
     }()
 
-    func register(on api: RouterGroup<BasicRequestContext>) {
+    func addRoutes(to api: RouterGroup<BasicRequestContext>) {
+        addResources(to: api)
+        addActions(to: api)
+    }
+
+    /// `GET <name>` and `GET <name>/{id}` per resource.
+    private func addResources(to api: RouterGroup<BasicRequestContext>) {
         for resource in server.resources {
             api.get(RouterPath(resource.name)) { request, _ in
                 var parameters: [String: String] = [:]
@@ -113,7 +119,8 @@ struct ResourceRoutes: Sendable {
         }
     }
 
-    func registerActions(on api: RouterGroup<BasicRequestContext>) {
+    /// `POST <name>` (or `GET`) per action.
+    private func addActions(to api: RouterGroup<BasicRequestContext>) {
         for action in server.actions {
             switch action.method {
             case .post:

@@ -131,15 +131,17 @@ public struct AdminServer: Service {
             router.add(middleware: BearerTokenMiddleware(token: Array(token.utf8), sessions: sessions))
             LoginController(server: self, token: Array(token.utf8)).addRoutes(to: router)
         }
-        HealthRoutes(server: self).register(on: router)
+        HealthController(server: self).addRoutes(to: router)
         Dashboard(server: self).addRoutes(to: router)
         let api = router.group("api/v1")
-        QueueRoutes(server: self).register(on: api)
-        JobRoutes(server: self).register(on: api)
-        WorkerRoutes(server: self).register(on: api)
-        BatchRoutes(server: self).register(on: api)
-        ResourceRoutes(server: self).register(on: api)
-        ResourceRoutes(server: self).registerActions(on: api)
+        QueuesController(server: self).addRoutes(to: api)
+        JobsController(server: self).addRoutes(to: api)
+        DeadSetController(server: self).addRoutes(to: api)
+        ScheduledSetController(server: self, retries: true).addRoutes(to: api)
+        ScheduledSetController(server: self, retries: false).addRoutes(to: api)
+        WorkersController(server: self).addRoutes(to: api)
+        BatchesController(server: self).addRoutes(to: api)
+        ResourcesController(server: self).addRoutes(to: api)
         return router
     }
 

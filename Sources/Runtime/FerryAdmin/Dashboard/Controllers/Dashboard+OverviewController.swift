@@ -2,25 +2,27 @@ import FerryQueue
 import Foundation
 import Hummingbird
 
-/// `GET /`: totals, attempts and failures per minute over the last hour, health by job type, and
-/// the queues. Reloads itself every 5 s unless `?live=0`.
-struct OverviewController {
-    let server: AdminServer
+extension Dashboard {
+    /// `GET /`: totals, attempts and failures per minute over the last hour, health by job type, and
+    /// the queues. Reloads itself every 5 s unless `?live=0`.
+    struct OverviewController {
+        let server: AdminServer
 
-    /// Below this share of successful attempts a job type is marked failing (the applications'
-    /// "background job success > 99.5%").
-    static let healthyShare = 0.995
+        /// Below this share of successful attempts a job type is marked failing (the applications'
+        /// "background job success > 99.5%").
+        static let healthyShare = 0.995
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/", use: overview)
-    }
-
-    @Sendable func overview(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let live = request.uri.queryParameters["live"] != "0"
-        let (counts, health) = try await server.blocking.withRedis { [server] redis in
-            (try PageCounts.read(server, on: redis), try TypeHealth(keys: server.dispatcher.keys).summary(on: redis))
+        func addRoutes(to router: Router<BasicRequestContext>) {
+            router.get("/", use: overview)
         }
-        return try DashboardTemplates.page(PageFrame(title: "Overview", current: "/", counts: counts, live: live), "overview", OverviewView(counts, health))
+
+        @Sendable func overview(_ request: Request, context: BasicRequestContext) async throws -> Response {
+            let live = request.uri.queryParameters["live"] != "0"
+            let (counts, health) = try await server.blocking.withRedis { [server] redis in
+                (try PageCounts.read(server, on: redis), try TypeHealth(keys: server.dispatcher.keys).summary(on: redis))
+            }
+            return try DashboardTemplates.page(PageFrame(title: "Overview", current: "/", counts: counts, live: live), "overview", OverviewView(counts, health))
+        }
     }
 }
 
@@ -41,14 +43,14 @@ struct OverviewView {
                 succeeded = Format.number(counts.succeeded)
                 failed = Format.number(counts.retried + counts.dead)
                 rate = counts.successRate.map { String(format: "%.2f%%", $0 * 100) } ?? "—"
-                good = (counts.successRate ?? 1) >= OverviewController.healthyShare
+                good = (counts.successRate ?? 1) >= Dashboard.OverviewController.healthyShare
             }
         }
 
         let type: String
         let href: String
         let failing: Bool
-        let threshold = String(format: "%.1f", OverviewController.healthyShare * 100)
+        let threshold = String(format: "%.1f", Dashboard.OverviewController.healthyShare * 100)
         let hour: Cells
         let day: Cells
     }
@@ -69,7 +71,7 @@ struct OverviewView {
             let hour = health.lastHour[type] ?? TypeHealth.Counts(), day = health.lastDay[type] ?? TypeHealth.Counts()
             return HealthRow(
                 type: type, href: "/dead" + Format.query([("type", type)]),
-                failing: [hour.successRate, day.successRate].contains { ($0 ?? 1) < OverviewController.healthyShare },
+                failing: [hour.successRate, day.successRate].contains { ($0 ?? 1) < Dashboard.OverviewController.healthyShare },
                 hour: .init(hour), day: .init(day)
             )
         }

@@ -3,43 +3,45 @@ import FerryRedis
 import Foundation
 import Hummingbird
 
-/// `GET /jobs/{id}`: where a job is, its attempts' failures, its arguments and result, the
-/// command that enqueues a copy, and the buttons for what can be done with it where it is.
-/// The buttons post to `/ui/dead/{id}/retry|delete` and `/ui/scheduled/{id}/run|delete`.
-struct JobPageController {
-    let server: AdminServer
+extension Dashboard {
+    /// `GET /jobs/{id}`: where a job is, its attempts' failures, its arguments and result, the
+    /// command that enqueues a copy, and the buttons for what can be done with it where it is.
+    /// The buttons post to `/ui/dead/{id}/retry|delete` and `/ui/scheduled/{id}/run|delete`.
+    struct JobPageController {
+        let server: AdminServer
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/jobs/{id}", use: job)
-        let actions: [(String, @Sendable (QueueAdmin, String, RedisConnection) throws -> Bool)] = [
-            ("/ui/dead/{id}/retry", { try $0.dead.retry(id: $1, on: $2) }),
-            ("/ui/dead/{id}/delete", { try $0.dead.delete(id: $1, on: $2) }),
-            ("/ui/scheduled/{id}/run", { try $0.scheduled.run(id: $1, on: $2) }),
-            ("/ui/scheduled/{id}/delete", { try $0.scheduled.delete(id: $1, on: $2) }),
-        ]
-        for (path, action) in actions {
-            router.post(RouterPath(path)) { request, context in try await act(request, context, action) }
+        func addRoutes(to router: Router<BasicRequestContext>) {
+            router.get("/jobs/{id}", use: job)
+            let actions: [(String, @Sendable (QueueAdmin, String, RedisConnection) throws -> Bool)] = [
+                ("/ui/dead/{id}/retry", { try $0.dead.retry(id: $1, on: $2) }),
+                ("/ui/dead/{id}/delete", { try $0.dead.delete(id: $1, on: $2) }),
+                ("/ui/scheduled/{id}/run", { try $0.scheduled.run(id: $1, on: $2) }),
+                ("/ui/scheduled/{id}/delete", { try $0.scheduled.delete(id: $1, on: $2) }),
+            ]
+            for (path, action) in actions {
+                router.post(RouterPath(path)) { request, context in try await act(request, context, action) }
+            }
         }
-    }
 
-    @Sendable func job(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let id = try JobRoutes.id(context)
-        let (counts, state) = try await server.blocking.withRedis { [server] redis in
-            (try PageCounts.read(server, on: redis), try JobState.find(id: id, admin: server.admin, on: redis))
+        @Sendable func job(_ request: Request, context: BasicRequestContext) async throws -> Response {
+            let id = try PathParameters.jobID(context)
+            let (counts, state) = try await server.blocking.withRedis { [server] redis in
+                (try PageCounts.read(server, on: redis), try JobState.find(id: id, admin: server.admin, on: redis))
+            }
+            guard let state else {
+                throw AdminError.notFound("no job \(id) is queued, running, scheduled or dead, and none finished with a record within its result_ttl")
+            }
+            return try DashboardTemplates.page(PageFrame(title: "Job \(id)", current: "", counts: counts), "job", JobPageView(id: id, state: state))
         }
-        guard let state else {
-            throw AdminError.notFound("no job \(id) is queued, running, scheduled or dead, and none finished with a record within its result_ttl")
-        }
-        return try DashboardTemplates.page(PageFrame(title: "Job \(id)", current: "", counts: counts), "job", JobPageView(id: id, state: state))
-    }
 
-    private func act(_ request: Request, _ context: BasicRequestContext, _ action: @escaping @Sendable (QueueAdmin, String, RedisConnection) throws -> Bool) async throws -> Response {
-        try Dashboard.refuseCrossSite(request)
-        let id = try JobRoutes.id(context)
-        guard try await server.blocking.withRedis({ [admin = server.admin] in try action(admin, id, $0) }) else {
-            throw AdminError.notFound("no such job \(id) any more; it may have run, been retried or deleted meanwhile")
+        private func act(_ request: Request, _ context: BasicRequestContext, _ action: @escaping @Sendable (QueueAdmin, String, RedisConnection) throws -> Bool) async throws -> Response {
+            try Dashboard.refuseCrossSite(request)
+            let id = try PathParameters.jobID(context)
+            guard try await server.blocking.withRedis({ [admin = server.admin] in try action(admin, id, $0) }) else {
+                throw AdminError.notFound("no such job \(id) any more; it may have run, been retried or deleted meanwhile")
+            }
+            return Dashboard.back(request)
         }
-        return Dashboard.back(request)
     }
 }
 

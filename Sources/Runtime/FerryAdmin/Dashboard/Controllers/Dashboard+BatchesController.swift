@@ -2,22 +2,24 @@ import FerryQueue
 import Foundation
 import Hummingbird
 
-/// `GET /batches`: the last week's batches, newest first, with their progress.
-struct BatchesController {
-    let server: AdminServer
+extension Dashboard {
+    /// `GET /batches`: the last week's batches, newest first, with their progress.
+    struct BatchesController {
+        let server: AdminServer
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/batches", use: batches)
-    }
-
-    @Sendable func batches(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let query = try ListQuery(request)
-        let (counts, found) = try await server.blocking.withRedis { [server] redis in
-            (try PageCounts.read(server, on: redis),
-             try Batches(dispatcher: server.dispatcher).page(offset: (query.page - 1) * query.perPage, limit: query.perPage, on: redis))
+        func addRoutes(to router: Router<BasicRequestContext>) {
+            router.get("/batches", use: batches)
         }
-        let view = BatchesView(found.batches, pager: PagerView(base: "/batches", filters: [], page: query.page, perPage: query.perPage, total: found.total))
-        return try DashboardTemplates.page(PageFrame(title: "Batches", current: "/batches", counts: counts), "batches", view)
+
+        @Sendable func batches(_ request: Request, context: BasicRequestContext) async throws -> Response {
+            let query = try ListQuery(request)
+            let (counts, found) = try await server.blocking.withRedis { [server] redis in
+                (try PageCounts.read(server, on: redis),
+                 try Batches(dispatcher: server.dispatcher).page(offset: (query.page - 1) * query.perPage, limit: query.perPage, on: redis))
+            }
+            let view = BatchesView(found.batches, pager: PagerView(base: "/batches", filters: [], page: query.page, perPage: query.perPage, total: found.total))
+            return try DashboardTemplates.page(PageFrame(title: "Batches", current: "/batches", counts: counts), "batches", view)
+        }
     }
 }
 

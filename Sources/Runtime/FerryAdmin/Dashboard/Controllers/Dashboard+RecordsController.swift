@@ -2,46 +2,48 @@ import FerryQueue
 import Foundation
 import Hummingbird
 
-/// `GET /records`: the newest records of every ``AdminResource`` (imports, Claude usage…) kept
-/// outside Redis; `?resource=NAME&before=ID`, one resource's older ones.
-struct RecordsController {
-    let server: AdminServer
+extension Dashboard {
+    /// `GET /records`: the newest records of every ``AdminResource`` (imports, Claude usage…) kept
+    /// outside Redis; `?resource=NAME&before=ID`, one resource's older ones.
+    struct RecordsController {
+        let server: AdminServer
 
-    /// Records shown per table.
-    static let perPage = 20
+        /// Records shown per table.
+        static let perPage = 20
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/records", use: records)
-    }
-
-    @Sendable func records(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let counts = try await server.blocking.withRedis { [server] in try PageCounts.read(server, on: $0) }
-        var shown = server.resources
-        var before: Int64?
-        if let name = request.uri.queryParameters["resource"].map(String.init) {
-            guard let resource = shown.first(where: { $0.name == name }) else { throw AdminError.notFound("no records named \(name.prefix(80))") }
-            shown = [resource]
-            before = try ResourceRoutes.before(request.uri.queryParameters["before"].map(String.init), of: resource)
+        func addRoutes(to router: Router<BasicRequestContext>) {
+            router.get("/records", use: records)
         }
-        var tables: [RecordsView.Table] = []
-        for resource in shown {
-            tables.append(RecordsView.Table(resource, before: before, rows: await newest(of: resource, before: before)))
-        }
-        return try DashboardTemplates.page(PageFrame(title: "Records", current: "/records", counts: counts), "records", RecordsView(tables: tables))
-    }
 
-    /// A resource's newest records as JSON objects (below `before`, when given), or why there are none.
-    func newest(of resource: AdminResource, before: Int64?) async -> Result<[JSONValue], AdminResource.Failure> {
-        do {
-            return .success(try await server.blocking.run { () throws -> [JSONValue] in
-                let items = try resource.list(AdminResource.Query(limit: Self.perPage, before: before, parameters: [:]))
-                let data = try ResourceRoutes.encoder.encode(ResourceRoutes.AnyEncodable(items))
-                return try JSONDecoder().decode(JSONValue.self, from: data).elements ?? []
-            })
-        } catch let failure as AdminResource.Failure {
-            return .failure(failure)
-        } catch {
-            return .failure(.unavailable("could not be read; see the admin server's log"))
+        @Sendable func records(_ request: Request, context: BasicRequestContext) async throws -> Response {
+            let counts = try await server.blocking.withRedis { [server] in try PageCounts.read(server, on: $0) }
+            var shown = server.resources
+            var before: Int64?
+            if let name = request.uri.queryParameters["resource"].map(String.init) {
+                guard let resource = shown.first(where: { $0.name == name }) else { throw AdminError.notFound("no records named \(name.prefix(80))") }
+                shown = [resource]
+                before = try ResourcesController.before(request.uri.queryParameters["before"].map(String.init), of: resource)
+            }
+            var tables: [RecordsView.Table] = []
+            for resource in shown {
+                tables.append(RecordsView.Table(resource, before: before, rows: await newest(of: resource, before: before)))
+            }
+            return try DashboardTemplates.page(PageFrame(title: "Records", current: "/records", counts: counts), "records", RecordsView(tables: tables))
+        }
+
+        /// A resource's newest records as JSON objects (below `before`, when given), or why there are none.
+        func newest(of resource: AdminResource, before: Int64?) async -> Result<[JSONValue], AdminResource.Failure> {
+            do {
+                return .success(try await server.blocking.run { () throws -> [JSONValue] in
+                    let items = try resource.list(AdminResource.Query(limit: Self.perPage, before: before, parameters: [:]))
+                    let data = try ResourcesController.encoder.encode(ResourcesController.AnyEncodable(items))
+                    return try JSONDecoder().decode(JSONValue.self, from: data).elements ?? []
+                })
+            } catch let failure as AdminResource.Failure {
+                return .failure(failure)
+            } catch {
+                return .failure(.unavailable("could not be read; see the admin server's log"))
+            }
         }
     }
 }
@@ -112,7 +114,7 @@ struct RecordsView {
             // "Newest" when older records are shown; "older" when the page is full.
             let name = resource.name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
             var older: String?
-            if let field = resource.pagedBy, records.count == RecordsController.perPage, case .int(let last)? = records.last?[field] {
+            if let field = resource.pagedBy, records.count == Dashboard.RecordsController.perPage, case .int(let last)? = records.last?[field] {
                 older = "/records?resource=\(name)&before=\(last)"
             }
             let newest = resource.pagedBy != nil && before != nil ? "/records?resource=\(name)" : nil

@@ -3,120 +3,122 @@ import FerryRedis
 import Foundation
 import Hummingbird
 
-/// `GET /dead`, `/retries`, `/scheduled`: filtered, paged lists with a button per job; bulk
-/// actions on what a filter selects, behind a page that states the count (`GET /dead/bulk`,
-/// `POST /ui/dead/bulk`, the same for retries).
-struct JobListController {
-    let server: AdminServer
+extension Dashboard {
+    /// `GET /dead`, `/retries`, `/scheduled`: filtered, paged lists with a button per job; bulk
+    /// actions on what a filter selects, behind a page that states the count (`GET /dead/bulk`,
+    /// `POST /ui/dead/bulk`, the same for retries).
+    struct JobListController {
+        let server: AdminServer
 
-    /// The job lists.
-    enum List: Equatable, Sendable {
-        case dead, retries, scheduled
+        /// The job lists.
+        enum List: Equatable, Sendable {
+            case dead, retries, scheduled
 
-        var path: String {
-            switch self {
-            case .dead: "/dead"
-            case .retries: "/retries"
-            case .scheduled: "/scheduled"
+            var path: String {
+                switch self {
+                case .dead: "/dead"
+                case .retries: "/retries"
+                case .scheduled: "/scheduled"
+                }
+            }
+
+            var title: String {
+                switch self {
+                case .dead: "Dead"
+                case .retries: "Retries"
+                case .scheduled: "Scheduled"
+                }
+            }
+
+            var noun: String {
+                switch self {
+                case .dead: "dead jobs"
+                case .retries: "retries"
+                case .scheduled: "scheduled jobs"
+                }
             }
         }
 
-        var title: String {
-            switch self {
-            case .dead: "Dead"
-            case .retries: "Retries"
-            case .scheduled: "Scheduled"
+        func addRoutes(to router: Router<BasicRequestContext>) {
+            for list in [List.dead, .retries, .scheduled] {
+                router.get(RouterPath(list.path)) { request, _ in try await page(list, request) }
+            }
+            for list in [List.dead, .retries] {
+                router.get(RouterPath("\(list.path)/bulk")) { request, _ in try await confirm(list, request) }
+                router.post(RouterPath("ui\(list.path)/bulk")) { request, _ in try await bulk(list, request) }
             }
         }
 
-        var noun: String {
-            switch self {
-            case .dead: "dead jobs"
-            case .retries: "retries"
-            case .scheduled: "scheduled jobs"
+        func page(_ list: List, _ request: Request) async throws -> Response {
+            let query = try ListQuery(request)
+            let (counts, page, types) = try await server.blocking.withRedis { [server] redis in
+                let counts = try PageCounts.read(server, on: redis)
+                switch list {
+                case .dead:
+                    // Types to pick from: those among the newest dead jobs.
+                    return (counts, try query.deadPage(in: server.admin, on: redis), Set(try server.admin.dead.jobs(limit: 200, on: redis).compactMap { $0.job?.type }))
+                case .retries, .scheduled:
+                    let page = try query.waitingPage(retries: list == .retries, in: server.admin, on: redis)
+                    return (counts, page, Set(page.jobs.compactMap(\.type)))
+                }
+            }
+            let view = JobListView(list, query: query, page: page, queues: counts.stats.queues.keys.sorted(), types: types.sorted())
+            return try DashboardTemplates.page(PageFrame(title: list.title, current: list.path, counts: counts), "joblist", view)
+        }
+
+        func confirm(_ list: List, _ request: Request) async throws -> Response {
+            let query = try ListQuery(request)
+            let action = try Self.bulkAction(request)
+            let (counts, selected) = try await server.blocking.withRedis { [server] redis in
+                (try PageCounts.read(server, on: redis), try selection(list, query, on: redis).count)
+            }
+            return try DashboardTemplates.page(PageFrame(title: "Confirm", current: list.path, counts: counts), "confirm",
+                                               ConfirmView(list, action: action, query: query, count: selected))
+        }
+
+        func bulk(_ list: List, _ request: Request) async throws -> Response {
+            try Dashboard.refuseCrossSite(request)
+            let query = try ListQuery(request)
+            let action = try Self.bulkAction(request)
+            try await server.blocking.withRedis { [server] redis in
+                let admin = server.admin
+                switch (try selection(list, query, on: redis), action) {
+                case (.dead(let jobs), .retry): for job in jobs { _ = try admin.dead.retry(job, on: redis) }
+                case (.dead(let jobs), .delete): for job in jobs { _ = try admin.dead.delete(job, on: redis) }
+                case (.waiting(let jobs), .retry): for job in jobs { _ = try admin.scheduled.runNow(job, on: redis) }
+                case (.waiting(let jobs), .delete): for job in jobs { _ = try admin.scheduled.delete(job, on: redis) }
+                }
+            }
+            return Response(status: .seeOther, headers: [.location: list.path + Format.query([("queue", query.queue), ("type", query.type), ("error", query.errorText)])])
+        }
+
+        /// The jobs a bulk action acts on.
+        enum Selection {
+            case dead([DeadJob])
+            case waiting([ScheduledJob])
+
+            var count: Int {
+                switch self {
+                case .dead(let jobs): jobs.count
+                case .waiting(let jobs): jobs.count
+                }
             }
         }
-    }
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        for list in [List.dead, .retries, .scheduled] {
-            router.get(RouterPath(list.path)) { request, _ in try await page(list, request) }
+        private func selection(_ list: List, _ query: ListQuery, on redis: RedisConnection) throws -> Selection {
+            list == .dead ? .dead(try query.dead(in: server.admin, on: redis)) : .waiting(try query.waiting(retries: true, in: server.admin, on: redis))
         }
-        for list in [List.dead, .retries] {
-            router.get(RouterPath("\(list.path)/bulk")) { request, _ in try await confirm(list, request) }
-            router.post(RouterPath("ui\(list.path)/bulk")) { request, _ in try await bulk(list, request) }
-        }
-    }
 
-    func page(_ list: List, _ request: Request) async throws -> Response {
-        let query = try ListQuery(request)
-        let (counts, page, types) = try await server.blocking.withRedis { [server] redis in
-            let counts = try PageCounts.read(server, on: redis)
-            switch list {
-            case .dead:
-                // Types to pick from: those among the newest dead jobs.
-                return (counts, try query.deadPage(in: server.admin, on: redis), Set(try server.admin.dead.jobs(limit: 200, on: redis).compactMap { $0.job?.type }))
-            case .retries, .scheduled:
-                let page = try query.waitingPage(retries: list == .retries, in: server.admin, on: redis)
-                return (counts, page, Set(page.jobs.compactMap(\.type)))
+        enum BulkAction: String {
+            case retry, delete
+        }
+
+        static func bulkAction(_ request: Request) throws -> BulkAction {
+            guard let action = request.uri.queryParameters["action"].flatMap({ BulkAction(rawValue: String($0)) }) else {
+                throw AdminError.badRequest("action must be retry or delete")
             }
+            return action
         }
-        let view = JobListView(list, query: query, page: page, queues: counts.stats.queues.keys.sorted(), types: types.sorted())
-        return try DashboardTemplates.page(PageFrame(title: list.title, current: list.path, counts: counts), "joblist", view)
-    }
-
-    func confirm(_ list: List, _ request: Request) async throws -> Response {
-        let query = try ListQuery(request)
-        let action = try Self.bulkAction(request)
-        let (counts, selected) = try await server.blocking.withRedis { [server] redis in
-            (try PageCounts.read(server, on: redis), try selection(list, query, on: redis).count)
-        }
-        return try DashboardTemplates.page(PageFrame(title: "Confirm", current: list.path, counts: counts), "confirm",
-                                           ConfirmView(list, action: action, query: query, count: selected))
-    }
-
-    func bulk(_ list: List, _ request: Request) async throws -> Response {
-        try Dashboard.refuseCrossSite(request)
-        let query = try ListQuery(request)
-        let action = try Self.bulkAction(request)
-        try await server.blocking.withRedis { [server] redis in
-            let admin = server.admin
-            switch (try selection(list, query, on: redis), action) {
-            case (.dead(let jobs), .retry): for job in jobs { _ = try admin.dead.retry(job, on: redis) }
-            case (.dead(let jobs), .delete): for job in jobs { _ = try admin.dead.delete(job, on: redis) }
-            case (.waiting(let jobs), .retry): for job in jobs { _ = try admin.scheduled.runNow(job, on: redis) }
-            case (.waiting(let jobs), .delete): for job in jobs { _ = try admin.scheduled.delete(job, on: redis) }
-            }
-        }
-        return Response(status: .seeOther, headers: [.location: list.path + Format.query([("queue", query.queue), ("type", query.type), ("error", query.errorText)])])
-    }
-
-    /// The jobs a bulk action acts on.
-    enum Selection {
-        case dead([DeadJob])
-        case waiting([ScheduledJob])
-
-        var count: Int {
-            switch self {
-            case .dead(let jobs): jobs.count
-            case .waiting(let jobs): jobs.count
-            }
-        }
-    }
-
-    private func selection(_ list: List, _ query: ListQuery, on redis: RedisConnection) throws -> Selection {
-        list == .dead ? .dead(try query.dead(in: server.admin, on: redis)) : .waiting(try query.waiting(retries: true, in: server.admin, on: redis))
-    }
-
-    enum BulkAction: String {
-        case retry, delete
-    }
-
-    static func bulkAction(_ request: Request) throws -> BulkAction {
-        guard let action = request.uri.queryParameters["action"].flatMap({ BulkAction(rawValue: String($0)) }) else {
-            throw AdminError.badRequest("action must be retry or delete")
-        }
-        return action
     }
 }
 
@@ -169,7 +171,7 @@ struct JobListView {
     let pager: PagerView
     let windowNote: String?
 
-    init(_ list: JobListController.List, query: ListQuery, page: Page, queues: [String], types: [String]) {
+    init(_ list: Dashboard.JobListController.List, query: ListQuery, page: Page, queues: [String], types: [String]) {
         let filters: [(String, String?)] = [("queue", query.queue), ("type", query.type), ("error", query.errorText)]
         let narrowed = query.queue != nil || query.isFiltered
         path = list.path
@@ -231,7 +233,7 @@ struct ConfirmView {
     let button: ButtonView?
     let cancelHref: String
 
-    init(_ list: JobListController.List, action: JobListController.BulkAction, query: ListQuery, count: Int) {
+    init(_ list: Dashboard.JobListController.List, action: Dashboard.JobListController.BulkAction, query: ListQuery, count: Int) {
         let filters: [(String, String?)] = [("queue", query.queue), ("type", query.type), ("error", query.errorText)]
         verb = action == .retry ? (list == .dead ? "Retry" : "Run now") : "Delete"
         self.count = Format.number(count)

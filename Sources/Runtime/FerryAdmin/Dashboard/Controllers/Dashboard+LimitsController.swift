@@ -2,19 +2,21 @@ import FerryQueue
 import Foundation
 import Hummingbird
 
-/// `GET /limits`: each rate-limited job type, its budgets, what they have free and who waits.
-struct LimitsController {
-    let server: AdminServer
+extension Dashboard {
+    /// `GET /limits`: each rate-limited job type, its budgets, what they have free and who waits.
+    struct LimitsController {
+        let server: AdminServer
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/limits", use: limits)
-    }
-
-    @Sendable func limits(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let (counts, limits) = try await server.blocking.withRedis { [server] redis in
-            (try PageCounts.read(server, on: redis), try RateLimits(keys: server.dispatcher.keys).status(on: redis))
+        func addRoutes(to router: Router<BasicRequestContext>) {
+            router.get("/limits", use: limits)
         }
-        return try DashboardTemplates.page(PageFrame(title: "Rate limits", current: "/limits", counts: counts), "limits", LimitsView(limits))
+
+        @Sendable func limits(_ request: Request, context: BasicRequestContext) async throws -> Response {
+            let (counts, limits) = try await server.blocking.withRedis { [server] redis in
+                (try PageCounts.read(server, on: redis), try RateLimits(keys: server.dispatcher.keys).status(on: redis))
+            }
+            return try DashboardTemplates.page(PageFrame(title: "Rate limits", current: "/limits", counts: counts), "limits", LimitsView(limits))
+        }
     }
 }
 

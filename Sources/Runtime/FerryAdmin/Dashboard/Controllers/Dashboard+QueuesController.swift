@@ -3,41 +3,43 @@ import FerryRedis
 import Foundation
 import Hummingbird
 
-/// `GET /queues` (with pause and resume buttons) and `GET /busy` (running jobs and worker processes).
-struct QueuesController {
-    let server: AdminServer
+extension Dashboard {
+    /// `GET /queues` (with pause and resume buttons) and `GET /busy` (running jobs and worker processes).
+    struct QueuesController {
+        let server: AdminServer
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/queues", use: queues)
-        router.get("/busy", use: busy)
-        router.post("/ui/queues/{queue}/pause", use: pause)
-        router.post("/ui/queues/{queue}/resume", use: resume)
-    }
+        func addRoutes(to router: Router<BasicRequestContext>) {
+            router.get("/queues", use: queues)
+            router.get("/busy", use: busy)
+            router.post("/ui/queues/{queue}/pause", use: pause)
+            router.post("/ui/queues/{queue}/resume", use: resume)
+        }
 
-    @Sendable func queues(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let counts = try await server.blocking.withRedis { [server] in try PageCounts.read(server, on: $0) }
-        return try DashboardTemplates.page(PageFrame(title: "Queues", current: "/queues", counts: counts), "queues",
-                                           ["queues": QueueTableView(counts.stats, actions: true)])
-    }
+        @Sendable func queues(_ request: Request, context: BasicRequestContext) async throws -> Response {
+            let counts = try await server.blocking.withRedis { [server] in try PageCounts.read(server, on: $0) }
+            return try DashboardTemplates.page(PageFrame(title: "Queues", current: "/queues", counts: counts), "queues",
+                                               ["queues": QueueTableView(counts.stats, actions: true)])
+        }
 
-    @Sendable func busy(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let counts = try await server.blocking.withRedis { [server] in try PageCounts.read(server, on: $0) }
-        return try DashboardTemplates.page(PageFrame(title: "Busy", current: "/busy", counts: counts), "busy", BusyView(counts.workers))
-    }
+        @Sendable func busy(_ request: Request, context: BasicRequestContext) async throws -> Response {
+            let counts = try await server.blocking.withRedis { [server] in try PageCounts.read(server, on: $0) }
+            return try DashboardTemplates.page(PageFrame(title: "Busy", current: "/busy", counts: counts), "busy", BusyView(counts.workers))
+        }
 
-    @Sendable func pause(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        try await act(request, context) { try $0.paused.pause($1, on: $2) }
-    }
+        @Sendable func pause(_ request: Request, context: BasicRequestContext) async throws -> Response {
+            try await act(request, context) { try $0.paused.pause($1, on: $2) }
+        }
 
-    @Sendable func resume(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        try await act(request, context) { try $0.paused.resume($1, on: $2) }
-    }
+        @Sendable func resume(_ request: Request, context: BasicRequestContext) async throws -> Response {
+            try await act(request, context) { try $0.paused.resume($1, on: $2) }
+        }
 
-    private func act(_ request: Request, _ context: BasicRequestContext, _ action: @escaping @Sendable (QueueAdmin, String, RedisConnection) throws -> Void) async throws -> Response {
-        try Dashboard.refuseCrossSite(request)
-        let queue = try QueueRoutes.queueName(context)
-        try await server.blocking.withRedis { [admin = server.admin] in try action(admin, queue, $0) }
-        return Dashboard.back(request)
+        private func act(_ request: Request, _ context: BasicRequestContext, _ action: @escaping @Sendable (QueueAdmin, String, RedisConnection) throws -> Void) async throws -> Response {
+            try Dashboard.refuseCrossSite(request)
+            let queue = try PathParameters.queue(context)
+            try await server.blocking.withRedis { [admin = server.admin] in try action(admin, queue, $0) }
+            return Dashboard.back(request)
+        }
     }
 }
 
