@@ -1,4 +1,4 @@
-public import FerryAdmin
+import FerryAdmin
 public import FerryPostgres
 public import FerryWorker
 import Logging
@@ -6,10 +6,14 @@ import Logging
 /// What a family's admin resources and actions may use: the app's registry (with its
 /// settings), its environment, and PostgreSQL when `DATABASE_URL` is set.
 public struct AdminContext: Sendable {
+    /// The app's job types with their settings.
     public let registry: JobRegistry
+    /// The environment the admin server runs with.
     public let environment: [String: String]
+    /// PostgreSQL, when `DATABASE_URL` is set.
     public let postgres: PostgresConnectionPool?
 
+    /// A context over `registry`, `environment` and `postgres`.
     public init(registry: JobRegistry, environment: [String: String], postgres: PostgresConnectionPool?) {
         self.registry = registry
         self.environment = environment

@@ -1,6 +1,6 @@
 public import ArgumentParser
 public import FerryAdmin
-public import FerryHTTP
+import FerryHTTP
 public import FerryPostgres
 public import FerryRedis
 public import FerryScheduler
@@ -11,6 +11,7 @@ import Foundation
 /// migrate` applies, the clients jobs get, what the admin endpoint serves and the subcommands
 /// `ferry` offers. Made once, from the list an app passes to ``FerryCommand/main(families:)``.
 public struct FerryApplication: Sendable {
+    /// The families, in the order given.
     public let families: [any JobFamily]
     /// Every family's migrations, by version.
     public let migrations: [PostgresMigration]

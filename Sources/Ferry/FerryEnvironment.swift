@@ -1,4 +1,4 @@
-public import ArgumentParser
+import ArgumentParser
 public import FerryPostgres
 public import FerryQueue
 public import FerryRedis
@@ -9,8 +9,10 @@ public import Logging
 /// Configuration from the environment (12-factor), as documented in the README: what every
 /// `ferry` subcommand, a family's included, reads its settings from.
 public struct FerryEnvironment: Sendable {
+    /// The variables read (the process's environment, plus what ``setting(_:to:)`` set).
     public private(set) var values = ProcessInfo.processInfo.environment
 
+    /// The process's environment.
     public init() {}
 
     /// This configuration with `name` set to `value`, also in the process's environment so that
@@ -22,12 +24,18 @@ public struct FerryEnvironment: Sendable {
         return copy
     }
 
+    /// `FERRY_REDIS_URL` (default `redis://127.0.0.1:6379`).
     public var redisURL: String { value("FERRY_REDIS_URL") ?? "redis://127.0.0.1:6379" }
+    /// `DATABASE_URL`, when set.
     public var databaseURL: String? { value("DATABASE_URL") }
+    /// `SMTP_URL`, when set.
     public var smtpURL: String? { value("SMTP_URL") }
+    /// `FERRY_NAMESPACE` (default `ferry`): the prefix of every key, so fleets can share a Redis.
     public var namespace: String { value("FERRY_NAMESPACE") ?? "ferry" }
+    /// The keys of ``namespace``.
     public var keys: QueueKeyspace { QueueKeyspace(namespace: namespace) }
 
+    /// ``redisURL`` parsed; throws with the URL's problem (never its password).
     public func redisConfiguration() throws -> RedisConfiguration {
         try RedisConfiguration(url: redisURL)
     }
@@ -37,6 +45,7 @@ public struct FerryEnvironment: Sendable {
         RedisConnectionPool(configuration: try redisConfiguration(), capacity: capacity)
     }
 
+    /// `FERRY_LOG_LEVEL` (`trace` … `critical`; default `info`).
     public var logLevel: Logger.Level {
         value("FERRY_LOG_LEVEL").flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
     }
@@ -45,6 +54,7 @@ public struct FerryEnvironment: Sendable {
         value("FERRY_LOG_FORMAT").flatMap { FerryLogging.Format(rawValue: $0.lowercased()) } ?? .text
     }
 
+    /// Sets up swift-log once for the process, at ``logLevel``, as text or JSON (`FERRY_LOG_FORMAT`).
     public func bootstrapLogging() {
         FerryLogging.bootstrap(level: logLevel, format: logFormat)
     }

@@ -54,6 +54,8 @@ public protocol JobFamily: Sendable {
     var schedules: String { get }
 }
 
+/// A family contributes only what it declares: no requirements, migrations, clients, admin
+/// resources, commands or schedules unless it says so.
 extension JobFamily {
     public var requires: [String] { [] }
     public var migrations: [PostgresMigration] { [] }

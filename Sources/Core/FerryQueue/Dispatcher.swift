@@ -10,7 +10,9 @@ public struct EnqueueOptions: Sendable, Equatable {
     public var queue: String?
     /// When the job becomes due; `nil` means now.
     public var runAt: Date?
+    /// Attempts before the job goes dead; `nil` uses its type's configuration.
     public var maxAttempts: Int?
+    /// The longest one attempt may run; `nil` uses its type's configuration.
     public var timeout: Duration?
     /// While a job with this key is queued or running, enqueueing another returns the first one's id.
     public var uniqueKey: String?
@@ -19,6 +21,7 @@ public struct EnqueueOptions: Sendable, Equatable {
     /// The job to enqueue when this one succeeds (a chain; see ``Chain``).
     public var then: JSONValue?
 
+    /// Options for one enqueue; every field left `nil` is taken from the job type's settings.
     public init(
         queue: String? = nil, runAt: Date? = nil, maxAttempts: Int? = nil, timeout: Duration? = nil,
         uniqueKey: String? = nil, uniqueFor: Duration = .seconds(3600), then: JSONValue? = nil
@@ -40,10 +43,14 @@ public struct EnqueueOptions: Sendable, Equatable {
 
 /// What a job type's configuration says when an enqueue leaves a field open.
 public struct EnqueueDefaults: Sendable {
+    /// The queue an enqueue that names none goes to.
     public var queue: String
+    /// Attempts before a failing job goes dead.
     public var maxAttempts: Int
+    /// The longest one attempt may run (`nil`: the worker's default).
     public var timeout: Duration?
 
+    /// Defaults for a type the dispatcher knows nothing else about.
     public init(queue: String = "default", maxAttempts: Int = 10, timeout: Duration? = nil) {
         self.queue = queue
         self.maxAttempts = maxAttempts
@@ -64,6 +71,7 @@ public struct EnqueueDefaults: Sendable {
 /// ``RedisAsyncConnection``); the others block the calling thread for one round trip, for code
 /// that runs on threads of its own (blocking job handlers, command-line tools).
 public final class Dispatcher: Sendable {
+    /// The namespace its keys are in.
     public let keys: QueueKeyspace
     /// Connections for the blocking calls.
     public let redis: RedisConnectionPool
@@ -105,13 +113,18 @@ public final class Dispatcher: Sendable {
 
     /// One job to enqueue.
     public struct JobRequest: Sendable {
+        /// The job type's name.
         public var type: String
+        /// Its arguments: a JSON object.
         public var args: JSONValue
+        /// Where, when and how often.
         public var options: EnqueueOptions
         /// The definition's defaults, for a typed request: used when the dispatcher knows no
         /// configured defaults for the type.
         var definedDefaults: EnqueueDefaults?
 
+        /// A request by type name, for jobs whose definition this process does not have (another
+        /// fleet's, another language's); prefer the typed ``init(_:_:options:)``.
         public init(type: String, args: JSONValue = .object([:]), options: EnqueueOptions = EnqueueOptions()) {
             self.type = type
             self.args = args

@@ -6,16 +6,21 @@ public import Foundation
 /// The JSON form (snake_case keys) is the wire format documented in the README, so any language
 /// can enqueue by writing it to a ready list. Times are Unix seconds with a fraction.
 public struct Job: Sendable, Equatable, Codable {
+    /// Unique id (32 hex characters when Ferry makes it; a Celery task id or any caller-chosen id otherwise).
     public var id: String
     /// The handler's type name, such as `email.send` or `ferry.noop`.
     public var type: String
+    /// The queue it is (or was) waiting in.
     public var queue: String
     /// The handler's arguments: a JSON object.
     public var args: JSONValue
     /// Which attempt the next run is: 1 for the first run, 2 for the first retry, …
     public var attempt: Int
+    /// Attempts before the job goes to the dead set.
     public var maxAttempts: Int
+    /// When it was first enqueued (Unix seconds).
     public var createdAt: Double
+    /// When it last entered a ready list (Unix seconds): the start of its queue latency.
     public var enqueuedAt: Double
     /// When a delayed job or retry becomes due.
     public var runAt: Double?
@@ -145,6 +150,7 @@ public struct JobFailure: Sendable, Equatable, Codable {
     /// When the failure happened (Unix seconds).
     public var at: Double
 
+    /// A failure of `type` with `message`, at `at` (now by default).
     public init(type: String, message: String, at: Double = Date().timeIntervalSince1970) {
         self.type = type
         self.message = message
@@ -156,10 +162,15 @@ public struct JobFailure: Sendable, Equatable, Codable {
 ///
 /// `job` is nil when the payload was not a job at all (then `raw` holds it as text).
 public struct DeadJob: Sendable, Equatable {
+    /// The job, when the payload was one.
     public var job: Job?
+    /// The payload as text.
     public var raw: String
+    /// The queue whose dead set holds it.
     public var queue: String
+    /// Why it died: its last attempt's failure, or the reason it could not run.
     public var error: JobFailure
+    /// When it died (Unix seconds).
     public var diedAt: Double
     /// The entry's exact bytes in the dead set, used to retry or delete it.
     let record: [UInt8]

@@ -2,8 +2,11 @@
 /// parameters of its own. A definition's ``JobDefinition/defaultSettings`` are overridden by
 /// `jobs/<type>.yml` in the processes that read that folder (workers, `ferry up`).
 public struct JobSettings: Sendable, Equatable {
+    /// The queue its jobs go to unless an enqueue names another.
     public var queue: String
+    /// Attempts before a failing job goes to the dead set (1 to 1,000).
     public var maxAttempts: Int
+    /// The wait between a failed attempt and the next.
     public var backoff: Backoff
     /// The longest one attempt may run; then it is cancelled and counts as failed.
     public var timeout: Duration
@@ -23,6 +26,8 @@ public struct JobSettings: Sendable, Equatable {
     /// Nil when the registry reads no settings folder.
     public var directory: String?
 
+    /// Settings with Ferry's defaults: queue `default`, 10 attempts, 5 s backoff doubling up to an
+    /// hour, a 30-minute timeout, results kept a day.
     public init(
         queue: String = "default", maxAttempts: Int = 10, backoff: Backoff = Backoff(),
         timeout: Duration = .seconds(1800), concurrency: Int? = nil, rate: RateLimit? = nil, resultTTL: Duration = .seconds(86_400),
@@ -48,10 +53,14 @@ public struct JobSettings: Sendable, Equatable {
 /// Exponential backoff with jitter: attempt n waits `base × 2^(n-1)`, at most `max`, stretched
 /// by a random factor up to `1 + jitter`, so that jobs failing together do not retry together.
 public struct Backoff: Sendable, Equatable {
+    /// The wait after the first failed attempt.
     public var base: Duration
+    /// The longest wait.
     public var max: Duration
+    /// The largest random stretch, as a share of the wait (0.25: up to 25% longer).
     public var jitter: Double
 
+    /// Waits from `base`, doubling up to `max`, each stretched by up to `jitter`.
     public init(base: Duration = .seconds(5), max: Duration = .seconds(3600), jitter: Double = 0.25) {
         self.base = base
         self.max = max

@@ -5,6 +5,7 @@ import Synchronization
 
 /// What a running job knows and can use: who it is, a logger, cancellation, progress, services.
 public final class JobContext: Sendable {
+    /// The job being run, as it came from its queue.
     public let job: Job
     /// Shared clients: Redis, PostgreSQL, HTTP, SMTP.
     public let services: JobServices
@@ -52,7 +53,9 @@ public final class JobContext: Sendable {
         }
     }
 
+    /// The job's id.
     public var id: String { job.id }
+    /// Which attempt this is: 1 for the first run.
     public var attempt: Int { job.attempt }
 
     // MARK: Enqueueing
@@ -205,7 +208,10 @@ public final class JobContext: Sendable {
 
 /// A job's last reported progress.
 public struct JobProgress: Sendable, Equatable, Codable {
+    /// Units of work done.
     public var done: Int
+    /// Units of work in all, when known (then the dashboard shows a percentage).
     public var total: Int?
+    /// What is being done now, for a person.
     public var message: String?
 }

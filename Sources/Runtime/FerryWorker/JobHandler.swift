@@ -38,13 +38,16 @@ public protocol AsyncJobHandler: JobDefinition {
 
 /// A failure that retrying cannot fix: the job goes to the dead set at once with this reason.
 public struct PermanentJobError: Error, Sendable, CustomStringConvertible {
+    /// Why, for the dead set and the log: say what to change.
     public var message: String
+    /// A permanent failure with `message`.
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
 
 /// Thrown by ``JobContext/checkCancellation()`` once the job is cancelled (timeout or shutdown).
 public struct JobCancelled: Error, Sendable, CustomStringConvertible {
+    /// Why: the timeout, or the worker shutting down.
     public var reason: String
     public var description: String { "cancelled: \(reason)" }
 }
@@ -54,9 +57,12 @@ public struct JobCancelled: Error, Sendable, CustomStringConvertible {
 /// its type has a `rate:` limit the budget is held for the whole fleet until then — one 429 does
 /// not turn into a hundred. Without a rate limit the job is retried after `retryAfter`.
 public struct RateLimited: Error, Sendable, CustomStringConvertible {
+    /// How long the service asked to wait.
     public var retryAfter: Duration
+    /// What the service said, for the log and the job's record.
     public var reason: String
 
+    /// Limited for `retryAfter`.
     public init(retryAfter: Duration, reason: String = "rate limited by the service") {
         self.retryAfter = retryAfter
         self.reason = reason
