@@ -166,6 +166,48 @@ import Yams
         #expect(!process.output.contains(token))
     }
 
+    @Test func aLostLoginLinkIsReplacedByTheRunningServer() throws {
+        let token = "t0k3n-\(UUID().uuidString)"
+        let (process, base) = try startAdmin(token: token)
+        defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
+        let address = String(base.dropFirst("http://".count))
+        func loginLink(_ environment: [String: String]) throws -> ChildProcess {
+            let command = try ChildProcess([TestEnvironment.ferryBinary, "admin", "--login-link"], environment: [
+                "FERRY_REDIS_URL": TestEnvironment.redisURL, "FERRY_NAMESPACE": namespace, "FERRY_ADMIN_ADDR": address, "FERRY_ADMIN_TOKEN": "",
+                "FERRY_SERVICES_DIR": NSTemporaryDirectory() + "no-such-dir-\(UUID().uuidString)",
+            ].merging(environment) { $1 })
+            #expect(command.waitForExit(timeout: 30) != nil, "ferry admin --login-link did not return: it must not start a second server")
+            return command
+        }
+        // With the token in the environment: a link from the running server, which logs in once.
+        let asked = try loginLink(["FERRY_ADMIN_TOKEN": token])
+        #expect(asked.waitForExit(timeout: 0) == 0, "\(asked.output)")
+        let link = try #require(asked.output.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }, "\(asked.output)")
+        #expect(link.hasPrefix(base + "/login?code="), "\(asked.output)")
+        #expect(!asked.output.contains("Address already in use") && !asked.output.contains(token))
+        let first = try http.execute(FerryHTTPClient.Request(url: link, headers: ["Accept": "text/html"]))
+        #expect(first.status == 303 && first.headers["Set-Cookie"]?.contains("ferry_session=") == true)
+        #expect(try http.execute(FerryHTTPClient.Request(url: link)).status == 401)
+        // With the token where `ferry up` keeps it.
+        let directory = NSTemporaryDirectory() + "ferry-secrets-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory + "/secrets", withIntermediateDirectories: true)
+        try token.write(toFile: directory + "/secrets/admin.token", atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let fromFile = try loginLink(["FERRY_SERVICES_DIR": directory])
+        #expect(fromFile.waitForExit(timeout: 0) == 0 && fromFile.output.contains(base + "/login?code="), "\(fromFile.output)")
+        // A wrong token, or none: a message that says what to do, and no second server.
+        let wrong = try loginLink(["FERRY_ADMIN_TOKEN": "not-the-token"])
+        #expect(wrong.waitForExit(timeout: 0) == 1 && wrong.output.contains("refused the token"), "\(wrong.output)")
+        let none = try loginLink([:])
+        #expect(none.waitForExit(timeout: 0) == 1 && none.output.contains("set FERRY_ADMIN_TOKEN"), "\(none.output)")
+        // The login page says where the token is.
+        #expect(try http.execute(FerryHTTPClient.Request(url: base + "/login")).text.contains(".ferry/services/secrets/admin.token"))
+        // A server without a token has no links to give.
+        let (open, openBase) = try startAdmin()
+        defer { open.signal(SIGTERM); open.waitForExit(timeout: 10) }
+        #expect(try call("POST", openBase + "/api/v1/login-links").status == 409)
+    }
+
     @Test func slowClientsAreCutOffWhileHealthzKeepsAnswering() throws {
         let (process, base) = try startAdmin(arguments: ["--header-timeout", "1"])
         defer { process.signal(SIGTERM); process.waitForExit(timeout: 10) }
@@ -212,16 +254,26 @@ import Yams
         #expect(missingType.json?["error"]?["message"]?.string?.contains("missing field 'type'") == true)
         let notJSON = try call("POST", base + "/api/v1/jobs", body: "{nope")
         #expect(notJSON.status == 400)
-        let badArgs = try call("POST", base + "/api/v1/jobs", body: #"{"type": "x", "args": [1]}"#)
+        let badArgs = try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.noop", "args": [1]}"#)
         #expect(badArgs.status == 400)
         #expect(badArgs.json?["error"]?["message"]?.string?.contains("must be a JSON object") == true)
-        let both = try call("POST", base + "/api/v1/jobs", body: #"{"type": "x", "run_at": 1, "delay_s": 5}"#)
+        let both = try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.noop", "run_at": 1, "delay_s": 5}"#)
         #expect(both.status == 400)
         let big = String(repeating: "a", count: 600 * 1024)
-        let tooLarge = try call("POST", base + "/api/v1/jobs", body: #"{"type": "x", "args": {"blob": "\#(big)"}}"#)
+        let tooLarge = try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.noop", "args": {"blob": "\#(big)"}}"#)
         #expect(tooLarge.status == 413)
         let huge = String(repeating: "a", count: 2 * 1024 * 1024)
-        #expect(try call("POST", base + "/api/v1/jobs", body: #"{"type": "x", "args": {"blob": "\#(huge)"}}"#).status == 413)
+        #expect(try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.noop", "args": {"blob": "\#(huge)"}}"#).status == 413)
+        // A type the app registers no handler for: refused with the closest known one, unless
+        // another fleet serves it; the chain's and the batch's types too.
+        let typo = try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.nop"}"#)
+        #expect(typo.status == 400 && typo.json?["error"]?["code"] == .string("unknown_type"), "\(String(describing: typo.json))")
+        #expect(typo.json?["error"]?["message"]?.string?.contains("no job type 'ferry.nop' is registered (did you mean 'ferry.noop'?); known types: ") == true, "\(String(describing: typo.json))")
+        #expect(try call("POST", base + "/api/v1/jobs", body: #"{"type": "billing.invoice", "allow_unknown": true}"#).status == 201)
+        let chained = try call("POST", base + "/api/v1/jobs", body: #"{"type": "ferry.noop", "then": {"type": "ferry.noop", "then": {"type": "ferry.ecco"}}}"#)
+        #expect(chained.status == 400 && chained.json?["error"]?["message"]?.string?.contains("did you mean 'ferry.echo'") == true, "\(String(describing: chained.json))")
+        let batch = try call("POST", base + "/api/v1/batches", body: #"{"jobs": [{"type": "ferry.noop"}], "on_complete": {"type": "report.buld"}}"#)
+        #expect(batch.status == 400 && batch.json?["error"]?["message"]?.string?.contains("no job type 'report.buld'") == true, "\(String(describing: batch.json))")
         #expect(try call("GET", base + "/api/v1/dead?page=0").status == 400)
         #expect(try call("GET", base + "/api/v1/dead?per_page=100000").status == 400)
         let unknown = try call("GET", base + "/api/v1/nothing-here")
@@ -526,7 +578,7 @@ import Yams
                 checked += 1
             }
         }
-        #expect(checked == 72)
+        #expect(checked == 75)
     }
 }
 
@@ -610,13 +662,13 @@ import Yams
         #expect(page.text.contains("action=\"/ui/dead/\(id)/retry\""))
         // Records kept outside Redis have their sections; here PostgreSQL is missing or unmigrated.
         let records = try http.execute(FerryHTTPClient.Request(url: base + "/records")).text
-        #expect(records.contains("<h2 id=\"imports\">imports</h2>") && records.contains("<h2 id=\"claude-usage\">claude/usage</h2>"))
+        #expect(records.contains("<h2 id=\"imports\">Imports</h2>") && records.contains("<h2 id=\"claude-usage\">Claude usage</h2>"))
 
         let forged = try http.execute(FerryHTTPClient.Request(method: "POST", url: base + "/ui/dead/\(id)/retry", headers: ["Origin": "https://evil.example"]))
         #expect(forged.status == 403)
         let retried = try http.execute(FerryHTTPClient.Request(method: "POST", url: base + "/ui/dead/\(id)/retry", headers: ["Origin": base]))
         #expect(retried.status == 303)
-        #expect(retried.headers["location"] == "/")
+        #expect(retried.headers["location"] == "/?notice=retried&subject=\(id)")
         let stats = try QueueAdmin(keys: keys).queues.stats(on: redis).queues["default"]
         #expect(stats?.dead == 0)
         #expect(stats?.ready == 1)
@@ -705,7 +757,12 @@ import Yams
         // The filter selects five of seven; the confirmation says so; retrying empties the selection.
         #expect(seen["dead_rows_before"] == .int(7) && seen["filtered_rows"] == .int(5), "\(line)")
         #expect(seen["confirmation"]?.string?.contains("Retry 5 dead jobs with type ferry.record?") == true, "\(line)")
-        #expect(seen["after_url"] == .string("/dead?type=ferry.record") && seen["rows_after"] == .int(0), "\(line)")
+        #expect(seen["after_url"] == .string("/dead?type=ferry.record&notice=bulk-retried&count=5") && seen["rows_after"] == .int(0), "\(line)")
+        #expect(seen["notice"] == .string("5 dead jobs retried."), "\(line)")
+        // Search by id; a retry from the job's own page stays there and says what it did.
+        #expect(seen["found_url"]?.string?.hasPrefix("/jobs/") == true && seen["found_url"] == seen["job"]?["url"], "\(line)")
+        #expect(seen["job_retry"]?["path"]?.string?.hasPrefix("/jobs/") == true, "\(line)")
+        #expect(seen["job_retry"]?["notice"]?.string?.hasSuffix("was retried: it is back in its queue, its attempts start over.") == true, "\(line)")
         // Keyboard, phone, dark mode, live refresh and its toggle, scripts off.
         #expect(seen["first_tab"] == .string("Overview"), "\(line)")
         #expect(seen["phone_overflow"] == .bool(false), "\(line)")
@@ -718,7 +775,8 @@ import Yams
         // The retried selection ran; the two others are still dead.
         #expect(try eventually(timeout: 20) { try selected.allSatisfy { try redis.command("SISMEMBER", .string(ranKey), .string($0)).int == 1 } },
                 "\(worker.output.suffix(1000))")
-        #expect(try QueueAdmin(keys: keys).queues.stats(on: redis).queues["default"]?.dead == 2)
+        // The job retried from its page has no handler here: it goes dead again.
+        #expect(try eventually(timeout: 20) { try QueueAdmin(keys: keys).queues.stats(on: redis).queues["default"]?.dead == 2 })
     }
 
     @Test func aPersonSeesTheDeadJobPressesRetryAndTheJobRuns() throws {
@@ -754,6 +812,7 @@ import Yams
         #expect(seen["dead_rows_before"] == .int(1))
         #expect(seen["button_found"] == .bool(true))
         #expect(seen["job_listed_after"] == .bool(false), "\(line)")
+        #expect(seen["notice"] == .string("Job \(id) was retried: it is back in its queue, its attempts start over."), "\(line)")
         #expect(seen["dead_rows_after"] == .int(0))
         #expect(FileManager.default.fileExists(atPath: screenshot))
         // Back in its queue, the job ran.

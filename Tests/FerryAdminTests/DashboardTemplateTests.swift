@@ -11,7 +11,7 @@ import Testing
     @Test func everyTemplateParses() throws {
         let library = try DashboardTemplates.library.get()
         for name in ["page", "login", "overview", "chart", "healthcells", "queuetable", "queues", "busy", "joblist", "confirm", "job", "json",
-                     "schedules", "batches", "limits", "records", "time", "button", "pager", "progress"] {
+                     "schedules", "batches", "limits", "records", "time", "button", "pager", "progress", "error", "clearqueue", "queue"] {
             #expect(library.getTemplate(named: name) != nil, "\(name)")
         }
         #expect(throws: AdminError.self) { try DashboardTemplates.render("no-such-page", [String: String]()) }
@@ -25,12 +25,18 @@ import Testing
         #expect(!html.contains("<script>"), "\(html)")
         #expect(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"), "\(html)")
         #expect(html.contains("<b>dead</b> on worker &lt;script&gt;"), "\(html)")
-        var frame = PageFrame(title: Self.hostile, current: "/dead", counts: PageCounts(stats: try Self.noStats(), workers: []))
+        let notice = DashboardNotice.message(code: "retried", subject: Self.hostile, count: nil)
+        var frame = PageFrame(title: Self.hostile, current: "/dead", counts: PageCounts(stats: try Self.noStats(), workers: []), notice: notice)
         frame.body = "<p>body</p>"
         let framed = try DashboardTemplates.render("page", frame)
         // The page's body is the one unescaped slot; the title is escaped in both places.
         #expect(framed.contains("<main><h1>&lt;script&gt;") && framed.contains("<title>&lt;script&gt;") && framed.contains("<p>body</p>"), "\(framed)")
         #expect(framed.contains(#"<a href="/dead" aria-current="page">Dead<span class="count">0</span></a>"#), "\(framed)")
+        // A notice names its subject escaped, and only codes the dashboard knows make one.
+        #expect(framed.contains(#"<p class="notice" role="status">Job &lt;script&gt;"#), "\(framed)")
+        #expect(DashboardNotice.message(code: "You have won", subject: nil, count: nil) == nil)
+        #expect(DashboardNotice.message(code: "bulk-deleted", subject: nil, count: "1") == "1 job deleted.")
+        #expect(DashboardNotice.message(code: "bulk-retried", subject: nil, count: "5") == "5 dead jobs retried.")
     }
 
     static func noStats() throws -> FerryQueue.Stats {

@@ -65,6 +65,14 @@ import Testing
         let badQueues = try ferry("worker", "--queues", "a:zero")
         #expect(badQueues.status != 0)
         #expect(badQueues.output.contains("the weight of a must be a whole number"))
+        // A type no handler is registered for is refused with the closest known type; another
+        // fleet's type goes through when the caller says so.
+        let typo = try ferry("enqueue", "ferry.nop")
+        #expect(typo.status == 1, "\(typo.output)")
+        #expect(typo.output.contains("no job type 'ferry.nop' is registered (did you mean 'ferry.noop'?); known types: ") && typo.output.contains("--allow-unknown"), "\(typo.output)")
+        #expect(!typo.output.contains("Usage:"), "\(typo.output)")
+        let foreign = try ferry("enqueue", "billing.invoice", "--allow-unknown")
+        #expect(foreign.status == 0 && foreign.output.trimmingCharacters(in: .whitespacesAndNewlines).count == 32, "\(foreign.output)")
         let colonQueue = try ferry("enqueue", "ferry.noop", "--queue", "orders:high")
         #expect(colonQueue.status != 0)
         #expect(colonQueue.output.contains("not a valid queue name"), "\(colonQueue.output)")

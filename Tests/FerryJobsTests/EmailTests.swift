@@ -158,6 +158,24 @@ import Testing
         #expect(dead.error?.message.contains(reason) == true, "\(String(describing: dead.error))")
     }
 
+    @Test func withoutSMTPTheWorkerSaysSoAtStartAndMailsWaitWithoutSpendingAttempts() throws {
+        let worker = try worker(smtpURL: "")
+        defer { worker.signal(SIGTERM); worker.waitForExit(timeout: 30) }
+        #expect(eventually(timeout: 20) { worker.output.contains("SMTP_URL is not set: jobs of email.send will wait in the retries (no attempt spent)") }, "\(worker.output.suffix(2000))")
+        let id = try send(["to": "a@example.com", "subject": "s", "text": "t"])
+        // Back in the scheduled set as a retry, its attempt not spent, the reason on it.
+        var found: ScheduledJob?
+        #expect(try eventually(timeout: 20) {
+            found = try QueueAdmin(keys: keys).scheduled.jobs(queue: "mail", limit: 10, on: redis).first { $0.job.id == id }
+            return found != nil
+        }, "\(worker.output.suffix(2000))")
+        let waiting = try #require(found)
+        #expect(waiting.isRetry && waiting.job.attempt == 1 && waiting.job.error?.type == "MissingService", "\(waiting.job)")
+        #expect(waiting.job.error?.message.contains("email.send needs SMTP_URL, which is not set for this worker") == true, "\(String(describing: waiting.job.error))")
+        #expect(waiting.runAt > Date().timeIntervalSince1970 + 30, "tried again in a minute, not at once")
+        #expect(try QueueAdmin(keys: keys).queues.stats(on: redis).queues["mail"]?.dead == 0)
+    }
+
     @Test func credentialsNeedTLSAndAWrongPasswordIsNamedWithoutThePassword() throws {
         // Credentials without TLS to a relay that offers none: refused before AUTH.
         let plain = try worker(smtpURL: "smtp://ferry:relay-secret@127.0.0.1:\(authPort)")

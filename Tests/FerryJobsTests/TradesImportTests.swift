@@ -303,7 +303,7 @@ import Testing
         #expect(try get(base + "?limit=0").0 == 400)
         // The dashboard lists the newest imports too.
         let page = try http.execute(FerryHTTPClient.Request(url: "http://127.0.0.1:\(port)/records")).text
-        #expect(page.contains("<h2 id=\"imports\">imports</h2>") && page.contains("admin.csv") && page.contains("<td>succeeded</td>"), "\(page.suffix(3000))")
+        #expect(page.contains("<h2 id=\"imports\">Imports</h2>") && page.contains("admin.csv") && page.contains("<td>succeeded</td>"), "\(page.suffix(3000))")
         #expect(!page.contains("older →"), "one import fills no page")
 
         // 24 more: the API and the dashboard page them by id, newest first, none twice.

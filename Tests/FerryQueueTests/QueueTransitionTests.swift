@@ -233,6 +233,8 @@ import Testing
         let again = try #require(try ready().first)
         #expect(again.id == a.id)
         #expect(again.attempt == 1)
+        // What it died of stays on it: its page still shows every failure.
+        #expect(again.error?.message == "exploded" && again.error?.type == "Boom")
 
         let b = try #require(dead.first { $0.job?.type == "b" })
         #expect(try admin.dead.delete(b, on: redis))

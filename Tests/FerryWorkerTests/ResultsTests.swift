@@ -63,8 +63,15 @@ import Testing
         let shown = try ferry(["job", echo])
         #expect(shown.waitForExit(timeout: 30) == 0, "\(shown.output)")
         #expect(shown.output.contains(#""state" : "succeeded""#) && shown.output.contains(#""echo""#), "\(shown.output)")
+        #expect(shown.output.contains(#""type" : "ferry.echo""#), "a finished job's record names its type: \(shown.output)")
         let deadShown = try ferry(["job", failing])
         #expect(deadShown.waitForExit(timeout: 30) == 1, "\(deadShown.output)")
+        // Times as a person (and any JSON reader) reads them: ISO 8601 in UTC, not Unix seconds.
+        for output in [shown.output, deadShown.output] {
+            let json = try JSONDecoder().decode(JSONValue.self, from: Data(output.utf8))
+            let times = [json["finished_at"], json["job"]?["created_at"], json["job"]?["enqueued_at"], json["job"]?["error"]?["at"]].compactMap { $0 }
+            #expect(!times.isEmpty && times.allSatisfy { $0.string.map { (try? Date($0, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))) != nil } ?? false }, "\(output)")
+        }
         let waited = try ferry(["enqueue", "ferry.echo", "--args", #"{"n": 7}"#, "--wait", "30s", "--jobs-dir", jobsDirectory])
         #expect(waited.waitForExit(timeout: 60) == 0, "\(waited.output)")
         #expect(waited.output.contains(#""n" : 7"#), "\(waited.output)")

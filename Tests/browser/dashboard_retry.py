@@ -29,7 +29,7 @@ def main():
         seen = {
             "title": page.evaluate("document.title"),
             "dead_rows_before": page.evaluate("document.querySelectorAll('tr.dead-job').length"),
-            "job_listed_before": page.evaluate(f"document.body.innerText.includes({json.dumps(args.job)})"),
+            "job_listed_before": page.evaluate(f"[...document.querySelectorAll('tr.dead-job')].some(r => r.innerText.includes({json.dumps(args.job)}))"),
         }
         if args.screenshot:
             shot = page.call("Page.captureScreenshot", format="png")
@@ -41,7 +41,8 @@ def main():
             page.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
             page.wait_for("Page.loadEventFired")
             seen["url_after"] = page.evaluate("location.href")
-            seen["job_listed_after"] = page.evaluate(f"document.body.innerText.includes({json.dumps(args.job)})")
+            seen["job_listed_after"] = page.evaluate(f"[...document.querySelectorAll('tr.dead-job')].some(r => r.innerText.includes({json.dumps(args.job)}))")
+            seen["notice"] = page.evaluate("document.querySelector('.notice')?.textContent")
             seen["dead_rows_after"] = page.evaluate("document.querySelectorAll('tr.dead-job').length")
         print(json.dumps(seen))
 

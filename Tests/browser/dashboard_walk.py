@@ -72,6 +72,14 @@ def main():
         }
         shot("job")
 
+        # Find that job again by its id, from the search in every page's header.
+        job_id = seen["job"]["url"].split("/")[-1]
+        load(args.url + "/?live=0")
+        page.evaluate(f"document.querySelector('form.find input').value = {json.dumps(job_id)}")
+        page.evaluate("document.querySelector('form.find').requestSubmit()")
+        page.wait_for("Page.loadEventFired")
+        seen["found_url"] = page.evaluate("location.pathname")
+
         # Filter the dead list by type, ask to retry all, confirm.
         load(args.url + "/dead")
         seen["dead_rows_before"] = page.evaluate("document.querySelectorAll('tr.dead-job').length")
@@ -86,6 +94,7 @@ def main():
         shot("confirm")
         click("main form button")
         seen["after_url"] = page.evaluate("location.pathname + location.search")
+        seen["notice"] = page.evaluate("document.querySelector('.notice')?.textContent")
         seen["rows_after"] = page.evaluate("document.querySelectorAll('tr.dead-job').length")
 
         # The keyboard reaches the navigation first.
@@ -110,6 +119,15 @@ def main():
         seen["live_refresh"] = page.evaluate("document.querySelector('meta[http-equiv=refresh]')?.content")
         load(args.url + "/?live=0")
         seen["stopped_refresh"] = page.evaluate("document.querySelector('meta[http-equiv=refresh]') === null")
+
+        # Retry from a job's own page: the browser stays on it and is told what happened.
+        load(args.url + "/dead")
+        click("tr.dead-job a")
+        click("form[action$='/retry'] button")
+        seen["job_retry"] = {
+            "path": page.evaluate("location.pathname"),
+            "notice": page.evaluate("document.querySelector('.notice')?.textContent"),
+        }
 
         # Scripts off: the pages are server-rendered.
         page.call("Emulation.setScriptExecutionDisabled", value=True)

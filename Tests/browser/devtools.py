@@ -23,6 +23,7 @@ class Page:
     def __init__(self, ws_url):
         self.ws = websocket.create_connection(ws_url, timeout=20)
         self.next_id = 0
+        self.events = []
 
     def call(self, method, **params):
         self.next_id += 1
@@ -33,8 +34,16 @@ class Page:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
                 return message.get("result", {})
+            if "method" in message:
+                # An event that came before the reply (a fast page's load): kept for wait_for.
+                self.events.append(message)
 
     def wait_for(self, event, timeout=20):
+        for index, message in enumerate(self.events):
+            if message.get("method") == event:
+                del self.events[: index + 1]
+                return message
+        self.events.clear()
         deadline = time.time() + timeout
         while time.time() < deadline:
             message = json.loads(self.ws.recv())

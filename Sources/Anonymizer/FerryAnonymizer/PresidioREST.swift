@@ -336,8 +336,9 @@ public enum PresidioREST: Sendable {
             // negative count or a short salt is a mistake however it is used).
             if let count = written.charsToMask, count < 0 { throw BadRequest("Invalid input, chars_to_mask must be a positive integer", status: 422) }
             if let characters = written.maskingChar, characters.count != 1 { throw BadRequest("Invalid input, masking_char must be a character", status: 422) }
-            if let salt = written.salt, salt.utf8.count < 16 {
-                throw BadRequest("Salt must be at least 16 bytes (128 bits). Provided salt is \(salt.utf8.count) bytes.", status: 422)
+            // Counted as Presidio (Python's len) and JSON Schema's minLength count: in characters.
+            if let salt = written.salt, salt.unicodeScalars.count < 16 {
+                throw BadRequest("Salt must be at least 16 bytes (128 bits). Provided salt is \(salt.unicodeScalars.count) bytes.", status: 422)
             }
             switch (written.type, decrypting) {
             case ("decrypt", true): self = .decrypt(try key())
@@ -354,9 +355,6 @@ public enum PresidioREST: Sendable {
             case ("hash", _):
                 guard let kind = Operator.HashKind(rawValue: written.hashType ?? "sha256") else {
                     throw BadRequest("Parameter hash_type value \(written.hashType?.prefix(20) ?? "") is not in range of values ['sha256', 'sha512']", status: 422)
-                }
-                if let salt = written.salt, salt.utf8.count < 16 {
-                    throw BadRequest("Salt must be at least 16 bytes (128 bits). Provided salt is \(salt.utf8.count) bytes.", status: 422)
                 }
                 self = .hash(kind, salt: written.salt.map { Array($0.utf8) })
             case ("encrypt", _): self = .encrypt(try key())

@@ -23,13 +23,16 @@ public struct DeadSet: Sendable {
         return Array(all.sorted { $0.diedAt > $1.diedAt }.prefix(limit))
     }
 
-    /// Enqueues a dead job again (attempts start over); returns false if it is gone.
+    /// Enqueues a dead job again (attempts start over, its failures kept: the one it died of is
+    /// its last); returns false if it is gone.
     @discardableResult
     public func retry(_ dead: DeadJob, on redis: RedisConnection) throws(RedisError) -> Bool {
         let payload: [UInt8]
         if var job = dead.job {
             job.attempt = 1
             job.runAt = nil
+            if let previous = job.error { job.failures = Array(((job.failures ?? []) + [previous]).suffix(Job.keptFailures)) }
+            job.error = dead.error
             job.enqueuedAt = Date().timeIntervalSince1970
             payload = job.encoded()
         } else {

@@ -17,6 +17,8 @@ public struct JobResult: Sendable, Equatable {
     public var value: JSONValue?
     /// Why the job died (``Status/dead``).
     public var error: JobFailure?
+    /// The job's type, when the record names it (records written since it was added).
+    public var type: String?
 }
 
 /// Finished jobs' records: kept in Redis with a TTL (`result_ttl` of the job type, 24 h by
@@ -63,7 +65,12 @@ public struct JobResults: Sendable {
         return try result(id: id, queue: queue, on: redis)
     }
 
-    static func succeededRecord(_ value: [UInt8]) -> [UInt8] { record(.succeeded, field: "result", value) }
+    static func succeededRecord(_ value: [UInt8], type: String? = nil) -> [UInt8] {
+        var out = record(.succeeded, field: "result", value)
+        // Type names follow ``Names``: no character needs escaping in JSON.
+        if let type, Names.isValid(type) { out.removeLast(); out += Array(",\"type\":\"\(type)\"}".utf8) }
+        return out
+    }
 
     static func deadRecord(_ error: [UInt8]) -> [UInt8] { record(.dead, field: "error", error) }
 
@@ -85,6 +92,6 @@ public struct JobResults: Sendable {
         if let failure = object["error"]?.object, let type = failure["type"]?.string, let message = failure["message"]?.string {
             error = JobFailure(type: type, message: message, at: failure["at"]?.double ?? finishedAt)
         }
-        return JobResult(status: status, finishedAt: finishedAt, value: object["result"], error: error)
+        return JobResult(status: status, finishedAt: finishedAt, value: object["result"], error: error, type: object["type"]?.string)
     }
 }

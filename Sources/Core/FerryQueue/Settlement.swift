@@ -9,8 +9,9 @@ package enum Settlement: Sendable, Equatable {
     case done
     /// Finished with a result (JSON bytes) for the caller, kept for `ttl` (see ``JobResults``).
     case succeeded(result: [UInt8], ttl: Duration)
-    /// Failed with attempts left: runs again after the delay.
-    case retry(JobFailure, after: Duration)
+    /// Failed with attempts left: runs again after the delay. When it does not spend an attempt
+    /// (its worker lacks a service it needs), the attempt number stays.
+    case retry(JobFailure, after: Duration, spendsAttempt: Bool = true)
     /// Failed for good: moves to the dead set with the reason.
     case bury(JobFailure)
 
@@ -75,11 +76,11 @@ package struct Settler: Sendable {
         case .succeeded(let output, let ttl):
             // The result first: a waiter woken by it finds it, and if the acknowledgement is lost
             // the job runs again and writes it again.
-            if let id = job?.id { try record(JobResults.succeededRecord(output), id: id, queue: fetched.queue, ttl: ttl, on: redis) }
+            if let id = job?.id { try record(JobResults.succeededRecord(output, type: job?.type), id: id, queue: fetched.queue, ttl: ttl, on: redis) }
             return try settle(fetched, .done, on: redis)
-        case .retry(let failure, let delay):
+        case .retry(let failure, let delay, let spendsAttempt):
             guard var next = job else { return try settle(fetched, .bury(failure), on: redis) }
-            next.attempt += 1
+            if spendsAttempt { next.attempt += 1 }
             if let previous = next.error { next.failures = Array(((next.failures ?? []) + [previous]).suffix(Job.keptFailures)) }
             next.error = failure
             next.runAt = Date().timeIntervalSince1970 + delay.secondsValue

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FerryAdmin
+import FerryHTTP
 import FerryPostgres
 import FerryQueue
 import FerryScheduler
@@ -32,7 +33,11 @@ struct Admin: ParsableCommand {
     @Option(help: "Most connections served at once; more wait in the listen backlog.")
     var maxConnections: Int = 512
 
-    @Flag(help: "Print a one-time link (valid 15 minutes) that logs a browser in to the dashboard, when a token is set.")
+    @Flag(help: """
+        Print a one-time link (valid 15 minutes) that logs a browser in to the dashboard, when a token is set. \
+        When a server already listens on FERRY_ADMIN_ADDR, the link comes from it (with FERRY_ADMIN_TOKEN, \
+        or the token ferry up keeps in FERRY_SERVICES_DIR/secrets/admin.token) and nothing else starts.
+        """)
     var loginLink = false
 
     func validate() throws {
@@ -44,6 +49,10 @@ struct Admin: ParsableCommand {
 
     func run() throws {
         let environment = FerryEnvironment()
+        if loginLink, let link = try Self.linkFromRunningServer(environment) {
+            print("dashboard login link (valid once, for 15 minutes): \(link)")
+            return
+        }
         environment.bootstrapLogging()
         let server = try Self.server(environment: environment, registry: try environment.registry(jobsDirectory: jobsDir), schedules: schedules,
                                      headerTimeout: headerTimeout, maxConnections: maxConnections)
@@ -52,6 +61,37 @@ struct Admin: ParsableCommand {
             FileHandle.standardOutput.write(Data("dashboard login link (valid once, for 15 minutes): \(link)\n".utf8))
         }
         try waitForAsync { try await server.runUntilSignalled() }
+    }
+
+    /// A new login link from the admin server already listening on `FERRY_ADMIN_ADDR`, or nil
+    /// when none answers there (then this command starts one).
+    static func linkFromRunningServer(_ environment: FerryEnvironment) throws -> String? {
+        let configuration = try AdminServer.Configuration(address: environment.values["FERRY_ADMIN_ADDR"] ?? "127.0.0.1:7480", token: nil)
+        let host = configuration.host == "0.0.0.0" || configuration.host == "::" ? "127.0.0.1" : configuration.host
+        let base = "http://\(host.contains(":") ? "[\(host)]" : host):\(configuration.port)"
+        let http = FerryHTTPClient()
+        guard (try? http.execute(FerryHTTPClient.Request(url: base + "/healthz", timeout: .seconds(3), connectTimeout: .seconds(1))))?.status == 200 else {
+            return nil
+        }
+        let secretFile = (environment.values["FERRY_SERVICES_DIR"] ?? ".ferry/services") + "/secrets/admin.token"
+        let token = environment.values["FERRY_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (try? String(contentsOfFile: secretFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let token, !token.isEmpty else {
+            throw CommandFailure("an admin server runs at \(base), but no token was found to ask it for a link: set FERRY_ADMIN_TOKEN, or run this where \(secretFile) is")
+        }
+        let reply = try http.execute(FerryHTTPClient.Request(
+            method: "POST", url: base + "/api/v1/login-links", headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"], body: [],
+            timeout: .seconds(10)))
+        switch reply.status {
+        case 201:
+            guard let link = (try? JSONDecoder().decode(JSONValue.self, from: Data(reply.body)))?["link"]?.string else {
+                throw CommandFailure("the admin server at \(base) answered without a link")
+            }
+            return link
+        case 401: throw CommandFailure("the admin server at \(base) refused the token (FERRY_ADMIN_TOKEN or \(secretFile)): it runs with another one")
+        case 409: throw CommandFailure("the admin server at \(base) runs without a token: open \(base)/ without logging in")
+        default: throw CommandFailure("the admin server at \(base) answered HTTP \(reply.status) when asked for a login link")
+        }
     }
 
     /// The admin endpoint as configured by the environment (shared with `ferry up`).
@@ -87,7 +127,7 @@ struct Admin: ParsableCommand {
         let families = FerryApplication.current.admin(AdminContext(registry: registry, environment: environment.values, postgres: postgres))
         return AdminServer(
             configuration: configuration, dispatcher: dispatcher, schedules: entries, postgresReady: postgresReady,
-            resources: families.resources, actions: families.actions, logger: Logger(label: "ferry.admin")
+            resources: families.resources, actions: families.actions, knownTypes: registry.types, logger: Logger(label: "ferry.admin")
         )
     }
 }

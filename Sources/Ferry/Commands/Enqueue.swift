@@ -49,6 +49,9 @@ struct Enqueue: ParsableCommand {
     @Option(help: "Directory of jobs/<type>.yml settings.")
     var jobsDir: String = "jobs"
 
+    @Flag(help: "Enqueue a type this app has no handler for (one that another fleet's workers serve).")
+    var allowUnknown = false
+
     func validate() throws {
         if wait != nil, count > 1 { throw ValidationError("--wait waits for one job; drop --count") }
         guard count >= 1, count <= 1_000_000 else { throw ValidationError("--count must be between 1 and 1000000") }
@@ -81,8 +84,8 @@ struct Enqueue: ParsableCommand {
             }
             options.timeout = duration
         }
-        if registry[type] == nil {
-            FileHandle.standardError.write(Data("warning: no handler for '\(type)' in this build; a worker without one will move the job to the dead set\n".utf8))
+        if !allowUnknown, let refusal = Names.unknownType(type, known: registry.types, allowance: "Pass --allow-unknown") {
+            throw CommandFailure(refusal)
         }
         let dispatcher = Dispatcher(redis: try environment.redisPool(), keys: environment.keys, defaults: { registry.enqueueDefaults(for: $0) })
         let request = Dispatcher.JobRequest(type: type, args: value, options: options)

@@ -52,11 +52,18 @@ struct JobCommand: ParsableCommand {
             }
             found = nil
         }
-        // A job still (or again) queued, running or in the dead set shows where it is; a finished one, its record.
-        if found == nil, let (queue, result) = try results.find(id: id, on: redis) {
+        // A job still (or again) queued, scheduled or in the dead set shows where it is; a finished
+        // one, its record. A job that has a record but is still listed as running has finished:
+        // its worker writes the record first and acknowledges it with its next round trip.
+        var finished: (queue: String, result: JobResult)?
+        if found == nil || found.map({ if case .running = $0.1 { true } else { false } }) == true {
+            finished = try results.find(id: id, on: redis)
+        }
+        if let (queue, result) = finished {
             var output: [String: JSONValue] = [
-                "id": .string(id), "queue": .string(queue), "state": .string(result.status.rawValue), "finished_at": .double(result.finishedAt),
+                "id": .string(id), "queue": .string(queue), "state": .string(result.status.rawValue), "finished_at": .string(Self.time(result.finishedAt)),
             ]
+            if let type = result.type { output["type"] = .string(type) }
             if let value = result.value { output["result"] = value }
             if let error = result.error { output["error"] = .object(["type": .string(error.type), "message": .string(error.message)]) }
             print(try render(output))
@@ -70,14 +77,35 @@ struct JobCommand: ParsableCommand {
         switch location {
         case .running(let worker): output["state"] = .string("running"); output["worker"] = .string(worker)
         case .ready: output["state"] = .string("ready")
-        case .scheduled(let scheduled): output["state"] = .string(scheduled.isRetry ? "retry" : "scheduled"); output["run_at"] = .double(scheduled.runAt)
+        case .scheduled(let scheduled): output["state"] = .string(scheduled.isRetry ? "retry" : "scheduled"); output["run_at"] = .string(Self.time(scheduled.runAt))
         case .dead(let dead): output["state"] = .string("dead"); output["error"] = .object(["type": .string(dead.error.type), "message": .string(dead.error.message)])
         }
         if let job, let data = try? JSONEncoder().encode(job), let value = try? JSONDecoder().decode(JSONValue.self, from: data) {
-            output["job"] = value
+            output["job"] = Self.readableTimes(value)
         }
         print(try render(output))
         if case .dead = location { throw ExitCode(1) }
+    }
+
+    /// A time (Unix seconds) as ISO 8601 in UTC, with milliseconds.
+    static func time(_ seconds: Double) -> String {
+        guard seconds.isFinite, abs(seconds) < 1e11 else { return String(seconds) }
+        return Date(timeIntervalSince1970: seconds).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    /// The job's times (`created_at`, `enqueued_at`, `run_at`, and each failure's `at`) as ISO 8601.
+    static func readableTimes(_ value: JSONValue) -> JSONValue {
+        guard case .object(var fields) = value else { return value }
+        for (name, field) in fields {
+            switch (name, field) {
+            case ("created_at", _), ("enqueued_at", _), ("run_at", _), ("at", _), ("died_at", _):
+                if let seconds = field.double { fields[name] = .string(time(seconds)) }
+            case ("error", _): fields[name] = readableTimes(field)
+            case ("failures", .array(let failures)): fields[name] = .array(failures.map(readableTimes))
+            default: break
+            }
+        }
+        return .object(fields)
     }
 
     static func render(_ object: [String: JSONValue]) throws -> String {

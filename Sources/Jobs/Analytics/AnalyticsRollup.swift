@@ -13,6 +13,7 @@ public import Foundation
 /// could otherwise commit a row older than it.
 public struct AnalyticsRollup: JobHandler {
     public static let type = "analytics.rollup"
+    public static let requiredServices = [RequiredService(PostgresService.self)]
     public static let defaultSettings = JobSettings(queue: "low", maxAttempts: 5, timeout: .seconds(1800))
     static let watermarkName = "analytics.daily_user_stats"
 
@@ -24,7 +25,7 @@ public struct AnalyticsRollup: JobHandler {
         let upserted = try pool.withConnection { connection in
             try Self.rollUp(until: Date().addingTimeInterval(-Double(lag)), on: connection)
         }
-        context.logger.info("rolled up", metadata: ["user_days": "\(upserted)"])
+        context.logger.log(level: upserted > 0 ? .info : .debug, "rolled up", metadata: ["user_days": "\(upserted)"])
     }
 
     /// The (user, day) pairs touched in ($1, $2], recomputed from the base tables and upserted.

@@ -17,6 +17,7 @@ import Foundation
 /// assembles the output. A run is keyed by this job's id: running it again adds nothing.
 public struct AnonymizeBatch: JobHandler {
     public static let type = "anonymize.batch"
+    public static let requiredServices = [RequiredService(PostgresService.self)]
     public static let defaultSettings = JobSettings(queue: "anonymize", maxAttempts: 5, timeout: .seconds(3600))
 
     public init() {}

@@ -18,6 +18,7 @@ public struct AnonymizeChunk: JobHandler {
     static let lockKey = "hashtext(current_schema() || '.anonymize_runs/' || $1::bigint)"
 
     public static let type = "anonymize.chunk"
+    public static let requiredServices = [RequiredService(PostgresService.self)]
     public static let defaultSettings = JobSettings(queue: "anonymize", maxAttempts: 5, timeout: .seconds(3600))
 
     public init() {}

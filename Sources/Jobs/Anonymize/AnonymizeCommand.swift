@@ -51,7 +51,7 @@ struct AnonymizeCommand: ParsableCommand {
             }
             var configJSON: String?
             if let config {
-                guard let data = FileManager.default.contents(atPath: config) else { throw ValidationError("cannot read \(config)") }
+                guard let data = FileManager.default.contents(atPath: config) else { throw CommandFailure("cannot read \(config)") }
                 configJSON = String(decoding: data, as: UTF8.self)
             }
             let settings = try FerryEnvironment().registry(jobsDirectory: jobsDir).entries[AnonymizeBatch.type]?.settings
@@ -59,7 +59,7 @@ struct AnonymizeCommand: ParsableCommand {
             do {
                 anonymizer = try AnonymizeBatch.anonymizer(json: configJSON, settings: settings, environment: environment, analyzing: analyze)
             } catch {
-                throw ValidationError("\(error)")
+                throw CommandFailure("\(error)")
             }
             try each { line in
                 if analyze {

@@ -10,6 +10,7 @@ public import Foundation
 /// written; the parts written are kept for a retry of those chunks) — and stores the report.
 public struct AnonymizeFinish: JobHandler {
     public static let type = "anonymize.finish"
+    public static let requiredServices = [RequiredService(PostgresService.self)]
     public static let defaultSettings = JobSettings(queue: "anonymize", maxAttempts: 5, timeout: .seconds(3600))
 
     public init() {}

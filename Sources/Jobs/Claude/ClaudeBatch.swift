@@ -22,6 +22,7 @@ import Foundation
 /// its batch in `claude_batches` and does not submit twice.
 public struct ClaudeBatch: JobHandler {
     public static let type = "claude.batch"
+    public static let requiredServices = [RequiredService(ClaudeService.self), RequiredService(PostgresService.self)]
     public static let defaultSettings = JobSettings(queue: "claude", maxAttempts: 8, backoff: Backoff(base: .seconds(10), max: .seconds(600)), timeout: .seconds(3600))
 
     public init() {}

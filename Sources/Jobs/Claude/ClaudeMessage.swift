@@ -26,6 +26,7 @@ import FerrySupport
 /// 413 go dead with the API's error type and message; 401 and 403 go dead asking to check the key.
 public struct ClaudeMessage: JobHandler {
     public static let type = "claude.message"
+    public static let requiredServices = [RequiredService(ClaudeService.self), RequiredService(PostgresService.self)]
     public static let defaultSettings = JobSettings(queue: "claude", maxAttempts: 8, backoff: Backoff(base: .seconds(5), max: .seconds(600)), timeout: .seconds(600))
 
     public init() {}

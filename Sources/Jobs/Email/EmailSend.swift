@@ -23,6 +23,7 @@ import Foundation
 /// credentials or a TLS failure → dead with the reason (never the password).
 public struct EmailSend: JobHandler {
     public static let type = "email.send"
+    public static let requiredServices = [RequiredService(SMTPService.self), RequiredService(PostgresService.self)]
     public static let defaultSettings = JobSettings(queue: "mail", maxAttempts: 8, backoff: Backoff(base: .seconds(30), max: .seconds(3600)), timeout: .seconds(60))
 
     public init() {}

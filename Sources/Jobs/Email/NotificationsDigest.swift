@@ -17,6 +17,7 @@ public import Foundation
 /// who opted out, or whose time zone PostgreSQL does not know are skipped.
 public struct NotificationsDigest: JobHandler {
     public static let type = "notifications.digest"
+    public static let requiredServices = [RequiredService(PostgresService.self)]
     public static let defaultSettings = JobSettings(queue: "maintenance", maxAttempts: 5, timeout: .seconds(1800))
 
     public init() {}

@@ -23,6 +23,7 @@ import Foundation
 /// `analytics.rollup` (unique).
 public struct TradesImport: JobHandler {
     public static let type = "trades.import"
+    public static let requiredServices = [RequiredService(PostgresService.self)]
     public static let defaultSettings = JobSettings(queue: "imports", maxAttempts: 5, timeout: .seconds(7200))
 
     public init() {}

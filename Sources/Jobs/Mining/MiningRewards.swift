@@ -17,6 +17,7 @@ public import Foundation
 /// and the elapsed time is read under that lock, so overlapping periods are not paid twice.
 public struct MiningRewards: JobHandler {
     public static let type = "mining.rewards"
+    public static let requiredServices = [RequiredService(PostgresService.self)]
     public static let defaultSettings = JobSettings(queue: "maintenance", maxAttempts: 5, timeout: .seconds(600))
 
     public init() {}
@@ -82,7 +83,7 @@ public struct MiningRewards: JobHandler {
                 try context.checkCancellation()
             }
         }
-        context.logger.info("credited miners", metadata: ["miners": "\(credited.miners)", "tokens": "\(credited.tokens)"])
+        context.logger.log(level: credited.miners > 0 ? .info : .debug, "credited miners", metadata: ["miners": "\(credited.miners)", "tokens": "\(credited.tokens)"])
     }
 
     /// The next batch of active miners not yet credited for this period, locked for this run.

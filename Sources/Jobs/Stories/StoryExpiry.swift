@@ -10,6 +10,7 @@ public import Foundation
 /// work instead of waiting on or double-counting each other. Idempotent: a re-run finds nothing.
 public struct StoryExpiry: JobHandler {
     public static let type = "stories.expire"
+    public static let requiredServices = [RequiredService(PostgresService.self)]
     public static let defaultSettings = JobSettings(queue: "maintenance", maxAttempts: 5, timeout: .seconds(600))
 
     public init() {}
@@ -43,7 +44,8 @@ public struct StoryExpiry: JobHandler {
                 try context.checkCancellation()
             }
         }
-        context.logger.info("expired stories", metadata: [
+        // Every minute on a schedule: a line only when there was something to do.
+        context.logger.log(level: removed.stories > 0 ? .info : .debug, "expired stories", metadata: [
             "stories": "\(removed.stories)", "views": "\(removed.views)", "reactions": "\(removed.reactions)",
         ])
     }

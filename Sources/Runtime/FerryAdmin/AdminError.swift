@@ -16,6 +16,11 @@ struct AdminError: HTTPResponseError {
     }
     static func unavailable(_ message: String) -> AdminError { AdminError(status: .serviceUnavailable, code: "unavailable", message: message) }
 
+    private struct ErrorPage {
+        let title: String
+        let message: String
+    }
+
     private struct Body: Encodable {
         struct Detail: Encodable {
             let code: String
@@ -25,6 +30,11 @@ struct AdminError: HTTPResponseError {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
+        // A person following a dashboard link or button reads a page, not JSON.
+        if !request.uri.path.hasPrefix("/api/"), request.headers[.accept]?.contains("text/html") == true, status != .unauthorized,
+           let html = try? DashboardTemplates.render("error", ErrorPage(title: status.reasonPhrase, message: message)) {
+            return DashboardTemplates.response(html, status: status)
+        }
         let data = try JSONEncoder().encode(Body(error: Body.Detail(code: code, message: message)))
         var headers: HTTPFields = [.contentType: "application/json"]
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }

@@ -68,6 +68,8 @@ public struct AdminServer: Service {
     let postgresReady: (@Sendable () -> String?)?
     let resources: [AdminResource]
     let actions: [AdminAction]
+    /// The job types the app registers; nil accepts any type (the registry is not known here).
+    let knownTypes: [String]?
     let prometheus: PrometheusCollectorRegistry
     let sessions = DashboardSessions()
     let logger: Logger
@@ -77,9 +79,12 @@ public struct AdminServer: Service {
     ///   - postgresReady: checks PostgreSQL for `/readyz`; returns nil when reachable, else why not.
     ///   - resources: records kept outside Redis to serve under `/api/v1` (``AdminResource``).
     ///   - actions: operations kept outside Redis to serve as `POST /api/v1/<name>` (``AdminAction``).
+    ///   - knownTypes: the job types the app registers: enqueues of other types are refused unless
+    ///     they say another fleet serves them (`"allow_unknown": true`); nil accepts any type.
     public init(
         configuration: Configuration, dispatcher: Dispatcher, schedules: [ScheduleEntry] = [],
-        postgresReady: (@Sendable () -> String?)? = nil, resources: [AdminResource] = [], actions: [AdminAction] = [], logger: Logger
+        postgresReady: (@Sendable () -> String?)? = nil, resources: [AdminResource] = [], actions: [AdminAction] = [],
+        knownTypes: [String]? = nil, logger: Logger
     ) {
         self.configuration = configuration
         self.dispatcher = dispatcher
@@ -89,6 +94,7 @@ public struct AdminServer: Service {
         self.postgresReady = postgresReady
         self.resources = resources
         self.actions = actions
+        self.knownTypes = knownTypes
         self.prometheus = PrometheusCollectorRegistry()
         self.logger = logger
     }
@@ -142,7 +148,15 @@ public struct AdminServer: Service {
         WorkersController(server: self).addRoutes(to: api)
         BatchesController(server: self).addRoutes(to: api)
         ResourcesController(server: self).addRoutes(to: api)
+        LoginLinksController(server: self).addRoutes(to: api)
         return router
+    }
+
+    /// Refuses to enqueue a type the app has no handler for — a typo is answered here, not found
+    /// later in the dead set — unless the caller says another fleet serves it.
+    func checkKnown(_ type: String, allowUnknown: Bool) throws {
+        guard !allowUnknown, let knownTypes, let refusal = Names.unknownType(type, known: knownTypes, allowance: "Send \"allow_unknown\": true") else { return }
+        throw AdminError(status: .badRequest, code: "unknown_type", message: refusal)
     }
 
     /// Reads a request body, refusing more than the configured limit (413); a body that could

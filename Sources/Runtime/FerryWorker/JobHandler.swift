@@ -13,8 +13,17 @@ public import Foundation
 /// ``PermanentJobError`` when retrying cannot help (bad input) to send the job straight to the
 /// dead set.
 public protocol JobHandler: JobDefinition {
+    /// The services the job cannot run without (PostgreSQL, SMTP, an API's client): a worker
+    /// that lacks one says so when it starts, and jobs that meet it missing wait for it without
+    /// spending attempts. Empty by default.
+    static var requiredServices: [RequiredService] { get }
+
     /// Runs one attempt of the job.
     func perform(_ arguments: Arguments, context: JobContext) throws
+}
+
+extension JobHandler {
+    public static var requiredServices: [RequiredService] { [] }
 }
 
 /// A job family whose work waits on Redis (or other async calls) rather than computing: its
@@ -28,12 +37,19 @@ public protocol JobHandler: JobDefinition {
 /// results and crash recovery are those of ``JobHandler``. A type with a `concurrency` limit
 /// runs one attempt at a time per thread, as a suspect after a crash does.
 public protocol AsyncJobHandler: JobDefinition {
+    /// The services the job cannot run without; see ``JobHandler/requiredServices``.
+    static var requiredServices: [RequiredService] { get }
+
     /// Runs one attempt of the job, on the worker thread's loop.
     ///
     /// The requirement is `nonisolated(nonsending)`: a handler compiled with the
     /// `NonisolatedNonsendingByDefault` feature (or marked so) runs on its caller's executor with
     /// no executor switch on entry and return; a plain `async` one works too, switching twice.
     nonisolated(nonsending) func perform(_ arguments: Arguments, context: JobContext) async throws
+}
+
+extension AsyncJobHandler {
+    public static var requiredServices: [RequiredService] { [] }
 }
 
 /// A failure that retrying cannot fix: the job goes to the dead set at once with this reason.

@@ -6,15 +6,20 @@ public struct JobRegistry: Sendable {
     /// A registered type with its settings. A class: looked up for every job, and a copy of a
     /// reference is one retain where a copy of the settings retains each of their parts.
     public final class Entry: Sendable {
+        /// The type's name.
         public let type: String
+        /// Its effective settings (definition defaults, then `jobs/<type>.yml`).
         public let settings: JobSettings
+        /// The services it cannot run without.
+        public let requiredServices: [RequiredService]
         let body: Body
         /// Whether attempts of this type may run together on one thread.
         let runsTogether: Bool
 
-        init(type: String, settings: JobSettings, body: Body) {
+        init(type: String, settings: JobSettings, requiredServices: [RequiredService], body: Body) {
             self.type = type
             self.settings = settings
+            self.requiredServices = requiredServices
             self.body = body
             if case .async = body { runsTogether = settings.concurrency == nil } else { runsTogether = false }
         }
@@ -60,7 +65,7 @@ public struct JobRegistry: Sendable {
     public mutating func register<Handler: JobHandler>(_ handler: Handler) throws(RegistrationError) {
         let settings = try checkedSettings(Handler.self)
         let none = NoArguments() as? Handler.Arguments  // checked once, not per job
-        entries[Handler.type] = Entry(type: Handler.type, settings: settings, body: .blocking { args, context in
+        entries[Handler.type] = Entry(type: Handler.type, settings: settings, requiredServices: Handler.requiredServices, body: .blocking { args, context in
             try handler.perform(try none ?? Self.decode(Handler.Arguments.self, type: Handler.type, from: args), context: context)
         })
     }
@@ -70,7 +75,7 @@ public struct JobRegistry: Sendable {
     public mutating func register<Handler: AsyncJobHandler>(_ handler: Handler) throws(RegistrationError) {
         let settings = try checkedSettings(Handler.self)
         let none = NoArguments() as? Handler.Arguments
-        entries[Handler.type] = Entry(type: Handler.type, settings: settings, body: .async { args, context in
+        entries[Handler.type] = Entry(type: Handler.type, settings: settings, requiredServices: Handler.requiredServices, body: .async { args, context in
             try await handler.perform(try none ?? Self.decode(Handler.Arguments.self, type: Handler.type, from: args), context: context)
         })
     }
@@ -123,6 +128,16 @@ public struct JobRegistry: Sendable {
 
     /// Registered type names, sorted.
     public var types: [String] { entries.keys.sorted() }
+
+    /// What `services` lacks for the registered types: each missing configuration with the types
+    /// whose jobs will wait for it, sorted.
+    public func unconfigured(in services: JobServices) -> [(configuration: String, types: [String])] {
+        var waiting: [String: [String]] = [:]
+        for entry in entries.values {
+            for service in entry.requiredServices where !services.provides(service) { waiting[service.configuration, default: []].append(entry.type) }
+        }
+        return waiting.keys.sorted().map { ($0, waiting[$0]!.sorted()) }
+    }
 
     /// The dispatcher's defaults for a registered type (its queue, attempts, timeout); nil for
     /// a type not registered here.

@@ -28,8 +28,14 @@ public struct JobServices: Sendable {
     public var redis: RedisClient
     private var provided: [ObjectIdentifier: any Sendable] = [:]
 
+    /// Services with Redis only; add others with ``provide(_:_:)``.
     public init(redis: RedisClient) {
         self.redis = redis
+    }
+
+    /// Whether `service` was provided.
+    public func provides(_ service: RequiredService) -> Bool {
+        provided[service.key] != nil
     }
 
     /// Makes `value` available to jobs under `key`.
@@ -49,9 +55,27 @@ public struct JobServices: Sendable {
     }
 }
 
-/// A job needs a service that the worker was not configured with.
+/// A service a job type cannot run without (``JobHandler/requiredServices``): a worker that
+/// lacks it says so when it starts, and its jobs of that type wait for it.
+public struct RequiredService: Sendable, Hashable {
+    let key: ObjectIdentifier
+    /// What configures it (``JobServiceKey/configuration``), for the messages that name it.
+    public let configuration: String
+
+    /// The service under `key`.
+    public init<Key: JobServiceKey>(_ key: Key.Type) {
+        self.key = ObjectIdentifier(key)
+        configuration = Key.configuration
+    }
+}
+
+/// A job needs a service that the worker was not configured with. Retrying on this worker cannot
+/// help until its configuration changes, so the job does not spend an attempt: it waits in the
+/// retries (checked again every minute, on any worker), with this as its reason.
 public struct MissingService: Error, Sendable, CustomStringConvertible {
+    /// The job type.
     public var job: String
+    /// What to set (an environment variable).
     public var variable: String
-    public var description: String { "\(job) needs \(variable), which is not set for this worker" }
+    public var description: String { "\(job) needs \(variable), which is not set for this worker; the job waits (no attempt spent) until a worker that has it runs it" }
 }

@@ -31,6 +31,8 @@ struct Processor: Sendable {
 
     /// The cancellation reason used when the shutdown timeout runs out.
     static let shutdownReason = "worker shutting down"
+    /// How long a job whose service this worker lacks waits before it is tried again.
+    static let unconfiguredWait: Duration = .seconds(60)
 
     /// Runs `fetched` on the calling thread (job thread `slot`), counting it in that thread's `metrics`.
     /// An async type's attempt runs to its end on this thread too (alone: ``JobLoop/runAlone(_:)``).
@@ -169,6 +171,12 @@ struct Processor: Sendable {
             return .settle(.done)
         }
 
+        if let missing = error as? MissingService {
+            // Retrying here cannot help until the configuration changes: no attempt is spent.
+            metrics.outcome(type: job.type, queue: job.queue, "waiting").increment()
+            log(fetched: fetched, job: job, outcome: "waiting", error: missing.description, since: started)
+            return .settle(.retry(JobFailure(type: "MissingService", message: missing.description), after: Self.unconfiguredWait, spendsAttempt: false))
+        }
         let (type, message, permanent) = classify(error, timeout: timeout, context: context)
         let settlement = Settlement.after(
             failure: JobFailure(type: type, message: message), job: job, permanent: permanent,
@@ -180,7 +188,7 @@ struct Processor: Sendable {
             metrics.outcome(type: job.type, queue: job.queue, "dead").increment()
             metrics.count(job.type, dead: 1)
             log(fetched: fetched, job: job, outcome: "dead", error: failure.message, since: started)
-        case .retry(_, let delay):
+        case .retry(_, let delay, _):
             metrics.outcome(type: job.type, queue: job.queue, "retried").increment()
             metrics.count(job.type, retried: 1)
             log(fetched: fetched, job: job, outcome: "retried", error: "\(message); next attempt in \(Int(delay.secondsValue.rounded()))s", since: started)
@@ -200,8 +208,6 @@ struct Processor: Sendable {
             return ("InvalidArguments", error.description, true)
         case let error as RateLimited:
             return ("RateLimited", error.description, false)
-        case let error as MissingService:
-            return ("MissingService", error.description, false)
         case let error as any RetryAwareError where error.isPermanent:
             // Retrying cannot mend it (an integrity violation, say): dead at once, with its reason.
             return (String(describing: Swift.type(of: error)), String(describing: error), true)
@@ -229,6 +235,8 @@ struct Processor: Sendable {
             logger.debug("job finished", metadata: metadata)
         } else if outcome == "limited" {
             logger.notice("job limited by the service it calls: its budget is held and the job waits, no attempt spent", metadata: metadata)
+        } else if outcome == "waiting" {
+            logger.warning("job waits for a service this worker is not configured with: no attempt spent, tried again in a minute", metadata: metadata)
         } else {
             logger.warning("job failed", metadata: metadata)
         }

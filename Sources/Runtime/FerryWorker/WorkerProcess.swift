@@ -122,6 +122,13 @@ package final class WorkerProcess: Sendable {
             "queues": "\(options.queues.queues.map { "\($0.name):\($0.weight)" }.joined(separator: ","))",
             "concurrency": "\(options.concurrency)", "pid": "\(getpid())",
         ])
+        // A type whose service is not configured cannot run here: its jobs will wait (no attempt
+        // spent) for a worker that has it. Said once, at start, for the operator to fix.
+        for (configuration, types) in registry.unconfigured(in: services) {
+            logger.warning("\(configuration) is not set: jobs of \(types.joined(separator: ", ")) will wait in the retries (no attempt spent) until a worker that has it runs them", metadata: [
+                "missing": "\(configuration)", "job_types": "\(types.joined(separator: ","))",
+            ])
+        }
         let housekeeping = Housekeeping(process: self)
         // Register before the first fetch: a job taken by a worker that nobody knows of could
         // never be recovered if the worker died before its first heartbeat.

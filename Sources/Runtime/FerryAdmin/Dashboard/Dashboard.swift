@@ -39,13 +39,23 @@ struct Dashboard {
 
     static let forbidden = AdminError(status: .forbidden, code: "cross_site", message: "dashboard actions must come from the dashboard itself")
 
-    /// Back to the page the button was on (its path on this server), else the overview.
-    static func back(_ request: Request) -> Response {
-        var target = "/"
+    /// Back to the page the button was on (its path on this server, else the overview), saying
+    /// what the action did. A job's own page stays the target unless the job is gone from it
+    /// (deleted): then the list it was in.
+    static func back(_ request: Request, notice: [(String, String?)], jobGoneTo list: String? = nil) -> Response {
+        var path = "/"
+        var items: [URLQueryItem] = []
         if let referer = request.headers[.referer], let url = URLComponents(string: referer), url.host == nil || url.host.map({ (request.head.authority ?? "").hasPrefix($0) }) == true,
-           url.path.hasPrefix("/"), !url.path.hasPrefix("//"), !url.path.hasPrefix("/jobs/") {
-            target = url.path + (url.percentEncodedQuery.map { "?" + $0 } ?? "")
+           url.path.hasPrefix("/"), !url.path.hasPrefix("//") {
+            path = url.path
+            items = (url.queryItems ?? []).filter { !DashboardNotice.parameters.contains($0.name) }
         }
-        return Response(status: .seeOther, headers: [.location: target])
+        if path.hasPrefix("/jobs/"), let list = list {
+            path = list
+            items = []
+        }
+        var components = URLComponents()
+        components.queryItems = items + notice.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
+        return Response(status: .seeOther, headers: [.location: path + "?" + (components.percentEncodedQuery ?? "")])
     }
 }

@@ -144,3 +144,21 @@ struct LoginController {
         let message: String?
     }
 }
+
+/// `POST /api/v1/login-links`: a new one-time dashboard login link from the running server (it
+/// holds the sessions, so only it can issue links its login page accepts). Needs the token, like
+/// every API route; `ferry admin --login-link` calls it when a server already listens.
+struct LoginLinksController {
+    let server: AdminServer
+
+    func addRoutes(to api: RouterGroup<BasicRequestContext>) {
+        api.post("login-links", use: create)
+    }
+
+    @Sendable func create(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        guard let link = server.makeLoginLink() else {
+            throw AdminError(status: .conflict, code: "no_token", message: "no token guards this server: the dashboard opens without logging in")
+        }
+        return try JSONResponse.make(["link": link, "valid_for": "15 minutes, once"], status: .created)
+    }
+}

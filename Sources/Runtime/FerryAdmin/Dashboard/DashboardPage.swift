@@ -28,9 +28,11 @@ struct PageFrame {
     let sections: [Section]
     let refresh: Int?
     let live: Live?
+    /// What the action that led here did (``DashboardNotice``).
+    let notice: String?
     var body = ""
 
-    init(title: String, current: String, counts: PageCounts, live: Bool? = nil) {
+    init(title: String, current: String, counts: PageCounts, notice: String? = nil, live: Bool? = nil) {
         self.title = title
         documentTitle = title == "Overview" ? "Ferry" : "\(title) · Ferry"
         sections = Self.sections.map { section in
@@ -38,6 +40,7 @@ struct PageFrame {
         }
         refresh = live == true ? 5 : nil
         self.live = live.map(Live.init)
+        self.notice = notice
     }
 }
 

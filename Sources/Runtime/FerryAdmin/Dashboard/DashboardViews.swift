@@ -10,6 +10,11 @@ enum Format {
     /// A whole number with thousands separators.
     static func number(_ value: Int) -> String { value.formatted(.number.grouping(.automatic).locale(Locale(identifier: "en_US"))) }
 
+    /// A count with its noun, singular or plural: "1 dead job", "5 dead jobs".
+    static func count(_ value: Int, _ noun: String, plural: String? = nil) -> String {
+        "\(number(value)) \(value == 1 ? noun : plural ?? noun + "s")"
+    }
+
     /// A duration in whole seconds; "—" for a value from Redis that is not a sane number.
     static func seconds(_ value: Double) -> String {
         guard value.isFinite, value < 1e12 else { return "—" }

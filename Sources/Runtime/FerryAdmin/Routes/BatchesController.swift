@@ -35,10 +35,12 @@ struct BatchesController {
         let description: String?
         let onComplete: NewJob?
         let onSuccess: NewJob?
+        /// Enqueue types this app has no handler for (another fleet serves them).
+        let allowUnknown: Bool?
 
         enum CodingKeys: String, CodingKey {
             case jobs, queue, description
-            case onComplete = "on_complete", onSuccess = "on_success"
+            case onComplete = "on_complete", onSuccess = "on_success", allowUnknown = "allow_unknown"
         }
     }
 
@@ -58,6 +60,9 @@ struct BatchesController {
         }
         guard (1...Self.maximumJobs).contains(batch.jobs.count) else {
             throw AdminError.badRequest("a batch takes 1 to \(Self.maximumJobs) jobs per request, got \(batch.jobs.count)")
+        }
+        for type in Set(batch.jobs.map(\.type) + [batch.onComplete?.type, batch.onSuccess?.type].compactMap { $0 }).sorted() {
+            try server.checkKnown(type, allowUnknown: batch.allowUnknown == true)
         }
         let requested = BatchRequest(
             jobs: try batch.jobs.map { try $0.request() }, queue: batch.queue, description: batch.description ?? "",

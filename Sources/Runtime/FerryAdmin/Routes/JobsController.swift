@@ -20,10 +20,24 @@ struct JobsController {
         let uniqueKey: String?
         /// The next job of a chain: `{"type", "args", "queue", "max_attempts", "then"}`.
         let then: JSONValue?
+        /// Enqueue a type this app has no handler for (another fleet serves it).
+        let allowUnknown: Bool?
 
         enum CodingKeys: String, CodingKey {
             case type, args, queue, then
             case runAt = "run_at", delayS = "delay_s", maxAttempts = "max_attempts", timeoutS = "timeout_s", uniqueKey = "unique_key"
+            case allowUnknown = "allow_unknown"
+        }
+
+        /// The job's type and those of the chain it starts.
+        var types: [String] {
+            var types = [type]
+            var link = then
+            while let next = link, types.count <= 100, case .string(let type)? = next["type"] {
+                types.append(type)
+                link = next["then"]
+            }
+            return types
         }
     }
 
@@ -56,6 +70,7 @@ struct JobsController {
         if let then = job.then, then != .null {
             do { _ = try Chain.link(then) } catch { throw AdminError.badRequest("\(error)") }
         }
+        for type in job.types { try server.checkKnown(type, allowUnknown: job.allowUnknown == true) }
         let options = EnqueueOptions(
             queue: job.queue, runAt: runAt, maxAttempts: job.maxAttempts, timeout: timeout, uniqueKey: job.uniqueKey,
             then: job.then == .null ? nil : job.then

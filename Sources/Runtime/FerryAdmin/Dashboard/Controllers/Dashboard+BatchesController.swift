@@ -18,7 +18,7 @@ extension Dashboard {
                  try Batches(dispatcher: server.dispatcher).page(offset: (query.page - 1) * query.perPage, limit: query.perPage, on: redis))
             }
             let view = BatchesView(found.batches, pager: PagerView(base: "/batches", filters: [], page: query.page, perPage: query.perPage, total: found.total))
-            return try DashboardTemplates.page(PageFrame(title: "Batches", current: "/batches", counts: counts), "batches", view)
+            return try DashboardTemplates.page(PageFrame(title: "Batches", current: "/batches", counts: counts, notice: DashboardNotice.message(for: request)), "batches", view)
         }
     }
 }

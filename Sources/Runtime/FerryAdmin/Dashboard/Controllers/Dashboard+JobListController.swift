@@ -30,11 +30,12 @@ extension Dashboard {
                 }
             }
 
-            var noun: String {
+            /// `count` of this list's jobs: "1 dead job", "5 dead jobs".
+            func counted(_ count: Int) -> String {
                 switch self {
-                case .dead: "dead jobs"
-                case .retries: "retries"
-                case .scheduled: "scheduled jobs"
+                case .dead: Format.count(count, "dead job")
+                case .retries: Format.count(count, "retry", plural: "retries")
+                case .scheduled: Format.count(count, "scheduled job")
                 }
             }
         }
@@ -63,7 +64,7 @@ extension Dashboard {
                 }
             }
             let view = JobListView(list, query: query, page: page, queues: counts.stats.queues.keys.sorted(), types: types.sorted())
-            return try DashboardTemplates.page(PageFrame(title: list.title, current: list.path, counts: counts), "joblist", view)
+            return try DashboardTemplates.page(PageFrame(title: list.title, current: list.path, counts: counts, notice: DashboardNotice.message(for: request)), "joblist", view)
         }
 
         func confirm(_ list: List, _ request: Request) async throws -> Response {
@@ -72,7 +73,7 @@ extension Dashboard {
             let (counts, selected) = try await server.blocking.withRedis { [server] redis in
                 (try PageCounts.read(server, on: redis), try selection(list, query, on: redis).count)
             }
-            return try DashboardTemplates.page(PageFrame(title: "Confirm", current: list.path, counts: counts), "confirm",
+            return try DashboardTemplates.page(PageFrame(title: "Confirm", current: list.path, counts: counts, notice: DashboardNotice.message(for: request)), "confirm",
                                                ConfirmView(list, action: action, query: query, count: selected))
         }
 
@@ -80,16 +81,18 @@ extension Dashboard {
             try Dashboard.refuseCrossSite(request)
             let query = try ListQuery(request)
             let action = try Self.bulkAction(request)
-            try await server.blocking.withRedis { [server] redis in
+            let done = try await server.blocking.withRedis { [server] redis -> Int in
                 let admin = server.admin
                 switch (try selection(list, query, on: redis), action) {
-                case (.dead(let jobs), .retry): for job in jobs { _ = try admin.dead.retry(job, on: redis) }
-                case (.dead(let jobs), .delete): for job in jobs { _ = try admin.dead.delete(job, on: redis) }
-                case (.waiting(let jobs), .retry): for job in jobs { _ = try admin.scheduled.runNow(job, on: redis) }
-                case (.waiting(let jobs), .delete): for job in jobs { _ = try admin.scheduled.delete(job, on: redis) }
+                case (.dead(let jobs), .retry): return try jobs.reduce(0) { $0 + (try admin.dead.retry($1, on: redis) ? 1 : 0) }
+                case (.dead(let jobs), .delete): return try jobs.reduce(0) { $0 + (try admin.dead.delete($1, on: redis) ? 1 : 0) }
+                case (.waiting(let jobs), .retry): return try jobs.reduce(0) { $0 + (try admin.scheduled.runNow($1, on: redis) ? 1 : 0) }
+                case (.waiting(let jobs), .delete): return try jobs.reduce(0) { $0 + (try admin.scheduled.delete($1, on: redis) ? 1 : 0) }
                 }
             }
-            return Response(status: .seeOther, headers: [.location: list.path + Format.query([("queue", query.queue), ("type", query.type), ("error", query.errorText)])])
+            let notice: DashboardNotice = action == .delete ? .bulkDeleted : list == .dead ? .bulkRetried : .bulkRan
+            let filters: [(String, String?)] = [("queue", query.queue), ("type", query.type), ("error", query.errorText)]
+            return Response(status: .seeOther, headers: [.location: list.path + Format.query(filters + notice.query(count: done))])
         }
 
         /// The jobs a bulk action acts on.
@@ -184,7 +187,7 @@ struct JobListView {
             let selection = Format.query(filters)
             let separator = selection.isEmpty ? "?" : "&"
             bulk = Bulk(
-                intro: narrowed ? "For the \(Format.number(page.total)) \(list.noun) this filter selects" : "For all \(Format.number(page.total)) \(list.noun)",
+                intro: narrowed ? "For the \(list.counted(page.total)) this filter selects" : page.total == 1 ? "For the \(list.counted(1))" : "For all \(list.counted(page.total))",
                 retryHref: "\(list.path)/bulk\(selection)\(separator)action=retry", retryLabel: list == .dead ? "retry" : "run",
                 deleteHref: "\(list.path)/bulk\(selection)\(separator)action=delete"
             )
@@ -226,8 +229,8 @@ struct JobListView {
 /// What a bulk action would do, and the button that does it.
 struct ConfirmView {
     let verb: String
-    let count: String
-    let noun: String
+    /// "5 dead jobs".
+    let counted: String
     let selection: String?
     let deleting: Bool
     let button: ButtonView?
@@ -236,8 +239,7 @@ struct ConfirmView {
     init(_ list: Dashboard.JobListController.List, action: Dashboard.JobListController.BulkAction, query: ListQuery, count: Int) {
         let filters: [(String, String?)] = [("queue", query.queue), ("type", query.type), ("error", query.errorText)]
         verb = action == .retry ? (list == .dead ? "Retry" : "Run now") : "Delete"
-        self.count = Format.number(count)
-        noun = list.noun
+        counted = list.counted(count)
         var described: [String] = []
         if let queue = query.queue { described.append("queue \(queue)") }
         if let type = query.type { described.append("type \(type)") }
@@ -245,7 +247,7 @@ struct ConfirmView {
         selection = described.isEmpty ? nil : described.joined(separator: ", ")
         deleting = action == .delete
         button = count > 0
-            ? ButtonView(action: "/ui\(list.path)/bulk\(Format.query(filters + [("action", action.rawValue)]))", label: "\(verb) \(Format.number(count)) \(list.noun)", danger: deleting)
+            ? ButtonView(action: "/ui\(list.path)/bulk\(Format.query(filters + [("action", action.rawValue)]))", label: "\(verb) \(list.counted(count))", danger: deleting)
             : nil
         cancelHref = list.path + Format.query(filters)
     }

@@ -12,15 +12,26 @@ extension Dashboard {
 
         func addRoutes(to router: Router<BasicRequestContext>) {
             router.get("/jobs/{id}", use: job)
-            let actions: [(String, @Sendable (QueueAdmin, String, RedisConnection) throws -> Bool)] = [
-                ("/ui/dead/{id}/retry", { try $0.dead.retry(id: $1, on: $2) }),
-                ("/ui/dead/{id}/delete", { try $0.dead.delete(id: $1, on: $2) }),
-                ("/ui/scheduled/{id}/run", { try $0.scheduled.run(id: $1, on: $2) }),
-                ("/ui/scheduled/{id}/delete", { try $0.scheduled.delete(id: $1, on: $2) }),
+            router.get("/find", use: find)
+            // Each button: the action, what to say after it, and where a job page's browser goes
+            // when the job is no longer there.
+            let actions: [(String, DashboardNotice, String?, @Sendable (QueueAdmin, String, RedisConnection) throws -> Bool)] = [
+                ("/ui/dead/{id}/retry", .retried, nil, { try $0.dead.retry(id: $1, on: $2) }),
+                ("/ui/dead/{id}/delete", .deleted, "/dead", { try $0.dead.delete(id: $1, on: $2) }),
+                ("/ui/scheduled/{id}/run", .ranNow, nil, { try $0.scheduled.run(id: $1, on: $2) }),
+                ("/ui/scheduled/{id}/delete", .deleted, "/scheduled", { try $0.scheduled.delete(id: $1, on: $2) }),
             ]
-            for (path, action) in actions {
-                router.post(RouterPath(path)) { request, context in try await act(request, context, action) }
+            for (path, notice, gone, action) in actions {
+                router.post(RouterPath(path)) { request, context in try await act(request, context, notice, jobGoneTo: gone, action) }
             }
+        }
+
+        /// The header's search: to the page of the job with that id.
+        @Sendable func find(_ request: Request, context: BasicRequestContext) async throws -> Response {
+            let id = (request.uri.queryParameters["id"].map(String.init) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !id.isEmpty else { return Response(status: .seeOther, headers: [.location: "/"]) }
+            guard id.unicodeScalars.count <= 200 else { throw AdminError.badRequest("a job id has 1 to 200 characters") }
+            return Response(status: .seeOther, headers: [.location: Format.jobHref(id)])
         }
 
         @Sendable func job(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -31,16 +42,19 @@ extension Dashboard {
             guard let state else {
                 throw AdminError.notFound("no job \(id) is queued, running, scheduled or dead, and none finished with a record within its result_ttl")
             }
-            return try DashboardTemplates.page(PageFrame(title: "Job \(id)", current: "", counts: counts), "job", JobPageView(id: id, state: state))
+            return try DashboardTemplates.page(PageFrame(title: "Job \(id)", current: "", counts: counts, notice: DashboardNotice.message(for: request)), "job", JobPageView(id: id, state: state))
         }
 
-        private func act(_ request: Request, _ context: BasicRequestContext, _ action: @escaping @Sendable (QueueAdmin, String, RedisConnection) throws -> Bool) async throws -> Response {
+        private func act(
+            _ request: Request, _ context: BasicRequestContext, _ notice: DashboardNotice, jobGoneTo list: String?,
+            _ action: @escaping @Sendable (QueueAdmin, String, RedisConnection) throws -> Bool
+        ) async throws -> Response {
             try Dashboard.refuseCrossSite(request)
             let id = try PathParameters.jobID(context)
             guard try await server.blocking.withRedis({ [admin = server.admin] in try action(admin, id, $0) }) else {
                 throw AdminError.notFound("no such job \(id) any more; it may have run, been retried or deleted meanwhile")
             }
-            return Dashboard.back(request)
+            return Dashboard.back(request, notice: notice.query(subject: id), jobGoneTo: list)
         }
     }
 }
@@ -75,7 +89,7 @@ struct JobPageView {
         stateName = state.state
         worker = state.worker
         let job = state.job
-        var facts = [Fact(label: "type", value: job?.type ?? "—"), Fact(label: "queue", value: job?.queue ?? state.queue ?? "—")]
+        var facts = [Fact(label: "type", value: job?.type ?? state.type ?? "—"), Fact(label: "queue", value: job?.queue ?? state.queue ?? "—")]
         if let job {
             facts.append(Fact(label: "attempt", value: "\(job.attempt ?? 0) of \(job.maxAttempts ?? 0)"))
             facts.append(Fact(label: "created", time: TimeView(job.createdAt)))

@@ -15,7 +15,7 @@ extension Dashboard {
             let (counts, limits) = try await server.blocking.withRedis { [server] redis in
                 (try PageCounts.read(server, on: redis), try RateLimits(keys: server.dispatcher.keys).status(on: redis))
             }
-            return try DashboardTemplates.page(PageFrame(title: "Rate limits", current: "/limits", counts: counts), "limits", LimitsView(limits))
+            return try DashboardTemplates.page(PageFrame(title: "Rate limits", current: "/limits", counts: counts, notice: DashboardNotice.message(for: request)), "limits", LimitsView(limits))
         }
     }
 }

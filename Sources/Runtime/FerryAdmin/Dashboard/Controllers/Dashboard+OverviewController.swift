@@ -21,7 +21,7 @@ extension Dashboard {
             let (counts, health) = try await server.blocking.withRedis { [server] redis in
                 (try PageCounts.read(server, on: redis), try TypeHealth(keys: server.dispatcher.keys).summary(on: redis))
             }
-            return try DashboardTemplates.page(PageFrame(title: "Overview", current: "/", counts: counts, live: live), "overview", OverviewView(counts, health))
+            return try DashboardTemplates.page(PageFrame(title: "Overview", current: "/", counts: counts, notice: DashboardNotice.message(for: request), live: live), "overview", OverviewView(counts, health))
         }
     }
 }

@@ -28,7 +28,7 @@ extension Dashboard {
             for resource in shown {
                 tables.append(RecordsView.Table(resource, before: before, rows: await newest(of: resource, before: before)))
             }
-            return try DashboardTemplates.page(PageFrame(title: "Records", current: "/records", counts: counts), "records", RecordsView(tables: tables))
+            return try DashboardTemplates.page(PageFrame(title: "Records", current: "/records", counts: counts, notice: DashboardNotice.message(for: request)), "records", RecordsView(tables: tables))
         }
 
         /// A resource's newest records as JSON objects (below `before`, when given), or why there are none.
@@ -53,7 +53,11 @@ struct RecordsView {
     struct Table {
         struct Cell {
             let text: String
-            let cellClass: String?
+            var cellClass: String? = nil
+            /// A link to the job the record belongs to.
+            var href: String? = nil
+            /// A time, shown as every page shows times.
+            var time: TimeView? = nil
         }
 
         struct Row {
@@ -75,6 +79,8 @@ struct RecordsView {
         }
 
         let name: String
+        /// The resource's name as a heading: "claude/usage" → "Claude usage".
+        let title: String
         let anchor: String
         let message: String?
         let columns: [String]
@@ -83,6 +89,8 @@ struct RecordsView {
 
         init(_ resource: AdminResource, before: Int64?, rows result: Result<[JSONValue], AdminResource.Failure>) {
             name = resource.name
+            let words = resource.name.replacingOccurrences(of: "/", with: " ").replacingOccurrences(of: "_", with: " ")
+            title = words.prefix(1).uppercased() + words.dropFirst()
             anchor = resource.name.replacingOccurrences(of: "/", with: "-")
             var records: [JSONValue] = []
             switch result {
@@ -99,14 +107,16 @@ struct RecordsView {
                 default: true
                 }
             }.keys.sorted { (Self.columnRank($0), $0) < (Self.columnRank($1), $1) }.prefix(10)
-            self.columns = Array(columns)
+            self.columns = columns.map { $0.replacingOccurrences(of: "_", with: " ") }
             self.rows = records.map { record in
                 Row(cells: columns.map { column in
                     switch record[column] {
+                    case .int(let number)? where column == "job_id": Cell(text: "\(number)", href: Format.jobHref("\(number)"))
                     case .int(let number)?: Cell(text: Format.number(Int(clamping: number)), cellClass: "n")
                     case .double(let number)?: Cell(text: number.formatted(), cellClass: "n")
-                    case .string(let text)?: Cell(text: String(text.prefix(120)), cellClass: nil)
-                    case .bool(let flag)?: Cell(text: "\(flag)", cellClass: nil)
+                    case .string(let text)? where column == "job_id": Cell(text: String(text.prefix(120)), href: Format.jobHref(text))
+                    case .string(let text)?: Self.time(text).map { Cell(text: text, time: $0) } ?? Cell(text: String(text.prefix(120)))
+                    case .bool(let flag)?: Cell(text: "\(flag)")
                     default: Cell(text: "—", cellClass: "muted")
                     }
                 })
@@ -119,6 +129,13 @@ struct RecordsView {
             }
             let newest = resource.pagedBy != nil && before != nil ? "/records?resource=\(name)" : nil
             links = newest == nil && older == nil ? nil : Links(newest: newest, older: older)
+        }
+
+        /// A time written as ISO 8601 (how records encode dates), else nil.
+        static func time(_ text: String) -> TimeView? {
+            guard (20...35).contains(text.utf8.count), text.first?.isNumber == true, text.contains("T") else { return nil }
+            let date = (try? Date(text, strategy: .iso8601)) ?? (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+            return date.map { TimeView($0.timeIntervalSince1970) }
         }
 
         /// Names that identify a record come first; the others follow in alphabetical order.
