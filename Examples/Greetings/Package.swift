@@ -2,6 +2,7 @@
 //
 // An app built on Ferry as a dependency: its own job family, its own `ferry` command with that
 // family registered, and an API-tier executable that enqueues the family's jobs, typed.
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -37,3 +38,14 @@ let package = Package(
         ]),
     ]
 )
+
+// The README's Swift examples, extracted by ops/examples (ops/readme_examples.py) and built as
+// written: `readme-enqueue` (typed enqueues of Ferry's own jobs) and `readme-app` (the whole app of
+// "Write a job"). Not in git; present only after an extraction.
+for (target, product, dependencies) in [
+    ("ReadmeEnqueue", "readme-enqueue", ["FerryJobs", "FerryQueue", "FerryRedis"]),
+    ("ReadmeApp", "readme-app", ["Ferry"]),
+] where FileManager.default.fileExists(atPath: Context.packageDirectory + "/Sources/\(target)/main.swift") {
+    package.targets.append(.executableTarget(name: target, dependencies: dependencies.map { .product(name: $0, package: "Ferry") }))
+    package.products.append(.executable(name: product, targets: [target]))
+}

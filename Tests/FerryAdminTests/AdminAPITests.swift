@@ -364,6 +364,17 @@ import Yams
         let page = String(decoding: try http.execute(FerryHTTPClient.Request(url: base + "/queues")).body, as: UTF8.self)
         #expect(page.contains(#"<a href="/retries">Retries<span class="count">2</span></a>"#), "\(page.prefix(3000))")
         #expect(page.contains(#"<a href="/scheduled">Scheduled<span class="count">1</span></a>"#), "\(page.prefix(3000))")
+        // A retry that will never succeed is killed: dead at once, from the API and from its button.
+        let retries = try #require(try call("GET", base + "/api/v1/retries").json?["jobs"]?.elements?.compactMap { $0["id"]?.string })
+        #expect(retries.count == 2)
+        let killed = try call("POST", base + "/api/v1/retries/\(retries[0])/kill")
+        #expect(killed.status == 200 && killed.json?["status"] == .string("dead"), "\(String(describing: killed.json))")
+        #expect(try call("POST", base + "/api/v1/retries/\(retries[0])/kill").status == 404)
+        let button = try http.execute(FerryHTTPClient.Request(method: "POST", url: base + "/ui/scheduled/\(retries[1])/kill", headers: ["Referer": base + "/retries"], body: []))
+        #expect(button.status == 303 && button.headers["location"] == "/retries?notice=killed&subject=\(retries[1])", "\(button.headers)")
+        let after = try QueueAdmin(keys: keys).queues.stats(on: redis).queues["default"]
+        #expect(after?.retries == 0 && after?.dead == 2 && after?.scheduled == 1, "\(String(describing: after))")
+        #expect(try QueueAdmin(keys: keys).dead.job(id: retries[1], on: redis)?.error.type == "Killed")
     }
 
     @Test func scheduledJobsAndRetriesCanRunNowOrBeDeleted() throws {
@@ -578,7 +589,7 @@ import Yams
                 checked += 1
             }
         }
-        #expect(checked == 75)
+        #expect(checked == 78)
     }
 }
 

@@ -64,6 +64,23 @@ import Testing
         #expect(try admin.dead.job(id: ids[2], on: redis) == nil)
     }
 
+    @Test func aKilledRetryIsDeadAtOnceWithItsHistoryAndCountedRight() throws {
+        let ids = try dispatcher.enqueue(batch: (0..<2).map { _ in .init(type: "t", options: EnqueueOptions(uniqueKey: "k-\(UUID().uuidString)")) })
+        let fetched = try fetchAll()
+        try settler.settle(fetched[0], .retry(JobFailure(type: "E", message: "flaky"), after: .seconds(600)), on: redis)
+        try settler.settle(fetched[1], .retry(JobFailure(type: "E", message: "flaky"), after: .seconds(600)), on: redis)
+        let failedBefore = try admin.queues.stats(on: redis).queues["default"]?.failed
+        #expect(try admin.queues.stats(on: redis).queues["default"]?.retries == 2)
+        #expect(try admin.scheduled.kill(id: ids[0], retry: true, on: redis))
+        #expect(try !admin.scheduled.kill(id: ids[0], on: redis))  // gone from the retries
+        let stats = try #require(try admin.queues.stats(on: redis).queues["default"])
+        #expect(stats.retries == 1 && stats.scheduled == 1 && stats.dead == 1 && stats.failed == failedBefore, "\(stats)")
+        let dead = try #require(try admin.dead.job(id: ids[0], on: redis))
+        #expect(dead.error.type == "Killed" && dead.error.message == "killed by an admin" && dead.job?.error?.message == "flaky")
+        guard case .dead? = try admin.locator.find(id: ids[0], on: redis)?.1 else { Issue.record("the index does not point at the dead set"); return }
+        #expect(try indexSize() == 2)
+    }
+
     @Test func trimmingAndClearingDropTheirEntries() throws {
         let small = Settler(keys: keys, deadSet: DeadSetPolicy(capacity: 2))
         try dispatcher.enqueue(batch: (0..<5).map { _ in .init(type: "t") })

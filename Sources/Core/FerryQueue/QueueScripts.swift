@@ -447,6 +447,23 @@ package enum QueueScripts {
         return 1
         """)
 
+    /// Moves a retry or delayed job to the dead set at once with the given reason (an admin's
+    /// "kill"): not counted as a failed attempt. KEYS: scheduled, crashes, ids, retries, dead,
+    /// trimmed counter. ARGV: member, unique prefix, queue, failure JSON, dead capacity, dead max
+    /// age in ms, batch key prefix, ready list, batch index. Returns 1, or 0 when it is gone.
+    static let kill = RedisScript(name: "kill", source: helpers + """
+        if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+        local now = now_ms()
+        local job = decode_job(ARGV[1])
+        local id = id_of(job)
+        if id then redis.call('HDEL', KEYS[2], id) end
+        unindex_waiting(KEYS[3], KEYS[4], id)
+        add_dead(KEYS[5], KEYS[3], KEYS[6], dead_record(ARGV[1], job ~= nil, ARGV[3], ARGV[4], now), id, now, tonumber(ARGV[5]), tonumber(ARGV[6]))
+        release_unique(ARGV[2], job)
+        if ARGV[7] and ARGV[7] ~= '' then batch_settle(ARGV[7], ARGV[8], ARGV[9], 'dead') end
+        return 1
+        """)
+
     /// Records a worker's heartbeat by the server's clock. KEYS: workers zset. ARGV: worker id.
     static let beat = RedisScript(name: "beat", source: helpers + """
         redis.call('ZADD', KEYS[1], now_ms(), ARGV[1])

@@ -48,6 +48,30 @@ public struct ScheduledSet: Sendable {
         ).int == 1
     }
 
+    /// Moves a retry (or delayed job) to the dead set at once with `reason` — for a job that
+    /// will never succeed, rather than waiting out its attempts (Sidekiq's "kill"). Not counted
+    /// as a failed attempt. False if it is no longer scheduled.
+    @discardableResult
+    public func kill(_ scheduled: ScheduledJob, reason: String = "killed by an admin", deadSet: DeadSetPolicy = DeadSetPolicy(), on redis: RedisConnection) throws(RedisError) -> Bool {
+        let queue = scheduled.job.queue
+        let batch = scheduled.job.batchMembership
+        return try redis.run(
+            QueueScripts.kill,
+            keys: [.string(keys.scheduled(queue)), .string(keys.crashes(queue)), .string(keys.ids(queue)), .string(keys.retries(queue)),
+                   .string(keys.dead(queue)), .string(keys.trimmed(queue))],
+            arguments: [.bytes(scheduled.member), .string(keys.uniquePrefix(queue)), .string(queue), .bytes(DeadRecord.encode(JobFailure(type: "Killed", message: reason))),
+                        RedisArgument(deadSet.capacity), .string(String(deadSet.maxAge.wholeMilliseconds)),
+                        .string(batch.map { keys.batch(queue, id: $0.id) } ?? ""), .string(keys.ready(queue)), .string(batch.map { String($0.index) } ?? "")]
+        ).int == 1
+    }
+
+    /// Kills the scheduled job `id` (see ``run(id:retry:on:)``); false if there is none.
+    @discardableResult
+    public func kill(id: String, retry: Bool? = nil, on redis: RedisConnection) throws(RedisError) -> Bool {
+        guard let job = try scheduledJob(id: id, retry: retry, on: redis) else { return false }
+        return try kill(job, on: redis)
+    }
+
     /// Runs the scheduled job `id` now — only a retry when `retry` is true, only a delayed job when
     /// false, either when nil; false if there is none.
     @discardableResult

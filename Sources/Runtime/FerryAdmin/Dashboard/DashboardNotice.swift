@@ -5,7 +5,7 @@ import Hummingbird
 /// these codes, so a link
 /// cannot make the dashboard show text of someone else's choosing.
 enum DashboardNotice: String, CaseIterable {
-    case retried, deleted, ranNow = "ran", paused, resumed, cleared, scheduleRan = "schedule-ran"
+    case retried, deleted, ranNow = "ran", killed, paused, resumed, cleared, scheduleRan = "schedule-ran"
     case bulkRetried = "bulk-retried", bulkRan = "bulk-ran", bulkDeleted = "bulk-deleted"
 
     /// The query parameters a notice travels in.
@@ -34,6 +34,7 @@ enum DashboardNotice: String, CaseIterable {
         case .retried: "\(job) was retried: it is back in its queue, its attempts start over."
         case .deleted: "\(job) was deleted."
         case .ranNow: "\(job) was moved to its queue to run now."
+        case .killed: "\(job) was moved to the dead set without further attempts."
         case .paused: "Queue \(queue) is paused: workers take none of its jobs until it is resumed; running jobs finish."
         case .resumed: "Queue \(queue) is resumed."
         case .cleared: "Queue \(queue) was cleared: \(Format.count(count, "waiting job")) deleted."

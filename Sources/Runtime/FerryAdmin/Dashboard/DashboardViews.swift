@@ -66,6 +66,7 @@ struct ButtonView {
     static func retry(_ id: String) -> ButtonView { ButtonView(action: "/ui/dead/\(Format.path(id))/retry", label: "Retry") }
     static func deleteDead(_ id: String) -> ButtonView { ButtonView(action: "/ui/dead/\(Format.path(id))/delete", label: "Delete", danger: true) }
     static func runNow(_ id: String) -> ButtonView { ButtonView(action: "/ui/scheduled/\(Format.path(id))/run", label: "Run now") }
+    static func kill(_ id: String) -> ButtonView { ButtonView(action: "/ui/scheduled/\(Format.path(id))/kill", label: "Kill", danger: true) }
     static func deleteScheduled(_ id: String) -> ButtonView { ButtonView(action: "/ui/scheduled/\(Format.path(id))/delete", label: "Delete", danger: true) }
 }
 

@@ -3,7 +3,7 @@ import FerryRedis
 import Hummingbird
 
 /// Retries (`retries`) or delayed jobs (`scheduled`) in the scheduled set: `GET` (filtered,
-/// paged), `POST …/{id}/run`, `DELETE …/{id}`, and in bulk for what a filter selects, `POST …/run`
+/// paged), `POST …/{id}/run`, `POST …/{id}/kill` (to the dead set now), `DELETE …/{id}`, and in bulk for what a filter selects, `POST …/run`
 /// and `DELETE …?confirm=true`.
 struct ScheduledSetController {
     let server: AdminServer
@@ -18,6 +18,7 @@ struct ScheduledSetController {
         api.post(RouterPath("\(path)/run"), use: runAll)
         api.delete(RouterPath(path), use: deleteAll)
         api.post(RouterPath("\(path)/{id}/run"), use: run)
+        api.post(RouterPath("\(path)/{id}/kill"), use: kill)
         api.delete(RouterPath("\(path)/{id}"), use: delete)
     }
 
@@ -51,6 +52,14 @@ struct ScheduledSetController {
             throw AdminError.notFound("no \(noun) \(id)")
         }
         return try JSONResponse.make(["id": id, "status": "enqueued"])
+    }
+
+    @Sendable func kill(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let id = try PathParameters.jobID(context)
+        guard try await server.blocking.withRedis({ [admin = server.admin, retries] in try admin.scheduled.kill(id: id, retry: retries, on: $0) }) else {
+            throw AdminError.notFound("no \(noun) \(id)")
+        }
+        return try JSONResponse.make(["id": id, "status": "dead"])
     }
 
     @Sendable func delete(_ request: Request, context: BasicRequestContext) async throws -> Response {

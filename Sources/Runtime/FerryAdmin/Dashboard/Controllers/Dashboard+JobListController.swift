@@ -211,7 +211,7 @@ struct JobListView {
             case .retries:
                 cells = [Cell(text: "\(job.attempt ?? 0) of \(job.maxAttempts ?? 0)", cellClass: "n"), Cell(text: String((job.error?.message ?? "").prefix(300)), cellClass: "err")]
                 time = TimeView(job.runAt)
-                buttons = [.runNow(job.id), .deleteScheduled(job.id)]
+                buttons = [.runNow(job.id), .kill(job.id), .deleteScheduled(job.id)]
             case .scheduled:
                 cells = []
                 time = TimeView(job.runAt)

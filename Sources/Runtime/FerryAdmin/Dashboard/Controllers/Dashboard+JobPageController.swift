@@ -19,6 +19,7 @@ extension Dashboard {
                 ("/ui/dead/{id}/retry", .retried, nil, { try $0.dead.retry(id: $1, on: $2) }),
                 ("/ui/dead/{id}/delete", .deleted, "/dead", { try $0.dead.delete(id: $1, on: $2) }),
                 ("/ui/scheduled/{id}/run", .ranNow, nil, { try $0.scheduled.run(id: $1, on: $2) }),
+                ("/ui/scheduled/{id}/kill", .killed, nil, { try $0.scheduled.kill(id: $1, on: $2) }),
                 ("/ui/scheduled/{id}/delete", .deleted, "/scheduled", { try $0.scheduled.delete(id: $1, on: $2) }),
             ]
             for (path, notice, gone, action) in actions {
@@ -104,7 +105,8 @@ struct JobPageView {
 
         buttons = switch state.state {
         case "dead": [.retry(id), .deleteDead(id)]
-        case "retry", "scheduled": [.runNow(id), .deleteScheduled(id)]
+        case "retry": [.runNow(id), .kill(id), .deleteScheduled(id)]
+        case "scheduled": [.runNow(id), .deleteScheduled(id)]
         default: []
         }
 
