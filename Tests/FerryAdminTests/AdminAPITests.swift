@@ -555,7 +555,11 @@ import Yams
         let (batch, _) = try Batches(dispatcher: dispatcher).enqueue(BatchRequest(jobs: [.init(type: "ferry.noop")], description: "<b>nightly</b>"))
         let page = try http.execute(FerryHTTPClient.Request(url: base + "/limits")).text + http.execute(FerryHTTPClient.Request(url: base + "/batches")).text
         #expect(page.contains("<td>claude.message</td><td>1 per 60.0 seconds, burst 1, one budget per model</td><td>opus</td><td class=\"n\">0</td><td class=\"n\">1</td>"), "\(page)")
-        #expect(page.contains("<td>\(batch)</td><td>&lt;b&gt;nightly&lt;/b&gt;</td><td>default</td><td class=\"n\">0 of 1</td>"), "\(page)")
+        #expect(page.contains("<td><a href=\"/batches/\(batch)\">\(batch)</a></td><td>&lt;b&gt;nightly&lt;/b&gt;</td><td>default</td><td class=\"n\">0 of 1</td>"), "\(page)")
+        // A batch's own page.
+        let batchPage = try http.execute(FerryHTTPClient.Request(url: base + "/batches/\(batch)")).text
+        #expect(batchPage.contains("<h1>Batch \(batch)</h1>") && batchPage.contains("<dt>description</dt><dd>&lt;b&gt;nightly&lt;/b&gt;</dd>") && batchPage.contains("<dt>done</dt><dd>0 of 1</dd>"), "\(batchPage)")
+        #expect(try http.execute(FerryHTTPClient.Request(url: base + "/batches/no-such-batch")).status == 404)
     }
 }
 
@@ -589,7 +593,7 @@ import Yams
                 checked += 1
             }
         }
-        #expect(checked == 78)
+        #expect(checked == 82)
     }
 }
 
@@ -745,10 +749,13 @@ import Yams
         let http = FerryHTTPClient()
         _ = eventually(timeout: 20) { (try? http.execute(FerryHTTPClient.Request(url: "http://127.0.0.1:\(port)/healthz")))?.status == 200 }
 
+        // A queue with a job waiting for next week, to clear; a batch to open.
+        try dispatcher.enqueue(.init(type: "ferry.noop", options: EnqueueOptions(queue: "walkclear", runAt: Date().addingTimeInterval(7 * 86_400))))
+        let (batch, _) = try Batches(dispatcher: dispatcher).enqueue(BatchRequest(jobs: [.init(type: "ferry.noop")], description: "walk"))
         let shots = ProcessInfo.processInfo.environment["FERRY_SCREENSHOTS_DIR"] ?? NSTemporaryDirectory() + "ferry-shots-\(namespace)"
         let browser = try ChildProcess([
             "/usr/bin/env", "python3", FileManager.default.currentDirectoryPath + "/Tests/browser/dashboard_walk.py",
-            "--url", "http://127.0.0.1:\(port)", "--type", "ferry.record", "--shots", shots,
+            "--url", "http://127.0.0.1:\(port)", "--type", "ferry.record", "--clear", "walkclear", "--shots", shots,
         ])
         #expect(browser.waitForExit(timeout: 180) == 0, "\(browser.output)")
         let line = try #require(browser.output.split(separator: "\n").last { $0.hasPrefix("{") }, "\(browser.output)")
@@ -774,6 +781,12 @@ import Yams
         #expect(seen["found_url"]?.string?.hasPrefix("/jobs/") == true && seen["found_url"] == seen["job"]?["url"], "\(line)")
         #expect(seen["job_retry"]?["path"]?.string?.hasPrefix("/jobs/") == true, "\(line)")
         #expect(seen["job_retry"]?["notice"]?.string?.hasSuffix("was retried: it is back in its queue, its attempts start over.") == true, "\(line)")
+        // Run now on a schedule, clear a queue (after a confirmation that counts), open a batch.
+        #expect(seen["schedule_run"]?["path"] == .string("/schedules") && seen["schedule_run"]?["notice"]?.string?.hasSuffix("was enqueued now, as the schedule's next tick would.") == true, "\(line)")
+        #expect(seen["clear_confirmation"]?.string?.hasPrefix("Delete the 1 waiting job of queue walkclear") == true, "\(line)")
+        #expect(seen["cleared"]?["path"] == .string("/queues") && seen["cleared"]?["notice"] == .string("Queue walkclear was cleared: 1 waiting job deleted."), "\(line)")
+        #expect(try QueueAdmin(keys: keys).queues.stats(on: redis).queues["walkclear"]?.scheduled == 0)
+        #expect(seen["batch_h1"] == .string("Batch \(batch)"), "\(line)")
         // Keyboard, phone, dark mode, live refresh and its toggle, scripts off.
         #expect(seen["first_tab"] == .string("Overview"), "\(line)")
         #expect(seen["phone_overflow"] == .bool(false), "\(line)")

@@ -58,6 +58,19 @@ import Testing
         #expect(try DashboardTemplates.render("json", JSONNode(.object(["a": .array([.object(["b": .null])])]))) == "{\n  &quot;a&quot;: [\n    {\n      &quot;b&quot;: null\n    }\n  ]\n}")
     }
 
+    @Test func everyButtonPostsToItsAction() throws {
+        let clear = ClearQueueView(queue: "mail", waiting: "2 waiting jobs", retries: "0 retries",
+                                   button: ButtonView(action: "/ui/queues/mail/clear", label: "Delete 2 waiting jobs", danger: true))
+        let html = try DashboardTemplates.render("clearqueue", clear)
+        #expect(html.contains(#"<form method="post" action="/ui/queues/mail/clear"><button type="submit" class="danger">Delete 2 waiting jobs</button></form>"#), "\(html)")
+        let page = JobPageView(id: "r1", state: JobState(state: "retry", worker: nil, job: JobView(Job(id: "r1", type: "t", queue: "q", maxAttempts: 3))))
+        let job = try DashboardTemplates.render("job", page)
+        for action in ["/ui/scheduled/r1/run", "/ui/scheduled/r1/kill", "/ui/scheduled/r1/delete"] {
+            #expect(job.contains("action=\"\(action)\""), "\(action): \(job)")
+        }
+        #expect(!job.contains(#"action="""#), "\(job)")
+    }
+
     @Test func aMissingValueIsNeverTakenFromAnEnclosingOne() throws {
         // A row without a time inside a page whose other rows have one: the dash, not a neighbour's time.
         let html = try DashboardTemplates.render("limits", LimitsView([]))

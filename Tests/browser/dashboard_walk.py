@@ -6,7 +6,7 @@ TYPE; asks to retry all it selects, reads the count on the confirmation page and
 checks the keyboard reaches the navigation, that the dead list renders with scripts disabled,
 and takes the overview at phone width and in dark mode. Prints one JSON object with what it saw.
 
-    dashboard_walk.py --url http://127.0.0.1:7480 --type ferry.record --shots DIR
+    dashboard_walk.py --url http://127.0.0.1:7480 --type ferry.record --clear QUEUE --shots DIR
 """
 import argparse
 import base64
@@ -21,6 +21,7 @@ def main():
     parser.add_argument("--url", required=True)
     parser.add_argument("--type", required=True)
     parser.add_argument("--shots", required=True)
+    parser.add_argument("--clear", required=True, help="a queue with waiting jobs to clear")
     args = parser.parse_args()
     os.makedirs(args.shots, exist_ok=True)
     seen = {"pages": {}}
@@ -128,6 +129,29 @@ def main():
             "path": page.evaluate("location.pathname"),
             "notice": page.evaluate("document.querySelector('.notice')?.textContent"),
         }
+
+        # Run a schedule entry now: back on the schedules, told which job it enqueued.
+        load(args.url + "/schedules")
+        click("form[action^='/ui/schedules/'] button")
+        seen["schedule_run"] = {
+            "path": page.evaluate("location.pathname"),
+            "notice": page.evaluate("document.querySelector('.notice')?.textContent"),
+        }
+
+        # Clear a queue from its page, through the confirmation that says what goes.
+        load(args.url + "/queues/" + args.clear)
+        click("a[href$='/clear']")
+        seen["clear_confirmation"] = page.evaluate("document.querySelector('main p').textContent")
+        click("main form button")
+        seen["cleared"] = {
+            "path": page.evaluate("location.pathname"),
+            "notice": page.evaluate("document.querySelector('.notice')?.textContent"),
+        }
+
+        # A batch's page, from the batches.
+        load(args.url + "/batches")
+        click("tr.batch a")
+        seen["batch_h1"] = page.evaluate("document.querySelector('h1').textContent")
 
         # Scripts off: the pages are server-rendered.
         page.call("Emulation.setScriptExecutionDisabled", value=True)

@@ -22,7 +22,7 @@ enum DashboardTemplates {
             ("time", PackageResources.time_mustache), ("button", PackageResources.button_mustache),
             ("pager", PackageResources.pager_mustache), ("progress", PackageResources.progress_mustache),
             ("error", PackageResources.error_mustache), ("clearqueue", PackageResources.clearqueue_mustache),
-            ("queue", PackageResources.queue_mustache),
+            ("queue", PackageResources.queue_mustache), ("batch", PackageResources.batch_mustache),
         ]
         for (name, bytes) in sources {
             try library.register(String(decoding: bytes, as: UTF8.self), named: name)
