@@ -79,5 +79,9 @@ import Testing
         let rendered = try DashboardTemplates.render("job", page)
         #expect(rendered.contains("<dt>type</dt><dd>—</dd><dt>queue</dt><dd>mail</dd><dt>finished</dt><dd><time datetime=\"2023-11-14T22:13:20Z\""), "\(rendered)")
         #expect(!rendered.contains("Arguments") && !rendered.contains("<form"), "\(rendered)")
+        // A finished job whose record kept its type and arguments shows them, and how to run it again.
+        let kept = JobPageView(id: "y", state: JobState(state: "succeeded", worker: nil, job: nil, type: "ferry.echo", args: .object(["n": .int(7)]), queue: "default", finishedAt: 1_700_000_000))
+        let keptPage = try DashboardTemplates.render("job", kept)
+        #expect(keptPage.contains("<dt>type</dt><dd>ferry.echo</dd>") && keptPage.contains("<h2>Arguments</h2>") && keptPage.contains("ferry enqueue &#39;ferry.echo&#39; --args &#39;{&quot;n&quot;:7}&#39;"), "\(keptPage)")
     }
 }

@@ -63,7 +63,7 @@ import Testing
         let shown = try ferry(["job", echo])
         #expect(shown.waitForExit(timeout: 30) == 0, "\(shown.output)")
         #expect(shown.output.contains(#""state" : "succeeded""#) && shown.output.contains(#""echo""#), "\(shown.output)")
-        #expect(shown.output.contains(#""type" : "ferry.echo""#), "a finished job's record names its type: \(shown.output)")
+        #expect(shown.output.contains(#""type" : "ferry.echo""#) && shown.output.contains(#""args" : {"#), "a finished job's record names its type and arguments: \(shown.output)")
         let deadShown = try ferry(["job", failing])
         #expect(deadShown.waitForExit(timeout: 30) == 1, "\(deadShown.output)")
         // Times as a person (and any JSON reader) reads them: ISO 8601 in UTC, not Unix seconds.

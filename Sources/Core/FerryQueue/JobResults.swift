@@ -19,6 +19,8 @@ public struct JobResult: Sendable, Equatable {
     public var error: JobFailure?
     /// The job's type, when the record names it (records written since it was added).
     public var type: String?
+    /// The job's arguments, when the record keeps them (up to ``JobResults/keptArguments`` bytes).
+    public var args: JSONValue?
 }
 
 /// Finished jobs' records: kept in Redis with a TTL (`result_ttl` of the job type, 24 h by
@@ -65,10 +67,18 @@ public struct JobResults: Sendable {
         return try result(id: id, queue: queue, on: redis)
     }
 
-    static func succeededRecord(_ value: [UInt8], type: String? = nil) -> [UInt8] {
+    /// The largest arguments (encoded) a finished job's record keeps beside its result, so that
+    /// its page can show what it ran with; larger ones are left out.
+    public static let keptArguments = 4096
+
+    static func succeededRecord(_ value: [UInt8], type: String? = nil, args: JSONValue? = nil) -> [UInt8] {
         var out = record(.succeeded, field: "result", value)
         // Type names follow ``Names``: no character needs escaping in JSON.
         if let type, Names.isValid(type) { out.removeLast(); out += Array(",\"type\":\"\(type)\"}".utf8) }
+        if let args, let encoded = try? JSONEncoder().encode(args), encoded.count <= keptArguments {
+            out.removeLast()
+            out += Array(",\"args\":".utf8) + Array(encoded) + [UInt8(ascii: "}")]
+        }
         return out
     }
 
@@ -92,6 +102,6 @@ public struct JobResults: Sendable {
         if let failure = object["error"]?.object, let type = failure["type"]?.string, let message = failure["message"]?.string {
             error = JobFailure(type: type, message: message, at: failure["at"]?.double ?? finishedAt)
         }
-        return JobResult(status: status, finishedAt: finishedAt, value: object["result"], error: error, type: object["type"]?.string)
+        return JobResult(status: status, finishedAt: finishedAt, value: object["result"], error: error, type: object["type"]?.string, args: object["args"])
     }
 }

@@ -76,7 +76,7 @@ package struct Settler: Sendable {
         case .succeeded(let output, let ttl):
             // The result first: a waiter woken by it finds it, and if the acknowledgement is lost
             // the job runs again and writes it again.
-            if let id = job?.id { try record(JobResults.succeededRecord(output, type: job?.type), id: id, queue: fetched.queue, ttl: ttl, on: redis) }
+            if let id = job?.id { try record(JobResults.succeededRecord(output, type: job?.type, args: job?.args), id: id, queue: fetched.queue, ttl: ttl, on: redis) }
             return try settle(fetched, .done, on: redis)
         case .retry(let failure, let delay, let spendsAttempt):
             guard var next = job else { return try settle(fetched, .bury(failure), on: redis) }

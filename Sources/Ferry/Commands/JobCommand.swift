@@ -64,6 +64,7 @@ struct JobCommand: ParsableCommand {
                 "id": .string(id), "queue": .string(queue), "state": .string(result.status.rawValue), "finished_at": .string(Self.time(result.finishedAt)),
             ]
             if let type = result.type { output["type"] = .string(type) }
+            if let args = result.args { output["args"] = args }
             if let value = result.value { output["result"] = value }
             if let error = result.error { output["error"] = .object(["type": .string(error.type), "message": .string(error.message)]) }
             print(try render(output))

@@ -154,6 +154,8 @@ struct JobState: Encodable {
     let job: JobView?
     /// The type of a finished job whose record names it (its ``job`` is gone).
     var type: String?
+    /// The arguments a finished job ran with, when its record keeps them (secrets masked).
+    var args: JSONValue?
     var queue: String?
     var finishedAt: Double?
     var result: JSONValue?
@@ -161,7 +163,7 @@ struct JobState: Encodable {
     var progress: WorkerInfo.BusyJob.Progress?
 
     enum CodingKeys: String, CodingKey {
-        case state, worker, job, type, queue, result, error, progress
+        case state, worker, job, type, args, queue, result, error, progress
         case finishedAt = "finished_at"
     }
 
@@ -169,13 +171,14 @@ struct JobState: Encodable {
     static func find(id: String, admin: QueueAdmin, on redis: RedisConnection) throws -> JobState? {
         guard let (job, location) = try admin.locator.find(id: id, on: redis) else {
             guard let (queue, result) = try JobResults(keys: admin.keys).find(id: id, on: redis) else { return nil }
-            return JobState(state: result.status.rawValue, worker: nil, job: nil, type: result.type, queue: queue, finishedAt: result.finishedAt, result: result.value, error: result.error)
+            return JobState(state: result.status.rawValue, worker: nil, job: nil, type: result.type, args: result.args?.redactingSecrets(), queue: queue,
+                            finishedAt: result.finishedAt, result: result.value, error: result.error)
         }
         switch location {
         case .running where try JobResults(keys: admin.keys).find(id: id, on: redis) != nil:
             // Finished: its worker wrote the record and acknowledges it with its next round trip.
             guard let (queue, result) = try JobResults(keys: admin.keys).find(id: id, on: redis) else { return nil }
-            return JobState(state: result.status.rawValue, worker: nil, job: job.map { JobView($0) }, type: result.type, queue: queue,
+            return JobState(state: result.status.rawValue, worker: nil, job: job.map { JobView($0) }, type: result.type, args: result.args?.redactingSecrets(), queue: queue,
                             finishedAt: result.finishedAt, result: result.value, error: result.error)
         case .running(let worker):
             // Its progress as of its worker's last heartbeat.

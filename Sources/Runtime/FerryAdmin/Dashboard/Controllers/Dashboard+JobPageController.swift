@@ -119,9 +119,9 @@ struct JobPageView {
             Failure(attempt: "\(last - (failures.count - 1 - index))", at: TimeView(failure.at), errorType: failure.type, message: failure.message)
         }
 
-        if let job, let args = job.args {
+        if let args = job?.args ?? state.args, let type = job?.type ?? state.type {
             arguments = JSONNode(args)
-            command = "ferry enqueue \(Self.shellQuote(job.type ?? "")) --args \(Self.shellQuote(JSONNode.compact(args))) --queue \(Self.shellQuote(job.queue))"
+            command = "ferry enqueue \(Self.shellQuote(type)) --args \(Self.shellQuote(JSONNode.compact(args))) --queue \(Self.shellQuote(job?.queue ?? state.queue ?? "default"))"
             payload = nil
         } else {
             arguments = nil
