@@ -77,5 +77,7 @@ import Testing
         #expect(waited.output.contains(#""n" : 7"#), "\(waited.output)")
         let timedOut = try ferry(["job", "never-enqueued", "--wait", "0.2s"])
         #expect(timedOut.waitForExit(timeout: 30) == 2, "\(timedOut.output)")
+        let unknown = try ferry(["job", "never-enqueued"])
+        #expect(unknown.waitForExit(timeout: 30) == 3 && unknown.output.contains("no job never-enqueued") && !unknown.output.contains("Usage:"), "\(unknown.output)")
     }
 }

@@ -1,4 +1,4 @@
-public import FerryRedis
+package import FerryRedis
 import FerrySupport
 
 /// A job taken from a ready list into a consumer's in-flight list.

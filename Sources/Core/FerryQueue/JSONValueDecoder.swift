@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Decodes a `Decodable` straight from a ``JSONValue`` — what `JSONDecoder` would make of the
 /// value's JSON text, without writing the text and parsing it again (a job's arguments are already

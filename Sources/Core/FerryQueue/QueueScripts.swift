@@ -1,4 +1,4 @@
-public import FerryRedis
+package import FerryRedis
 
 /// The atomic state transitions of a job, as Lua scripts run with EVALSHA.
 ///

@@ -1,4 +1,4 @@
-public import FerryRedis
+package import FerryRedis
 
 /// Moves delayed jobs and retries whose time has come to their ready lists, atomically and once.
 package struct ScheduledPromoter: Sendable {

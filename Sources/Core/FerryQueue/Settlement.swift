@@ -1,4 +1,4 @@
-public import FerryRedis
+package import FerryRedis
 import FerrySupport
 import Foundation
 

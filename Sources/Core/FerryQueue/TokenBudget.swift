@@ -1,5 +1,5 @@
 public import FerryRedis
-public import Foundation
+import Foundation
 import FerrySupport
 
 /// Fleet-wide budgets of several measures — requests, input tokens, output tokens, say — of one

@@ -1,5 +1,5 @@
-public import FerryRedis
-public import Foundation
+package import FerryRedis
+package import Foundation
 
 /// How the jobs of each type ended, per minute and per hour: what the dashboard's health table
 /// and throughput chart read. Worker processes count outcomes in memory and add them here with

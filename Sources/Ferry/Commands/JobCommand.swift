@@ -12,7 +12,8 @@ struct JobCommand: ParsableCommand {
         discussion: """
             A finished job shows its result (when its handler handed one back) or its error, for as long
             as the type's result_ttl keeps it (24h by default). --wait blocks until the job finishes or
-            the time is up; the exit status is then 0 for a success, 1 for a dead job, 2 for a timeout.
+            the time is up; the exit status is then 0 for a success, 1 for a dead job, 2 for a timeout;
+            3 when there is no such job.
             """
     )
 
@@ -72,7 +73,8 @@ struct JobCommand: ParsableCommand {
             return
         }
         guard let (job, location) = found else {
-            throw ValidationError("no job \(id): never enqueued here, or finished without a result (results are kept for the type's result_ttl)")
+            FileHandle.standardError.write(Data("Error: no job \(id): never enqueued here, or finished without a result (results are kept for the type's result_ttl)\n".utf8))
+            throw ExitCode(3)
         }
         var output: [String: JSONValue] = ["id": .string(id)]
         switch location {

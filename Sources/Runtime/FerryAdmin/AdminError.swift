@@ -1,3 +1,4 @@
+import FerryQueue
 import Foundation
 import Hummingbird
 
@@ -14,6 +15,16 @@ struct AdminError: HTTPResponseError {
     static func tooLarge(_ limit: Int) -> AdminError {
         AdminError(status: .contentTooLarge, code: "payload_too_large", message: "the request body is over the \(limit)-byte limit")
     }
+    /// What a caller is told when an enqueue is refused: 413 for a job over the size limit, 400
+    /// for a job that is not valid, and for Redis failing the "try again" of ``BlockingError``.
+    static func refusedEnqueue(_ error: QueueError) -> any Error {
+        switch error {
+        case .payloadTooLarge: AdminError(status: .contentTooLarge, code: "payload_too_large", message: error.description)
+        case .invalidJob, .malformedJob: AdminError.badRequest(error.description)
+        default: BlockingError(message: error.description)
+        }
+    }
+
     static func unavailable(_ message: String) -> AdminError { AdminError(status: .serviceUnavailable, code: "unavailable", message: message) }
 
     private struct ErrorPage {

@@ -1,6 +1,6 @@
-public import FerryQueue
-public import FerryRedis
-public import Logging
+package import FerryQueue
+package import FerryRedis
+package import Logging
 import FerrySupport
 import Foundation
 import Synchronization

@@ -72,11 +72,7 @@ struct BatchesController {
         do {
             created = try await server.blocking.run { [dispatcher = server.dispatcher] in try Batches(dispatcher: dispatcher).enqueue(requested) }
         } catch let error as QueueError {
-            switch error {
-            case .payloadTooLarge: throw AdminError(status: .contentTooLarge, code: "payload_too_large", message: error.description)
-            case .invalidJob, .malformedJob: throw AdminError.badRequest(error.description)
-            default: throw BlockingError(message: error.description)
-            }
+            throw AdminError.refusedEnqueue(error)
         }
         struct Created: Encodable {
             let id: String

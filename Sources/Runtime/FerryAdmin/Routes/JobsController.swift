@@ -79,11 +79,7 @@ struct JobsController {
         do throws(QueueError) {
             id = try await server.dispatcher.enqueue(Dispatcher.JobRequest(type: job.type, args: job.args ?? .object([:]), options: options))
         } catch {
-            switch error {
-            case .payloadTooLarge: throw AdminError(status: .contentTooLarge, code: "payload_too_large", message: error.description)
-            case .invalidJob, .malformedJob: throw AdminError.badRequest(error.description)
-            default: throw BlockingError(message: error.description)
-            }
+            throw AdminError.refusedEnqueue(error)
         }
         return try JSONResponse.make(["id": id], status: .created)
     }
