@@ -71,6 +71,17 @@ import Testing
         #expect(!job.contains(#"action="""#), "\(job)")
     }
 
+    @Test func recordsReadAsPeopleReadThem() throws {
+        let resource = AdminResource(name: "claude/usage", list: { _ in [String]() }, show: nil as (@Sendable (String) throws -> String?)?)
+        let rows: [JSONValue] = [["job_id": "j-1", "started_at": "2026-12-07T18:29:17Z", "bytes_done": 2048, "note": "<b>"]]
+        let html = try DashboardTemplates.render("records", RecordsView(tables: [RecordsView.Table(resource, before: nil, rows: .success(rows))]))
+        #expect(html.contains(#"<h2 id="claude-usage">Claude usage</h2>"#), "\(html)")
+        #expect(html.contains("<th>job id</th>") && html.contains("<th>bytes done</th>"), "\(html)")
+        #expect(html.contains(#"<td><a href="/jobs/j-1">j-1</a></td>"#), "\(html)")
+        #expect(html.contains(#"<td><time datetime="2026-12-07T18:29:17Z""#), "\(html)")
+        #expect(html.contains(#"<td class="n">2,048</td>"#) && html.contains("<td>&lt;b&gt;</td>"), "\(html)")
+    }
+
     @Test func aMissingValueIsNeverTakenFromAnEnclosingOne() throws {
         // A row without a time inside a page whose other rows have one: the dash, not a neighbour's time.
         let html = try DashboardTemplates.render("limits", LimitsView([]))

@@ -215,6 +215,22 @@ import Testing
         #expect(dead.job?.failures?.map(\.type) == (3...22).map { "E\($0)" })
     }
 
+    @Test func countersOthersWroteNeitherTrapNorMislead() throws {
+        // Two queues whose counters someone set to the largest integer, one to text: the totals
+        // are bounded, nothing traps (the admin server, /metrics and ferry stats all add them).
+        try dispatcher.enqueue(batch: [.init(type: "t", options: EnqueueOptions(queue: "a")), .init(type: "t", options: EnqueueOptions(queue: "b"))])
+        for queue in ["a", "b"] {
+            try redis.command("SET", .string(keys.processed(queue)), "9223372036854775807")
+            try redis.command("SET", .string(keys.failed(queue)), "-9223372036854775808")
+        }
+        try redis.command("SET", .string(keys.trimmed("a")), "lots")
+        let stats = try admin.queues.stats(on: redis)
+        #expect(stats.queues["a"]?.processed == 1 << 50 && stats.queues["a"]?.failed == 0 && stats.queues["a"]?.trimmed == 0)
+        #expect(stats.processed == 1 << 51 && stats.failed == 0)
+        let big = TypeHealth.Counts(succeeded: .max, retried: 1, dead: 1)
+        #expect((big + big).succeeded == .max && big.attempts == .max)
+    }
+
     @Test func deadJobsCanBeListedRetriedAndDeleted() throws {
         try dispatcher.enqueue(batch: [.init(type: "a"), .init(type: "b")])
         let fetcher = fetcher()

@@ -80,15 +80,21 @@ public struct Queues: Sendable {
                 // The counter can lag the set by a move in flight: never more than the set holds.
                 retries: min(replies[1].int ?? 0, max(0, replies[8].int ?? 0)),
                 inFlight: lengths.reduce(0, +), orphaned: zip(queueLists, lengths).filter(\.0.orphaned).reduce(0) { $0 + $1.1 },
-                dead: replies[2].int ?? 0, trimmed: replies[7].int ?? 0,
-                latencyS: (latency * 1000).rounded() / 1000, processed: replies[4].int ?? 0, failed: replies[5].int ?? 0,
+                dead: replies[2].int ?? 0, trimmed: Self.counter(replies[7]),
+                latencyS: (latency * 1000).rounded() / 1000, processed: Self.counter(replies[4]), failed: Self.counter(replies[5]),
                 paused: replies[6].int == 1
             )
             result.queues[queue] = stats
-            result.processed += stats.processed
-            result.failed += stats.failed
+            result.processed = result.processed.addingSaturating(stats.processed)
+            result.failed = result.failed.addingSaturating(stats.failed)
         }
         return result
+    }
+
+    /// A counter kept in Redis, as a count: anyone can write these keys, so what is not a whole
+    /// number from 0 to 2^50 reads as 0 or the bound, never as a value that overflows a sum.
+    static func counter(_ reply: RedisReply) -> Int {
+        min(max(0, reply.int ?? 0), 1 << 50)
     }
 
     /// Deletes a queue's waiting jobs (ready and scheduled) with their unique keys and crash

@@ -1,5 +1,6 @@
 package import FerryRedis
 package import Foundation
+import FerrySupport
 
 /// How the jobs of each type ended, per minute and per hour: what the dashboard's health table
 /// and throughput chart read. Worker processes count outcomes in memory and add them here with
@@ -26,12 +27,14 @@ package struct TypeHealth: Sendable {
         }
 
         /// Attempts that ended, successful or not.
-        public var attempts: Int { succeeded + retried + dead }
+        public var attempts: Int { succeeded.addingSaturating(retried).addingSaturating(dead) }
         /// Succeeded attempts among all, nil when there were none.
         public var successRate: Double? { attempts == 0 ? nil : Double(succeeded) / Double(attempts) }
 
+        /// Held at `Int.max` rather than trapping: the counts come from hashes anyone can write.
         public static func + (left: Counts, right: Counts) -> Counts {
-            Counts(succeeded: left.succeeded + right.succeeded, retried: left.retried + right.retried, dead: left.dead + right.dead)
+            Counts(succeeded: left.succeeded.addingSaturating(right.succeeded), retried: left.retried.addingSaturating(right.retried),
+                   dead: left.dead.addingSaturating(right.dead))
         }
     }
 
@@ -81,9 +84,9 @@ package struct TypeHealth: Sendable {
                       let value = items[index + 1].string.flatMap({ Int($0) }), (0...(1 << 50)).contains(value) else { continue }
                 let type = String(field[..<bar])
                 switch field[field.index(after: bar)...] {
-                case "s": counts[type, default: Counts()].succeeded += value
-                case "f": counts[type, default: Counts()].retried += value
-                case "d": counts[type, default: Counts()].dead += value
+                case "s": counts[type, default: Counts()] = counts[type, default: Counts()] + Counts(succeeded: value)
+                case "f": counts[type, default: Counts()] = counts[type, default: Counts()] + Counts(retried: value)
+                case "d": counts[type, default: Counts()] = counts[type, default: Counts()] + Counts(dead: value)
                 default: break
                 }
             }

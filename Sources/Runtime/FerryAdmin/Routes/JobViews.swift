@@ -175,12 +175,12 @@ struct JobState: Encodable {
                             finishedAt: result.finishedAt, result: result.value, error: result.error)
         }
         switch location {
-        case .running where try JobResults(keys: admin.keys).find(id: id, on: redis) != nil:
-            // Finished: its worker wrote the record and acknowledges it with its next round trip.
-            guard let (queue, result) = try JobResults(keys: admin.keys).find(id: id, on: redis) else { return nil }
-            return JobState(state: result.status.rawValue, worker: nil, job: job.map { JobView($0) }, type: result.type, args: result.args?.redactingSecrets(), queue: queue,
-                            finishedAt: result.finishedAt, result: result.value, error: result.error)
         case .running(let worker):
+            if let (queue, result) = try JobResults(keys: admin.keys).find(id: id, on: redis) {
+                // Finished: its worker wrote the record and acknowledges it with its next round trip.
+                return JobState(state: result.status.rawValue, worker: nil, job: job.map { JobView($0) }, type: result.type, args: result.args?.redactingSecrets(),
+                                queue: queue, finishedAt: result.finishedAt, result: result.value, error: result.error)
+            }
             // Its progress as of its worker's last heartbeat.
             let progress = try WorkerRegistry(keys: admin.keys).liveWorkers(on: redis).lazy.flatMap(\.busy).first { $0.id == id }?.progress
             return JobState(state: "running", worker: worker, job: job.map { JobView($0) }, progress: progress)

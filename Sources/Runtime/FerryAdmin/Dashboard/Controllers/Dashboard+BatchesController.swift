@@ -1,4 +1,5 @@
 import FerryQueue
+import FerrySupport
 import Foundation
 import Hummingbird
 
@@ -55,7 +56,7 @@ struct BatchView {
         queueHref = "/queues/\(Format.path(batch.queue))"
         deadHref = "/dead" + Format.query([("queue", batch.queue)])
         created = TimeView(batch.createdAt)
-        done = Format.number(batch.succeeded.addingReportingOverflow(batch.dead).partialValue)
+        done = Format.number(batch.succeeded.addingSaturating(batch.dead))
         total = Format.number(batch.total)
         pending = Format.number(batch.pending)
         failed = Format.number(batch.failed)
@@ -89,7 +90,7 @@ struct BatchesView {
         self.batches = batches.map { batch in
             Row(
                 id: batch.id, href: "/batches/\(Format.path(batch.id))", description: batch.description, queue: batch.queue,
-                done: Format.number(batch.succeeded.addingReportingOverflow(batch.dead).partialValue), total: Format.number(batch.total),
+                done: Format.number(batch.succeeded.addingSaturating(batch.dead)), total: Format.number(batch.total),
                 pending: Format.number(batch.pending), failed: Format.number(batch.failed), dead: Format.number(batch.dead), anyDead: batch.dead > 0,
                 completed: batch.completedAt.map { TimeView($0) },
                 callbacks: batch.callbacksEnqueued.isEmpty ? nil : batch.callbacksEnqueued.joined(separator: ", "),
