@@ -40,7 +40,8 @@ import Testing
             runAt: Bool.random(using: &generator) ? 1_795_500_100.5 : nil, uniqueKey: Bool.random(using: &generator) ? randomString(&generator) : nil,
             timeoutS: Bool.random(using: &generator) ? 30 : nil,
             error: Bool.random(using: &generator) ? JobFailure(type: "Timeout", message: randomString(&generator), at: 1_795_500_001) : nil,
-            tick: Bool.random(using: &generator) ? 1_795_500_060 : nil
+            tick: Bool.random(using: &generator) ? 1_795_500_060 : nil,
+            keepRecord: [nil, true, false][Int.random(in: 0...2, using: &generator)]
         )
     }
 

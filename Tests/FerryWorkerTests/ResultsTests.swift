@@ -80,4 +80,56 @@ import Testing
         let unknown = try ferry(["job", "never-enqueued"])
         #expect(unknown.waitForExit(timeout: 30) == 3 && unknown.output.contains("no job never-enqueued") && !unknown.output.contains("Usage:"), "\(unknown.output)")
     }
+
+    @Test func aDeadJobRetriedIsWaitedForAnewNotReportedDeadByItsOldRecord() throws {
+        let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL), capacity: 1), keys: keys)
+        let id = try dispatcher.enqueue(.init(type: "ferry.fail", args: ["message": "down"], options: .init(maxAttempts: 1)))
+        let results = JobResults(keys: keys)
+        let admin = QueueAdmin(keys: keys)
+        var firstDeath = 0.0
+        do {
+            let worker = try ferry(["worker", "--jobs-dir", jobsDirectory])
+            defer { worker.signal(SIGTERM); worker.waitForExit(timeout: 30) }
+            let dead = try #require(try results.wait(id: id, queue: "default", timeout: .seconds(30), on: try RedisConnection(url: TestEnvironment.redisURL)))
+            #expect(dead.status == .dead)
+            firstDeath = dead.finishedAt
+            #expect(try eventually(timeout: 20) { try admin.dead.job(id: id, on: redis) != nil })
+        }
+        #expect(try admin.dead.retry(id: id, on: redis))
+        // The record of its death went with it: a waiter now waits for this run.
+        #expect(try results.result(id: id, queue: "default", on: redis) == nil)
+        #expect(try results.wait(id: id, queue: "default", timeout: .milliseconds(200), on: redis) == nil)
+        let pending = try ferry(["job", id])
+        #expect(pending.waitForExit(timeout: 30) == 0 && pending.output.contains(#""state" : "ready""#), "\(pending.output)")
+
+        let worker = try ferry(["worker", "--jobs-dir", jobsDirectory])
+        defer { worker.signal(SIGTERM); worker.waitForExit(timeout: 30) }
+        let again = try #require(try results.wait(id: id, queue: "default", timeout: .seconds(30), on: try RedisConnection(url: TestEnvironment.redisURL)))
+        #expect(again.status == .dead && again.finishedAt > firstDeath)
+    }
+
+    @Test func aJobThatHandsNothingBackIsSeenToFinishWhenItKeepsARecord() throws {
+        let dispatcher = Dispatcher(redis: RedisConnectionPool(configuration: try RedisConfiguration(url: TestEnvironment.redisURL), capacity: 1), keys: keys)
+        let kept = try dispatcher.enqueue(.init(type: "ferry.noop", options: .init(keepRecord: true)))
+        let plain = try dispatcher.enqueue(.init(type: "ferry.noop"))
+        let worker = try ferry(["worker", "--jobs-dir", jobsDirectory])
+        defer { worker.signal(SIGTERM); worker.waitForExit(timeout: 30) }
+
+        let results = JobResults(keys: keys)
+        let record = try #require(try results.wait(id: kept, queue: "default", timeout: .seconds(30), on: try RedisConnection(url: TestEnvironment.redisURL)))
+        #expect(record.status == .succeeded && record.value == .null && record.type == "ferry.noop")
+        #expect(try eventually(timeout: 20) { try QueueAdmin(keys: keys).queues.stats(on: redis).processed >= 2 })
+        #expect(try results.result(id: plain, queue: "default", on: redis) == nil)
+
+        // ferry enqueue --wait asks for a record: it sees a job without a result end.
+        let waited = try ferry(["enqueue", "ferry.noop", "--wait", "30s"])
+        #expect(waited.waitForExit(timeout: 60) == 0, "\(waited.output)")
+        #expect(waited.output.contains(#""state" : "succeeded""#), "\(waited.output)")
+        // So does --keep-record, for a later ferry job ID.
+        let enqueued = try ferry(["enqueue", "ferry.noop", "--keep-record"])
+        #expect(enqueued.waitForExit(timeout: 30) == 0, "\(enqueued.output)")
+        let id = enqueued.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let shown = try ferry(["job", id, "--wait", "30s"])
+        #expect(shown.waitForExit(timeout: 60) == 0 && shown.output.contains(#""state" : "succeeded""#), "\(shown.output)")
+    }
 }

@@ -38,8 +38,10 @@ public struct DeadSet: Sendable {
         } else {
             payload = Array(dead.raw.utf8)
         }
+        // The record of its death goes with it: whoever waits for the job now waits for this run.
+        let record: [RedisArgument] = dead.job.map { [.string(keys.result(dead.queue, id: $0.id)), .string(keys.finished(dead.queue, id: $0.id))] } ?? []
         return try redis.run(
-            QueueScripts.resurrect, keys: [.string(keys.dead(dead.queue)), .string(keys.ready(dead.queue)), .string(keys.ids(dead.queue))],
+            QueueScripts.resurrect, keys: [.string(keys.dead(dead.queue)), .string(keys.ready(dead.queue)), .string(keys.ids(dead.queue))] + record,
             arguments: [.bytes(dead.record), .bytes(payload), .string(dead.job?.id ?? "")]
         ).int == 1
     }

@@ -20,13 +20,17 @@ public struct EnqueueOptions: Sendable, Equatable {
     public var uniqueFor: Duration
     /// The job to enqueue when this one succeeds (a chain; see ``Chain``).
     public var then: JSONValue?
+    /// Keep a record of how the job ended even if it hands back no result, for whoever waits
+    /// for it (``JobResults``, `ferry job`); jobs with a result always leave one.
+    public var keepRecord: Bool
 
     /// Options for one enqueue; every field left `nil` is taken from the job type's settings.
     public init(
         queue: String? = nil, runAt: Date? = nil, maxAttempts: Int? = nil, timeout: Duration? = nil,
-        uniqueKey: String? = nil, uniqueFor: Duration = .seconds(3600), then: JSONValue? = nil
+        uniqueKey: String? = nil, uniqueFor: Duration = .seconds(3600), then: JSONValue? = nil, keepRecord: Bool = false
     ) {
         self.then = then
+        self.keepRecord = keepRecord
         self.queue = queue
         self.runAt = runAt
         self.maxAttempts = maxAttempts
@@ -344,7 +348,8 @@ public final class Dispatcher: Sendable {
         let job = Job(
             type: request.type, queue: queue, args: request.args, maxAttempts: maxAttempts,
             runAt: request.options.runAt?.timeIntervalSince1970, uniqueKey: request.options.uniqueKey,
-            timeoutS: timeout?.secondsValue, batch: batch, then: request.options.then
+            timeoutS: timeout?.secondsValue, batch: batch, then: request.options.then,
+            keepRecord: request.options.keepRecord ? true : nil
         )
         let payload = job.encoded()
         guard payload.count <= payloadLimit else { throw .payloadTooLarge(bytes: payload.count, limit: payloadLimit) }

@@ -51,9 +51,14 @@ public struct Job: Sendable, Equatable, Codable {
     /// The job to enqueue once this one succeeds, with this one's result as its `parent_result`
     /// argument: `{"type": …, "args": {…}, "queue": …, "max_attempts": …, "then": {…}}` (a chain).
     public var then: JSONValue?
+    /// `true`: keep a record of how the job ended even when it hands back no result, so that
+    /// `ferry job ID`, `ferry enqueue --wait` and ``JobResults/wait(id:queue:timeout:on:)`` see
+    /// it finish (a job that hands nothing back otherwise leaves nothing behind).
+    public var keepRecord: Bool?
 
     enum CodingKeys: String, CodingKey {
         case id, type, queue, args, attempt, error, failures, tick, batch, then
+        case keepRecord = "keep_record"
         case maxAttempts = "max_attempts"
         case createdAt = "created_at"
         case enqueuedAt = "enqueued_at"
@@ -66,8 +71,10 @@ public struct Job: Sendable, Equatable, Codable {
         id: String = Job.newID(), type: String, queue: String, args: JSONValue = .object([:]),
         attempt: Int = 1, maxAttempts: Int, createdAt: Double = Date().timeIntervalSince1970,
         enqueuedAt: Double? = nil, runAt: Double? = nil, uniqueKey: String? = nil, timeoutS: Double? = nil,
-        error: JobFailure? = nil, failures: [JobFailure]? = nil, tick: Double? = nil, batch: String? = nil, then: JSONValue? = nil
+        error: JobFailure? = nil, failures: [JobFailure]? = nil, tick: Double? = nil, batch: String? = nil, then: JSONValue? = nil,
+        keepRecord: Bool? = nil
     ) {
+        self.keepRecord = keepRecord
         self.id = id
         self.failures = failures
         self.type = type

@@ -32,6 +32,10 @@ enum JobWriter {
         }
         key("id", &out)
         write(string: job.id, &out)
+        if let keep = job.keepRecord {
+            key("keep_record", &out)
+            out.append(contentsOf: (keep ? "true" : "false").utf8)
+        }
         key("max_attempts", &out)
         out.append(contentsOf: String(job.maxAttempts).utf8)
         key("queue", &out)

@@ -40,6 +40,24 @@ public struct JobLocator: Sendable {
                 if let bytes = member.bytes, let job = try? Job.decode(bytes), job.id == id { return (job, .ready) }
             }
         }
+        return try fetchedSinceHeartbeat(id: id, on: redis)
+    }
+
+    /// A job fetched since its worker's last heartbeat: in one of the worker's in-flight lists but
+    /// not yet among the busy jobs its heartbeat lists (without this, a waiter asking in between
+    /// would not know the job's queue).
+    func fetchedSinceHeartbeat(id: String, on redis: RedisConnection) throws(RedisError) -> (Job?, Location)? {
+        let workers = (try redis.command("ZRANGE", .string(keys.workers), 0, -1).array ?? []).compactMap(\.string)
+        guard !workers.isEmpty else { return nil }
+        let consumers = try redis.pipeline(workers.map { ["SMEMBERS", .string(keys.consumers($0))] })
+        for (worker, members) in zip(workers, consumers) {
+            for member in (members.array ?? []).compactMap(\.string) {
+                guard let (consumer, queue) = Consumer.parse(member: member, worker: worker) else { continue }
+                for entry in try redis.command("LRANGE", .string(keys.inflight(queue, consumer: consumer)), 0, -1).array ?? [] {
+                    if let bytes = entry.bytes, let job = try? Job.decode(bytes), job.id == id { return (job, .running(worker: worker)) }
+                }
+            }
+        }
         return nil
     }
 

@@ -30,7 +30,7 @@ enum JobReader {
 
     private struct Reader {
         /// True the first time field number `bit` is met in an envelope.
-        static func first(_ bit: Int, _ seen: inout UInt16) -> Bool {
+        static func first(_ bit: Int, _ seen: inout UInt32) -> Bool {
             defer { seen |= 1 << bit }
             return seen & (1 << bit) == 0
         }
@@ -81,7 +81,8 @@ enum JobReader {
             var attempt: Int?, maxAttempts: Int?, createdAt: Double?, enqueuedAt: Double?
             var runAt: Double?, uniqueKey: String?, timeoutS: Double?, error: JobFailure?, tick: Double?, failures: [JobFailure]?
             var batch: String?, then: JSONValue?
-            var seen: UInt16 = 0
+            var keepRecord: Bool?
+            var seen: UInt32 = 0
             try expect(UInt8(ascii: "{"), "an object")
             if !take(UInt8(ascii: "}")) {
                 repeat {
@@ -119,6 +120,8 @@ enum JobReader {
                             }
                             return list
                         }
+                    case "keep_record" where Self.first(16, &seen):
+                        keepRecord = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredBool(key) }
                     case "then" where Self.first(14, &seen): then = try optional { (reader: inout Reader) throws(Failure) in try reader.value(depth: 1) }
                     default: try skip(depth: 1)
                     }
@@ -137,7 +140,7 @@ enum JobReader {
             return Job(
                 id: id, type: type, queue: queue, args: args, attempt: attempt, maxAttempts: maxAttempts, createdAt: createdAt,
                 enqueuedAt: enqueuedAt, runAt: runAt, uniqueKey: uniqueKey, timeoutS: timeoutS, error: error, failures: failures, tick: tick,
-                batch: batch, then: then
+                batch: batch, then: then, keepRecord: keepRecord
             )
         }
 
@@ -179,6 +182,15 @@ enum JobReader {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw wrongType(field, "a string") }
             return try string()
+        }
+
+        mutating func requiredBool(_ field: String) throws(Failure) -> Bool {
+            skipWhitespace()
+            for (literal, value) in [("true", true), ("false", false)] where bytes[index...].starts(with: literal.utf8) {
+                index += literal.utf8.count
+                return value
+            }
+            throw wrongType(field, "true or false")
         }
 
         mutating func requiredInt(_ field: String) throws(Failure) -> Int {

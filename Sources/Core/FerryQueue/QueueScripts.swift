@@ -410,12 +410,14 @@ package enum QueueScripts {
         return 1
         """)
 
-    /// Takes one record out of the dead set and enqueues a job. KEYS: dead, ready, id index.
-    /// ARGV: the dead record, the job payload to enqueue, job id. Returns 0 if the record was gone.
+    /// Takes one record out of the dead set and enqueues a job. KEYS: dead, ready, id index, and
+    /// (for a job that could be read) its result record and finished list, deleted. ARGV: the dead
+    /// record, the job payload to enqueue, job id. Returns 0 if the record was gone.
     static let resurrect = RedisScript(name: "resurrect", source: helpers + """
         if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
         redis.call('LPUSH', KEYS[2], ARGV[2])
         if ARGV[3] ~= '' then index_del(KEYS[3], ARGV[3], 'd') end
+        if KEYS[4] then redis.call('DEL', KEYS[4], KEYS[5]) end
         return 1
         """)
 

@@ -46,6 +46,9 @@ struct Enqueue: ParsableCommand {
     @Option(help: "Wait up to this long for the job to finish and print how it ended (see ferry job).")
     var wait: String?
 
+    @Flag(help: "Keep a record of how the job ended even if it hands back no result, for ferry job ID (--wait implies it).")
+    var keepRecord = false
+
     @Option(help: "Directory of jobs/<type>.yml settings.")
     var jobsDir: String = "jobs"
 
@@ -65,7 +68,7 @@ struct Enqueue: ParsableCommand {
         guard let data = args.data(using: .utf8), let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
             throw ValidationError("--args is not valid JSON: \(args.prefix(80))")
         }
-        var options = EnqueueOptions(queue: queue, maxAttempts: maxAttempts, uniqueKey: unique)
+        var options = EnqueueOptions(queue: queue, maxAttempts: maxAttempts, uniqueKey: unique, keepRecord: keepRecord || wait != nil)
         if let delay {
             guard let duration = JobSettingsFile.parseDuration(delay), duration >= .zero else {
                 throw ValidationError("--in must be a duration like 30s, 5m or 2h, at most 10 years, got '\(delay)'")

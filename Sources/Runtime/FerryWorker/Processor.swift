@@ -168,6 +168,7 @@ struct Processor: Sendable {
             metrics.count(job.type, succeeded: 1)
             log(fetched: fetched, job: job, outcome: "succeeded", error: nil, since: started)
             if let result = context.result { return .settle(.succeeded(result: result, ttl: entry.settings.resultTTL)) }
+            if job.keepRecord == true { return .settle(.succeeded(result: Array("null".utf8), ttl: entry.settings.resultTTL)) }
             return .settle(.done)
         }
 

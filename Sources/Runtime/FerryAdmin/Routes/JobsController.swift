@@ -22,11 +22,13 @@ struct JobsController {
         let then: JSONValue?
         /// Enqueue a type this app has no handler for (another fleet serves it).
         let allowUnknown: Bool?
+        /// Keep a record of how the job ended even if it hands back no result (for `GET /api/v1/jobs/{id}`).
+        let keepRecord: Bool?
 
         enum CodingKeys: String, CodingKey {
             case type, args, queue, then
             case runAt = "run_at", delayS = "delay_s", maxAttempts = "max_attempts", timeoutS = "timeout_s", uniqueKey = "unique_key"
-            case allowUnknown = "allow_unknown"
+            case allowUnknown = "allow_unknown", keepRecord = "keep_record"
         }
 
         /// The job's type and those of the chain it starts.
@@ -73,7 +75,7 @@ struct JobsController {
         for type in job.types { try server.checkKnown(type, allowUnknown: job.allowUnknown == true) }
         let options = EnqueueOptions(
             queue: job.queue, runAt: runAt, maxAttempts: job.maxAttempts, timeout: timeout, uniqueKey: job.uniqueKey,
-            then: job.then == .null ? nil : job.then
+            then: job.then == .null ? nil : job.then, keepRecord: job.keepRecord == true
         )
         let id: String
         do throws(QueueError) {
