@@ -39,13 +39,16 @@ let package = Package(
     ]
 )
 
-// The README's Swift examples, extracted by ops/examples (ops/readme_examples.py) and built as
-// written: `readme-enqueue` (typed enqueues of Ferry's own jobs) and `readme-app` (the whole app of
-// "Write a job"). Not in git; present only after an extraction.
-for (target, product, dependencies) in [
-    ("ReadmeEnqueue", "readme-enqueue", ["FerryJobs", "FerryQueue", "FerryRedis"]),
-    ("ReadmeApp", "readme-app", ["Ferry"]),
-] where FileManager.default.fileExists(atPath: Context.packageDirectory + "/Sources/\(target)/main.swift") {
+// The Swift examples of the README and docs/, extracted by ops/examples (ops/doc_examples.py)
+// and built as written: `readme-enqueue` (typed enqueues of Ferry's own jobs), `readme-app` (the
+// whole app of "Write a job") and `doc-examples` (the blocks of docs/writing-jobs.md, with the
+// job types they name). The extracted files are not in git; the targets exist only after an
+// extraction.
+for (target, file, product, dependencies) in [
+    ("ReadmeEnqueue", "main.swift", "readme-enqueue", ["FerryJobs", "FerryQueue", "FerryRedis"]),
+    ("ReadmeApp", "main.swift", "readme-app", ["Ferry"]),
+    ("DocExamples", "Extracted.swift", "doc-examples", ["Ferry", "FerryHTTP", "FerryPostgres", "FerryQueue", "FerryRedis"]),
+] where FileManager.default.fileExists(atPath: Context.packageDirectory + "/Sources/\(target)/\(file)") {
     package.targets.append(.executableTarget(name: target, dependencies: dependencies.map { .product(name: $0, package: "Ferry") }))
     package.products.append(.executable(name: product, targets: [target]))
 }

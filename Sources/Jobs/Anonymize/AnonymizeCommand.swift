@@ -13,7 +13,7 @@ struct AnonymizeCommand: ParsableCommand {
             Each line of standard input is anonymized on its own and written to standard output, with the \
             configuration of jobs/anonymize.batch.yml (parameters.config, Presidio's shape) or --config. \
             Keys of hash and encrypt come from FERRY_ANONYMIZE_HASH_KEY and FERRY_ANONYMIZE_AES_KEY (or the \
-            variables their key_env names). Batch runs over tables and files: ferry enqueue anonymize.batch '{…}'.
+            variables their key_env names). Batch runs over tables and files: ferry enqueue anonymize.batch --args '{…}'.
             """,
         subcommands: [Text.self, Runs.self],
         defaultSubcommand: Text.self
