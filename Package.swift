@@ -129,6 +129,17 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // Celery's clients in front of Ferry's workers: task messages from kombu's Redis lists in,
+        // results where Celery's Redis backend keeps them.
+        .target(
+            name: "FerryCelery",
+            dependencies: [
+                "FerryQueue", "FerryRedis", "FerryWorker", "FerrySupport",
+                .product(name: "Logging", package: "swift-log"),
+            ], path: "Sources/Runtime/FerryCelery",
+            swiftSettings: strictSwift
+        ),
+
         .target(
             name: "FerryScheduler",
             dependencies: [
@@ -172,7 +183,7 @@ let package = Package(
         .target(
             name: "Ferry",
             dependencies: [
-                "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryQueue", "FerryWorker", "FerryScheduler", "FerryAdmin",
+                "FerryRedis", "FerryPostgres", "FerryHTTP", "FerryQueue", "FerryWorker", "FerryScheduler", "FerryAdmin", "FerryCelery",
                 "FerrySupport", "FerryEmbedded",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -228,6 +239,7 @@ let package = Package(
             name: "FerrySchedulerTests",
             dependencies: ["FerryScheduler", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
+        .testTarget(name: "FerryCeleryTests", dependencies: ["FerryCelery", "FerryWorker", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport"]),
         .testTarget(name: "FerryWorkerTests", dependencies: ["FerryWorker", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport"]),
         .testTarget(name: "FerryCLITests", dependencies: ["FerryHTTP", "FerryPostgres", "FerryQueue", "FerryRedis", "FerryProcess", "FerryTestSupport"]),
     ]

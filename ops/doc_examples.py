@@ -58,6 +58,10 @@ BLOCKS = {
         ("swift", "run", "ReadmeApp"),
         ("", "run", "readme_tree"),
     ],
+    "docs/celery.md": [
+        ("sh", "run", "celery_worker"),       # started by celery_python
+        ("python", "run", "celery_python"),
+    ],
     "docs/jobs.md": [
         ("csv", "test", "Tests/FerryJobsTests/DocumentedExamplesTests.swift"),
         ("yaml", "test", "Tests/FerryJobsTests/ImportProfileTests.swift"),
@@ -411,6 +415,28 @@ class Session:
             fail(f"the wire format's delayed job is not found by its id: {shown}")
         print("docs/wire-format.md Python block: ran; a ready job, and a delayed one found by its id")
 
+    # docs/celery.md: a Celery app's calls, run by `ferry worker --celery-queues celery`.
+    def celery_python(self):
+        self.flush()
+        command = self.code("docs/celery.md", "celery_worker").split("#")[0].split()
+        if command[:2] != ["ferry", "worker"]:
+            fail(f"docs/celery.md's shell block should start a worker: {command}")
+        self.start([self.ferry] + command[1:])
+        python = os.path.join(ROOT, ".ferry", "celery-venv", "bin", "python")   # the real Celery client (ops/setup)
+        code = self.code("docs/celery.md", "celery_python").replace('"redis://127.0.0.1:6379/0"', repr(self.url))
+        output = self.run([python, "-c", code])
+        if "{'echo': {'hello': 'world'}}" not in output:
+            fail(f"the Celery block should print ferry.echo's result: {output}{self.logs()}")
+        scheduled = self.eventually("the countdown task scheduled in the mail queue",
+                                    lambda: self.redis().zrange("ferry:{mail}:scheduled", 0, -1))
+        job = json.loads(scheduled[0])
+        if job["type"] != "email.send" or job["args"].get("to") != "ada@example.com" or job.get("origin", {}).get("protocol") != "celery":
+            fail(f"the countdown task did not become a scheduled email.send: {job}")
+        if self.job(job["id"]).get("state") != "scheduled":
+            fail(f"ferry job does not find the Celery task {job['id']}")
+        self.stop_all()
+        print("docs/celery.md blocks: ran; a Celery client's task ran on Ferry and its result came back, a countdown task is scheduled")
+
     # docs/jobs.md: the anonymizer's commands, over a table and a file of the reader's.
     def anonymize_shell(self):
         self.flush()
@@ -544,7 +570,7 @@ def main():
         return
     session = Session(args.ferry, args.example_bin)
     stages = ["readme_enqueue", "readme_python", "readme_shell", "readme_app", "readme_tree",
-              "wire_python", "anonymize_shell", "email_shell", "writing_jobs"]
+              "wire_python", "celery_python", "anonymize_shell", "email_shell", "writing_jobs"]
     try:
         for stage in [args.only] if args.only else stages:
             getattr(session, stage)()

@@ -41,7 +41,9 @@ import Testing
             timeoutS: Bool.random(using: &generator) ? 30 : nil,
             error: Bool.random(using: &generator) ? JobFailure(type: "Timeout", message: randomString(&generator), at: 1_795_500_001) : nil,
             tick: Bool.random(using: &generator) ? 1_795_500_060 : nil,
-            keepRecord: [nil, true, false][Int.random(in: 0...2, using: &generator)]
+            keepRecord: [nil, true, false][Int.random(in: 0...2, using: &generator)],
+            expiresAt: Bool.random(using: &generator) ? 1_795_500_200.75 : nil,
+            origin: Bool.random(using: &generator) ? .object(["protocol": "celery", "task": .string(randomString(&generator))]) : nil
         )
     }
 

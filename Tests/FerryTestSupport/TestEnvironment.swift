@@ -20,6 +20,11 @@ public enum TestEnvironment {
         value("FERRY_TEST_FERRY_BIN", default: FileManager.default.currentDirectoryPath + "/.build/debug/ferry")
     }
 
+    /// A Python with the real Celery client installed (ops/setup makes `.ferry/celery-venv`).
+    public static var celeryPython: String {
+        value("FERRY_TEST_CELERY_PYTHON", default: FileManager.default.currentDirectoryPath + "/.ferry/celery-venv/bin/python")
+    }
+
     private static func value(_ name: String, default fallback: String) -> String {
         ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
     }

@@ -55,10 +55,18 @@ public struct Job: Sendable, Equatable, Codable {
     /// `ferry job ID`, `ferry enqueue --wait` and ``JobResults/wait(id:queue:timeout:on:)`` see
     /// it finish (a job that hands nothing back otherwise leaves nothing behind).
     public var keepRecord: Bool?
+    /// When the job is no longer wanted (Unix seconds): one that would start later is not run
+    /// but goes dead with the reason `expired` (a Celery task's `expires`).
+    public var expiresAt: Double?
+    /// Where the job came from when not from Ferry's own dispatcher, as the ingress that brought
+    /// it in describes it (`{"protocol": "celery", "task": …}`): read by that ingress's observers
+    /// (a Celery result written where Celery's clients look), opaque to everything else.
+    public var origin: JSONValue?
 
     enum CodingKeys: String, CodingKey {
-        case id, type, queue, args, attempt, error, failures, tick, batch, then
+        case id, type, queue, args, attempt, error, failures, tick, batch, then, origin
         case keepRecord = "keep_record"
+        case expiresAt = "expires_at"
         case maxAttempts = "max_attempts"
         case createdAt = "created_at"
         case enqueuedAt = "enqueued_at"
@@ -72,9 +80,11 @@ public struct Job: Sendable, Equatable, Codable {
         attempt: Int = 1, maxAttempts: Int, createdAt: Double = Date().timeIntervalSince1970,
         enqueuedAt: Double? = nil, runAt: Double? = nil, uniqueKey: String? = nil, timeoutS: Double? = nil,
         error: JobFailure? = nil, failures: [JobFailure]? = nil, tick: Double? = nil, batch: String? = nil, then: JSONValue? = nil,
-        keepRecord: Bool? = nil
+        keepRecord: Bool? = nil, expiresAt: Double? = nil, origin: JSONValue? = nil
     ) {
         self.keepRecord = keepRecord
+        self.expiresAt = expiresAt
+        self.origin = origin
         self.id = id
         self.failures = failures
         self.type = type
@@ -145,6 +155,7 @@ public struct Job: Sendable, Equatable, Codable {
         try instant("enqueued_at", enqueuedAt)
         try instant("run_at", runAt)
         try instant("tick", tick)
+        try instant("expires_at", expiresAt)
     }
 }
 

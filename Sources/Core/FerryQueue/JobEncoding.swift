@@ -17,6 +17,10 @@ enum JobWriter {
         write(number: job.createdAt, &out)
         key("enqueued_at", &out)
         write(number: job.enqueuedAt, &out)
+        if let expiresAt = job.expiresAt {
+            key("expires_at", &out)
+            write(number: expiresAt, &out)
+        }
         if let error = job.error {
             key("error", &out)
             write(failure: error, &out)
@@ -38,6 +42,10 @@ enum JobWriter {
         }
         key("max_attempts", &out)
         out.append(contentsOf: String(job.maxAttempts).utf8)
+        if let origin = job.origin {
+            key("origin", &out)
+            write(origin, &out)
+        }
         key("queue", &out)
         write(string: job.queue, &out)
         if let runAt = job.runAt {

@@ -81,7 +81,7 @@ enum JobReader {
             var attempt: Int?, maxAttempts: Int?, createdAt: Double?, enqueuedAt: Double?
             var runAt: Double?, uniqueKey: String?, timeoutS: Double?, error: JobFailure?, tick: Double?, failures: [JobFailure]?
             var batch: String?, then: JSONValue?
-            var keepRecord: Bool?
+            var keepRecord: Bool?, expiresAt: Double?, origin: JSONValue?
             var seen: UInt32 = 0
             try expect(UInt8(ascii: "{"), "an object")
             if !take(UInt8(ascii: "}")) {
@@ -122,6 +122,9 @@ enum JobReader {
                         }
                     case "keep_record" where Self.first(16, &seen):
                         keepRecord = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredBool(key) }
+                    case "expires_at" where Self.first(17, &seen):
+                        expiresAt = try optional { (reader: inout Reader) throws(Failure) in try reader.requiredDouble(key) }
+                    case "origin" where Self.first(18, &seen): origin = try optional { (reader: inout Reader) throws(Failure) in try reader.value(depth: 1) }
                     case "then" where Self.first(14, &seen): then = try optional { (reader: inout Reader) throws(Failure) in try reader.value(depth: 1) }
                     default: try skip(depth: 1)
                     }
@@ -140,7 +143,7 @@ enum JobReader {
             return Job(
                 id: id, type: type, queue: queue, args: args, attempt: attempt, maxAttempts: maxAttempts, createdAt: createdAt,
                 enqueuedAt: enqueuedAt, runAt: runAt, uniqueKey: uniqueKey, timeoutS: timeoutS, error: error, failures: failures, tick: tick,
-                batch: batch, then: then, keepRecord: keepRecord
+                batch: batch, then: then, keepRecord: keepRecord, expiresAt: expiresAt, origin: origin
             )
         }
 

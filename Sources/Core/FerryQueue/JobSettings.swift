@@ -25,6 +25,12 @@ public struct JobSettings: Sendable, Equatable {
     /// files beside its settings (import profiles, mail templates) are found relative to it.
     /// Nil when the registry reads no settings folder.
     public var directory: String?
+    /// The name Celery clients send this type's tasks under, when not the type's own (`celery:
+    /// {name: …}` in the YAML file).
+    public var celeryName: String?
+    /// The names a Celery task's positional arguments are bound to, in order (`celery: {args:
+    /// [user_id, template]}`); a task with more positional arguments than names is refused.
+    public var celeryArguments: [String] = []
 
     /// Settings with Ferry's defaults: queue `default`, 10 attempts, 5 s backoff doubling up to an
     /// hour, a 30-minute timeout, results kept a day.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerryCelery
 import FerryQueue
 import FerryRedis
 import FerrySupport
@@ -52,6 +53,9 @@ struct Worker: ParsableCommand {
     @Option(help: "Directory of jobs/<type>.yml settings.")
     var jobsDir: String = "jobs"
 
+    @Option(help: "Celery queues whose task messages (as Celery's clients write them to this Redis) these workers take in, comma-separated. Default: FERRY_CELERY_QUEUES, else none.")
+    var celeryQueues: String?
+
     @Flag(help: .hidden)
     var child = false
 
@@ -79,6 +83,16 @@ struct Worker: ParsableCommand {
             throw ValidationError("--shutdown-timeout and --timeout-grace must not be negative; --crash-limit at least 1")
         }
         if let queues { _ = try QueueSelection(parsing: queues, strict: strict) }
+        if let celeryQueues { _ = try Self.celeryQueueNames(celeryQueues) }
+    }
+
+    /// The Celery queues of `--celery-queues` or FERRY_CELERY_QUEUES, checked.
+    static func celeryQueueNames(_ text: String) throws -> [String] {
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for name in names {
+            do throws(QueueError) { try Names.validateQueue(name) } catch { throw ValidationError("Celery queue '\(name)': \(error)") }
+        }
+        return names
     }
 
     func run() throws {
@@ -124,9 +138,19 @@ struct Worker: ParsableCommand {
             heartbeatTTL: Self.duration(heartbeatTTL), crashLimit: crashLimit, timeoutGrace: Self.duration(timeoutGrace),
             stopWhenOrphaned: child, supervisorPID: child ? supervisorPID : nil
         )
+        // Celery: tasks taken from its queues (when asked), and results written for every job that
+        // came from one, whichever worker runs it.
+        let celeryResults = CeleryResults(
+            redis: try environment.values["FERRY_CELERY_RESULTS_URL"].map { try RedisConfiguration(url: $0) } ?? redisConfiguration)
+        let celeryQueues = try Self.celeryQueueNames(celeryQueues ?? environment.values["FERRY_CELERY_QUEUES"] ?? "")
+        let ingresses: [any JobIngress] = celeryQueues.isEmpty ? [] : [
+            try CeleryIngress(
+                queues: celeryQueues, tasks: CeleryTasks(registry: registry), keys: environment.keys, redis: redisConfiguration,
+                results: celeryResults, logger: Logger(label: "ferry.celery"))
+        ]
         let process = WorkerProcess(
             options: options, keys: environment.keys, redis: redisConfiguration, registry: registry, services: services, logger: logger,
-            id: workerID ?? WorkerInfo.newID()
+            id: workerID ?? WorkerInfo.newID(), ingresses: ingresses, observers: [celeryResults]
         )
         SignalWatcher.start { signal in
             switch signal {

@@ -77,11 +77,28 @@ public enum JobSettingsFile {
                 }
             case "rate":
                 settings.rate = try rate(value, file)
+            case "celery":
+                guard let celery = value as? [String: Any] else { throw Invalid(file: file, message: "celery must be a map with name and args") }
+                for (name, part) in celery {
+                    switch name {
+                    case "name":
+                        guard let task = part as? String, !task.isEmpty, task.utf8.count <= 200 else {
+                            throw Invalid(file: file, message: "celery.name must be a task name of 1 to 200 bytes")
+                        }
+                        settings.celeryName = task
+                    case "args":
+                        guard let names = part as? [String], Set(names).count == names.count, names.allSatisfy({ !$0.isEmpty }) else {
+                            throw Invalid(file: file, message: "celery.args must be a list of distinct argument names")
+                        }
+                        settings.celeryArguments = names
+                    default: throw Invalid(file: file, message: "unknown celery setting '\(name)' (name, args)")
+                    }
+                }
             case "parameters":
                 guard let parameters = value as? [String: Any] else { throw Invalid(file: file, message: "parameters must be a map") }
                 for (name, parameter) in parameters { settings.parameters[name] = JSONValue(parsed: parameter) }
             default:
-                throw Invalid(file: file, message: "unknown setting '\(key)' (queue, max_attempts, timeout, concurrency, rate, backoff, result_ttl, parameters)")
+                throw Invalid(file: file, message: "unknown setting '\(key)' (queue, max_attempts, timeout, concurrency, rate, backoff, result_ttl, celery, parameters)")
             }
             settings.sources[key] = file
         }

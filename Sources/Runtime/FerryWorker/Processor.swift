@@ -127,6 +127,13 @@ struct Processor: Sendable {
             log(fetched: fetched, job: job, outcome: "dead", error: message, since: started)
             return .ended(.settle(.bury(JobFailure(type: "UnknownJobType", message: message))))
         }
+        if let expiresAt = job.expiresAt, Date().timeIntervalSince1970 > expiresAt {
+            let message = "not started: it expired at \(Date(timeIntervalSince1970: expiresAt).formatted(.iso8601))"
+            metrics.outcome(type: job.type, queue: job.queue, "expired").increment()
+            metrics.count(job.type, dead: 1)
+            log(fetched: fetched, job: job, outcome: "expired", error: message, since: started)
+            return .ended(.settle(.bury(JobFailure(type: "Expired", message: message))))
+        }
         return .found(job, entry)
     }
 

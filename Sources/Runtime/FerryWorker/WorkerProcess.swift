@@ -40,6 +40,10 @@ package final class WorkerProcess: Sendable {
     /// Finished jobs whose acknowledgements are not written yet, for the supervisor to read if
     /// this process dies; nil when it cannot be created (then every job is acknowledged alone).
     let ackLedger: AckLedger?
+    /// What brings jobs in from other brokers, a thread each.
+    let ingresses: [any JobIngress]
+    /// Told how the attempts of jobs that came through an ingress ended.
+    let observers: [any JobOutcomeObserver]
 
     private let stopping = Atomic<Bool>(false)
     private let quiet = Atomic<Bool>(false)
@@ -56,9 +60,12 @@ package final class WorkerProcess: Sendable {
 
     public init(
         options: WorkerOptions, keys: QueueKeyspace, redis: RedisConfiguration, registry: JobRegistry,
-        services: JobServices, logger: Logger, id: String = WorkerInfo.newID()
+        services: JobServices, logger: Logger, id: String = WorkerInfo.newID(),
+        ingresses: [any JobIngress] = [], observers: [any JobOutcomeObserver] = []
     ) {
         self.id = id
+        self.ingresses = ingresses
+        self.observers = observers
         self.options = options
         self.slots = ExecutorSlots(count: options.concurrency)
         self.tallies = (0...options.concurrency).map { _ in OutcomeTally() }  // the last for the isolation lane
@@ -146,6 +153,13 @@ package final class WorkerProcess: Sendable {
         Thread.detachNewThread {
             housekeeping.run()
             housekeepingDone.leave()
+        }
+        for ingress in ingresses {
+            housekeepingDone.enter()
+            Thread.detachNewThread { [self] in
+                ingress.run(isStopping: { [self] in isStopping })
+                housekeepingDone.leave()
+            }
         }
         if !limiters.isEmpty {
             housekeepingDone.enter()
