@@ -59,6 +59,18 @@ import Testing
         }
     }
 
+    @Test func anyDocumentReadsAsWithJSONDecoder() throws {
+        var generator = SeededGenerator(seed: 11)
+        for _ in 0..<2000 {
+            let value = randomValue(&generator)
+            let bytes = Array(try JSONEncoder().encode(value))
+            #expect(try JSONValue(parsing: bytes) == (try JSONDecoder().decode(JSONValue.self, from: Data(bytes))))
+        }
+        for broken in ["", "{", "[1,]", "{\"a\" 1}", "1 2", "nul"] {
+            #expect(throws: QueueError.self) { try JSONValue(parsing: Array(broken.utf8)) }
+        }
+    }
+
     @Test func numbersReadAsTheirTextParses() throws {
         // Short numbers take a fast path (digits into an integer, one division); each must come
         // out as parsing its text gives, the sign of zero and the integer/double split included.

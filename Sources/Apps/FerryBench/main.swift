@@ -35,6 +35,11 @@ struct BenchOptions {
     /// Sidekiq's executable and the file with its side of the job, for the side-by-side drain.
     var sidekiq: String?
     var sidekiqJobs: String?
+    /// A Python with Celery installed and `ops/peers/celery_tasks.py`, for the Celery section.
+    var celeryPython: String?
+    var celeryTasks: String?
+    /// Celery tasks drained by each side (Celery's worker is slow: fewer than --jobs).
+    var celeryCount = 20_000
     /// Real broker exports with their expected trades (`../shared/fixtures/broker_exports`).
     var exports = FileManager.default.currentDirectoryPath + "/../shared/fixtures/broker_exports"
     /// Presidio's own recognizer test cases (`../shared/fixtures/presidio/vectors.json`).
@@ -67,6 +72,9 @@ struct BenchOptions {
             case "--presidio-rows": presidioRows = Int(value) ?? presidioRows
             case "--sidekiq": sidekiq = value.isEmpty ? nil : value
             case "--sidekiq-jobs": sidekiqJobs = value
+            case "--celery-python": celeryPython = value.isEmpty ? nil : value
+            case "--celery-tasks": celeryTasks = value
+            case "--celery-count": celeryCount = Int(value) ?? celeryCount
             case "--exports": exports = value
             case "--presidio-vectors": presidioVectors = value
             case "--verbose": verbose = value == "1" || value == "true"
@@ -344,6 +352,19 @@ if wanted("jobs") {
                 format: "%.1f× the jobs/s; %.1f× less worker CPU and %.1f× less Redis CPU per job", ferry.jobsPerSecond / sidekiq.jobsPerSecond,
                 sidekiq.workerMicroseconds / ferry.workerMicroseconds, sidekiq.redisMicroseconds / ferry.redisMicroseconds))
         }
+    }
+}
+
+// 3a. Celery's messages, drained by Celery's own worker and by Ferry's, side by side.
+if wanted("celery") {
+    if let python = options.celeryPython, let tasks = options.celeryTasks {
+        let password = configuration.password.map { ":\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")@" } ?? ""
+        try CeleryDrain(
+            python: python, tasksFile: tasks, url: "redis://\(password)\(configuration.endpoint)/2", ferry: options.ferry,
+            processes: options.processes, concurrency: options.concurrency, report: report
+        ).run(count: options.celeryCount)
+    } else {
+        say("Celery side by side: skipped (no --celery-python; ops/bench passes .ferry/celery-venv, made by ops/setup)")
     }
 }
 

@@ -116,3 +116,15 @@ extension JSONValue {
         }
     }
 }
+
+extension JSONValue {
+    /// Reads a JSON document as `JSONDecoder` would, with the job envelope's own reader (several
+    /// times faster): for Ferry's modules that read foreign messages on a hot path.
+    package init(parsing bytes: [UInt8]) throws(QueueError) {
+        do {
+            self = try JobReader.value(bytes)
+        } catch {
+            throw .malformedJob(reason: error.reason)
+        }
+    }
+}

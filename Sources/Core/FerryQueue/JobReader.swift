@@ -28,6 +28,17 @@ enum JobReader {
         }
     }
 
+    /// Any JSON document, read as `JSONDecoder` reads it into a ``JSONValue`` (without its cost).
+    static func value(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { buffer throws(Failure) -> JSONValue in
+            var reader = Reader(bytes: buffer)
+            let value = try reader.value(depth: 1)
+            reader.skipWhitespace()
+            guard reader.index == buffer.count else { throw reader.invalid("unexpected bytes after the value") }
+            return value
+        }
+    }
+
     private struct Reader {
         /// True the first time field number `bit` is met in an envelope.
         static func first(_ bit: Int, _ seen: inout UInt32) -> Bool {

@@ -11,10 +11,12 @@ public import Logging
 /// Each message is read where it lies (the oldest, at the list's tail), converted, and moved by
 /// a script that takes it from the list only if it is still the tail and in the same step writes
 /// the job: into its type's ready list, its scheduled set (an `eta`), or — refused — the dead set
-/// with the message kept. A process killed at any moment loses or duplicates nothing, and
-/// several processes may drain the same lists (one whose read is stale moves nothing and reads
-/// again). While the lists are empty it waits on the first queue's list (BLMOVE onto itself: it
-/// takes nothing) and looks at the others every second.
+/// with the message kept. A process killed at any moment loses or duplicates nothing. Of the
+/// processes configured with the same Celery queues, one takes at a time (a lease in Redis,
+/// renewed with each batch, taken over 5 s after its holder stops renewing it): the others would
+/// only read and convert the same messages to find them gone. While the lists are empty the holder
+/// waits on the first queue's list (BLMOVE onto itself: it takes nothing) and looks at the others
+/// every second.
 public struct CeleryIngress: JobIngress {
     public let name = "celery"
     /// The Celery queues drained, as kombu names them.
@@ -51,15 +53,27 @@ public struct CeleryIngress: JobIngress {
         prioritySteps.map { $0 == 0 ? queue : queue + prioritySeparator + String($0) }
     }
 
+    /// The lease key of these Celery queues (in Ferry's namespace).
+    var leaseKey: String { "\(keys.namespace):celery-ingress:\(queues.joined(separator: ","))" }
+
     public func run(isStopping: @escaping @Sendable () -> Bool) {
         guard let first = queues.first else { return }
         logger.info("taking Celery tasks", metadata: ["celery_queues": "\(queues.joined(separator: ","))"])
+        let holder = UUID().uuidString
         var connection: RedisConnection?
         var delay = 0.1
+        defer {
+            // Hand the lease on at once rather than after it expires.
+            _ = try? connection?.run(Self.release, keys: [.string(leaseKey)], arguments: [.string(holder)])
+        }
         while !isStopping() {
             do {
                 let redis = try connection ?? RedisConnection(configuration: self.redis)
                 connection = redis
+                guard try redis.run(Self.lease, keys: [.string(leaseKey)], arguments: [.string(holder), "5000"]).int == 1 else {
+                    Thread.sleep(forTimeInterval: 1)
+                    continue
+                }
                 if try drain(on: redis) == .empty {
                     _ = try redis.blockingCommand(["BLMOVE", .string(first), .string(first), "RIGHT", "RIGHT", "1"], blockFor: .seconds(1))
                 }
@@ -140,6 +154,20 @@ public struct CeleryIngress: JobIngress {
         }
         if moved > 0 { logger.debug("took Celery tasks", metadata: ["count": "\(moved)", "list": "\(list)"]) }
     }
+
+    /// Takes or renews the lease. KEYS: the lease. ARGV: the holder, milliseconds. Returns 1 when held.
+    static let lease = RedisScript(name: "celery_lease", source: """
+        local current = redis.call('GET', KEYS[1])
+        if current and current ~= ARGV[1] then return 0 end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return 1
+        """)
+
+    /// Gives the lease up if held. KEYS: the lease. ARGV: the holder.
+    static let release = RedisScript(name: "celery_release", source: """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+        return 1
+        """)
 
     /// Moves messages from a Celery list's tail while each is the one read. KEYS: the list, the
     /// queues set, then per message its destination and its queue's id index. ARGV: the count,

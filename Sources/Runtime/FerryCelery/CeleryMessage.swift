@@ -38,7 +38,7 @@ public struct CeleryMessage: Sendable, Equatable {
     /// serializer, protocol 1, groups, chords, callbacks) is refused with the reason.
     public static func parse(_ bytes: [UInt8]) throws(Refusal) -> CeleryMessage {
         func refuse(_ reason: String, id: String? = nil, task: String? = nil) -> Refusal { Refusal(id: id, task: task, reason: reason) }
-        guard let envelope = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)), let object = envelope.object else {
+        guard let envelope = try? JSONValue(parsing: bytes), let object = envelope.object else {
             throw refuse("not a kombu message: the payload is not a JSON object")
         }
         guard let headers = object["headers"]?.object, let task = headers["task"]?.string, let id = headers["id"]?.string else {
@@ -63,7 +63,7 @@ public struct CeleryMessage: Sendable, Equatable {
         case let other?:
             throw fail("body encoding '\(other)' is not supported (base64)")
         }
-        guard let parts = (try? JSONDecoder().decode(JSONValue.self, from: payload))?.elements, parts.count == 3,
+        guard let parts = (try? JSONValue(parsing: Array(payload)))?.elements, parts.count == 3,
               let args = parts[0].elements, let kwargs = parts[1].object
         else {
             throw fail("the body is not Celery's [args, kwargs, embed]")
