@@ -54,6 +54,7 @@ BLOCKS = {
         ("sh", "excused", UP_AND_TEST),
         ("swift", "run", "ReadmeEnqueue"),
         ("python", "run", "readme_python"),
+        ("ruby", "run", "readme_ruby"),
         ("sh", "run", "readme_shell"),
         ("swift", "run", "ReadmeApp"),
         ("", "run", "readme_tree"),
@@ -334,15 +335,32 @@ class Session:
             fail(f"the README's Swift snippet should have put 3 email.send jobs in the mail queue, found {mail}")
         print("README Swift enqueue snippet: ran; 3 mails queued")
 
-    # README: the Python snippet, the wire format written by hand.
+    # README: the Python client (clients/python, as `pip install ./clients/python` leaves it).
     def readme_python(self):
         self.flush()
-        prelude = f"import redis\n_url = {self.url!r}\nredis.Redis = lambda *a, **k: redis.from_url(_url)\n"
-        printed = self.run([sys.executable, "-c", prelude + self.code("README.md", "readme_python") + "\nprint(job['id'])\n"]).split()
-        shown = self.job(printed[-1])
-        if shown.get("state") != "ready" or shown.get("job", {}).get("type") != "email.send":
-            fail(f"the README's Python snippet's job is not ready in its queue: {shown}")
-        print("README Python snippet: ran; its job is ready in the mail queue")
+        self.start([self.ferry, "worker", "--queues", "default", "--concurrency", "2"])
+        code = self.code("README.md", "readme_python").replace('"redis://127.0.0.1:6379/0"', repr(self.url))
+        output = self.run([sys.executable, "-c", code], PYTHONPATH=os.path.join(ROOT, "clients", "python"))
+        if "{'echo': {'hello': 'world'}}" not in output:
+            fail(f"the README's Python block should print ferry.echo's result: {output}{self.logs()}")
+        scheduled = self.redis().zrange("ferry:{mail}:scheduled", 0, -1)
+        if len(scheduled) != 1 or json.loads(scheduled[0])["type"] != "email.send" or self.job(json.loads(scheduled[0])["id"]).get("state") != "scheduled":
+            fail(f"the README's Python block should leave one email.send scheduled in the mail queue: {scheduled}")
+        self.stop_all()
+        print("README Python block: ran; ferry.echo's result came back, a mail is scheduled")
+
+    # README: the wire format written by hand, from Ruby (redis-rb).
+    def readme_ruby(self):
+        self.flush()
+        code = self.code("README.md", "readme_ruby").replace('"redis://127.0.0.1:6379/0"', json.dumps(self.url))
+        self.run(["ruby", "-e", code])
+        ready = self.redis().lrange("ferry:{mail}:ready", 0, -1)
+        if len(ready) != 1:
+            fail(f"the README's Ruby block should leave one job in the mail queue, found {len(ready)}")
+        shown = self.job(json.loads(ready[0])["id"])
+        if shown.get("state") != "ready" or shown.get("job", {}).get("type") != "email.send" or shown["job"]["args"]["vars"]["name"] != "Ada":
+            fail(f"the README's Ruby job is not read as Ferry's: {shown}")
+        print("README Ruby block: ran; its job is ready in the mail queue, read as Ferry's own")
 
     # README: curl, ferry enqueue --wait, ferry job, line by line (the last needs the id printed).
     def readme_shell(self):
@@ -569,7 +587,7 @@ def main():
         extract(args.package)
         return
     session = Session(args.ferry, args.example_bin)
-    stages = ["readme_enqueue", "readme_python", "readme_shell", "readme_app", "readme_tree",
+    stages = ["readme_enqueue", "readme_python", "readme_ruby", "readme_shell", "readme_app", "readme_tree",
               "wire_python", "celery_python", "anonymize_shell", "email_shell", "writing_jobs"]
     try:
         for stage in [args.only] if args.only else stages:
