@@ -71,6 +71,16 @@ import Testing
         #expect(!job.contains(#"action="""#), "\(job)")
     }
 
+    @Test func aCeleryTaskShowsItsNameAndExpiry() throws {
+        let job = Job(id: "c1", type: "email.send", queue: "mail", maxAttempts: 3, expiresAt: 1_800_000_000,
+                      origin: ["protocol": "celery", "task": "app.tasks.<send>", "result": true])
+        let html = try DashboardTemplates.render("job", JobPageView(id: "c1", state: JobState(state: "ready", worker: nil, job: JobView(job))))
+        #expect(html.contains("<dt>sent by</dt><dd>Celery, as task app.tasks.&lt;send&gt;</dd>"), "\(html)")
+        #expect(html.contains("<dt>expires</dt>"), "\(html)")
+        let plain = try DashboardTemplates.render("job", JobPageView(id: "p1", state: JobState(state: "ready", worker: nil, job: JobView(Job(id: "p1", type: "t", queue: "q", maxAttempts: 3)))))
+        #expect(!plain.contains("sent by") && !plain.contains("expires"), "\(plain)")
+    }
+
     @Test func recordsReadAsPeopleReadThem() throws {
         let resource = AdminResource(name: "claude/usage", list: { _ in [String]() }, show: nil as (@Sendable (String) throws -> String?)?)
         let rows: [JSONValue] = [["job_id": "j-1", "started_at": "2026-12-07T18:29:17Z", "bytes_done": 2048, "note": "<b>"]]

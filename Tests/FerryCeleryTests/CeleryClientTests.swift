@@ -65,6 +65,8 @@ import Testing
         #expect(report["pickle"]?["message"]?.string?.contains("application/x-python-serialize") == true, "\(context)")
         #expect(report["ignored_result_stored"] == 0, "ignore_result writes no result: \(context)")
         #expect(report["many_correct"] == 1000, "\(context)")
+        #expect(report["chain_middle"] == ["echo": ["y": 2, "parent_result": ["echo": ["x": 1]]]], "a chain passes results on: \(context)")
+        #expect(report["chain_last"] == .null && report["chain_recorded"] == true, "an immutable signature runs with its own id: \(context)")
 
         // Refused messages are kept whole in the dead set of the Celery queue, with the reason.
         let dead = try QueueAdmin(keys: QueueKeyspace(namespace: namespace)).dead.jobs(queue: queue, limit: 10, on: redis)
@@ -74,24 +76,25 @@ import Testing
     }
 
     @Test func workersKilledWhileTakingCeleryTasksLoseNone() throws {
-        let ids = try client(["send", "600"]).split(separator: "\n").map(String.init)
-        #expect(ids.count == 600)
+        let total = 3000
+        let ids = try client(["send", String(total)]).split(separator: "\n").map(String.init)
+        #expect(ids.count == total)
         let key = "celery-killed-\(queue)"
         // Supervisors and their worker processes are killed together with SIGKILL while they take
-        // the queue and run its tasks (each task sleeps 2 ms).
-        for round in 0..<6 {
+        // the queue (the first rounds) and run its tasks (20 ms each).
+        for delay in [0.15, 0.2, 0.25, 0.3, 0.5, 0.8] {
             let worker = try worker(["--processes", "2"], ownProcessGroup: true)
-            Thread.sleep(forTimeInterval: 0.4 + Double(round) * 0.15)
+            Thread.sleep(forTimeInterval: delay)
             kill(-worker.pid, SIGKILL)
             _ = worker.waitForExit(timeout: 10)
         }
-        #expect(try redis.command("SCARD", .string(key)).int ?? 0 < 600, "the kills came too late to test anything")
+        #expect(try redis.command("SCARD", .string(key)).int ?? 0 < total, "the kills came too late to test anything")
         let worker = try worker()
         defer { worker.signal(SIGTERM); _ = worker.waitForExit(timeout: 30) }
-        let done = try eventually(timeout: 120) { try redis.command("SCARD", .string(key)).int == 600 }
-        #expect(done, "\((try? redis.command("SCARD", .string(key)).int) ?? -1) of 600")
+        let done = try eventually(timeout: 180) { try redis.command("SCARD", .string(key)).int == total }
+        #expect(done, "\((try? redis.command("SCARD", .string(key)).int) ?? -1) of \(total)")
         #expect(try redis.command("LLEN", .string(queue)).int == 0)
         // Every task's result reads as Celery's: None, from a SUCCESS.
-        #expect(try client(["results"], input: ids.joined(separator: "\n")).trimmingCharacters(in: .whitespacesAndNewlines) == "600")
+        #expect(try client(["results"], input: ids.joined(separator: "\n")).trimmingCharacters(in: .whitespacesAndNewlines) == String(total))
     }
 }

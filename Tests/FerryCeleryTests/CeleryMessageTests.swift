@@ -70,7 +70,8 @@ import Testing
         for (body, reason) in [
             (#"[[], {}, {"chord": {"task": "x"}}]"#, "chords are not supported"),
             (#"[[], {}, {"callbacks": [{"task": "x"}]}]"#, "link callbacks are not supported"),
-            (#"[[], {}, {"chain": [{"task": "x"}]}]"#, "chains are not supported"),
+            (#"[[], {}, {"chain": [{"task": "x", "subtask_type": "group"}]}]"#, "groups and chords are not supported"),
+            (#"[[], {}, {"chain": {"task": "x"}}]"#, "embed.chain must be a list"),
             (#"[[], []]"#, "[args, kwargs, embed]"),
             (#"{"args": []}"#, "[args, kwargs, embed]"),
         ] {
@@ -85,6 +86,25 @@ import Testing
         do { _ = try CeleryMessage.parse(Array(#"{"body": "%%%", "content-type": "application/json", "headers": {"task": "a", "id": "b"}, "properties": {"body_encoding": "base64"}}"#.utf8)); Issue.record("accepted bad Base64") } catch {
             #expect(error.reason.contains("Base64"))
         }
+    }
+
+    @Test func aChainBecomesFerrysChainWithTheTaskIdsAndWhereEachResultGoes() throws {
+        let body = #"[[], {"x": 1}, {"chain": [{"task": "app.tasks.record", "args": ["k"], "kwargs": {}, "options": {"task_id": "t-3"}, "subtask_type": null, "immutable": true}, {"task": "app.tasks.digest", "args": ["weekly"], "kwargs": {}, "options": {"task_id": "t-2"}, "subtask_type": null, "immutable": false}]}]"#
+        let message = try CeleryMessage.parse(message(body: body))
+        #expect(message.chain.map(\.task) == ["app.tasks.digest", "app.tasks.record"])
+        var digest = JobSettings(), record = JobSettings()
+        digest.celeryName = "app.tasks.digest"
+        digest.celeryArguments = ["user", "period"]
+        record.celeryName = "app.tasks.record"
+        record.celeryArguments = ["key"]
+        let job = try tasks(["ferry.echo": JobSettings(), "notifications.digest": digest, "ferry.record": record]).job(for: message)
+        let second = try #require(job.then?.object), third = try #require(second["then"]?.object)
+        #expect(second["type"] == "notifications.digest" && second["id"] == "t-2" && second["args"] == ["period": "weekly"] && second["result_as"] == "user")
+        #expect(third["type"] == "ferry.record" && third["id"] == "t-3" && third["args"] == ["key": "k"] && third["result_as"] == .null)
+        #expect(third["origin"] == ["protocol": "celery", "task": "app.tasks.record", "result": true])
+        // The next job's request, as the worker will enqueue it.
+        let next = try Chain.link(.object(second))
+        #expect(next.options.id == "t-2" && next.type == "notifications.digest")
     }
 
     @Test func unknownTasksAndUnnamedPositionalArgumentsAreRefused() throws {

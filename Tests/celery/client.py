@@ -4,7 +4,7 @@ on Ferry's Redis, results read back with AsyncResult.get(). Prints one JSON obje
 call returned or raised. Run by FerryCeleryTests with the Python of .ferry/celery-venv.
 
     client.py --redis URL --queue Q calls     every way of sending, and the refusals
-    client.py --redis URL --queue Q send N    N app.tasks.record tasks (positional key), their ids
+    client.py --redis URL --queue Q send N    N app.tasks.record tasks (positional key, 20 ms each), their ids
     client.py --redis URL --queue Q results   the results of the ids on standard input
 """
 import argparse
@@ -13,7 +13,7 @@ import sys
 import time
 
 import redis
-from celery import Celery
+from celery import Celery, chain
 
 
 def app_for(url, queue, serializer="json"):
@@ -60,6 +60,13 @@ def calls(url, queue):
     ignored = app.send_task("ferry.echo", kwargs={"i": 1}, ignore_result=True)
     time.sleep(1)
     report["ignored_result_stored"] = redis.from_url(url).exists(f"celery-task-meta-{ignored.id}")
+    # A chain: the second task gets the first one's result (parent_result, as ferry.echo names no
+    # positional argument), the third is immutable and records its own id under a key.
+    chained = chain(app.signature("ferry.echo", kwargs={"x": 1}), app.signature("ferry.echo", kwargs={"y": 2}),
+                    app.signature("app.tasks.record", args=[f"celery-chain-{queue}"], immutable=True)).apply_async()
+    report["chain_last"] = chained.get(timeout=30)
+    report["chain_middle"] = chained.parent.get(timeout=30)
+    report["chain_recorded"] = [m.decode() for m in redis.from_url(url).smembers(f"celery-chain-{queue}")] == [chained.id]
     many = [app.send_task("ferry.echo", kwargs={"i": i}) for i in range(1000)]
     report["many_correct"] = sum(1 for i, result in enumerate(many) if result.get(timeout=60) == {"echo": {"i": i}})
     return report
@@ -78,7 +85,7 @@ def main():
         app = app_for(args.redis, args.queue)
         key = f"celery-killed-{args.queue}"
         for _ in range(args.count):
-            print(app.send_task("app.tasks.record", args=[key, 2]).id)
+            print(app.send_task("app.tasks.record", args=[key, 20]).id)
     else:
         app = app_for(args.redis, args.queue)
         ids = sys.stdin.read().split()

@@ -4,9 +4,11 @@ import Foundation
 /// Chains: job B runs after job A succeeds, with A's result passed in (Celery's `chain`,
 /// BullMQ's flows read the other way round).
 ///
-/// A carries B in its envelope (`then`: `{"type", "args", "queue", "max_attempts", "then"}`),
-/// through its retries; when A succeeds, the worker enqueues B with A's result as the argument
-/// `parent_result` (null when A handed nothing back) before it acknowledges A. B is unique per
+/// A carries B in its envelope (`then`: `{"type", "args", "queue", "max_attempts", "then"}`, and
+/// for chains that come from elsewhere `id`, `origin` and `result_as`), through its retries; when
+/// A succeeds, the worker enqueues B with A's result as the argument `parent_result` (or the one
+/// `result_as` names; none when it is null; null when A handed nothing back) before it
+/// acknowledges A. B is unique per
 /// A (`chain:<A's id>`), so an A that runs again after a crash does not enqueue B twice while
 /// B is queued or running. A dead A ends the chain there; retrying A from the dead set goes on.
 public enum Chain {
@@ -43,6 +45,14 @@ public enum Chain {
             _ = try link(then)
             options.then = then
         }
+        if let id = fields["id"] {
+            guard case .string(let text) = id, !text.isEmpty, text.utf8.count <= 200 else { throw .invalidJob("then.id must be 1 to 200 bytes") }
+            options.id = text
+        }
+        if let origin = fields["origin"], origin != .null { options.origin = origin }
+        if let resultAs = fields["result_as"], resultAs != .null {
+            guard case .string(let name) = resultAs, !name.isEmpty else { throw .invalidJob("then.result_as must be an argument name, or null") }
+        }
         return Dispatcher.JobRequest(type: type, args: args, options: options)
     }
 
@@ -53,7 +63,11 @@ public enum Chain {
         guard let then = job.then, then != .null else { return nil }
         var next = try link(then)
         var args = next.args.object ?? [:]
-        args["parent_result"] = result.flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0)) } ?? .null
+        // `result_as`: absent, `parent_result`; a name, that argument; null, the result is not passed.
+        let resultAs = then.object?["result_as"]
+        if resultAs != .null {
+            args[resultAs?.string ?? "parent_result"] = result.flatMap { try? JSONValue(parsing: $0) } ?? .null
+        }
         next.args = .object(args)
         next.options.uniqueKey = "chain:" + job.id
         next.options.uniqueFor = .seconds(86_400)

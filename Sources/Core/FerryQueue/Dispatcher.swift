@@ -23,6 +23,11 @@ public struct EnqueueOptions: Sendable, Equatable {
     /// Keep a record of how the job ended even if it hands back no result, for whoever waits
     /// for it (``JobResults``, `ferry job`); jobs with a result always leave one.
     public var keepRecord: Bool
+    /// The job's id, when the caller must know it in advance (a Celery chain's task ids); a new
+    /// random id when nil. Ids are 1 to 200 bytes.
+    public var id: String?
+    /// Where the job came from (see ``Job/origin``).
+    public var origin: JSONValue?
 
     /// Options for one enqueue; every field left `nil` is taken from the job type's settings.
     public init(
@@ -345,11 +350,12 @@ public final class Dispatcher: Sendable {
             guard !unique.isEmpty, unique.utf8.count <= 200 else { throw .invalidJob("unique_key must be 1 to 200 bytes") }
         }
         if let then = request.options.then { _ = try Chain.link(then) }
+        if let id = request.options.id, id.isEmpty || id.utf8.count > 200 { throw .invalidJob("a job id must be 1 to 200 bytes") }
         let job = Job(
-            type: request.type, queue: queue, args: request.args, maxAttempts: maxAttempts,
+            id: request.options.id ?? Job.newID(), type: request.type, queue: queue, args: request.args, maxAttempts: maxAttempts,
             runAt: request.options.runAt?.timeIntervalSince1970, uniqueKey: request.options.uniqueKey,
             timeoutS: timeout?.secondsValue, batch: batch, then: request.options.then,
-            keepRecord: request.options.keepRecord ? true : nil
+            keepRecord: request.options.keepRecord ? true : nil, origin: request.options.origin
         )
         let payload = job.encoded()
         guard payload.count <= payloadLimit else { throw .payloadTooLarge(bytes: payload.count, limit: payloadLimit) }

@@ -23,6 +23,19 @@ public struct CeleryMessage: Sendable, Equatable {
     public var timeLimit: Double?
     /// The client wants no result written.
     public var ignoreResult: Bool
+    /// The tasks that follow it (a Celery `chain`), the next one first.
+    public var chain: [Signature] = []
+
+    /// A task of a chain, as Celery describes it (`celery.canvas.Signature`).
+    public struct Signature: Sendable, Equatable {
+        public var task: String
+        public var args: [JSONValue]
+        public var kwargs: [String: JSONValue]
+        /// The id the client gave it in advance (its `AsyncResult`).
+        public var id: String?
+        /// It does not take the previous task's result (`.si()`).
+        public var immutable: Bool
+    }
 
     /// Why a message cannot be taken, said so a person can act on it.
     public struct Refusal: Error, Sendable, Equatable, CustomStringConvertible {
@@ -69,7 +82,7 @@ public struct CeleryMessage: Sendable, Equatable {
             throw fail("the body is not Celery's [args, kwargs, embed]")
         }
         let embed = parts[2].object ?? [:]
-        for (key, name) in [("chord", "chords"), ("callbacks", "link callbacks"), ("errbacks", "link_error callbacks"), ("chain", "chains")]
+        for (key, name) in [("chord", "chords"), ("callbacks", "link callbacks"), ("errbacks", "link_error callbacks")]
         where embed[key].map({ $0 != .null && $0 != .array([]) }) ?? false {
             throw fail("\(name) are not supported by Ferry's Celery ingress; send the tasks one by one (or as a Ferry chain or batch)")
         }
@@ -95,9 +108,27 @@ public struct CeleryMessage: Sendable, Equatable {
                 timeLimit = seconds
             }
         }
+        // Celery keeps a chain's remaining tasks last first: the next one is the last element.
+        var chain: [Signature] = []
+        if let signatures = embed["chain"], signatures != .null {
+            guard let list = signatures.elements else { throw fail("embed.chain must be a list of signatures") }
+            for signature in list.reversed() {
+                guard let fields = signature.object, let name = fields["task"]?.string, !name.isEmpty, name.utf8.count <= 200 else {
+                    throw fail("a task of the chain has no task name")
+                }
+                if let kind = fields["subtask_type"], kind != .null {
+                    throw fail("the chain holds a \(kind.string ?? "nested") signature (\(name)); groups and chords are not supported by Ferry's Celery ingress")
+                }
+                let id = fields["options"]?.object?["task_id"]?.string
+                if let id, id.isEmpty || id.utf8.count > 200 { throw fail("the task id of \(name) in the chain must be 1 to 200 bytes") }
+                chain.append(Signature(
+                    task: name, args: fields["args"]?.elements ?? [], kwargs: fields["kwargs"]?.object ?? [:], id: id,
+                    immutable: fields["immutable"] == .bool(true)))
+            }
+        }
         return CeleryMessage(
             id: id, task: task, args: args, kwargs: kwargs, eta: try instant("eta"), expires: try instant("expires"),
-            retries: retries, timeLimit: timeLimit, ignoreResult: headers["ignore_result"] == .bool(true))
+            retries: retries, timeLimit: timeLimit, ignoreResult: headers["ignore_result"] == .bool(true), chain: chain)
     }
 }
 

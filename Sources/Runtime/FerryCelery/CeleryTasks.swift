@@ -29,28 +29,67 @@ public struct CeleryTasks: Sendable {
     /// the time limit and Celery's retry count carried over.
     public func job(for message: CeleryMessage, now: Date = Date()) throws(CeleryMessage.Refusal) -> Job {
         func refuse(_ reason: String) -> CeleryMessage.Refusal { .init(id: message.id, task: message.task, reason: reason) }
-        guard let route = routes[message.task] else {
-            throw refuse("no job type runs the Celery task '\(message.task)': name it with celery: {name: \"\(message.task)\"} in jobs/<type>.yml (types here: \(routes.values.map(\.type).sorted().joined(separator: ", ")))")
-        }
-        var arguments = message.kwargs
-        let names = route.settings.celeryArguments
-        guard message.args.count <= names.count else {
-            let named = names.isEmpty ? "names none" : "names \(names.count) (\(names.joined(separator: ", ")))"
-            throw refuse("\(message.task) got \(message.args.count) positional argument\(message.args.count == 1 ? "" : "s") and celery: {args: […]} in jobs/\(route.type).yml \(named); send keyword arguments or name them there")
-        }
-        for (name, value) in zip(names, message.args) {
-            guard arguments[name] == nil else { throw refuse("argument '\(name)' of \(message.task) is given both by position and by keyword") }
-            arguments[name] = value
-        }
+        let route = try self.route(message.task, refuse: refuse)
+        let arguments = try bind(message.task, route: route, args: message.args, kwargs: message.kwargs, refuse: refuse)
         let attempt = min(message.retries + 1, JobRules.attempts.upperBound)
-        let job = Job(
+        var job = Job(
             id: message.id, type: route.type, queue: route.settings.queue, args: .object(arguments),
             attempt: attempt, maxAttempts: max(route.settings.maxAttempts, attempt),
             createdAt: now.timeIntervalSince1970, runAt: message.eta.map(\.timeIntervalSince1970).flatMap { $0 > now.timeIntervalSince1970 ? $0 : nil },
             timeoutS: message.timeLimit, expiresAt: message.expires?.timeIntervalSince1970,
             origin: .object(["protocol": "celery", "task": .string(message.task), "result": .bool(!message.ignoreResult)])
         )
+        job.then = try chain(message.chain[...], refuse: refuse)
+        if let then = job.then {
+            do throws(QueueError) { _ = try Chain.link(then) } catch { throw refuse("the chain: \(error)") }
+        }
         do throws(QueueError) { try job.checkRanges() } catch { throw refuse("\(error)") }
         return job
+    }
+
+    func route(_ task: String, refuse: (String) -> CeleryMessage.Refusal) throws(CeleryMessage.Refusal) -> Route {
+        guard let route = routes[task] else {
+            throw refuse("no job type runs the Celery task '\(task)': name it with celery: {name: \"\(task)\"} in jobs/<type>.yml (types here: \(routes.values.map(\.type).sorted().joined(separator: ", ")))")
+        }
+        return route
+    }
+
+    /// Keyword arguments, and positional ones bound to the type's names (from `first` on: a chain's
+    /// next task takes the previous result as its first positional argument).
+    func bind(
+        _ task: String, route: Route, args: [JSONValue], kwargs: [String: JSONValue], first: Int = 0, refuse: (String) -> CeleryMessage.Refusal
+    ) throws(CeleryMessage.Refusal) -> [String: JSONValue] {
+        var arguments = kwargs
+        let names = Array(route.settings.celeryArguments.dropFirst(first))
+        guard args.count <= names.count else {
+            let all = route.settings.celeryArguments
+            let named = all.isEmpty ? "names none" : "names \(all.count) (\(all.joined(separator: ", ")))"
+            let given = args.count + first
+            throw refuse("\(task) got \(given) positional argument\(given == 1 ? "" : "s")\(first > 0 ? " (the previous task's result first)" : "") and celery: {args: […]} in jobs/\(route.type).yml \(named); send keyword arguments or name them there")
+        }
+        for (name, value) in zip(names, args) {
+            guard arguments[name] == nil else { throw refuse("argument '\(name)' of \(task) is given both by position and by keyword") }
+            arguments[name] = value
+        }
+        return arguments
+    }
+
+    /// A Celery chain as Ferry's (``Chain``): each task a `then` link with its id and origin; the
+    /// previous result goes to the first name of `celery: {args: […]}` (else `parent_result`),
+    /// or nowhere for an immutable signature.
+    func chain(_ signatures: ArraySlice<CeleryMessage.Signature>, refuse: (String) -> CeleryMessage.Refusal) throws(CeleryMessage.Refusal) -> JSONValue? {
+        guard let next = signatures.first else { return nil }
+        let route = try self.route(next.task, refuse: refuse)
+        let takesResult = !next.immutable
+        let names = route.settings.celeryArguments
+        let arguments = try bind(next.task, route: route, args: next.args, kwargs: next.kwargs, first: takesResult && !names.isEmpty ? 1 : 0, refuse: refuse)
+        var link: [String: JSONValue] = [
+            "type": .string(route.type), "args": .object(arguments),
+            "origin": ["protocol": "celery", "task": .string(next.task), "result": true],
+            "result_as": takesResult ? (names.first.map(JSONValue.string) ?? "parent_result") : .null,
+        ]
+        if let id = next.id { link["id"] = .string(id) }
+        if let then = try chain(signatures.dropFirst(), refuse: refuse) { link["then"] = then }
+        return .object(link)
     }
 }

@@ -21,10 +21,14 @@ struct JobView: Encodable {
     var diedAt: Double?
     /// The payload as text, for dead entries that were not valid jobs.
     var raw: String?
+    /// When it is no longer wanted, and where it came from (a Celery task: its name).
+    var expiresAt: Double?
+    var origin: JSONValue?
 
     enum CodingKeys: String, CodingKey {
-        case id, type, queue, args, attempt, error, failures, raw
+        case id, type, queue, args, attempt, error, failures, raw, origin
         case maxAttempts = "max_attempts", createdAt = "created_at", enqueuedAt = "enqueued_at", runAt = "run_at", diedAt = "died_at"
+        case expiresAt = "expires_at"
     }
 
     init(_ job: Job, runAt: Double? = nil) {
@@ -39,6 +43,8 @@ struct JobView: Encodable {
         self.runAt = runAt ?? job.runAt
         error = job.error
         failures = job.failures
+        expiresAt = job.expiresAt
+        origin = job.origin
     }
 
     init(id: String, queue: String) {

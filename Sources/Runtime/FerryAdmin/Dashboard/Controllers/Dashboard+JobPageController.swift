@@ -92,12 +92,16 @@ struct JobPageView {
         let job = state.job
         var facts = [Fact(label: "type", value: job?.type ?? state.type ?? "—"), Fact(label: "queue", value: job?.queue ?? state.queue ?? "—")]
         if let job {
+            if let origin = job.origin?.object, origin["protocol"] == "celery", let task = origin["task"]?.string {
+                facts.append(Fact(label: "sent by", value: "Celery, as task \(task)"))
+            }
             facts.append(Fact(label: "attempt", value: "\(job.attempt ?? 0) of \(job.maxAttempts ?? 0)"))
             facts.append(Fact(label: "created", time: TimeView(job.createdAt)))
             facts.append(Fact(label: "enqueued", time: TimeView(job.enqueuedAt)))
             if let runAt = job.runAt { facts.append(Fact(label: state.state == "retry" ? "next attempt" : "runs at", time: TimeView(runAt))) }
             if let error = job.error { facts.append(Fact(label: "failed", time: TimeView(error.at))) }
             if let died = job.diedAt { facts.append(Fact(label: "died", time: TimeView(died))) }
+            if let expires = job.expiresAt { facts.append(Fact(label: "expires", time: TimeView(expires))) }
         }
         if let finished = state.finishedAt { facts.append(Fact(label: "finished", time: TimeView(finished))) }
         if let progress = state.progress { facts.append(Fact(label: "progress", progress: ProgressView(progress))) }
