@@ -65,6 +65,10 @@ import Testing
         let badQueues = try ferry("worker", "--queues", "a:zero")
         #expect(badQueues.status != 0)
         #expect(badQueues.output.contains("the weight of a must be a whole number"))
+        for command in ["worker", "up"] {
+            let badCelery = try ferry(command, "--celery-queues", "celery,bad queue")
+            #expect(badCelery.status == 64 && badCelery.output.contains("Celery queue 'bad queue' cannot be taken"), "\(command): \(badCelery.output)")
+        }
         // A type no handler is registered for is refused with the closest known type; another
         // fleet's type goes through when the caller says so.
         let typo = try ferry("enqueue", "ferry.nop")

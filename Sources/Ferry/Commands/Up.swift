@@ -52,9 +52,13 @@ struct Up: ParsableCommand {
     @Option(help: "Directory of schedules/*.yml files.")
     var schedules: String = "schedules"
 
+    @Option(help: "Celery queues whose task messages the workers take in, comma-separated (see ferry worker). Default: FERRY_CELERY_QUEUES, else none.")
+    var celeryQueues: String?
+
     func validate() throws {
         guard (1...256).contains(processes) else { throw ValidationError("--processes must be between 1 and 256") }
         guard (1...1000).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 1000") }
+        if let celeryQueues { _ = try Worker.celeryQueueNames(celeryQueues) }
         guard Duration(checkedSeconds: shutdownTimeout, maximum: 86_400) != nil else {
             throw ValidationError("--shutdown-timeout must be between 0 and 86400 seconds")
         }
@@ -123,7 +127,7 @@ struct Up: ParsableCommand {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let workerArguments = [
             "worker", "--concurrency", "\(concurrency)", "--queues", queues, "--shutdown-timeout", "\(shutdownTimeout)", "--jobs-dir", jobsDir,
-        ]
+        ] + (celeryQueues.map { ["--celery-queues", $0] } ?? [])
         let pool = WorkerPool(
             processes: processes, childCommand: { worker in [executable] + workerArguments + ["--child", "--worker-id", worker, "--supervisor-pid", String(getpid())] },
             keys: environment.keys, redis: try environment.redisConfiguration(), crashLimit: 3,

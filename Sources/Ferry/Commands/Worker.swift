@@ -89,8 +89,8 @@ struct Worker: ParsableCommand {
     /// The Celery queues of `--celery-queues` or FERRY_CELERY_QUEUES, checked.
     static func celeryQueueNames(_ text: String) throws -> [String] {
         let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        for name in names {
-            do throws(QueueError) { try Names.validateQueue(name) } catch { throw ValidationError("Celery queue '\(name)': \(error)") }
+        for name in names where !Names.isValid(name) {
+            throw ValidationError("Celery queue '\(name)' cannot be taken: its name must be 1 to 100 ASCII letters, digits, '.', '_' or '-' (Ferry keeps its refused messages under that name)")
         }
         return names
     }
