@@ -36,7 +36,7 @@ public struct CeleryIngress: JobIngress {
 
     public init(
         queues: [String], tasks: CeleryTasks, keys: QueueKeyspace, redis: RedisConfiguration, results: CeleryResults?, logger: Logger,
-        batch: Int = 200
+        batch: Int = 500
     ) throws(QueueError) {
         for queue in queues { try Names.validateQueue(queue) }
         self.queues = queues
