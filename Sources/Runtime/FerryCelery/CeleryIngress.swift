@@ -96,13 +96,13 @@ public struct CeleryIngress: JobIngress {
 
     /// Reads the oldest messages of the most urgent list that has any and moves them.
     func drain(on redis: RedisConnection) throws(RedisError) -> Pass {
-        let lists = queues.flatMap(Self.lists(of:))
-        let replies = try redis.pipeline(lists.map { ["LRANGE", .string($0), RedisArgument(-batch), -1] })
-        for (list, reply) in zip(lists, replies) {
+        let lists = queues.flatMap { queue in Self.lists(of: queue).map { (queue: queue, list: $0) } }
+        let replies = try redis.pipeline(lists.map { ["LRANGE", .string($0.list), RedisArgument(-batch), -1] })
+        for ((queue, list), reply) in zip(lists, replies) {
             let members = (reply.array ?? []).compactMap(\.bytes)
             guard !members.isEmpty else { continue }
             // kombu pushes at the head and pops at the tail: the tail is the oldest.
-            try move(Array(members.reversed()), from: list, celeryQueue: queues.first { list.hasPrefix($0) } ?? list, on: redis)
+            try move(Array(members.reversed()), from: list, celeryQueue: queue, on: redis)
             return .busy
         }
         return .empty
@@ -152,7 +152,7 @@ public struct CeleryIngress: JobIngress {
                 }
             }
         }
-        if moved > 0 { logger.debug("took Celery tasks", metadata: ["count": "\(moved)", "list": "\(list)"]) }
+        logger.debug("took Celery tasks", metadata: ["count": "\(moved)", "list": "\(list)"])
     }
 
     /// Takes or renews the lease. KEYS: the lease. ARGV: the holder, milliseconds. Returns 1 when held.
