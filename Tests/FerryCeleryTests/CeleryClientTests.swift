@@ -19,6 +19,7 @@ import Testing
         jobsDirectory = NSTemporaryDirectory() + "ferry-celery-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: jobsDirectory, withIntermediateDirectories: true)
         try "max_attempts: 1\n".write(toFile: jobsDirectory + "/ferry.fail.yml", atomically: true, encoding: .utf8)
+        try "max_attempts: 1\n".write(toFile: jobsDirectory + "/ferry.sleep.yml", atomically: true, encoding: .utf8)
         try "celery: {name: app.tasks.record, args: [key, ms]}\n".write(toFile: jobsDirectory + "/ferry.record.yml", atomically: true, encoding: .utf8)
     }
 
@@ -73,6 +74,15 @@ import Testing
         #expect(dead.count == 3 && dead.allSatisfy { $0.error.type == "CeleryRefused" && $0.raw.contains("\"headers\"") }, "\(dead)")
         // The Celery task id is the job id: ferry job finds a task.
         #expect(try redis.command("LLEN", .string(queue)).int == 0)
+    }
+
+    @Test func aTaskAbandonedByTheWatchdogStillReportsItsFailure() throws {
+        // ferry.sleep ignores its cancellation: after the time limit and the grace the watchdog
+        // gives up on it (the process is recycled), and that outcome reaches the Celery caller.
+        let worker = try worker(["--timeout-grace", "1"])
+        defer { worker.signal(SIGTERM); _ = worker.waitForExit(timeout: 30) }
+        let report = try JSONDecoder().decode(JSONValue.self, from: Data(try client(["hung"]).utf8))
+        #expect(report["status"] == "FAILURE" && report["raised"] == "Timeout", "\(report)\n\(worker.output.suffix(3000))")
     }
 
     @Test func workersKilledWhileTakingCeleryTasksLoseNone() throws {

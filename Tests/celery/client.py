@@ -6,6 +6,7 @@ call returned or raised. Run by FerryCeleryTests with the Python of .ferry/celer
     client.py --redis URL --queue Q calls     every way of sending, and the refusals
     client.py --redis URL --queue Q send N    N app.tasks.record tasks (positional key, 20 ms each), their ids
     client.py --redis URL --queue Q results   the results of the ids on standard input
+    client.py --redis URL --queue Q hung      a task that ignores its time limit
 """
 import argparse
 import json
@@ -76,11 +77,14 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--redis", required=True)
     parser.add_argument("--queue", required=True)
-    parser.add_argument("scenario", choices=["calls", "send", "results"])
+    parser.add_argument("scenario", choices=["calls", "send", "results", "hung"])
     parser.add_argument("count", nargs="?", type=int, default=0)
     args = parser.parse_args()
     if args.scenario == "calls":
         print(json.dumps(calls(args.redis, args.queue)))
+    elif args.scenario == "hung":
+        hung = app_for(args.redis, args.queue).send_task("ferry.sleep", kwargs={"ms": 6000, "ignore_cancel": True}, time_limit=1)
+        print(json.dumps(dict(raised(lambda: hung.get(timeout=60)), status=hung.status)))
     elif args.scenario == "send":
         app = app_for(args.redis, args.queue)
         key = f"celery-killed-{args.queue}"

@@ -71,7 +71,7 @@ struct JobThread {
         func conclude(_ fetched: FetchedJob, _ outcome: Processor.Outcome, noted: Bool?, on connection: RedisConnection) throws {
             if case .settle(let settlement) = outcome {
                 try continueChain(fetched, settlement)
-                tellObservers(fetched, settlement)
+                process.tellObservers(fetched, settlement)
             }
             switch outcome {
             // A crash suspect's outcome is written at once, while its job thread still holds the
@@ -271,27 +271,6 @@ struct JobThread {
     /// Enqueues the next job of a chain when a chained job succeeded — before it is acknowledged,
     /// so a crash in between runs the job again rather than losing the next one (which is unique
     /// per predecessor, so it is not enqueued twice).
-    /// Tells the observers how an attempt of a job that came through an ingress ended.
-    private func tellObservers(_ fetched: FetchedJob, _ settlement: Settlement) {
-        guard !process.observers.isEmpty, let job = try? fetched.job.get(), job.origin != nil else { return }
-        let outcome: JobOutcome
-        switch settlement {
-        case .done: outcome = .succeeded(result: nil)
-        case .succeeded(let bytes, _): outcome = .succeeded(result: bytes)
-        case .retry(let failure, _, _): outcome = .retrying(failure)
-        case .bury(let failure): outcome = .dead(failure)
-        }
-        for observer in process.observers {
-            do {
-                try observer.attemptEnded(job, outcome)
-            } catch {
-                process.logger.error("could not report the job's outcome to where it came from", metadata: [
-                    "job_id": "\(job.id)", "job_type": "\(job.type)", "error": "\(error)",
-                ])
-            }
-        }
-    }
-
     private func continueChain(_ fetched: FetchedJob, _ settlement: Settlement) throws {
         guard let job = try? fetched.job.get(), job.then != nil else { return }
         let result: [UInt8]?

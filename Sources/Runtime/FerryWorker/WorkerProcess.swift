@@ -209,9 +209,31 @@ package final class WorkerProcess: Sendable {
     /// Writes settlements the watchdog decided; keeps those Redis refused.
     func flushPendingSettlements(on redis: RedisConnection) throws(RedisError) {
         while let (fetched, settlement) = pendingSettlements.withLock({ $0.first }) {
+            tellObservers(fetched, settlement)
             try settle(fetched, settlement, on: redis)
             pendingSettlements.withLock { pending in
                 if let index = pending.firstIndex(where: { $0.0.payload == fetched.payload }) { pending.remove(at: index) }
+            }
+        }
+    }
+
+    /// Tells the observers how an attempt of a job that came through an ingress ended.
+    func tellObservers(_ fetched: FetchedJob, _ settlement: Settlement) {
+        guard !observers.isEmpty, let job = try? fetched.job.get(), job.origin != nil else { return }
+        let outcome: JobOutcome
+        switch settlement {
+        case .done: outcome = .succeeded(result: nil)
+        case .succeeded(let bytes, _): outcome = .succeeded(result: bytes)
+        case .retry(let failure, _, _): outcome = .retrying(failure)
+        case .bury(let failure): outcome = .dead(failure)
+        }
+        for observer in observers {
+            do {
+                try observer.attemptEnded(job, outcome)
+            } catch {
+                logger.error("could not report the job's outcome to where it came from", metadata: [
+                    "job_id": "\(job.id)", "job_type": "\(job.type)", "error": "\(error)",
+                ])
             }
         }
     }
