@@ -13,8 +13,8 @@ import Testing
     /// `app.send_task("email.send", kwargs={"to": "a@b.c"}, countdown=30, expires=120, priority=5, time_limit=60)`
     static let delayed = #"{"body": "W1tdLCB7InRvIjogImFAYi5jIn0sIHsiY2FsbGJhY2tzIjogbnVsbCwgImVycmJhY2tzIjogbnVsbCwgImNoYWluIjogbnVsbCwgImNob3JkIjogbnVsbH1d", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"lang": "py", "task": "email.send", "id": "68056041-5318-4600-b49f-254bde9ac387", "shadow": null, "eta": "2026-12-07T21:44:17.474323+00:00", "expires": "2026-12-07T21:45:47.474323+00:00", "group": null, "group_index": null, "retries": 0, "timelimit": [60, null], "root_id": "68056041-5318-4600-b49f-254bde9ac387", "parent_id": null, "argsrepr": "()", "kwargsrepr": "{'to': 'a@b.c'}", "origin": "gen10871@vm", "ignore_result": null, "replaced_task_nesting": 0, "stamped_headers": null, "stamps": {}}, "properties": {"correlation_id": "68056041-5318-4600-b49f-254bde9ac387", "reply_to": "d1dc19f8-a964-39c1-af20-ee90ee912c49", "delivery_mode": 2, "expiration": "120000", "delivery_info": {"exchange": "", "routing_key": "celery"}, "priority": 5, "body_encoding": "base64", "delivery_tag": "949414fe-2bf8-4a73-9629-ab173d7ac0ce"}}"#
 
-    func tasks(_ settings: [String: JobSettings]) -> CeleryTasks {
-        CeleryTasks(settings: settings)
+    func tasks(_ settings: [String: JobSettings]) throws -> CeleryTasks {
+        try CeleryTasks(settings: settings)
     }
 
     @Test func aTaskWithPositionalArgumentsBecomesAJobWithNamedOnes() throws {
@@ -44,10 +44,13 @@ import Testing
         #expect(CeleryTime.parse("2026-12-07T23:44:17.5+02:00")?.timeIntervalSince1970 == CeleryTime.parse("2026-12-07T21:44:17.5Z")?.timeIntervalSince1970)
     }
 
-    func message(headers: String = "", body: String = #"[[], {}, {}]"#, contentType: String = "application/json", encoding: String = "base64") -> [UInt8] {
+    func message(
+        headers: String = "", body: String = #"[[], {}, {}]"#, contentType: String = "application/json", encoding: String = "base64",
+        task: String = "ferry.echo"
+    ) -> [UInt8] {
         let encodedBody = encoding == "base64" ? Data(body.utf8).base64EncodedString() : body
         let extra = headers.isEmpty ? "" : ", " + headers
-        return Array(#"{"body": "\#(encodedBody)", "content-type": "\#(contentType)", "headers": {"task": "ferry.echo", "id": "t-1"\#(extra)}, "properties": {"body_encoding": "\#(encoding)"}}"#.utf8)
+        return Array(#"{"body": "\#(encodedBody)", "content-type": "\#(contentType)", "headers": {"task": "\#(task)", "id": "t-1"\#(extra)}, "properties": {"body_encoding": "\#(encoding)"}}"#.utf8)
     }
 
     @Test(arguments: [
@@ -108,7 +111,7 @@ import Testing
     }
 
     @Test func unknownTasksAndUnnamedPositionalArgumentsAreRefused() throws {
-        let tasks = tasks(["ferry.echo": JobSettings()])
+        let tasks = try tasks(["ferry.echo": JobSettings()])
         let unknown = try CeleryMessage.parse(Array(Self.digest.utf8))
         #expect(throws: CeleryMessage.Refusal.self) { try tasks.job(for: unknown) }
         let positional = try CeleryMessage.parse(message(body: #"[[1], {}, {}]"#))
@@ -121,9 +124,28 @@ import Testing
         #expect(throws: CeleryMessage.Refusal.self) { try self.tasks(["ferry.echo": named]).job(for: twice) }
     }
 
-    @Test func randomCorruptionsOfRealMessagesNeverTrap() {
+    @Test func aNameGivenInSettingsWinsOverATypeOfThatNameAndTwoClaimsConflict() throws {
+        let message = try CeleryMessage.parse(message(body: #"[[], {"key": "k"}, {}]"#, task: "ferry.record"))
+        var count = JobSettings(queue: "fast")
+        count.celeryName = "ferry.record"
+        // Whatever order the types come in (other types around them change it), the explicit mapping takes the task.
+        for others in 0..<20 {
+            var settings = ["ferry.record": JobSettings(), "ferry.count": count]
+            for other in 0..<others { settings["other.\(other)"] = JobSettings() }
+            let job = try tasks(settings).job(for: message)
+            #expect(job.type == "ferry.count" && job.queue == "fast")
+        }
+        do {
+            _ = try tasks(["ferry.count": count, "ferry.echo": count])
+            Issue.record("two types took the same Celery task")
+        } catch let conflict as CeleryTasks.Conflict {
+            #expect(conflict.types == ["ferry.count", "ferry.echo"] && conflict.description.contains("jobs/ferry.count.yml and jobs/ferry.echo.yml"), "\(conflict)")
+        }
+    }
+
+    @Test func randomCorruptionsOfRealMessagesNeverTrap() throws {
         var generator = SeededGenerator(seed: 36)
-        let tasks = tasks(["email.send": JobSettings(), "app.tasks.send_digest": JobSettings()])
+        let tasks = try tasks(["email.send": JobSettings(), "app.tasks.send_digest": JobSettings()])
         for base in [Self.digest, Self.delayed].map({ Array($0.utf8) }) {
             for _ in 0..<3000 {
                 var bytes = base

@@ -145,7 +145,7 @@ struct Worker: ParsableCommand {
         let celeryQueues = try Self.celeryQueueNames(celeryQueues ?? environment.values["FERRY_CELERY_QUEUES"] ?? "")
         let ingresses: [any JobIngress] = celeryQueues.isEmpty ? [] : [
             try CeleryIngress(
-                queues: celeryQueues, tasks: CeleryTasks(registry: registry), keys: environment.keys, redis: redisConfiguration,
+                queues: celeryQueues, tasks: try CeleryTasks(registry: registry), keys: environment.keys, redis: redisConfiguration,
                 results: celeryResults, logger: Logger(label: "ferry.celery"))
         ]
         let process = WorkerProcess(

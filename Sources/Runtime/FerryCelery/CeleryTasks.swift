@@ -12,15 +12,33 @@ public struct CeleryTasks: Sendable {
 
     let routes: [String: Route]
 
-    /// The routes of every type of `registry` (with its `jobs/*.yml` applied).
-    public init(registry: JobRegistry) {
-        self.init(settings: registry.entries.mapValues(\.settings))
+    /// Two job types name the same Celery task in `celery: {name: …}`.
+    public struct Conflict: Error, Sendable, Equatable, CustomStringConvertible {
+        public var task: String
+        public var types: [String]
+        public var description: String {
+            "the Celery task '\(task)' is named by celery: {name: …} in \(types.map { "jobs/\($0).yml" }.joined(separator: " and ")); a task runs one job type: keep the name in one of them"
+        }
     }
 
-    /// The routes of types with these settings.
-    init(settings: [String: JobSettings]) {
+    /// The routes of every type of `registry` (with its `jobs/*.yml` applied).
+    public init(registry: JobRegistry) throws(Conflict) {
+        try self.init(settings: registry.entries.mapValues(\.settings))
+    }
+
+    /// The routes of types with these settings. A name given in `celery: {name: …}` wins over a
+    /// type that only bears that name (so `ferry.count` can take the messages of a Celery task
+    /// called `ferry.record`); two types giving the same name are a conflict.
+    init(settings: [String: JobSettings]) throws(Conflict) {
         var routes: [String: Route] = [:]
-        for (type, settings) in settings { routes[settings.celeryName ?? type] = Route(type: type, settings: settings) }
+        for (type, settings) in settings where settings.celeryName == nil { routes[type] = Route(type: type, settings: settings) }
+        var named: [String: String] = [:]
+        for (type, settings) in settings.sorted(by: { $0.key < $1.key }) {
+            guard let name = settings.celeryName else { continue }
+            if let other = named[name] { throw Conflict(task: name, types: [other, type]) }
+            named[name] = type
+            routes[name] = Route(type: type, settings: settings)
+        }
         self.routes = routes
     }
 
