@@ -39,6 +39,20 @@ enum JobReader {
         }
     }
 
+    /// The values of `fields` in a document; nil when it is not an object.
+    static func fields(_ fields: JSONFields, in bytes: [UInt8]) throws(Failure) -> [JSONValue?]? {
+        try bytes.withUnsafeBufferPointer { buffer throws(Failure) -> [JSONValue?]? in
+            var reader = Reader(bytes: buffer)
+            var values = [JSONValue?](repeating: nil, count: fields.paths.count)
+            reader.skipWhitespace()
+            let isObject = reader.index < buffer.count && buffer[reader.index] == UInt8(ascii: "{")
+            try reader.pick(fields.root, depth: 1, into: &values)
+            reader.skipWhitespace()
+            guard reader.index == buffer.count else { throw reader.invalid("unexpected bytes after the value") }
+            return isObject ? values : nil
+        }
+    }
+
     private struct Reader {
         /// True the first time field number `bit` is met in an envelope.
         static func first(_ bit: Int, _ seen: inout UInt32) -> Bool {
@@ -278,6 +292,49 @@ enum JobReader {
             default:
                 throw invalid("unexpected character")
             }
+        }
+
+        /// Reads the members of an object that `node` names into `values` and steps over the
+        /// others (as unknown fields are stepped over); a value that is not an object is stepped over.
+        mutating func pick(_ node: JSONFields.Node, depth: Int, into values: inout [JSONValue?]) throws(Failure) {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return try skip(depth: depth) }
+            guard depth <= JobReader.maximumDepth else { throw invalid("nesting deeper than \(JobReader.maximumDepth)") }
+            index += 1
+            if take(UInt8(ascii: "}")) { return }
+            repeat {
+                skipWhitespace()
+                let member = try member(of: node)
+                try expect(UInt8(ascii: ":"), "':'")
+                if let member, let field = member.field {
+                    // A repeated key keeps its first value.
+                    if values[field] == nil { values[field] = try value(depth: depth + 1) } else { try skip(depth: depth + 1) }
+                } else if let member, let inner = member.node {
+                    try pick(inner, depth: depth + 1, into: &values)
+                } else {
+                    try skip(depth: depth + 1)
+                }
+            } while take(UInt8(ascii: ","))
+            try expect(UInt8(ascii: "}"), "',' or '}'")
+        }
+
+        /// Reads a key and says which of `node`'s members it is, comparing bytes: no string is
+        /// built for the keys passed over. A key with escapes is decoded first.
+        mutating func member(of node: JSONFields.Node) throws(Failure) -> JSONFields.Member? {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw invalid("expected a string") }
+            var end = index + 1
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+            guard end < bytes.count, bytes[end] == UInt8(ascii: "\"") else {
+                let key = Array(try string().utf8)
+                return node.members.first { $0.key == key }
+            }
+            let start = index + 1, count = end - start
+            index = end + 1
+            for member in node.members where member.key.count == count {
+                let same = count == 0 || member.key.withUnsafeBufferPointer { key in memcmp(key.baseAddress!, bytes.baseAddress! + start, count) == 0 }
+                if same { return member }
+            }
+            return nil
         }
 
         /// Steps over the value of a field Ferry does not know: its structure is checked, but, as

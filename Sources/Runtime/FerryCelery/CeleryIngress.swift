@@ -115,16 +115,22 @@ public struct CeleryIngress: JobIngress {
         var refused: [CeleryMessage.Refusal] = []
         let now = Date()
         for raw in raws {
+            // How the script knows the message still lies at the tail: by its length and its
+            // delivery tag (not sending a kilobyte back per message), or whole when it has no tag.
+            var check: [RedisArgument] = [.bytes(raw), ""]
             do throws(CeleryMessage.Refusal) {
-                let job = try tasks.job(for: try CeleryMessage.parse(raw), now: now)
+                let message = try CeleryMessage.parse(raw)
+                // A tag too short to be unique (another producer's counter) is not trusted.
+                if let tag = message.deliveryTag, tag.utf8.count >= 16 { check = [.string(tag), RedisArgument(raw.count)] }
+                let job = try tasks.job(for: message, now: now)
                 let payload = job.encoded()
                 if let runAt = job.runAt {
                     let score = String(UnixMilliseconds.clamped(runAt))
                     scriptKeys += [.string(keys.scheduled(job.queue)), .string(keys.ids(job.queue))]
-                    arguments += [.bytes(raw), "s", .bytes(payload), .string(score), .string(job.id), .string(job.queue)]
+                    arguments += check + ["s", .bytes(payload), .string(score), .string(job.id), .string(job.queue)]
                 } else {
                     scriptKeys += [.string(keys.ready(job.queue)), .string(keys.ids(job.queue))]
-                    arguments += [.bytes(raw), "r", .bytes(payload), "0", .string(job.id), .string(job.queue)]
+                    arguments += check + ["r", .bytes(payload), "0", .string(job.id), .string(job.queue)]
                 }
             } catch {
                 let failure = JobFailure(type: "CeleryRefused", message: error.reason, at: now.timeIntervalSince1970)
@@ -135,7 +141,7 @@ public struct CeleryIngress: JobIngress {
                 ]
                 let encoded = (try? JSONEncoder().encode(record)).map(Array.init) ?? []
                 scriptKeys += [.string(keys.dead(celeryQueue)), .string(keys.ids(celeryQueue))]
-                arguments += [.bytes(raw), "d", .bytes(encoded), .string(String(UnixMilliseconds.clamped(now.timeIntervalSince1970))), "", .string(celeryQueue)]
+                arguments += check + ["d", .bytes(encoded), .string(String(UnixMilliseconds.clamped(now.timeIntervalSince1970))), "", .string(celeryQueue)]
                 refused.append(error)
             }
         }
@@ -171,15 +177,22 @@ public struct CeleryIngress: JobIngress {
 
     /// Moves messages from a Celery list's tail while each is the one read. KEYS: the list, the
     /// queues set, then per message its destination and its queue's id index. ARGV: the count,
-    /// then per message: the raw message, r|s|d (ready, scheduled, dead), the payload, the
-    /// score, the job id, the Ferry queue. Returns how many were moved.
+    /// then per message: how to know it (its delivery tag and length, or the raw message and
+    /// ""), r|s|d (ready, scheduled, dead), the payload, the score, the job id, the Ferry queue.
+    /// Returns how many were moved.
     static let take = RedisScript(name: "celery_take", source: """
         local moved = 0
         for i = 0, tonumber(ARGV[1]) - 1 do
-          local base = 2 + i * 6
-          if redis.call('LINDEX', KEYS[1], -1) ~= ARGV[base] then break end
+          local base = 2 + i * 7
+          local tail = redis.call('LINDEX', KEYS[1], -1)
+          if not tail then break end
+          if ARGV[base + 1] == '' then
+            if tail ~= ARGV[base] then break end
+          elseif #tail ~= tonumber(ARGV[base + 1]) or not string.find(tail, ARGV[base], 1, true) then
+            break
+          end
           redis.call('RPOP', KEYS[1])
-          local kind, payload, score, id, queue = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4], ARGV[base + 5]
+          local kind, payload, score, id, queue = ARGV[base + 2], ARGV[base + 3], ARGV[base + 4], ARGV[base + 5], ARGV[base + 6]
           local destination, index = KEYS[3 + i * 2], KEYS[4 + i * 2]
           if kind == 'r' then
             redis.call('LPUSH', destination, payload)

@@ -25,6 +25,9 @@ public struct CeleryMessage: Sendable, Equatable {
     public var ignoreResult: Bool
     /// The tasks that follow it (a Celery `chain`), the next one first.
     public var chain: [Signature] = []
+    /// kombu's delivery tag: a UUID drawn for each message sent (a task retried is sent anew,
+    /// with a new tag), so it tells this message from any other in the list.
+    public var deliveryTag: String?
 
     /// A task of a chain, as Celery describes it (`celery.canvas.Signature`).
     public struct Signature: Sendable, Equatable {
@@ -47,27 +50,36 @@ public struct CeleryMessage: Sendable, Equatable {
         public var description: String { reason }
     }
 
+    /// The fields of kombu's envelope that `parse` reads, in this order; the rest (a dozen
+    /// headers, the delivery info) are checked as JSON but not built.
+    static let fields = JSONFields([
+        "body", "content-type", "properties.body_encoding", "properties.delivery_tag",
+        "headers.task", "headers.id", "headers.eta", "headers.expires", "headers.retries", "headers.timelimit",
+        "headers.ignore_result", "headers.group",
+    ])
+
     /// Reads a message as kombu wrote it. Anything Ferry cannot run as written (another
     /// serializer, protocol 1, groups, chords, callbacks) is refused with the reason.
     public static func parse(_ bytes: [UInt8]) throws(Refusal) -> CeleryMessage {
         func refuse(_ reason: String, id: String? = nil, task: String? = nil) -> Refusal { Refusal(id: id, task: task, reason: reason) }
-        guard let envelope = try? JSONValue(parsing: bytes), let object = envelope.object else {
+        guard let values = (try? Self.fields.values(in: bytes)) ?? nil else {
             throw refuse("not a kombu message: the payload is not a JSON object")
         }
-        guard let headers = object["headers"]?.object, let task = headers["task"]?.string, let id = headers["id"]?.string else {
+        let body = values[0], contentType = values[1]?.string ?? "", bodyEncoding = values[2], deliveryTag = values[3]?.string
+        let headers = (task: values[4], id: values[5], eta: values[6], expires: values[7], retries: values[8], timelimit: values[9],
+                       ignoreResult: values[10], group: values[11])
+        guard let task = headers.task?.string, let id = headers.id?.string else {
             throw refuse("not a Celery task message of protocol 2: headers.task and headers.id are missing (protocol 1 is not supported)")
         }
         func fail(_ reason: String) -> Refusal { refuse(reason, id: id, task: task) }
         guard !id.isEmpty, id.utf8.count <= 200 else { throw fail("the task id must be 1 to 200 bytes") }
         guard !task.isEmpty, task.utf8.count <= 200 else { throw fail("the task name must be 1 to 200 bytes") }
-        let contentType = object["content-type"]?.string ?? ""
         guard contentType == "application/json" else {
             throw fail("content type '\(contentType)' is not supported: send tasks with task_serializer='json' (pickle, yaml and msgpack are refused)")
         }
-        let properties = object["properties"]?.object ?? [:]
-        guard let body = object["body"]?.string else { throw fail("the message has no body") }
+        guard let body = body?.string else { throw fail("the message has no body") }
         let payload: Data
-        switch properties["body_encoding"]?.string {
+        switch bodyEncoding?.string {
         case "base64":
             guard let decoded = Data(base64Encoded: body) else { throw fail("the body is not valid Base64") }
             payload = decoded
@@ -86,10 +98,10 @@ public struct CeleryMessage: Sendable, Equatable {
         where embed[key].map({ $0 != .null && $0 != .array([]) }) ?? false {
             throw fail("\(name) are not supported by Ferry's Celery ingress; send the tasks one by one (or as a Ferry chain or batch)")
         }
-        if let group = headers["group"], group != .null { throw fail("groups are not supported by Ferry's Celery ingress") }
+        if let group = headers.group, group != .null { throw fail("groups are not supported by Ferry's Celery ingress") }
 
-        func instant(_ name: String) throws(Refusal) -> Date? {
-            guard let value = headers[name], value != .null else { return nil }
+        func instant(_ name: String, _ value: JSONValue?) throws(Refusal) -> Date? {
+            guard let value, value != .null else { return nil }
             guard let text = value.string, let date = CeleryTime.parse(text) else {
                 let shown = value.string ?? (try? JSONEncoder().encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
                 throw fail("\(name) '\(shown)' is not an ISO 8601 time")
@@ -97,12 +109,12 @@ public struct CeleryMessage: Sendable, Equatable {
             return date
         }
         var retries = 0
-        if let value = headers["retries"], value != .null {
+        if let value = headers.retries, value != .null {
             guard let count = value.int, (0...1_000_000).contains(count) else { throw fail("retries must be a whole number from 0 to 1000000") }
             retries = count
         }
         var timeLimit: Double?
-        if let limits = headers["timelimit"]?.elements {
+        if let limits = headers.timelimit?.elements {
             for limit in limits.prefix(2) where timeLimit == nil && limit != .null {
                 guard let seconds = limit.double, seconds > 0, seconds <= 86_400 * 366 else { throw fail("timelimit must be seconds from 0 to a year") }
                 timeLimit = seconds
@@ -127,8 +139,8 @@ public struct CeleryMessage: Sendable, Equatable {
             }
         }
         return CeleryMessage(
-            id: id, task: task, args: args, kwargs: kwargs, eta: try instant("eta"), expires: try instant("expires"),
-            retries: retries, timeLimit: timeLimit, ignoreResult: headers["ignore_result"] == .bool(true), chain: chain)
+            id: id, task: task, args: args, kwargs: kwargs, eta: try instant("eta", headers.eta), expires: try instant("expires", headers.expires),
+            retries: retries, timeLimit: timeLimit, ignoreResult: headers.ignoreResult == .bool(true), chain: chain, deliveryTag: deliveryTag)
     }
 }
 
