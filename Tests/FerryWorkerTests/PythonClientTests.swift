@@ -20,6 +20,6 @@ import Testing
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(text.suffix(4000))")
-        #expect(text.contains("Ran 6 tests") && text.hasSuffix("OK\n"), "\(text.suffix(4000))")
+        #expect(text.contains("Ran 7 tests") && text.hasSuffix("OK\n"), "\(text.suffix(4000))")
     }
 }

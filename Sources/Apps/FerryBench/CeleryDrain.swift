@@ -6,7 +6,8 @@ import Foundation
 /// Celery's task messages, sent once by the real Celery client, drained side by side in one run
 /// against the same Redis: by Celery's own worker (its threads pool and its prefork pool) and by
 /// Ferry's workers taking the Celery queue (`--celery-queues`). The task is the same one-round-trip
-/// job as ferry.record (SADD of the task id + INCR, pipelined), results off on both sides. Each
+/// job as ferry.record (SADD of the task id + INCR, pipelined; Ferry runs it as that blocking
+/// handler and as ferry.count, its async twin), results off on both sides. Each
 /// drain starts from the same messages (a copy of the list the client wrote) once its workers
 /// are up, and reports tasks/s and the CPU of its worker processes (children included) per task.
 struct CeleryDrain {
@@ -49,17 +50,27 @@ struct CeleryDrain {
             }
             if best.map({ figures.tasksPerSecond > $0.tasksPerSecond }) ?? true { best = figures }
         }
-        let namespace = "celery-bench-\(UUID().uuidString.prefix(6))"
-        let ferryFigures = try drain("Ferry taking the Celery queue (\(processes) processes × \(concurrency))", count: count, messages: messages, on: db) {
-            try ChildProcess([ferry, "worker", "--processes", String(processes), "--concurrency", String(concurrency), "--queues", "default", "--celery-queues", "bench"],
-                             environment: ["FERRY_REDIS_URL": url, "FERRY_NAMESPACE": namespace, "FERRY_LOG_LEVEL": "warning"])
-        } ready: {
-            try WorkerRegistry(keys: QueueKeyspace(namespace: namespace)).liveWorkers(on: db).count == processes
-        }
-        if let best {
-            report("  Ferry against Celery's best, the same Celery messages", String(
-                format: "%.1f× the tasks/s; %.1f× less worker CPU per task", ferryFigures.tasksPerSecond / best.tasksPerSecond,
-                best.workerMicroseconds / ferryFigures.workerMicroseconds))
+        // Ferry runs the task as a blocking handler (ferry.record, a thread per job) and as an
+        // async one (ferry.count, the same Redis work; a thread runs many at once), which a
+        // jobs directory maps to the Celery task's name.
+        let asyncJobs = NSTemporaryDirectory() + "ferry-celery-bench-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: asyncJobs, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: asyncJobs) }
+        try "celery: {name: ferry.record}\n".write(toFile: asyncJobs + "/ferry.count.yml", atomically: true, encoding: .utf8)
+        for (handler, jobs) in [("blocking handler, ferry.record", "jobs"), ("async handler, ferry.count", asyncJobs)] {
+            let namespace = "celery-bench-\(UUID().uuidString.prefix(6))"
+            let figures = try drain("Ferry taking the Celery queue (\(processes) processes × \(concurrency), \(handler))", count: count, messages: messages, on: db) {
+                try ChildProcess([ferry, "worker", "--processes", String(processes), "--concurrency", String(concurrency), "--queues", "default",
+                                  "--celery-queues", "bench", "--jobs-dir", jobs],
+                                 environment: ["FERRY_REDIS_URL": url, "FERRY_NAMESPACE": namespace, "FERRY_LOG_LEVEL": "warning"])
+            } ready: {
+                try WorkerRegistry(keys: QueueKeyspace(namespace: namespace)).liveWorkers(on: db).count == processes
+            }
+            if let best {
+                report("  against Celery's best, the same Celery messages", String(
+                    format: "%.1f× the tasks/s; %.1f× less worker CPU per task", figures.tasksPerSecond / best.tasksPerSecond,
+                    best.workerMicroseconds / figures.workerMicroseconds))
+            }
         }
         try db.command("FLUSHDB")
     }

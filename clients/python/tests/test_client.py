@@ -70,6 +70,27 @@ class ClientTests(unittest.TestCase):
         results = [self.ferry.result(job_id, timeout=30) for job_id in ids]
         self.assertEqual([r.result["echo"]["i"] for r in results], list(range(200)))
 
+    def test_a_unique_key_holds_while_its_job_waits_or_runs_and_is_freed_when_it_ends(self):
+        key = "digest-" + uuid.uuid4().hex[:6]
+        first = self.ferry.enqueue("ferry.sleep", {"ms": 1500}, unique_key=key, keep_record=True)
+        self.assertEqual(self.ferry.enqueue("ferry.sleep", {"ms": 1}, unique_key=key), first)
+        # Ferry's own dispatcher sees the same key as held (one contract for every client).
+        shown = subprocess.run([FERRY, "enqueue", "ferry.sleep", "--args", '{"ms": 1}', "--unique", key], env=self.env,
+                               capture_output=True, text=True)
+        self.assertEqual(shown.stdout.strip(), first, shown.stderr)
+        other = "other-" + uuid.uuid4().hex[:6]
+        ids = self.ferry.enqueue_many([self.ferry.job("ferry.sleep", {"ms": 1}, unique_key=key), ("ferry.echo", {"n": 1}),
+                                       self.ferry.job("ferry.echo", {"n": 2}, unique_key=other, run_in=0.5),
+                                       self.ferry.job("ferry.echo", {"n": 3}, unique_key=other)])
+        self.assertEqual(ids[0], first)
+        self.assertEqual(ids[3], ids[2])
+        self.assertEqual(len({first, ids[1], ids[2]}), 3)
+        self.assertEqual(self.ferry.result(ids[2], timeout=30).result, {"echo": {"n": 2}})
+        self.assertTrue(self.ferry.result(first, timeout=30).succeeded)
+        again = self.ferry.enqueue("ferry.echo", {"n": 4}, unique_key=key)
+        self.assertNotEqual(again, first)
+        self.assertEqual(self.ferry.result(again, timeout=30).result, {"echo": {"n": 4}})
+
     def test_bad_jobs_are_refused_before_anything_is_written(self):
         cases = [
             (lambda: self.ferry.enqueue("bad type!"), "job type"),
@@ -83,6 +104,9 @@ class ClientTests(unittest.TestCase):
             (lambda: self.ferry.enqueue("ferry.echo", run_in=-5), "run_in"),
             (lambda: self.ferry.enqueue("ferry.echo", timeout=float("inf")), "timeout"),
             (lambda: self.ferry.enqueue_many([("ferry.echo", {}), ("bad type!", {})]), "job type"),
+            (lambda: self.ferry.enqueue("ferry.echo", unique_key=""), "unique_key"),
+            (lambda: self.ferry.enqueue("ferry.echo", unique_key="é" * 101), "unique_key"),
+            (lambda: self.ferry.enqueue("ferry.echo", unique_key="k", unique_for=0), "unique_for"),
         ]
         before = self.ferry.redis.llen(f"{self.namespace}:{{default}}:ready")
         for call, reason in cases:
