@@ -353,13 +353,30 @@ struct JobThread {
         }
         for queue in order {
             let batch = try fetcher.fetch(from: queue, limit: size, on: connection)
-            if !batch.isEmpty { return try unlessQuiet(batch, fetcher, on: connection) }
+            if !batch.isEmpty {
+                process.idleFetch.wakeOne()  // there may be more: one idle thread comes to look
+                return try unlessQuiet(batch, fetcher, on: connection)
+            }
         }
-        // A blocking fetch waits on one list (BLMOVE has one source): with several queues it
-        // waits a share of the interval, so a job arriving on another is seen within about one
-        // interval, not one interval per queue.
-        let share = order.count > 1 ? max(.milliseconds(100), process.options.pollInterval / order.count) : process.options.pollInterval
-        guard let job = try fetcher.waitForJob(on: order[0], blockFor: share, on: connection) else { return nil }
+        // Nothing queued: one job thread per queue waits in Redis, the others here until work comes.
+        guard let watched = process.idleFetch.watch(order) else {
+            process.idleFetch.sleep(for: process.options.pollInterval, watching: order) { !process.isStopping && !process.isQuiet }
+            return nil
+        }
+        // Fewer threads than queues: a watcher waits a share of the interval (BLMOVE has one
+        // source), so a job arriving on an unwatched queue is seen within about one interval.
+        let unwatched = order.count > process.options.concurrency
+        let share = unwatched ? max(.milliseconds(100), process.options.pollInterval / order.count) : process.options.pollInterval
+        let waited: FetchedJob?
+        do {
+            waited = try fetcher.waitForJob(on: watched, blockFor: share, on: connection)
+        } catch {
+            process.idleFetch.resign(watched)
+            throw error
+        }
+        process.idleFetch.resign(watched)
+        guard let job = waited else { return nil }
+        process.idleFetch.wakeOne()
         // The queue may have been paused while we waited: then the job goes back.
         if try PausedQueues(keys: process.keys).paused(among: [job.queue], on: connection).contains(job.queue) {
             try fetcher.requeue([job], on: connection)

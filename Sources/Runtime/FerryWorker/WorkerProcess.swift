@@ -32,6 +32,8 @@ package final class WorkerProcess: Sendable {
     let tallies: [OutcomeTally]
     let limits: TypeLimits
     let gate = IsolationGate()
+    /// Which idle job thread waits in Redis, and where the others sleep.
+    let idleFetch = IdleFetch()
     let settler: Settler
     /// Enqueues from inside the worker: chained jobs, batch additions, jobs that enqueue jobs.
     let dispatcher: Dispatcher
@@ -94,6 +96,7 @@ package final class WorkerProcess: Sendable {
         fetching.lock()
         fetching.broadcast()
         fetching.unlock()
+        idleFetch.wakeAll()
     }
 
     var isStopping: Bool { stopping.load(ordering: .relaxed) }
@@ -104,6 +107,7 @@ package final class WorkerProcess: Sendable {
         quiet.store(value, ordering: .relaxed)
         fetching.broadcast()
         fetching.unlock()
+        idleFetch.wakeAll()
         logger.notice(value ? "quiet: no new jobs will be fetched" : "resumed fetching")
     }
 
