@@ -55,6 +55,7 @@ BLOCKS = {
         ("swift", "run", "ReadmeEnqueue"),
         ("python", "run", "readme_python"),
         ("ruby", "run", "readme_ruby"),
+        ("python", "run", "readme_celery"),
         ("sh", "run", "readme_shell"),
         ("swift", "run", "ReadmeApp"),
         ("", "run", "readme_tree"),
@@ -362,6 +363,23 @@ class Session:
             fail(f"the README's Ruby job is not read as Ferry's: {shown}")
         print("README Ruby block: ran; its job is ready in the mail queue, read as Ferry's own")
 
+    # README: an API tier's Celery calls (the real Celery client), run by `ferry worker --celery-queues celery`.
+    def readme_celery(self):
+        self.flush()
+        self.start([self.ferry, "worker", "--queues", "default", "--concurrency", "2", "--celery-queues", "celery"])
+        python = os.path.join(ROOT, ".ferry", "celery-venv", "bin", "python")   # celery 5.7.0 (ops/setup)
+        code = self.code("README.md", "readme_celery").replace('"redis://127.0.0.1:6379/0"', repr(self.url))
+        output = self.run([python, "-c", code])
+        if "{'echo': {'hello': 'celery'}}" not in output:
+            fail(f"the README's Celery block should print ferry.echo's result: {output}{self.logs()}")
+        ready = self.eventually("the signup's email.send in the mail queue", lambda: self.redis().lrange("ferry:{mail}:ready", 0, -1))
+        job = json.loads(ready[0])
+        if len(ready) != 1 or job["type"] != "email.send" or job["args"] != {"to": "ada@example.com", "template": "welcome"} \
+                or job.get("origin", {}).get("task") != "email.send" or self.job(job["id"]).get("state") != "ready":
+            fail(f"the signup's .delay() should leave one email.send from Celery ready in the mail queue: {ready}")
+        self.stop_all()
+        print("README Celery block: ran; ferry.echo's result came back through Celery's client, the signup's mail is queued")
+
     # README: curl, ferry enqueue --wait, ferry job, line by line (the last needs the id printed).
     def readme_shell(self):
         self.flush()
@@ -587,7 +605,7 @@ def main():
         extract(args.package)
         return
     session = Session(args.ferry, args.example_bin)
-    stages = ["readme_enqueue", "readme_python", "readme_ruby", "readme_shell", "readme_app", "readme_tree",
+    stages = ["readme_enqueue", "readme_python", "readme_ruby", "readme_celery", "readme_shell", "readme_app", "readme_tree",
               "wire_python", "celery_python", "anonymize_shell", "email_shell", "writing_jobs"]
     try:
         for stage in [args.only] if args.only else stages:
