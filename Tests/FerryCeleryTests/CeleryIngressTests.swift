@@ -66,4 +66,21 @@ import Testing
         #expect(try ready() == ["c", "b"])
         #expect(try redis.command("LLEN", .string(list)).int == 0)
     }
+
+    @Test func theListMessagesCameFromIsTheOneWatchedNext() throws {
+        let urgent = list, sixth = list + "\u{06}\u{16}6"
+        defer { _ = try? redis.command("DEL", .string(urgent), .string(sixth)) }
+        let ingress = try ingress
+        #expect(try ingress.drain(on: redis) == .empty)
+        // A client sending everything with one priority: its list is where the holder waits.
+        try redis.command("LPUSH", .string(sixth), .bytes(message("p", tag: UUID().uuidString)))
+        #expect(try ingress.drain(on: redis) == .busy(list: sixth))
+        #expect(try ready() == ["p"])
+        // The queue's own list (priority 0) is still taken first.
+        try redis.command("LPUSH", .string(sixth), .bytes(message("later", tag: UUID().uuidString)))
+        try redis.command("LPUSH", .string(urgent), .bytes(message("first", tag: UUID().uuidString)))
+        #expect(try ingress.drain(on: redis) == .busy(list: urgent))
+        #expect(try ingress.drain(on: redis) == .busy(list: sixth))
+        #expect(try ready() == ["later", "first", "p"])
+    }
 }
